@@ -1,0 +1,110 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm/clause"
+)
+
+// PlanMessage inserts a message unless one with its dedupe key exists, and
+// loads the stored row into m either way. It reports whether it was new.
+func (db *DB) PlanMessage(ctx context.Context, m *Message) (bool, error) {
+	now := time.Now().UTC()
+	if m.Status == "" {
+		m.Status = MsgQueued
+	}
+	m.CreatedAt, m.UpdatedAt = now, now
+	m.ScheduledFor = m.ScheduledFor.UTC()
+	res := db.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "dedupe_key"}},
+		DoNothing: true,
+	}).Omit("id").Create(m)
+	if res.Error != nil {
+		return false, fmt.Errorf("planning message %s: %w", m.DedupeKey, res.Error)
+	}
+	if err := db.WithContext(ctx).Where("dedupe_key = ?", m.DedupeKey).Take(m).Error; err != nil {
+		return false, fmt.Errorf("reloading message %s: %w", m.DedupeKey, err)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// Message loads one message.
+func (db *DB) Message(ctx context.Context, id int64) (*Message, error) {
+	var m Message
+	if err := db.WithContext(ctx).Take(&m, id).Error; err != nil {
+		return nil, fmt.Errorf("loading message %d: %w", id, notFound(err))
+	}
+	return &m, nil
+}
+
+// MessageByKey loads a message by dedupe key.
+func (db *DB) MessageByKey(ctx context.Context, key string) (*Message, error) {
+	var m Message
+	if err := db.WithContext(ctx).Where("dedupe_key = ?", key).Take(&m).Error; err != nil {
+		return nil, fmt.Errorf("loading message %s: %w", key, notFound(err))
+	}
+	return &m, nil
+}
+
+// TransitionMessage moves a message from one of the statuses in from to a
+// new status with the given extra columns. It reports false when the
+// message was no longer in a from status (someone else moved it first).
+func (db *DB) TransitionMessage(ctx context.Context, id int64, from []string, to string, cols map[string]any) (bool, error) {
+	upd := map[string]any{"status": to, "updated_at": time.Now().UTC()}
+	for k, v := range cols {
+		upd[k] = v
+	}
+	res := db.WithContext(ctx).Model(&Message{}).Where("id = ? AND status IN ?", id, from).Updates(upd)
+	if res.Error != nil {
+		return false, fmt.Errorf("moving message %d to %s: %w", id, to, res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// DueMessages lists queued messages whose time passed before cutoff.
+func (db *DB) DueMessages(ctx context.Context, cutoff time.Time, limit int) ([]Message, error) {
+	var ms []Message
+	err := db.WithContext(ctx).Where("status = ? AND scheduled_for < ?", MsgQueued, cutoff.UTC()).
+		Order("scheduled_for").Limit(limit).Find(&ms).Error
+	if err != nil {
+		return nil, fmt.Errorf("listing due messages: %w", err)
+	}
+	return ms, nil
+}
+
+// StuckSending lists messages left in "sending" (a worker died mid-send) since before cutoff.
+func (db *DB) StuckSending(ctx context.Context, cutoff time.Time, limit int) ([]Message, error) {
+	var ms []Message
+	err := db.WithContext(ctx).Where("status = ? AND updated_at < ?", MsgSending, cutoff.UTC()).
+		Order("updated_at").Limit(limit).Find(&ms).Error
+	if err != nil {
+		return nil, fmt.Errorf("listing stuck messages: %w", err)
+	}
+	return ms, nil
+}
+
+// CountMessagesSince counts a customer's messages of the given kinds sent
+// or being sent since t (for frequency caps).
+func (db *DB) CountMessagesSince(ctx context.Context, customerID int64, kinds []string, since time.Time) (int64, error) {
+	var n int64
+	err := db.WithContext(ctx).Model(&Message{}).
+		Where("customer_id = ? AND kind IN ? AND status IN ? AND sent_at >= ?", customerID, kinds, []string{MsgSent}, since.UTC()).
+		Count(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("counting messages of customer %d: %w", customerID, err)
+	}
+	return n, nil
+}
+
+// CancelMessages cancels queued messages matching ref with reason.
+func (db *DB) CancelMessages(ctx context.Context, shopID int64, refType string, refID int64, kinds []string, reason string) (int64, error) {
+	res := db.WithContext(ctx).Model(&Message{}).
+		Where("shop_id = ? AND ref_type = ? AND ref_id = ? AND kind IN ? AND status = ?", shopID, refType, refID, kinds, MsgQueued).
+		Updates(map[string]any{"status": MsgCancelled, "reason": reason, "updated_at": time.Now().UTC()})
+	if res.Error != nil {
+		return 0, fmt.Errorf("cancelling %s messages for %s %d: %w", kinds, refType, refID, res.Error)
+	}
+	return res.RowsAffected, nil
+}

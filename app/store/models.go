@@ -1,0 +1,301 @@
+package store
+
+import (
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Shop is one installed Shopify store.
+type Shop struct {
+	ID             int64
+	Domain         string
+	Name           string
+	Email          string
+	AccessTokenEnc []byte
+	Scopes         string
+	Timezone       string
+	Currency       string
+	Locale         string
+	Settings       Settings `gorm:"serializer:json"`
+	InstalledAt    *time.Time
+	UninstalledAt  *time.Time
+	RedactedAt     *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Active reports whether the shop is installed and may be sent for.
+func (s *Shop) Active() bool { return s.UninstalledAt == nil && s.RedactedAt == nil }
+
+// Location is the shop's time zone, Asia/Tokyo when unknown.
+func (s *Shop) Location() *time.Location {
+	if loc, err := time.LoadLocation(s.Timezone); err == nil && s.Timezone != "" {
+		return loc
+	}
+	loc, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		return time.FixedZone("JST", 9*3600)
+	}
+	return loc
+}
+
+// LineChannel is a shop's LINE Messaging API and LINE Login channels.
+type LineChannel struct {
+	ID                 int64
+	ShopID             int64
+	WebhookKey         string
+	MessagingChannelID string
+	MessagingSecretEnc []byte
+	MessagingTokenEnc  []byte
+	LoginChannelID     string
+	LoginSecretEnc     []byte
+	BotUserID          string
+	BotBasicID         string
+	BotName            string
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+// Customer is a Shopify customer as Tsunagu knows them.
+type Customer struct {
+	ID               int64
+	ShopID           int64
+	ShopifyID        int64
+	Email            string
+	FirstName        string
+	LastName         string
+	Phone            string
+	Tags             string
+	Region           string
+	Country          string
+	Locale           string
+	Birthday         string
+	AcceptsMarketing bool
+	OrdersCount      int
+	TotalSpent       decimal.Decimal
+	FirstOrderAt     *time.Time
+	LastOrderAt      *time.Time
+	RedactedAt       *time.Time
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// Name is the display name, family name first as Japanese customers expect.
+func (c *Customer) Name(lang string) string {
+	if lang == "ja" && c.LastName != "" {
+		if c.FirstName == "" {
+			return c.LastName
+		}
+		return c.LastName + " " + c.FirstName
+	}
+	switch {
+	case c.FirstName == "":
+		return c.LastName
+	case c.LastName == "":
+		return c.FirstName
+	}
+	return c.FirstName + " " + c.LastName
+}
+
+// LineLink ties a LINE user to a customer. A live link has no UnlinkedAt.
+type LineLink struct {
+	ID           int64
+	ShopID       int64
+	CustomerID   int64
+	LineUserID   string
+	DisplayName  string
+	PictureURL   string
+	Friend       bool
+	Blocked      bool
+	LinkedAt     time.Time
+	UnlinkedAt   *time.Time
+	UnlinkReason string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Order is a Shopify order.
+type Order struct {
+	ID                int64
+	ShopID            int64
+	ShopifyID         int64
+	CustomerID        *int64
+	Name              string
+	Email             string
+	Currency          string
+	TotalPrice        decimal.Decimal
+	SubtotalPrice     decimal.Decimal
+	FinancialStatus   string
+	FulfillmentStatus string
+	CheckoutToken     string
+	CartToken         string
+	OrderStatusURL    string
+	DiscountCodes     string
+	CancelledAt       *time.Time
+	OrderedAt         time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	Items             []OrderItem `gorm:"foreignKey:OrderID"`
+}
+
+// Void reports whether the order no longer stands: cancelled or fully refunded.
+func (o *Order) Void() bool {
+	return o.CancelledAt != nil || o.FinancialStatus == "refunded" || o.FinancialStatus == "voided"
+}
+
+// OrderItem is one line of an order.
+type OrderItem struct {
+	ID        int64
+	OrderID   int64
+	ShopifyID int64
+	ProductID int64
+	VariantID int64
+	Title     string
+	Vendor    string
+	SKU       string `gorm:"column:sku"`
+	Quantity  int
+	Price     decimal.Decimal
+}
+
+// Fulfillment is a shipment of an order.
+type Fulfillment struct {
+	ID              int64
+	ShopID          int64
+	ShopifyID       int64
+	OrderID         *int64
+	ShopifyOrderID  int64
+	Status          string
+	ShipmentStatus  string
+	TrackingCompany string
+	TrackingNumber  string
+	TrackingURL     string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// Checkout is a (possibly abandoned) checkout.
+type Checkout struct {
+	ID           int64
+	ShopID       int64
+	Token        string
+	CartToken    string
+	CustomerID   *int64
+	Email        string
+	Currency     string
+	TotalPrice   decimal.Decimal
+	AbandonedURL string
+	CompletedAt  *time.Time
+	OrderID      *int64
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Event statuses.
+const (
+	EventReceived  = "received"
+	EventProcessed = "processed"
+	EventIgnored   = "ignored"
+	EventInvalid   = "invalid"
+	EventFailed    = "failed"
+)
+
+// Event is one inbound webhook delivery, stored before it is acknowledged.
+type Event struct {
+	ID          int64
+	Source      string
+	Topic       string
+	ExternalID  string
+	ShopID      *int64
+	ShopDomain  string
+	Payload     []byte
+	Status      string
+	Error       string
+	Attempts    int
+	ReceivedAt  time.Time
+	ProcessedAt *time.Time
+}
+
+// Message statuses.
+const (
+	MsgQueued    = "queued"
+	MsgSending   = "sending"
+	MsgSent      = "sent"
+	MsgFailed    = "failed"
+	MsgSkipped   = "skipped"
+	MsgCancelled = "cancelled"
+)
+
+// Message is one planned LINE message to one customer.
+type Message struct {
+	ID            int64
+	ShopID        int64
+	CustomerID    *int64
+	Kind          string
+	DedupeKey     string
+	RefType       string
+	RefID         int64
+	CampaignID    *int64
+	LineUserID    string
+	ScheduledFor  time.Time
+	Status        string
+	Reason        string
+	Content       string
+	LineRequestID string
+	Attempts      int
+	SentAt        *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Final reports whether the message has reached a terminal status.
+func (m *Message) Final() bool {
+	switch m.Status {
+	case MsgSent, MsgFailed, MsgSkipped, MsgCancelled:
+		return true
+	}
+	return false
+}
+
+// Coupon is a discount code issued to a customer.
+type Coupon struct {
+	ID                int64
+	ShopID            int64
+	CustomerID        *int64
+	Campaign          string
+	Code              string
+	ShopifyDiscountID string
+	Status            string
+	IssuedAt          *time.Time
+	ExpiresAt         *time.Time
+	RedeemedAt        *time.Time
+	RedeemedOrderID   *int64
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+// Activity is a timeline entry with no row of its own.
+type Activity struct {
+	ID         int64
+	ShopID     int64
+	CustomerID *int64
+	Kind       string
+	Summary    string
+	Data       string
+	RefType    string
+	RefID      int64
+	OccurredAt time.Time
+}
+
+// Activity kinds.
+const (
+	ActLinked          = "linked"
+	ActUnlinked        = "unlinked"
+	ActFollow          = "follow"
+	ActUnfollow        = "unfollow"
+	ActLineMessageIn   = "line_message_in"
+	ActClick           = "click"
+	ActCouponIssued    = "coupon_issued"
+	ActGDPRDataRequest = "gdpr_data_request"
+	ActGDPRRedact      = "gdpr_redact"
+)

@@ -1,0 +1,69 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm/clause"
+)
+
+var orderColumns = []string{"customer_id", "name", "email", "currency", "total_price", "subtotal_price", "financial_status",
+	"fulfillment_status", "checkout_token", "cart_token", "order_status_url", "discount_codes", "cancelled_at", "ordered_at", "updated_at"}
+
+// UpsertOrder creates or updates an order by (shop, Shopify id), replacing
+// its items, and loads the stored row into o. Run it inside Tx.
+func (db *DB) UpsertOrder(ctx context.Context, o *Order) error {
+	items := o.Items
+	o.Items = nil
+	now := time.Now().UTC()
+	o.UpdatedAt = now
+	if o.CreatedAt.IsZero() {
+		o.CreatedAt = now
+	}
+	err := db.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "shop_id"}, {Name: "shopify_id"}},
+		DoUpdates: clause.AssignmentColumns(orderColumns),
+	}).Omit("id", "Items").Create(o).Error
+	if err != nil {
+		return fmt.Errorf("upserting order %d: %w", o.ShopifyID, err)
+	}
+	if err := db.WithContext(ctx).Where("shop_id = ? AND shopify_id = ?", o.ShopID, o.ShopifyID).Take(o).Error; err != nil {
+		return fmt.Errorf("reloading order %d: %w", o.ShopifyID, err)
+	}
+	if items == nil {
+		return nil
+	}
+	if err := db.WithContext(ctx).Where("order_id = ?", o.ID).Delete(&OrderItem{}).Error; err != nil {
+		return fmt.Errorf("replacing items of order %d: %w", o.ShopifyID, err)
+	}
+	for i := range items {
+		items[i].ID = 0
+		items[i].OrderID = o.ID
+	}
+	if len(items) > 0 {
+		if err := db.WithContext(ctx).Create(&items).Error; err != nil {
+			return fmt.Errorf("storing items of order %d: %w", o.ShopifyID, err)
+		}
+	}
+	o.Items = items
+	return nil
+}
+
+// Order loads an order of a shop with its items.
+func (db *DB) Order(ctx context.Context, shopID, id int64) (*Order, error) {
+	var o Order
+	if err := db.WithContext(ctx).Preload("Items").Where("shop_id = ? AND id = ?", shopID, id).Take(&o).Error; err != nil {
+		return nil, fmt.Errorf("loading order %d: %w", id, notFound(err))
+	}
+	return &o, nil
+}
+
+// OrderByShopifyID loads an order by Shopify id.
+func (db *DB) OrderByShopifyID(ctx context.Context, shopID, shopifyID int64) (*Order, error) {
+	var o Order
+	if err := db.WithContext(ctx).Preload("Items").Where("shop_id = ? AND shopify_id = ?", shopID, shopifyID).Take(&o).Error; err != nil {
+		return nil, fmt.Errorf("loading order by Shopify id %d: %w", shopifyID, notFound(err))
+	}
+	return &o, nil
+}

@@ -1,0 +1,90 @@
+package store
+
+// Settings is a shop's merchant-editable configuration, stored as JSON on the
+// shop row. Zero values mean "use the default" so old rows keep working as
+// fields are added; read it through Effective.
+type Settings struct {
+	// ThankYouTrigger is the topic that sends the thank-you: orders/create or orders/paid.
+	ThankYouTrigger string `json:"thank_you_trigger,omitempty"`
+	// Journeys maps a journey kind to its switch and delay.
+	Journeys map[string]JourneySetting `json:"journeys,omitempty"`
+	// QuietStart and QuietEnd are "HH:MM" in the shop's time zone; equal means none.
+	QuietStart string `json:"quiet_start,omitempty"`
+	QuietEnd   string `json:"quiet_end,omitempty"`
+	// DailyCap is the most marketing messages a customer gets per day (0 = default).
+	DailyCap int `json:"daily_cap,omitempty"`
+	// RestartFollowUps: a newer order cancels the older order's follow-ups.
+	RestartFollowUps *bool `json:"restart_follow_ups,omitempty"`
+	// Incentive is the coupon given for linking LINE.
+	Incentive Incentive `json:"incentive"`
+	// Templates are per-shop overrides keyed "kind.lang".
+	Templates map[string]string `json:"templates,omitempty"`
+}
+
+// JourneySetting switches one journey and sets its delay.
+type JourneySetting struct {
+	Enabled      *bool `json:"enabled,omitempty"`
+	DelayMinutes int   `json:"delay_minutes,omitempty"`
+}
+
+// Incentive is the link coupon configuration.
+type Incentive struct {
+	Enabled         bool    `json:"enabled"`
+	Kind            string  `json:"kind,omitempty"` // "percentage" or "fixed"
+	Value           float64 `json:"value,omitempty"`
+	MinimumSubtotal float64 `json:"minimum_subtotal,omitempty"`
+	ValidDays       int     `json:"valid_days,omitempty"`
+	Title           string  `json:"title,omitempty"`
+}
+
+// Defaults a merchant gets until they change them.
+const (
+	DefaultQuietStart = "21:00"
+	DefaultQuietEnd   = "09:00"
+	DefaultDailyCap   = 2
+)
+
+// JourneyEnabled reports whether a journey kind is on; every journey is on by default.
+func (s Settings) JourneyEnabled(kind string) bool {
+	if j, ok := s.Journeys[kind]; ok && j.Enabled != nil {
+		return *j.Enabled
+	}
+	return true
+}
+
+// JourneyDelayMinutes returns the configured delay for kind, or def.
+func (s Settings) JourneyDelayMinutes(kind string, def int) int {
+	if j, ok := s.Journeys[kind]; ok && j.DelayMinutes > 0 {
+		return j.DelayMinutes
+	}
+	return def
+}
+
+// Quiet returns the quiet window, defaulted.
+func (s Settings) Quiet() (start, end string) {
+	if s.QuietStart == "" && s.QuietEnd == "" {
+		return DefaultQuietStart, DefaultQuietEnd
+	}
+	return s.QuietStart, s.QuietEnd
+}
+
+// Cap returns the daily marketing cap, defaulted.
+func (s Settings) Cap() int {
+	if s.DailyCap <= 0 {
+		return DefaultDailyCap
+	}
+	return s.DailyCap
+}
+
+// ThankYouTopic returns the topic that triggers the thank-you.
+func (s Settings) ThankYouTopic() string {
+	if s.ThankYouTrigger == "orders/paid" {
+		return "orders/paid"
+	}
+	return "orders/create"
+}
+
+// RestartsFollowUps reports whether a newer order restarts the follow-up sequence (default yes).
+func (s Settings) RestartsFollowUps() bool {
+	return s.RestartFollowUps == nil || *s.RestartFollowUps
+}

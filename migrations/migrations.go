@@ -1,0 +1,115 @@
+// Package migrations holds the versioned SQL schema, embedded in the binary.
+//
+// Each file NNNN_name.sql is written once for both databases. A handful of
+// placeholders cover the types that differ between PostgreSQL and SQLite, so
+// the two schemas cannot drift apart:
+//
+//	{{pk}}     auto-increment primary key
+//	{{ts}}     timestamp with time zone (always stored as UTC)
+//	{{bytes}}  binary
+//	{{money}}  exact decimal amount
+//	{{bool}}   boolean
+package migrations
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+)
+
+//go:embed *.sql
+var files embed.FS
+
+// Dialects understood by Render.
+const (
+	Postgres = "postgres"
+	SQLite   = "sqlite"
+)
+
+var types = map[string]map[string]string{
+	Postgres: {
+		"{{pk}}":    "BIGSERIAL PRIMARY KEY",
+		"{{ts}}":    "TIMESTAMPTZ",
+		"{{bytes}}": "BYTEA",
+		"{{money}}": "NUMERIC(16,4)",
+		"{{bool}}":  "BOOLEAN",
+	},
+	SQLite: {
+		"{{pk}}":    "INTEGER PRIMARY KEY AUTOINCREMENT",
+		"{{ts}}":    "DATETIME",
+		"{{bytes}}": "BLOB",
+		"{{money}}": "NUMERIC",
+		"{{bool}}":  "BOOLEAN",
+	},
+}
+
+// Migration is one versioned schema step.
+type Migration struct {
+	Version string // "0001"
+	Name    string // "0001_init.sql"
+	SQL     string // rendered for the dialect
+}
+
+// List returns every migration rendered for dialect, in version order.
+func List(dialect string) ([]Migration, error) {
+	if _, ok := types[dialect]; !ok {
+		return nil, fmt.Errorf("unknown SQL dialect %q", dialect)
+	}
+	names, err := fs.Glob(files, "*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("listing migrations: %w", err)
+	}
+	sort.Strings(names)
+	out := make([]Migration, 0, len(names))
+	seen := map[string]string{}
+	for _, n := range names {
+		v, _, ok := strings.Cut(n, "_")
+		if !ok || len(v) != 4 {
+			return nil, fmt.Errorf("migration %s: name must be NNNN_name.sql", n)
+		}
+		if prev, dup := seen[v]; dup {
+			return nil, fmt.Errorf("migrations %s and %s share version %s", prev, n, v)
+		}
+		seen[v] = n
+		b, err := files.ReadFile(n)
+		if err != nil {
+			return nil, fmt.Errorf("reading migration %s: %w", n, err)
+		}
+		out = append(out, Migration{Version: v, Name: n, SQL: Render(string(b), dialect)})
+	}
+	return out, nil
+}
+
+// Render replaces the type placeholders for dialect.
+func Render(sql, dialect string) string {
+	for k, v := range types[dialect] {
+		sql = strings.ReplaceAll(sql, k, v)
+	}
+	return sql
+}
+
+// Statements splits a migration into statements on lines ending in ";".
+// Migrations keep one statement per such line group, with no semicolons in
+// string literals, which keeps this split exact.
+func Statements(sql string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(sql, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || strings.HasPrefix(trimmed, "--") {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+		if strings.HasSuffix(trimmed, ";") {
+			out = append(out, strings.TrimSpace(cur.String()))
+			cur.Reset()
+		}
+	}
+	if s := strings.TrimSpace(cur.String()); s != "" {
+		out = append(out, s)
+	}
+	return out
+}
