@@ -1,0 +1,277 @@
+package shopify
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	goshopify "github.com/bold-commerce/go-shopify/v4"
+)
+
+// DefaultAPIVersion is the Admin API version used when AppConfig leaves it empty.
+const DefaultAPIVersion = "2026-04"
+
+// DefaultAdminBase is Shopify's own Admin origin; {shop} is the shop domain.
+const DefaultAdminBase = "https://{shop}"
+
+// Callback verification errors, distinct so the caller can render a clear page.
+var (
+	ErrBadHMAC        = errors.New("shopify: callback hmac does not match")
+	ErrStaleTimestamp = errors.New("shopify: callback timestamp out of range")
+)
+
+// Callback timestamps older than maxCallbackAge or further than
+// maxCallbackSkew in the future are refused (replay and clock skew).
+const (
+	maxCallbackAge  = 5 * time.Minute
+	maxCallbackSkew = time.Minute
+)
+
+// AppConfig configures an App.
+type AppConfig struct {
+	APIKey      string
+	APISecret   string
+	Scopes      []string
+	RedirectURL string
+	// AdminBase is the Admin origin template, "https://{shop}" by default;
+	// {shop} is replaced by the shop domain. Tests point it at a local fake.
+	AdminBase string
+	// APIVersion defaults to DefaultAPIVersion.
+	APIVersion string
+	// HTTPClient defaults to a client with a 30s timeout.
+	HTTPClient *http.Client
+}
+
+// App is a Shopify app: OAuth install, session tokens and Admin API clients.
+// It is safe for concurrent use.
+type App struct {
+	cfg AppConfig
+	gs  goshopify.App
+	// retry policy for Admin calls; tests shorten it.
+	maxTries int
+	backoff  time.Duration
+}
+
+// NewApp checks cfg and fills its defaults.
+func NewApp(cfg AppConfig) (*App, error) {
+	if cfg.APIKey == "" || cfg.APISecret == "" {
+		return nil, errors.New("shopify: APIKey and APISecret are required")
+	}
+	if cfg.AdminBase == "" {
+		cfg.AdminBase = DefaultAdminBase
+	}
+	cfg.AdminBase = strings.TrimSuffix(cfg.AdminBase, "/")
+	if _, err := url.Parse(strings.ReplaceAll(cfg.AdminBase, "{shop}", "x.myshopify.com")); err != nil {
+		return nil, fmt.Errorf("shopify: AdminBase: %w", err)
+	}
+	if cfg.APIVersion == "" {
+		cfg.APIVersion = DefaultAPIVersion
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	return &App{
+		cfg: cfg,
+		gs: goshopify.App{
+			ApiKey:      cfg.APIKey,
+			ApiSecret:   cfg.APISecret,
+			RedirectUrl: cfg.RedirectURL,
+			Scope:       strings.Join(cfg.Scopes, ","),
+		},
+		maxTries: 3,
+		backoff:  500 * time.Millisecond,
+	}, nil
+}
+
+// APIKey is the app's client id (public; App Bridge needs it).
+func (a *App) APIKey() string { return a.cfg.APIKey }
+
+// APIVersion is the Admin API version in use.
+func (a *App) APIVersion() string { return a.cfg.APIVersion }
+
+// adminOrigin is AdminBase with {shop} filled in.
+func (a *App) adminOrigin(shop string) string {
+	return strings.ReplaceAll(a.cfg.AdminBase, "{shop}", shop)
+}
+
+// NewState returns 32 random bytes, URL-safe, for the OAuth state parameter.
+func NewState() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails (crypto/rand panics instead)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// AuthorizeURL is where to send the merchant to approve the install
+// (authorization code grant, offline token).
+func (a *App) AuthorizeURL(shop, state string) (string, error) {
+	if !ValidShopDomain(shop) {
+		return "", fmt.Errorf("authorize url: %w: %q", ErrBadShop, shop)
+	}
+	if state == "" {
+		return "", errors.New("shopify: authorize url: empty state")
+	}
+	raw, err := a.gs.AuthorizeUrl(shop, state)
+	if err != nil {
+		return "", fmt.Errorf("shopify: authorize url: %w", err)
+	}
+	// go-shopify always builds https://{shop}; move it onto AdminBase.
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("shopify: authorize url: %w", err)
+	}
+	return a.adminOrigin(shop) + u.Path + "?" + u.RawQuery, nil
+}
+
+// VerifyCallback checks the query of the OAuth redirect (or of any admin
+// request Shopify signs with hmac): the signature, the shop domain and the
+// timestamp. It returns the shop domain. Checking state is the caller's job.
+func (a *App) VerifyCallback(q url.Values, now time.Time) (string, error) {
+	got, err := hex.DecodeString(q.Get("hmac"))
+	if err != nil || len(got) != sha256.Size {
+		return "", ErrBadHMAC
+	}
+	ok := false
+	for _, msg := range hmacMessages(q) {
+		m := hmac.New(sha256.New, []byte(a.cfg.APISecret))
+		m.Write([]byte(msg))
+		if hmac.Equal(got, m.Sum(nil)) {
+			ok = true
+		}
+	}
+	if !ok {
+		return "", ErrBadHMAC
+	}
+	shop := q.Get("shop")
+	if !ValidShopDomain(shop) {
+		return "", fmt.Errorf("%w: %q", ErrBadShop, shop)
+	}
+	ts, err := strconv.ParseInt(q.Get("timestamp"), 10, 64)
+	if err != nil {
+		return "", fmt.Errorf("%w: missing or malformed", ErrStaleTimestamp)
+	}
+	at := time.Unix(ts, 0)
+	if at.Before(now.Add(-maxCallbackAge)) || at.After(now.Add(maxCallbackSkew)) {
+		return "", fmt.Errorf("%w: %s (now %s)", ErrStaleTimestamp, at.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	return strings.ToLower(shop), nil
+}
+
+// HMACMessage is the string Shopify signs for a redirect or admin request:
+// every parameter but hmac and signature, sorted by key, as key=value joined
+// with &, values decoded. Repeated keys are written as ["a", "b"].
+func HMACMessage(q url.Values) string {
+	return hmacMessages(q)[0]
+}
+
+// SignQuery returns q's hex HMAC-SHA256 as Shopify computes it.
+func SignQuery(secret string, q url.Values) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(HMACMessage(q)))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// hmacMessages returns the canonical message first, then the form Shopify's
+// own libraries produce with percent-encoded values (shopify-api-js uses
+// URLSearchParams); they differ only when a value holds a reserved
+// character, and either is a valid signature.
+func hmacMessages(q url.Values) []string {
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		if k != "hmac" && k != "signature" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var raw, enc strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			raw.WriteByte('&')
+			enc.WriteByte('&')
+		}
+		v := q[k]
+		val := ""
+		if len(v) == 1 {
+			val = v[0]
+		} else if len(v) > 1 {
+			val = `["` + strings.Join(v, `", "`) + `"]`
+		}
+		raw.WriteString(k + "=" + val)
+		enc.WriteString(url.QueryEscape(k) + "=" + url.QueryEscape(val))
+	}
+	if raw.String() == enc.String() {
+		return []string{raw.String()}
+	}
+	return []string{raw.String(), enc.String()}
+}
+
+// ExchangeToken trades the callback's code for an offline access token.
+func (a *App) ExchangeToken(ctx context.Context, shop, code string) (accessToken, scope string, err error) {
+	if !ValidShopDomain(shop) {
+		return "", "", fmt.Errorf("exchange token: %w: %q", ErrBadShop, shop)
+	}
+	if code == "" {
+		return "", "", errors.New("shopify: exchange token: empty code")
+	}
+	c, err := a.client(shop, "")
+	if err != nil {
+		return "", "", fmt.Errorf("shopify: exchange token for %s: %w", shop, err)
+	}
+	body := struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+		Code         string `json:"code"`
+	}{a.cfg.APIKey, a.cfg.APISecret, code}
+	req, err := c.NewRequest(ctx, http.MethodPost, "admin/oauth/access_token", body, nil)
+	if err != nil {
+		return "", "", fmt.Errorf("shopify: exchange token for %s: %w", shop, err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		Scope       string `json:"scope"`
+	}
+	if err := c.Do(req, &tok); err != nil {
+		return "", "", fmt.Errorf("shopify: exchange token for %s: %w", shop, err)
+	}
+	if tok.AccessToken == "" {
+		return "", "", fmt.Errorf("shopify: exchange token for %s: no access_token in response", shop)
+	}
+	return tok.AccessToken, tok.Scope, nil
+}
+
+// client builds a go-shopify client for one shop whose requests go to
+// AdminBase and are retried on 429/5xx.
+func (a *App) client(shop, token string) (*goshopify.Client, error) {
+	hc := *a.cfg.HTTPClient
+	t := &transport{base: hc.Transport, maxTries: a.maxTries, backoff: a.backoff}
+	if origin := a.adminOrigin(shop); origin != "https://"+shop {
+		u, err := url.Parse(origin)
+		if err != nil {
+			return nil, err
+		}
+		t.origin, t.shop = u, shop
+	}
+	hc.Transport = t
+	return goshopify.NewClient(a.gs, shop, token,
+		goshopify.WithVersion(a.cfg.APIVersion),
+		goshopify.WithHTTPClient(&hc),
+		goshopify.WithLogger(quietLogger{}), // its debug log would print secrets and tokens
+	)
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Debugf(string, ...any) {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Warnf(string, ...any)  {}

@@ -1,0 +1,67 @@
+package shopify
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// ErrBadSessionToken wraps every reason a session token is refused.
+var ErrBadSessionToken = errors.New("shopify: invalid session token")
+
+// sessionLeeway absorbs clock skew between Shopify and us.
+const sessionLeeway = 10 * time.Second
+
+// SessionClaims is what a verified App Bridge session token says.
+type SessionClaims struct {
+	Shop      string // from dest, e.g. "shop.myshopify.com"
+	UserID    string // sub: the staff member's id
+	SessionID string // sid
+	ExpiresAt time.Time
+}
+
+type sessionJWT struct {
+	jwt.RegisteredClaims
+	Dest string `json:"dest"`
+	SID  string `json:"sid"`
+}
+
+// VerifySessionToken verifies an App Bridge session token (the embedded
+// admin's Authorization: Bearer): HS256 signed with the app secret, aud is
+// our API key, exp/nbf valid at now (10s leeway), dest is https://<shop>
+// and iss is dest + "/admin".
+func (a *App) VerifySessionToken(token string, now time.Time) (*SessionClaims, error) {
+	var c sessionJWT
+	_, err := jwt.ParseWithClaims(token, &c,
+		func(*jwt.Token) (any, error) { return []byte(a.cfg.APISecret), nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithAudience(a.cfg.APIKey),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(sessionLeeway),
+		jwt.WithTimeFunc(func() time.Time { return now }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadSessionToken, err)
+	}
+	dest, err := url.Parse(c.Dest)
+	if err != nil || dest.Scheme != "https" || !ValidShopDomain(dest.Host) ||
+		(dest.Path != "" && dest.Path != "/") || dest.RawQuery != "" || dest.User != nil {
+		return nil, fmt.Errorf("%w: dest %q is not a shop", ErrBadSessionToken, c.Dest)
+	}
+	if c.Issuer != "https://"+dest.Host+"/admin" {
+		return nil, fmt.Errorf("%w: iss %q does not match dest %q", ErrBadSessionToken, c.Issuer, c.Dest)
+	}
+	if c.Subject == "" {
+		return nil, fmt.Errorf("%w: no sub", ErrBadSessionToken)
+	}
+	return &SessionClaims{
+		Shop:      strings.ToLower(dest.Host),
+		UserID:    c.Subject,
+		SessionID: c.SID,
+		ExpiresAt: c.ExpiresAt.Time,
+	}, nil
+}

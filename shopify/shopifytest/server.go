@@ -1,0 +1,368 @@
+// Package shopifytest is a local fake of the parts of Shopify that Tsunagu
+// talks to: the OAuth install (authorize page, code for token exchange) and
+// the GraphQL Admin API (webhook subscriptions, discount codes, customer
+// tags, shop info), with in-memory state and a record of every request.
+// Like net/http/httptest it is for tests only; production code must not
+// import it.
+//
+// The fake speaks GraphQL well enough for Tsunagu's client: root fields with
+// arguments passed as $variables (or scalar literals), any selection set;
+// responses carry the full shape of each object whatever was selected.
+package shopifytest
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/tsunagu/tsunagu/shopify"
+)
+
+// Defaults used when no option overrides them.
+const (
+	DefaultAPIKey    = "test-api-key"
+	DefaultAPISecret = "test-api-secret"
+	DefaultShop      = "tsunagu-test.myshopify.com"
+)
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithCredentials sets the app's API key and secret the fake expects.
+func WithCredentials(apiKey, apiSecret string) Option {
+	return func(s *Server) { s.APIKey, s.APISecret = apiKey, apiSecret }
+}
+
+// WithShop sets the shop the authorize page installs into when the request
+// does not name one (AdminBase has no {shop} in it).
+func WithShop(domain string) Option { return func(s *Server) { s.Shop = domain } }
+
+// WithAutoRedirect makes /admin/oauth/authorize redirect straight back to
+// redirect_uri (as Shopify does once the app is installed) instead of
+// rendering the page with an Install link.
+func WithAutoRedirect() Option { return func(s *Server) { s.autoRedirect = true } }
+
+// WithClock sets the clock used for callback timestamps and records.
+func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
+
+// Server is the fake. Its zero value is not usable; call NewServer.
+type Server struct {
+	URL       string // http://127.0.0.1:PORT
+	APIKey    string
+	APISecret string
+	Shop      string // default shop
+
+	srv          *httptest.Server
+	now          func() time.Time
+	autoRedirect bool
+
+	mu       sync.Mutex
+	codes    map[string]*grant
+	tokens   map[string]string // access token -> shop
+	shops    map[string]*shopState
+	requests []Request
+	failures []failure
+	throttle int
+	nextID   int64
+}
+
+type grant struct {
+	shop, scope string
+	used        bool
+}
+
+type failure struct {
+	status     int
+	retryAfter string
+}
+
+type shopState struct {
+	info      ShopInfo
+	subs      []Subscription
+	discounts []Discount
+	tags      map[string][]string // gid -> tags
+}
+
+// Request is one request the fake received.
+type Request struct {
+	Method string
+	Path   string
+	// Shop is the shop the request was for: from the path prefix, the
+	// X-Shopify-Shop-Domain header, the access token or the OAuth code.
+	Shop      string
+	Header    http.Header
+	Body      []byte
+	Operation string         // "authorize", "access_token" or the GraphQL root fields, e.g. "tagsAdd"
+	Variables map[string]any // GraphQL variables
+	Status    int            // status the fake answered with
+}
+
+// Subscription is a webhook subscription held by the fake.
+type Subscription struct {
+	ID, Shop, Topic, URI, Format string
+	CreatedAt                    time.Time
+}
+
+// Discount is a code discount created on the fake.
+type Discount struct {
+	ID, Shop, Title, Code  string
+	Percentage             *float64 // 0..1 as sent
+	Amount                 string   // fixed amount, when not a percentage
+	AppliesOnEachItem      bool
+	MinimumSubtotal        string
+	AllCustomers           bool
+	CustomerGIDs           []string
+	StartsAt               time.Time
+	EndsAt                 *time.Time
+	UsageLimit             *int
+	AppliesOncePerCustomer bool
+	Input                  map[string]any // the raw basicCodeDiscount input
+}
+
+// ShopInfo is what the fake answers for shop { ... }.
+type ShopInfo struct {
+	Name, Email, Currency, Timezone, Locale string
+}
+
+// NewServer starts the fake; it is closed when the test ends.
+func NewServer(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	s := &Server{
+		APIKey:    DefaultAPIKey,
+		APISecret: DefaultAPISecret,
+		Shop:      DefaultShop,
+		now:       time.Now,
+		codes:     map[string]*grant{},
+		tokens:    map[string]string{},
+		shops:     map[string]*shopState{},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	s.URL = s.srv.URL
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// Close stops the server (also done at test cleanup).
+func (s *Server) Close() { s.srv.Close() }
+
+// AdminBase is the value for AppConfig.AdminBase / TSUNAGU_SHOPIFY_ADMIN_BASE:
+// the plain origin. The shop then comes from the X-Shopify-Shop-Domain header
+// the shopify package adds when AdminBase is not Shopify's, from the access
+// token, or (on the authorize page) is the default shop.
+func (s *Server) AdminBase() string { return s.URL }
+
+// ShopAdminBase is an AdminBase that keeps the shop in the path
+// ("http://127.0.0.1:PORT/shops/{shop}"), so the authorize page knows which
+// shop is being installed when several are in play.
+func (s *Server) ShopAdminBase() string { return s.URL + "/shops/{shop}" }
+
+// App returns an AppConfig wired to this fake (credentials, AdminBase).
+func (s *Server) App(redirectURL string, scopes ...string) shopify.AppConfig {
+	return shopify.AppConfig{
+		APIKey:      s.APIKey,
+		APISecret:   s.APISecret,
+		Scopes:      scopes,
+		RedirectURL: redirectURL,
+		AdminBase:   s.AdminBase(),
+	}
+}
+
+// IssueToken registers an access token for shop, skipping the OAuth dance.
+func (s *Server) IssueToken(shop string) string {
+	tok := "shpat_" + randHex(16)
+	s.mu.Lock()
+	s.tokens[tok] = shop
+	s.mu.Unlock()
+	return tok
+}
+
+// SetShopInfo sets what shop { ... } answers for shop.
+func (s *Server) SetShopInfo(shop string, info ShopInfo) {
+	s.mu.Lock()
+	s.state(shop).info = info
+	s.mu.Unlock()
+}
+
+// FailNext makes the next n Admin API requests (token exchange and GraphQL)
+// answer status, with a Retry-After header when retryAfter is not empty.
+func (s *Server) FailNext(n, status int, retryAfter string) {
+	s.mu.Lock()
+	for range n {
+		s.failures = append(s.failures, failure{status, retryAfter})
+	}
+	s.mu.Unlock()
+}
+
+// ThrottleNext makes the next n GraphQL requests answer 200 with a
+// THROTTLED error, as Shopify does when the query cost bucket is empty.
+func (s *Server) ThrottleNext(n int) {
+	s.mu.Lock()
+	s.throttle += n
+	s.mu.Unlock()
+}
+
+// Requests returns a copy of every request received so far.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.requests)
+}
+
+// Subscriptions returns every webhook subscription, all shops.
+func (s *Server) Subscriptions() []Subscription {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Subscription
+	for _, st := range s.sortedShops() {
+		out = append(out, st.subs...)
+	}
+	return out
+}
+
+// Discounts returns every discount created, all shops.
+func (s *Server) Discounts() []Discount {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Discount
+	for _, st := range s.sortedShops() {
+		out = append(out, st.discounts...)
+	}
+	return out
+}
+
+// Tags returns the tags of a customer (customer ids are unique across shops).
+func (s *Server) Tags(customerID int64) []string {
+	gid := shopify.CustomerGID(customerID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, st := range s.sortedShops() {
+		out = append(out, st.tags[gid]...)
+	}
+	return out
+}
+
+// SignQuery adds a valid hmac to q (as Shopify signs redirects) and returns it.
+func (s *Server) SignQuery(q url.Values) url.Values {
+	q = cloneValues(q)
+	q.Del("hmac")
+	q.Set("hmac", shopify.SignQuery(s.APISecret, q))
+	return q
+}
+
+// CallbackQuery returns the signed query Shopify appends to redirect_uri
+// after an install of shop, with a fresh single-use code, timestamped now
+// by the fake's clock.
+func (s *Server) CallbackQuery(shop, state string) url.Values {
+	return s.callbackQuery(shop, state, "")
+}
+
+func (s *Server) callbackQuery(shop, state, scope string) url.Values {
+	code := randHex(16)
+	s.mu.Lock()
+	s.codes[code] = &grant{shop: shop, scope: scope}
+	s.mu.Unlock()
+	name, _, _ := strings.Cut(shop, ".")
+	q := url.Values{
+		"code":      {code},
+		"shop":      {shop},
+		"state":     {state},
+		"timestamp": {fmt.Sprint(s.now().Unix())},
+		"host":      {base64.RawURLEncoding.EncodeToString([]byte("admin.shopify.com/store/" + name))},
+	}
+	return s.SignQuery(q)
+}
+
+// SessionToken mints an App Bridge session token for shop and staff userID,
+// valid for ttl from the fake's clock, signed with the app secret.
+func (s *Server) SessionToken(shop, userID string, ttl time.Duration) string {
+	now := s.now()
+	claims := jwt.MapClaims{
+		"iss":  "https://" + shop + "/admin",
+		"dest": "https://" + shop,
+		"aud":  s.APIKey,
+		"sub":  userID,
+		"exp":  now.Add(ttl).Unix(),
+		"nbf":  now.Add(-time.Second).Unix(),
+		"iat":  now.Unix(),
+		"jti":  randHex(8),
+		"sid":  randHex(8),
+	}
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(s.APISecret))
+	if err != nil {
+		panic(err) // HS256 with a []byte key cannot fail
+	}
+	return tok
+}
+
+// SignWebhook returns the delivery headers for a webhook of topic on the
+// default shop, signed with the app secret.
+func (s *Server) SignWebhook(topic string, body []byte) http.Header {
+	return SignWebhook(s.APISecret, Webhook{Topic: topic, Shop: s.Shop}, body)
+}
+
+// state returns the state of shop, creating it; s.mu must be held.
+func (s *Server) state(shop string) *shopState {
+	st, ok := s.shops[shop]
+	if !ok {
+		name, _, _ := strings.Cut(shop, ".")
+		st = &shopState{
+			info: ShopInfo{Name: name, Email: "owner@example.com", Currency: "JPY", Timezone: "Asia/Tokyo", Locale: "ja"},
+			tags: map[string][]string{},
+		}
+		s.shops[shop] = st
+	}
+	return st
+}
+
+func (s *Server) sortedShops() []*shopState {
+	keys := make([]string, 0, len(s.shops))
+	for k := range s.shops {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([]*shopState, len(keys))
+	for i, k := range keys {
+		out[i] = s.shops[k]
+	}
+	return out
+}
+
+func (s *Server) id() int64 {
+	s.nextID++
+	return 1000000 + s.nextID
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func cloneValues(q url.Values) url.Values {
+	out := make(url.Values, len(q))
+	for k, v := range q {
+		out[k] = slices.Clone(v)
+	}
+	return out
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
