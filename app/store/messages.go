@@ -85,12 +85,12 @@ func (db *DB) StuckSending(ctx context.Context, cutoff time.Time, limit int) ([]
 	return ms, nil
 }
 
-// CountMessagesSince counts a customer's messages of the given kinds sent
-// or being sent since t (for frequency caps).
-func (db *DB) CountMessagesSince(ctx context.Context, customerID int64, kinds []string, since time.Time) (int64, error) {
+// CountSentSince counts a customer's messages sent since t, leaving out the
+// given kinds (for frequency caps, which exempt transactional kinds).
+func (db *DB) CountSentSince(ctx context.Context, customerID int64, exclude []string, since time.Time) (int64, error) {
 	var n int64
 	err := db.WithContext(ctx).Model(&Message{}).
-		Where("customer_id = ? AND kind IN ? AND status IN ? AND sent_at >= ?", customerID, kinds, []string{MsgSent}, since.UTC()).
+		Where("customer_id = ? AND kind NOT IN ? AND status = ? AND sent_at >= ?", customerID, exclude, MsgSent, since.UTC()).
 		Count(&n).Error
 	if err != nil {
 		return 0, fmt.Errorf("counting messages of customer %d: %w", customerID, err)

@@ -1,0 +1,167 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/labstack/echo/v4"
+
+	"github.com/tsunagu/tsunagu/app/secretbox"
+	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/jobs"
+	"github.com/tsunagu/tsunagu/line"
+	"github.com/tsunagu/tsunagu/templates"
+)
+
+// App is a running Tsunagu: its stores, queue and HTTP handlers.
+type App struct {
+	Config     *Config
+	DB         *store.DB
+	Box        *secretbox.Box
+	Queue      *jobs.Queue
+	Redis      asynq.RedisConnOpt
+	Log        *slog.Logger
+	Templates  *templates.Renderer
+	Messenger  *line.Messenger
+	Dispatcher *jobs.Dispatcher
+	// Now is the clock for handlers and workers; tests replace it.
+	Now        func() time.Time
+	HTTPClient *http.Client
+
+	echo     *echo.Echo
+	closers  []func()
+	closeOne sync.Once
+}
+
+// New opens the database (migrating it) and Redis from cfg and assembles
+// the app. Close releases everything.
+func New(ctx context.Context, cfg *Config, log *slog.Logger) (*App, error) {
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx, log); err != nil {
+		db.Close()
+		return nil, err
+	}
+	redisOpt, stop, err := redisConn(ctx, cfg.RedisURL, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	a, err := Assemble(cfg, log, db, redisOpt)
+	if err != nil {
+		stop()
+		db.Close()
+		return nil, err
+	}
+	a.closers = append([]func(){func() { db.Close() }, stop}, a.closers...)
+	return a, nil
+}
+
+// Assemble builds the app around an open, migrated database and a Redis
+// connection; it does not take ownership of either.
+func Assemble(cfg *Config, log *slog.Logger, db *store.DB, redisOpt asynq.RedisConnOpt) (*App, error) {
+	a := &App{Config: cfg, Log: log, DB: db, Redis: redisOpt, Now: func() time.Time { return time.Now().UTC() },
+		HTTPClient: &http.Client{Timeout: 15 * time.Second}}
+	var err error
+	if a.Box, err = secretbox.New(cfg.SecretKey); err != nil {
+		return nil, err
+	}
+	if a.Templates, err = templates.New(); err != nil {
+		return nil, err
+	}
+	a.Queue = jobs.NewQueue(asynq.NewClient(redisOpt))
+	a.closers = append(a.closers, func() { a.Queue.Close() })
+	a.Dispatcher = jobs.NewDispatcher(a.Queue, log, 4, 10000)
+	// Closers run in reverse: the dispatcher drains before the queue closes.
+	a.closers = append(a.closers, a.Dispatcher.Close)
+	a.Messenger = line.NewMessenger(cfg.LineAPIBase, a.HTTPClient)
+	a.echo = a.routes()
+	return a, nil
+}
+
+// Close releases the app's resources in reverse order of acquisition.
+func (a *App) Close() {
+	a.closeOne.Do(func() {
+		for i := len(a.closers) - 1; i >= 0; i-- {
+			a.closers[i]()
+		}
+	})
+}
+
+// Handler is the HTTP handler (for tests and embedding).
+func (a *App) Handler() http.Handler { return a.echo }
+
+// Worker builds the job handlers with the app's dependencies.
+func (a *App) Worker() *jobs.Worker {
+	return &jobs.Worker{
+		DB: a.DB, Box: a.Box, LINE: a.Messenger, Templates: a.Templates, Queue: a.Queue, Log: a.Log,
+		Now: a.Now, TimeScale: a.Config.TimeScale, BaseURL: a.Config.BaseURL,
+	}
+}
+
+// Relay builds the outbox relay.
+func (a *App) Relay() *jobs.Relay {
+	return &jobs.Relay{DB: a.DB, Queue: a.Queue, Log: a.Log, Now: a.Now}
+}
+
+// RunWorkers runs Asynq workers and the relay until ctx is done, then
+// finishes in-flight tasks before returning.
+func (a *App) RunWorkers(ctx context.Context) error {
+	srv := asynq.NewServer(a.Redis, jobs.ServerConfig(a.Config.Concurrency, a.Log))
+	if err := srv.Start(a.Worker().Mux()); err != nil {
+		return fmt.Errorf("starting workers: %w", err)
+	}
+	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { a.Relay().Run(relayCtx); close(done) }()
+	<-ctx.Done()
+	stopRelay()
+	<-done
+	srv.Shutdown() // waits for in-flight tasks up to ShutdownTimeout
+	return nil
+}
+
+// Serve runs the HTTP server (and, with workers, the job workers) until ctx
+// is done, then stops accepting, drains requests and in-flight jobs.
+func (a *App) Serve(ctx context.Context, withWorkers bool) error {
+	srv := &http.Server{Addr: a.Config.Addr, Handler: a.echo, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 2)
+	go func() {
+		a.Log.Info("listening", "addr", a.Config.Addr, "base_url", a.Config.BaseURL)
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("serving HTTP: %w", err)
+		}
+	}()
+	workersDone := make(chan error, 1)
+	workerCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWorkers()
+	if withWorkers {
+		go func() { workersDone <- a.RunWorkers(workerCtx) }()
+	} else {
+		close(workersDone)
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	a.Log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(shutCtx); serr != nil && err == nil {
+		err = fmt.Errorf("draining HTTP: %w", serr)
+	}
+	stopWorkers()
+	if werr := <-workersDone; werr != nil && err == nil {
+		err = werr
+	}
+	return err
+}

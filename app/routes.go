@@ -1,0 +1,94 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+func (a *App) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = a.errorHandler
+	e.Use(a.requestLog)
+	e.GET("/healthz", a.healthz)
+	e.GET("/readyz", a.readyz)
+	e.POST("/webhooks/shopify", a.shopifyWebhook)
+	e.POST("/webhooks/shopify/*", a.shopifyWebhook)
+	return e
+}
+
+// requestLog logs one line per request: method, path (never the query,
+// which carries OAuth codes and HMACs), status and duration.
+func (a *App) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		status := c.Response().Status
+		level := a.Log.Debug
+		if status >= 500 {
+			level = a.Log.Error
+		} else if c.Request().URL.Path != "/healthz" && c.Request().URL.Path != "/readyz" {
+			level = a.Log.Info
+		}
+		level("http", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status, "ms", time.Since(start).Milliseconds())
+		return nil
+	}
+}
+
+// errorHandler answers errors as JSON {"error": "..."} with the right status.
+func (a *App) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	code, msg := http.StatusInternalServerError, "internal error"
+	if he, ok := err.(*echo.HTTPError); ok {
+		code = he.Code
+		if s, ok := he.Message.(string); ok {
+			msg = s
+		} else {
+			msg = http.StatusText(code)
+		}
+	} else {
+		a.Log.Error("request failed", "path", c.Request().URL.Path, "err", err)
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(code)
+		return
+	}
+	_ = c.JSON(code, map[string]string{"error": msg})
+}
+
+func (a *App) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz reports whether the database and Redis answer.
+func (a *App) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	res := map[string]string{"database": "ok", "redis": "ok"}
+	ready := true
+	if err := a.DB.Ping(ctx); err != nil {
+		res["database"], ready = "unreachable", false
+	}
+	pinged := make(chan error, 1)
+	go func() { pinged <- a.Queue.Ping() }()
+	select {
+	case err := <-pinged:
+		if err != nil {
+			res["redis"], ready = "unreachable", false
+		}
+	case <-ctx.Done():
+		res["redis"], ready = "timeout", false
+	}
+	if !ready {
+		return c.JSON(http.StatusServiceUnavailable, res)
+	}
+	return c.JSON(http.StatusOK, res)
+}

@@ -1,0 +1,274 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/app/testenv"
+	"github.com/tsunagu/tsunagu/jobs"
+	"github.com/tsunagu/tsunagu/line"
+	"github.com/tsunagu/tsunagu/line/linetest"
+	"github.com/tsunagu/tsunagu/shopify"
+)
+
+// orderFixture returns the published orders/create example and its customer id.
+// orderFixture is Shopify's sample orders/create made a live order: the
+// sample is a voided, cancelled one, which rightly earns no thank-you.
+func orderFixture(t *testing.T) ([]byte, int64) {
+	raw := testenv.Fixture(t, "shopify/webhooks/orders__create.json")
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	m["cancelled_at"], m["cancel_reason"], m["financial_status"] = nil, nil, "paid"
+	body, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o shopify.Order
+	if err := json.Unmarshal(body, &o); err != nil {
+		t.Fatal(err)
+	}
+	return body, o.Customer.ID
+}
+
+func TestShopifyWebhookRejects(t *testing.T) {
+	db := testenv.SQLite(t)
+	a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
+	body, _ := orderFixture(t)
+	big := append([]byte(`{"x":"`), bytes.Repeat([]byte("a"), MaxWebhookBody)...)
+	big = append(big, '"', '}')
+	cases := []struct {
+		name   string
+		req    func() *http.Request
+		status int
+		stored bool
+	}{
+		{"no signature", func() *http.Request { return webhookRequest("orders/create", "w1", body, "") }, 401, false},
+		{"wrong secret", func() *http.Request { return webhookRequest("orders/create", "w2", body, "other-secret") }, 401, false},
+		{"tampered body", func() *http.Request {
+			r := webhookRequest("orders/create", "w3", body, testSecret)
+			r2 := webhookRequest("orders/create", "w3", append([]byte(" "), body...), "")
+			r2.Header = r.Header
+			return r2
+		}, 401, false},
+		{"missing topic", func() *http.Request {
+			r := webhookRequest("orders/create", "w4", body, testSecret)
+			r.Header.Del(shopify.HeaderTopic)
+			return r
+		}, 400, false},
+		{"missing webhook id", func() *http.Request {
+			r := webhookRequest("orders/create", "", body, testSecret)
+			return r
+		}, 400, false},
+		{"foreign shop domain", func() *http.Request {
+			r := webhookRequest("orders/create", "w5", body, testSecret)
+			r.Header.Set(shopify.HeaderShopDomain, "shop.myshopify.com.evil.com")
+			return r
+		}, 400, false},
+		{"too large", func() *http.Request { return webhookRequest("orders/create", "w6", big, testSecret) }, 413, false},
+		{"malformed JSON after good signature", func() *http.Request {
+			return webhookRequest("orders/create", "w7", []byte(`{"id": 1,`), testSecret)
+		}, 400, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := deliver(t, a, tc.req())
+			if rec.Code != tc.status {
+				t.Fatalf("status = %d, want %d (%s)", rec.Code, tc.status, rec.Body)
+			}
+			var errBody map[string]string
+			if err := json.Unmarshal(rec.Body.Bytes(), &errBody); err != nil || errBody["error"] == "" {
+				t.Fatalf("error body = %q, want a JSON error", rec.Body)
+			}
+		})
+	}
+	var events []store.Event
+	db.G.Find(&events)
+	if len(events) != 1 || events[0].ExternalID != "w7" || events[0].Status != store.EventInvalid || string(events[0].Payload) != `{"id": 1,` {
+		t.Fatalf("stored events = %+v; want only the malformed one, kept raw and marked invalid", events)
+	}
+}
+
+func TestShopifyWebhookDuplicateAcknowledged(t *testing.T) {
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
+		body, _ := orderFixture(t)
+		for i, dup := range []bool{false, true, true} {
+			rec := deliver(t, a, webhookRequest("orders/create", "dup-1", body, testSecret))
+			if rec.Code != 200 {
+				t.Fatalf("delivery %d: status %d %s", i, rec.Code, rec.Body)
+			}
+			var res struct{ Duplicate bool }
+			json.Unmarshal(rec.Body.Bytes(), &res)
+			if res.Duplicate != dup {
+				t.Fatalf("delivery %d: duplicate = %v, want %v", i, res.Duplicate, dup)
+			}
+		}
+		var n int64
+		db.G.Model(&store.Event{}).Count(&n)
+		if n != 1 {
+			t.Fatalf("%d events stored, want 1", n)
+		}
+	})
+}
+
+// The foundation's promise, end to end on PostgreSQL + Redis: a signed
+// orders/create for a linked customer gives exactly one thank-you push with
+// the right recipient, retry key and text, though the webhook comes three
+// times and the worker restarts in between.
+func TestOrderCreateThankYouExactlyOnce(t *testing.T) {
+	db := testenv.Postgres(t)
+	fake := linetest.NewServer(t)
+	fake.AddToken(testLINEToken)
+	a := newTestApp(t, db, testenv.Redis(t), fake.URL)
+	body, custID := orderFixture(t)
+	shop, cust := seedLinkedCustomer(t, a, custID, "U4af4980629aaaaaaaaaaaaaaaaaaaaaa")
+
+	stop := startWorkers(t, a)
+	if rec := deliver(t, a, webhookRequest("orders/create", "wh-order-1", body, testSecret)); rec.Code != 200 {
+		t.Fatalf("status %d %s", rec.Code, rec.Body)
+	}
+	key := fmt.Sprintf("thank_you/s%d/o820982911946154508/c%d", shop.ID, cust.ID)
+	var o shopify.Order
+	json.Unmarshal(body, &o)
+	key = fmt.Sprintf("thank_you/s%d/o%d/c%d", shop.ID, o.ID, cust.ID)
+	eventually(t, "thank-you sent", func() bool {
+		m, err := a.DB.MessageByKey(context.Background(), key)
+		return err == nil && m.Status == store.MsgSent
+	})
+	stop()
+
+	// Shopify redelivers twice while the worker is down, then it comes back.
+	for _, id := range []string{"wh-order-1", "wh-order-1"} {
+		if rec := deliver(t, a, webhookRequest("orders/create", id, body, testSecret)); rec.Code != 200 {
+			t.Fatalf("redelivery status %d", rec.Code)
+		}
+	}
+	startWorkers(t, a)
+	if _, err := a.Relay().Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// A second, distinct event for the same order (orders/create again with a
+	// new webhook id) must not send a second thank-you either.
+	if rec := deliver(t, a, webhookRequest("orders/create", "wh-order-1-resent", body, testSecret)); rec.Code != 200 {
+		t.Fatalf("status %d", rec.Code)
+	}
+	eventually(t, "second event processed", func() bool {
+		e := store.Event{}
+		a.DB.G.Where("external_id = ?", "wh-order-1-resent").Take(&e)
+		return e.ProcessedAt != nil
+	})
+
+	pushes := fake.Pushes()
+	if len(pushes) != 1 {
+		t.Fatalf("%d pushes, want exactly 1", len(pushes))
+	}
+	p := pushes[0]
+	if p.To != "U4af4980629aaaaaaaaaaaaaaaaaaaaaa" {
+		t.Errorf("push to %q", p.To)
+	}
+	if p.RetryKey != line.RetryKey(key) {
+		t.Errorf("retry key %q, want %q", p.RetryKey, line.RetryKey(key))
+	}
+	var msg struct{ Type, Text string }
+	json.Unmarshal(p.Messages[0], &msg)
+	if msg.Type != "text" || !strings.Contains(msg.Text, "#9999") || !strings.Contains(msg.Text, "ありがとうございます") {
+		t.Errorf("message = %+v", msg)
+	}
+	var n int64
+	a.DB.G.Model(&store.Message{}).Count(&n)
+	if n != 1 {
+		t.Errorf("%d message rows, want 1", n)
+	}
+}
+
+func TestOrderCreateUnlinkedIsSkippedWithReason(t *testing.T) {
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		fake := linetest.NewServer(t)
+		fake.AddToken(testLINEToken)
+		a := newTestApp(t, db, testenv.Redis(t), fake.URL)
+		body, custID := orderFixture(t)
+		seedLinkedCustomer(t, a, custID, "")
+		startWorkers(t, a)
+		deliver(t, a, webhookRequest("orders/create", "wh-unlinked", body, testSecret))
+		var m store.Message
+		eventually(t, "message recorded", func() bool {
+			return a.DB.G.Where("kind = ?", jobs.KindThankYou).Take(&m).Error == nil
+		})
+		if m.Status != store.MsgSkipped || m.Reason != jobs.ReasonNotLinked {
+			t.Fatalf("message = %s/%s, want skipped/not_linked", m.Status, m.Reason)
+		}
+		if len(fake.Pushes()) != 0 {
+			t.Fatal("pushed to an unlinked customer")
+		}
+	})
+}
+
+// Redis is down while 100 signed webhooks arrive: every one is stored and
+// acknowledged; once Redis is back the relay enqueues them, all are processed
+// and no message goes out twice.
+func TestRedisOutageLosesNothing(t *testing.T) {
+	db := testenv.Postgres(t)
+	fake := linetest.NewServer(t)
+	fake.AddToken(testLINEToken)
+	rs := testenv.StartRedisServer(t)
+	a := newTestApp(t, db, asynq.RedisClientOpt{Addr: rs.Addr}, fake.URL)
+	_, custID := orderFixture(t)
+	shop, _ := seedLinkedCustomer(t, a, custID, "U0ade0000000000000000000000000000")
+	rs.Stop()
+
+	const orders = 50 // each delivered twice: 100 webhooks
+	for i := 0; i < orders*2; i++ {
+		n := i % orders
+		body := fmt.Sprintf(`{"id": %d, "name": "#%d", "currency": "JPY", "total_price": "1200", "customer": {"id": %d, "first_name": "Hanako"}}`, 5000+n, 1000+n, custID)
+		rec := deliver(t, a, webhookRequest("orders/create", fmt.Sprintf("outage-%d", n), []byte(body), testSecret))
+		if rec.Code != 200 {
+			t.Fatalf("webhook %d answered %d while Redis was down: %s", i, rec.Code, rec.Body)
+		}
+	}
+	var stored int64
+	db.G.Model(&store.Event{}).Where("shop_domain = ?", shop.Domain).Count(&stored)
+	if stored != orders {
+		t.Fatalf("%d events stored, want %d", stored, orders)
+	}
+
+	rs.Start()
+	startWorkers(t, a)
+	a.Now = func() time.Time { return testNow.Add(time.Minute) } // past the relay's grace
+	eventually(t, "all events processed", func() bool {
+		if _, err := a.Relay().Sweep(context.Background()); err != nil {
+			return false
+		}
+		var pending int64
+		db.G.Model(&store.Event{}).Where("processed_at IS NULL").Count(&pending)
+		return pending == 0
+	})
+	eventually(t, "all messages sent", func() bool {
+		a.Relay().Sweep(context.Background())
+		var sent int64
+		db.G.Model(&store.Message{}).Where("status = ?", store.MsgSent).Count(&sent)
+		return sent == orders
+	})
+	if got := len(fake.Pushes()); got != orders {
+		t.Fatalf("%d pushes, want %d", got, orders)
+	}
+	seen := map[string]bool{}
+	for _, p := range fake.Pushes() {
+		if seen[p.RetryKey] {
+			t.Fatalf("retry key %s pushed twice", p.RetryKey)
+		}
+		seen[p.RetryKey] = true
+	}
+}

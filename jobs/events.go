@@ -1,0 +1,102 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/shopify"
+)
+
+// errIgnore marks an event that is understood but needs no work.
+type errIgnore struct{ reason string }
+
+func (e errIgnore) Error() string { return e.reason }
+
+// ProcessEvent applies one stored event. Processing an event twice is
+// harmless; a processed event is not processed again.
+func (w *Worker) ProcessEvent(ctx context.Context, id int64) error {
+	ev, err := w.DB.Event(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry) // erased by shop/redact
+	}
+	if err != nil {
+		return err
+	}
+	if ev.ProcessedAt != nil {
+		return nil
+	}
+	var (
+		msgs []*store.Message
+		perr error
+	)
+	switch ev.Source {
+	case "shopify":
+		msgs, perr = w.processShopify(ctx, ev)
+	default:
+		perr = errIgnore{"unknown source " + ev.Source}
+	}
+	status, errText := store.EventProcessed, ""
+	var ign errIgnore
+	switch {
+	case errors.As(perr, &ign):
+		status, errText = store.EventIgnored, ign.reason
+	case errors.Is(perr, errInvalidPayload):
+		status, errText = store.EventInvalid, perr.Error()
+	case perr != nil:
+		_ = w.DB.CountEventAttempt(ctx, ev.ID, perr.Error())
+		if !isLastAttempt(ctx) {
+			return fmt.Errorf("processing event %d (%s): %w", ev.ID, ev.Topic, perr)
+		}
+		status, errText = store.EventFailed, perr.Error()
+	}
+	if err := w.DB.FinishEvent(ctx, ev.ID, status, errText, w.now()); err != nil {
+		return err
+	}
+	// Messages are enqueued after the commit; the relay covers a crash here.
+	for _, m := range msgs {
+		if err := w.Queue.EnqueueMessage(ctx, m); err != nil {
+			w.log().WarnContext(ctx, "message left for the relay", "message_id", m.ID, "err", err)
+		}
+	}
+	return nil
+}
+
+var errInvalidPayload = errors.New("invalid payload")
+
+func decode(payload []byte, v any) error {
+	if err := json.Unmarshal(payload, v); err != nil {
+		return fmt.Errorf("%w: %w", errInvalidPayload, err)
+	}
+	return nil
+}
+
+func (w *Worker) processShopify(ctx context.Context, ev *store.Event) ([]*store.Message, error) {
+	shop, err := w.DB.ShopByDomain(ctx, ev.ShopDomain)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errIgnore{"shop not installed"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch ev.Topic {
+	case shopify.TopicOrdersCreate, shopify.TopicOrdersPaid, shopify.TopicOrdersUpdated, shopify.TopicOrdersCancelled:
+		var o shopify.Order
+		if err := decode(ev.Payload, &o); err != nil {
+			return nil, err
+		}
+		return w.applyOrder(ctx, shop, ev.Topic, &o)
+	case shopify.TopicCustomersCreate, shopify.TopicCustomersUpdate:
+		var c shopify.Customer
+		if err := decode(ev.Payload, &c); err != nil {
+			return nil, err
+		}
+		_, err := w.upsertCustomer(ctx, w.DB, shop, &c)
+		return nil, err
+	}
+	return nil, errIgnore{"no handler for topic " + ev.Topic}
+}

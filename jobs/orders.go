@@ -1,0 +1,124 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/shopify"
+)
+
+// Message kinds.
+const (
+	KindThankYou = "thank_you"
+)
+
+func transactional(kind string) bool {
+	for _, k := range transactionalKinds {
+		if k == kind {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *Worker) upsertCustomer(ctx context.Context, db *store.DB, shop *store.Shop, c *shopify.Customer) (*store.Customer, error) {
+	if c == nil || c.ID == 0 {
+		return nil, nil
+	}
+	sc := &store.Customer{
+		ShopID: shop.ID, ShopifyID: c.ID, Email: c.Email, FirstName: c.FirstName, LastName: c.LastName,
+		Phone: c.Phone, Tags: c.Tags, Locale: c.Locale,
+	}
+	if a := c.DefaultAddress; a != nil {
+		sc.Region = firstNonEmpty(a.ProvinceCode, a.Province)
+		sc.Country = a.CountryCode
+	}
+	switch {
+	case c.EmailMarketing != nil:
+		sc.AcceptsMarketing = c.EmailMarketing.State == "subscribed"
+	case c.AcceptsMarketing != nil:
+		sc.AcceptsMarketing = *c.AcceptsMarketing
+	}
+	if err := db.UpsertCustomer(ctx, sc); err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
+// applyOrder stores the order and its customer and plans what the order triggers.
+func (w *Worker) applyOrder(ctx context.Context, shop *store.Shop, topic string, o *shopify.Order) ([]*store.Message, error) {
+	if o.ID == 0 {
+		return nil, fmt.Errorf("%w: order without id", errInvalidPayload)
+	}
+	var planned []*store.Message
+	err := w.DB.Tx(ctx, func(tx *store.DB) error {
+		cust, err := w.upsertCustomer(ctx, tx, shop, o.Customer)
+		if err != nil {
+			return err
+		}
+		so := &store.Order{
+			ShopID: shop.ID, ShopifyID: o.ID, Name: o.Name, Email: o.Email, Currency: o.Currency,
+			TotalPrice: o.TotalPrice, SubtotalPrice: o.SubtotalPrice, FinancialStatus: o.FinancialStatus,
+			FulfillmentStatus: o.FulfillmentStatus, CheckoutToken: o.CheckoutToken, CartToken: o.CartToken,
+			OrderStatusURL: o.OrderStatusURL, CancelledAt: o.CancelledAt, OrderedAt: w.now(),
+		}
+		if o.CreatedAt != nil {
+			so.OrderedAt = o.CreatedAt.UTC()
+		}
+		if so.CancelledAt != nil {
+			t := so.CancelledAt.UTC()
+			so.CancelledAt = &t
+		}
+		var codes []string
+		for _, d := range o.DiscountCodes {
+			codes = append(codes, d.Code)
+		}
+		so.DiscountCodes = strings.Join(codes, ",")
+		so.Items = make([]store.OrderItem, 0, len(o.LineItems))
+		for _, li := range o.LineItems {
+			so.Items = append(so.Items, store.OrderItem{ShopifyID: li.ID, ProductID: li.ProductID, VariantID: li.VariantID,
+				Title: firstNonEmpty(li.Title, li.Name), Vendor: li.Vendor, SKU: li.SKU, Quantity: li.Quantity, Price: li.Price})
+		}
+		if cust != nil {
+			so.CustomerID = &cust.ID
+		}
+		if err := tx.UpsertOrder(ctx, so); err != nil {
+			return err
+		}
+		if cust == nil {
+			return nil
+		}
+		if err := tx.RefreshCustomerStats(ctx, cust.ID); err != nil {
+			return err
+		}
+		if topic == shop.Settings.ThankYouTopic() && !so.Void() {
+			m, err := w.plan(ctx, tx, shop, cust, KindThankYou, "order", so.ID, thankYouKey(shop.ID, so.ShopifyID, cust.ID), w.now())
+			if err != nil {
+				return err
+			}
+			if m != nil {
+				planned = append(planned, m)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return planned, nil
+}
+
+func thankYouKey(shopID, shopifyOrderID, customerID int64) string {
+	return fmt.Sprintf("%s/s%d/o%d/c%d", KindThankYou, shopID, shopifyOrderID, customerID)
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

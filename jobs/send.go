@@ -1,0 +1,264 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/line"
+	"github.com/tsunagu/tsunagu/templates"
+)
+
+// Reasons recorded on a message that is not sent.
+const (
+	ReasonNotLinked       = "not_linked"
+	ReasonUnlinked        = "unlinked"
+	ReasonBlocked         = "blocked"
+	ReasonRedacted        = "redacted"
+	ReasonShopUninstalled = "shop_uninstalled"
+	ReasonJourneyOff      = "journey_disabled"
+	ReasonNoChannel       = "line_not_connected"
+	ReasonFrequencyCap    = "frequency_cap"
+	ReasonOrderVoid       = "order_cancelled_or_refunded"
+	ReasonRenderFailed    = "template_error"
+)
+
+// plan records a message for cust and returns it when it should be enqueued:
+// nil when it already existed or was skipped at once (with its reason stored).
+func (w *Worker) plan(ctx context.Context, db *store.DB, shop *store.Shop, cust *store.Customer, kind, refType string, refID int64, key string, at time.Time) (*store.Message, error) {
+	m := &store.Message{
+		ShopID: shop.ID, CustomerID: &cust.ID, Kind: kind, DedupeKey: key,
+		RefType: refType, RefID: refID, ScheduledFor: at,
+	}
+	link, reason, err := w.gate(ctx, db, shop, cust, kind)
+	if err != nil {
+		return nil, err
+	}
+	if reason != "" {
+		m.Status, m.Reason = store.MsgSkipped, reason
+	}
+	if link != nil {
+		m.LineUserID = link.LineUserID
+	}
+	created, err := db.PlanMessage(ctx, m)
+	if err != nil || !created || m.Status != store.MsgQueued {
+		return nil, err
+	}
+	return m, nil
+}
+
+// gate checks what must hold for any message to a customer: the shop is
+// installed, the customer is not redacted, linked, not blocked, and the
+// journey is on. It returns the live link or the reason not to send.
+func (w *Worker) gate(ctx context.Context, db *store.DB, shop *store.Shop, cust *store.Customer, kind string) (*store.LineLink, string, error) {
+	switch {
+	case !shop.Active():
+		return nil, ReasonShopUninstalled, nil
+	case cust == nil || cust.RedactedAt != nil:
+		return nil, ReasonRedacted, nil
+	case !shop.Settings.JourneyEnabled(kind):
+		return nil, ReasonJourneyOff, nil
+	}
+	link, err := db.LiveLink(ctx, cust.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		if _, err := db.LastLink(ctx, cust.ID); err == nil {
+			return nil, ReasonUnlinked, nil
+		}
+		return nil, ReasonNotLinked, nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if link.Blocked {
+		return link, ReasonBlocked, nil
+	}
+	return link, "", nil
+}
+
+// SendMessage sends one planned message if everything still allows it.
+func (w *Worker) SendMessage(ctx context.Context, id int64) error {
+	m, err := w.DB.Message(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // erased with its shop or customer
+	}
+	if err != nil {
+		return err
+	}
+	if m.Final() {
+		return nil
+	}
+	now := w.now()
+	if m.ScheduledFor.After(now.Add(time.Second)) {
+		// Woken early (a relay re-enqueue); the scheduled task will come.
+		return w.Queue.EnqueueMessage(ctx, m)
+	}
+	shop, err := w.DB.Shop(ctx, m.ShopID)
+	if err != nil {
+		return err
+	}
+	var cust *store.Customer
+	if m.CustomerID != nil {
+		if cust, err = w.DB.Customer(ctx, shop.ID, *m.CustomerID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	link, reason, err := w.gate(ctx, w.DB, shop, cust, m.Kind)
+	if err != nil {
+		return err
+	}
+	if reason == "" {
+		reason, err = w.stillTrue(ctx, shop, m)
+		if err != nil {
+			return err
+		}
+	}
+	if reason != "" {
+		_, err := w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgQueued, store.MsgSending}, store.MsgSkipped, map[string]any{"reason": reason})
+		return err
+	}
+	if next, deferred := w.quietDefer(shop, now); deferred {
+		return w.reschedule(ctx, m, next)
+	}
+	if !transactional(m.Kind) {
+		over, next, err := w.overCap(ctx, shop, *m.CustomerID, now)
+		if err != nil {
+			return err
+		}
+		if over {
+			return w.reschedule(ctx, m, next)
+		}
+	}
+	ch, err := w.DB.LineChannel(ctx, shop.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		_, err = w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgQueued, store.MsgSending}, store.MsgSkipped, map[string]any{"reason": ReasonNoChannel})
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	token, err := w.Box.Open(ch.MessagingTokenEnc)
+	if err != nil || token == "" {
+		_, err = w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgQueued, store.MsgSending}, store.MsgSkipped, map[string]any{"reason": ReasonNoChannel})
+		return err
+	}
+	msgs, err := w.render(ctx, shop, cust, m)
+	if err != nil {
+		_, terr := w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgQueued, store.MsgSending}, store.MsgFailed,
+			map[string]any{"reason": ReasonRenderFailed + ": " + err.Error()})
+		return terr
+	}
+	content, _ := json.Marshal(msgs)
+	moved, err := w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgQueued, store.MsgSending}, store.MsgSending,
+		map[string]any{"content": string(content), "attempts": m.Attempts + 1, "line_user_id": link.LineUserID})
+	if err != nil || !moved {
+		return err
+	}
+	res, err := w.LINE.Push(ctx, token, link.LineUserID, msgs, line.RetryKey(m.DedupeKey))
+	if err != nil {
+		var apiErr *line.APIError
+		last := isLastAttempt(ctx)
+		if errors.As(err, &apiErr) && !apiErr.Retryable() || last {
+			_, terr := w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgSending}, store.MsgFailed, map[string]any{"reason": failReason(err)})
+			w.log().WarnContext(ctx, "LINE push failed", "message_id", m.ID, "kind", m.Kind, "err", err)
+			return terr
+		}
+		return fmt.Errorf("pushing message %d: %w", m.ID, err)
+	}
+	reqID := res.RequestID
+	if res.Duplicate {
+		reqID = res.AcceptedRequestID
+	}
+	_, err = w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgSending}, store.MsgSent,
+		map[string]any{"sent_at": w.now(), "line_request_id": reqID, "reason": ""})
+	return err
+}
+
+// stillTrue re-checks the facts a message depends on; it returns a reason
+// when the message no longer makes sense.
+func (w *Worker) stillTrue(ctx context.Context, shop *store.Shop, m *store.Message) (string, error) {
+	if m.RefType == "order" && m.Kind != KindThankYou {
+		o, err := w.DB.Order(ctx, shop.ID, m.RefID)
+		if errors.Is(err, store.ErrNotFound) {
+			return ReasonOrderVoid, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if o.Void() {
+			return ReasonOrderVoid, nil
+		}
+	}
+	return "", nil
+}
+
+func (w *Worker) reschedule(ctx context.Context, m *store.Message, at time.Time) error {
+	ok, err := w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgQueued, store.MsgSending}, store.MsgQueued, map[string]any{"scheduled_for": at.UTC()})
+	if err != nil || !ok {
+		return err
+	}
+	m.ScheduledFor = at.UTC()
+	return w.Queue.EnqueueMessage(ctx, m)
+}
+
+// render builds the LINE messages for m from the shop's template.
+func (w *Worker) render(ctx context.Context, shop *store.Shop, cust *store.Customer, m *store.Message) ([]line.Message, error) {
+	lang := "ja"
+	if strings.HasPrefix(cust.Locale, "en") {
+		lang = "en"
+	}
+	d := templates.Data{Lang: lang, ShopName: firstNonEmpty(shop.Name, shop.Domain), ShopURL: "https://" + shop.Domain, CustomerName: cust.Name(lang)}
+	if m.RefType == "order" {
+		o, err := w.DB.Order(ctx, shop.ID, m.RefID)
+		if err != nil {
+			return nil, err
+		}
+		d.Order = &templates.Order{Name: o.Name, TotalPrice: o.TotalPrice, Currency: o.Currency, OrderedAt: o.OrderedAt}
+		for _, it := range o.Items {
+			d.Order.Items = append(d.Order.Items, templates.Item{Title: it.Title, Quantity: it.Quantity, Price: it.Price})
+		}
+		d.OrderStatusURL = firstNonEmpty(o.OrderStatusURL, d.ShopURL)
+	}
+	override := shop.Settings.Templates[m.Kind+"."+lang]
+	raw, err := w.Templates.Render(m.Kind, lang, override, d)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]line.Message, len(raw))
+	for i, r := range raw {
+		out[i] = line.Message(r)
+	}
+	return out, nil
+}
+
+func isLastAttempt(ctx context.Context) bool {
+	n, ok1 := asynq.GetRetryCount(ctx)
+	max, ok2 := asynq.GetMaxRetry(ctx)
+	return ok1 && ok2 && n >= max
+}
+
+func failReason(err error) string {
+	var apiErr *line.APIError
+	if errors.As(err, &apiErr) {
+		s := fmt.Sprintf("LINE %d: %s", apiErr.Status, apiErr.Message)
+		if len(apiErr.Details) > 0 {
+			s += " (" + strings.Join(apiErr.Details, "; ") + ")"
+		}
+		return s
+	}
+	return "send error: " + err.Error()
+}
+
+// retryAfter extracts LINE's Retry-After from a send error.
+func retryAfter(err error) (time.Duration, bool) {
+	var apiErr *line.APIError
+	if errors.As(err, &apiErr) && apiErr.RetryAfter > 0 {
+		return apiErr.RetryAfter, true
+	}
+	return 0, false
+}

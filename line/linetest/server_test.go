@@ -1,0 +1,259 @@
+package linetest_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/tsunagu/tsunagu/line/linetest"
+)
+
+const (
+	tok  = "tok"
+	user = "U1234567890abcdef1234567890abcdef"
+)
+
+type answer struct {
+	status int
+	header http.Header
+	body   map[string]any
+}
+
+func send(t *testing.T, s *linetest.Server, path, token, retryKey, body string) answer {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, s.URL+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if retryKey != "" {
+		req.Header.Set("X-Line-Retry-Key", retryKey)
+	}
+	res, err := s.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	a := answer{status: res.StatusCode, header: res.Header}
+	b, _ := io.ReadAll(res.Body)
+	_ = json.Unmarshal(b, &a.body)
+	return a
+}
+
+func push(msgs ...string) string {
+	return `{"to":"` + user + `","messages":[` + strings.Join(msgs, ",") + `]}`
+}
+
+const validFlex = `{"type":"flex","altText":"Order #1001","contents":{"type":"bubble","body":{"type":"box","layout":"vertical","contents":[{"type":"text","text":"Thanks!","weight":"bold"},{"type":"button","action":{"type":"uri","label":"View","uri":"https://example.com/o/1001"}}]}}}`
+
+func TestValidPushAccepted(t *testing.T) {
+	s := linetest.NewServer(t, linetest.WithTokens(tok))
+	a := send(t, s, "/v2/bot/message/push", tok, uuid.NewString(), push(`{"type":"text","text":"hi"}`, validFlex))
+	if a.status != 200 {
+		t.Fatalf("status %d %v; rejected %v", a.status, a.body, s.Rejected())
+	}
+	if a.header.Get("X-Line-Request-Id") == "" {
+		t.Error("no X-Line-Request-Id")
+	}
+	if sent, _ := a.body["sentMessages"].([]any); len(sent) != 2 {
+		t.Errorf("sentMessages = %v", a.body["sentMessages"])
+	}
+	if len(s.Pushes()) != 1 || s.Pushes()[0].To != user {
+		t.Errorf("pushes = %+v", s.Pushes())
+	}
+}
+
+// Each case is refused by LINE's OpenAPI document (or, marked, by a limit
+// LINE documents outside it).
+func TestInvalidRequestsRejected(t *testing.T) {
+	cases := []struct {
+		name, body, wantProp string
+	}{
+		{"flex without altText", push(`{"type":"flex","contents":{"type":"bubble"}}`), "messages[0]"},
+		{"flex without contents", push(`{"type":"flex","altText":"a"}`), "messages[0]"},
+		{"flex contents not a container", push(`{"type":"flex","altText":"a","contents":{"type":"box","layout":"vertical","contents":[]}}`), "messages[0].contents.type"},
+		{"flex box bad layout", push(`{"type":"flex","altText":"a","contents":{"type":"bubble","body":{"type":"box","layout":"diagonal","contents":[]}}}`), "messages[0].contents.body"},
+		{"flex unknown component", push(`{"type":"flex","altText":"a","contents":{"type":"bubble","body":{"type":"box","layout":"vertical","contents":[{"type":"marquee"}]}}}`), "messages[0].contents.body.contents[0].type"},
+		{"flex text bad weight", push(`{"type":"flex","altText":"a","contents":{"type":"bubble","body":{"type":"box","layout":"vertical","contents":[{"type":"text","text":"x","weight":"heavy"}]}}}`), "messages[0].contents.body.contents[0]"},
+		{"text without text", push(`{"type":"text"}`), "messages[0]"},
+		{"text is a number", push(`{"type":"text","text":5}`), "messages[0]"},
+		{"unknown message type", push(`{"type":"hologram"}`), "messages[0].type"},
+		{"missing to", `{"messages":[{"type":"text","text":"hi"}]}`, "to"},
+		{"no messages", `{"to":"` + user + `","messages":[]}`, "messages"},
+		{"six messages", push(`{"type":"text","text":"1"}`, `{"type":"text","text":"2"}`, `{"type":"text","text":"3"}`, `{"type":"text","text":"4"}`, `{"type":"text","text":"5"}`, `{"type":"text","text":"6"}`), "messages"},
+		{"text too long (limit)", push(`{"type":"text","text":"` + strings.Repeat("x", 5001) + `"}`), "messages[0].text"},
+		{"altText too long (limit)", push(`{"type":"flex","altText":"` + strings.Repeat("x", 1501) + `","contents":{"type":"bubble"}}`), "messages[0].altText"},
+		{"bad recipient (limit)", `{"to":"someone","messages":[{"type":"text","text":"hi"}]}`, "to"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := linetest.NewServer(t, linetest.WithTokens(tok))
+			a := send(t, s, "/v2/bot/message/push", tok, uuid.NewString(), c.body)
+			if a.status != 400 {
+				t.Fatalf("status %d, want 400", a.status)
+			}
+			msg, _ := a.body["message"].(string)
+			details, _ := a.body["details"].([]any)
+			if msg == "" || len(details) == 0 {
+				t.Errorf("body %v, want LINE's message and details", a.body)
+			}
+			rej := s.Rejected()
+			if len(rej) != 1 || len(s.Pushes()) != 0 {
+				t.Fatalf("rejected %v pushes %v", rej, s.Pushes())
+			}
+			found := false
+			for _, d := range rej[0].Details {
+				if strings.HasPrefix(d, c.wantProp) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("details %q, want one at %q", rej[0].Details, c.wantProp)
+			}
+		})
+	}
+}
+
+func TestRetryKeySemantics(t *testing.T) {
+	s := linetest.NewServer(t, linetest.WithTokens(tok, "tok2"))
+	key := uuid.NewString()
+	first := send(t, s, "/v2/bot/message/push", tok, key, push(`{"type":"text","text":"hi"}`))
+	again := send(t, s, "/v2/bot/message/push", tok, key, push(`{"type":"text","text":"hi"}`))
+	if first.status != 200 || again.status != 409 {
+		t.Fatalf("statuses %d, %d; want 200, 409", first.status, again.status)
+	}
+	if got, want := again.header.Get("X-Line-Accepted-Request-Id"), first.header.Get("X-Line-Request-Id"); got != want || got == "" {
+		t.Errorf("X-Line-Accepted-Request-Id = %q, want %q", got, want)
+	}
+	if n := len(s.Pushes()); n != 1 {
+		t.Errorf("%d pushes recorded, want 1", n)
+	}
+	// Keys are per channel.
+	if a := send(t, s, "/v2/bot/message/push", "tok2", key, push(`{"type":"text","text":"hi"}`)); a.status != 200 {
+		t.Errorf("same key on another channel: %d", a.status)
+	}
+	// A rejected request does not consume its key.
+	k2 := uuid.NewString()
+	send(t, s, "/v2/bot/message/push", tok, k2, push(`{"type":"text"}`))
+	if a := send(t, s, "/v2/bot/message/push", tok, k2, push(`{"type":"text","text":"fixed"}`)); a.status != 200 {
+		t.Errorf("retry after a 400: %d", a.status)
+	}
+	// Not a UUID.
+	if a := send(t, s, "/v2/bot/message/push", tok, "order-1001", push(`{"type":"text","text":"hi"}`)); a.status != 400 {
+		t.Errorf("non-UUID retry key: %d, want 400", a.status)
+	}
+}
+
+func TestAuthFailuresAndRateLimit(t *testing.T) {
+	s := linetest.NewServer(t)
+	s.AddToken(tok)
+	if a := send(t, s, "/v2/bot/message/push", "other", "", push(`{"type":"text","text":"hi"}`)); a.status != 401 {
+		t.Errorf("unknown token: %d", a.status)
+	}
+	if a := send(t, s, "/v2/bot/message/push", "", "", push(`{"type":"text","text":"hi"}`)); a.status != 401 {
+		t.Errorf("no token: %d", a.status)
+	}
+	s.FailNext(http.StatusTooManyRequests, 2)
+	for i := range 2 {
+		a := send(t, s, "/v2/bot/message/push", tok, "", push(`{"type":"text","text":"hi"}`))
+		if a.status != 429 || a.header.Get("Retry-After") == "" {
+			t.Errorf("failure %d: %d %v", i, a.status, a.header)
+		}
+	}
+	s.FailNext(http.StatusInternalServerError, 1)
+	if a := send(t, s, "/v2/bot/message/push", tok, "", push(`{"type":"text","text":"hi"}`)); a.status != 500 {
+		t.Errorf("injected 500: %d", a.status)
+	}
+	if a := send(t, s, "/v2/bot/message/push", tok, "", push(`{"type":"text","text":"hi"}`)); a.status != 200 {
+		t.Errorf("after failures: %d", a.status)
+	}
+	if s.Requests() != 6 {
+		t.Errorf("Requests() = %d, want 6", s.Requests())
+	}
+}
+
+func TestServerRateLimit(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	s := linetest.NewServer(t, linetest.WithTokens(tok), linetest.WithClock(func() time.Time { return now }))
+	s.SetRateLimit(2) // burst 2, clock frozen: the third call is refused
+	var statuses []int
+	for range 3 {
+		statuses = append(statuses, send(t, s, "/v2/bot/message/push", tok, "", push(`{"type":"text","text":"hi"}`)).status)
+	}
+	if statuses[0] != 200 || statuses[1] != 200 || statuses[2] != 429 {
+		t.Errorf("statuses = %v, want [200 200 429]", statuses)
+	}
+	now = now.Add(time.Second)
+	if a := send(t, s, "/v2/bot/message/push", tok, "", push(`{"type":"text","text":"hi"}`)); a.status != 200 {
+		t.Errorf("after a second: %d", a.status)
+	}
+}
+
+func TestRichMenu(t *testing.T) {
+	s := linetest.NewServer(t, linetest.WithTokens(tok))
+	create := `{"size":{"width":2500,"height":843},"selected":false,"name":"member","chatBarText":"Menu","areas":[{"bounds":{"x":0,"y":0,"width":2500,"height":843},"action":{"type":"uri","uri":"https://example.com"}}]}`
+	a := send(t, s, "/v2/bot/richmenu", tok, "", create)
+	id, _ := a.body["richMenuId"].(string)
+	if a.status != 200 || id == "" {
+		t.Fatalf("create: %d %v %v", a.status, a.body, s.Rejected())
+	}
+	if a := send(t, s, "/v2/bot/richmenu", tok, "", `{"size":{"width":"wide"}}`); a.status != 400 {
+		t.Errorf("invalid rich menu: %d", a.status)
+	}
+	do := func(method, path, ct string, body []byte) int {
+		req, _ := http.NewRequest(method, s.URL+path, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		res, err := s.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if st := do("POST", "/v2/bot/user/"+user+"/richmenu/"+id, "", nil); st != 400 {
+		t.Errorf("link before image upload: %d, want 400", st)
+	}
+	if st := do("POST", "/v2/bot/richmenu/"+id+"/content", "image/png", []byte("\x89PNG")); st != 200 {
+		t.Errorf("upload: %d", st)
+	}
+	if st := do("POST", "/v2/bot/user/"+user+"/richmenu/"+id, "", nil); st != 200 || s.RichMenuOf(user) != id {
+		t.Errorf("link: %d, menu %q", st, s.RichMenuOf(user))
+	}
+	if st := do("DELETE", "/v2/bot/user/"+user+"/richmenu", "", nil); st != 200 || s.RichMenuOf(user) != "" {
+		t.Errorf("unlink: %d", st)
+	}
+}
+
+func TestSignWebhook(t *testing.T) {
+	// Known answer from: printf body | openssl dgst -sha256 -hmac secret -binary | base64
+	if got := linetest.SignWebhook("secret", []byte("body")); got != "3EaYNVf+oSe0OvchRn65s/3iM4/j4U9RlSqoR4wT01U=" {
+		t.Errorf("SignWebhook = %s", got)
+	}
+}
+
+func TestConcurrentSameRetryKey(t *testing.T) {
+	s := linetest.NewServer(t, linetest.WithTokens(tok))
+	key := uuid.NewString()
+	const n = 20
+	statuses := make(chan int, n)
+	for range n {
+		go func() {
+			statuses <- send(t, s, "/v2/bot/message/push", tok, key, push(`{"type":"text","text":"once"}`)).status
+		}()
+	}
+	counts := map[int]int{}
+	for range n {
+		counts[<-statuses]++
+	}
+	if counts[200] != 1 || counts[409] != n-1 || len(s.Pushes()) != 1 {
+		t.Errorf("statuses %v, pushes %d; want one 200 and %d 409s", counts, len(s.Pushes()), n-1)
+	}
+}
