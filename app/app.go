@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/jobs"
 	"github.com/tsunagu/tsunagu/line"
+	"github.com/tsunagu/tsunagu/shopify"
 	"github.com/tsunagu/tsunagu/templates"
 )
 
@@ -30,6 +32,11 @@ type App struct {
 	Templates  *templates.Renderer
 	Messenger  *line.Messenger
 	Dispatcher *jobs.Dispatcher
+	// Signer signs link tokens, admin sessions and tracked links.
+	Signer *secretbox.Signer
+	// Shopify is the Shopify app (OAuth, session tokens, Admin API); nil
+	// when no API key/secret is configured (embedded dev mode).
+	Shopify *shopify.App
 	// Now is the clock for handlers and workers; tests replace it.
 	Now        func() time.Time
 	HTTPClient *http.Client
@@ -73,6 +80,17 @@ func Assemble(cfg *Config, log *slog.Logger, db *store.DB, redisOpt asynq.RedisC
 	var err error
 	if a.Box, err = secretbox.New(cfg.SecretKey); err != nil {
 		return nil, err
+	}
+	a.Signer = secretbox.NewSigner(cfg.SecretKey)
+	if cfg.ShopifyAPIKey != "" && cfg.ShopifyAPISecret != "" {
+		a.Shopify, err = shopify.NewApp(shopify.AppConfig{
+			APIKey: cfg.ShopifyAPIKey, APISecret: cfg.ShopifyAPISecret, Scopes: cfg.ShopifyScopes,
+			RedirectURL: strings.TrimSuffix(cfg.BaseURL, "/") + "/shopify/callback", AdminBase: cfg.ShopifyAdminBase,
+			HTTPClient: a.HTTPClient,
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	if a.Templates, err = templates.New(); err != nil {
 		return nil, err
