@@ -1,0 +1,108 @@
+package testenv
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// EnvChromium overrides the browser binary for browser tests.
+const EnvChromium = "TSUNAGU_TEST_CHROMIUM"
+
+func chromiumPath() string {
+	if p := os.Getenv(EnvChromium); p != "" {
+		return p
+	}
+	for _, p := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	return ""
+}
+
+// Browser starts a headless Chromium (Debian's package) for the test and
+// returns a chromedp context for one tab. Every call to chromedp.Run on it is
+// bounded by the test's 60 s budget. The browser exits when the test ends.
+// chromedp v0.23's API: chromedp.Do(ctx, actions...) for actions without a
+// result, v, err := chromedp.Run(ctx, action) for one with (see its docs/API.md).
+func Browser(t testing.TB) context.Context {
+	t.Helper()
+	path := chromiumPath()
+	if path == "" {
+		t.Fatalf("Chromium is required for browser tests (apt-get install chromium, or set %s)", EnvChromium)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.Headless,
+		chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancelTab(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	return ctx
+}
+
+// ArtifactsDir is where tests keep screenshots: $TSUNAGU_ARTIFACTS or
+// artifacts/ at the repository root (ignored by git).
+func ArtifactsDir(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("TSUNAGU_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(repoRoot(t), "artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// Screenshot saves a full-page PNG of the tab as artifacts/<name>.png.
+func Screenshot(t testing.TB, ctx context.Context, name string) string {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	name = strings.ReplaceAll(name, "/", "_")
+	path := filepath.Join(ArtifactsDir(t), name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found")
+		}
+		dir = parent
+	}
+}
