@@ -41,6 +41,9 @@ func (r *Relay) Run(ctx context.Context) {
 	failing := false
 	for {
 		n, err := r.Sweep(ctx)
+		if ctx.Err() != nil {
+			return
+		}
 		switch {
 		case err != nil && !failing:
 			r.log().Warn("outbox relay cannot enqueue; will retry", "err", err)

@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -32,9 +33,23 @@ func main() {
 	redis := flag.String("redis", "redis://127.0.0.1:6379/14", "Redis URL (a scratch database number)")
 	n := flag.Int("n", 20000, "webhooks to send")
 	c := flag.Int("c", 32, "concurrent clients")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole process here")
 	fixture := flag.String("fixture", "../shared/fixtures/shopify/webhooks/orders__create.json", "webhook body")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest:", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(*db, *redis, *fixture, *n, *c); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
