@@ -95,8 +95,15 @@ func (w *Worker) processShopify(ctx context.Context, ev *store.Event) ([]*store.
 		if err := decode(ev.Payload, &c); err != nil {
 			return nil, err
 		}
-		_, err := w.upsertCustomer(ctx, w.DB, shop, &c)
-		return nil, err
+		return nil, w.applyCustomer(ctx, shop, &c)
+	case shopify.TopicAppUninstalled:
+		return nil, w.shopUninstalled(ctx, shop, ev)
+	case shopify.TopicCustomersDataRequest:
+		return nil, w.customersDataRequest(ctx, shop, ev)
+	case shopify.TopicCustomersRedact:
+		return nil, w.customersRedact(ctx, shop, ev)
+	case shopify.TopicShopRedact:
+		return nil, w.shopRedact(ctx, shop, ev)
 	}
 	return nil, errIgnore{"no handler for topic " + ev.Topic}
 }

@@ -203,10 +203,11 @@ func (ad *Admin) EnsureWebhooks(ctx context.Context, callbackURL string, topics 
 				UserErrors          []UserError          `json:"userErrors"`
 			} `json:"webhookSubscriptionCreate"`
 		}
-		vars := map[string]any{
-			"topic":               enum,
-			"webhookSubscription": map[string]any{"uri": callbackURL, "format": "JSON"},
+		in := map[string]any{"uri": callbackURL, "format": "JSON"}
+		if ns := WebhookMetafieldNamespaces(topic); len(ns) > 0 {
+			in["metafieldNamespaces"] = ns
 		}
+		vars := map[string]any{"topic": enum, "webhookSubscription": in}
 		op := "create webhook subscription " + topic
 		if err := ad.query(ctx, op, webhookCreateMutation, vars, &resp); err != nil {
 			return created, err

@@ -65,27 +65,29 @@ type Address struct {
 
 // Customer is the customer resource (customers/create|update, or embedded in an order).
 type Customer struct {
-	ID                int64      `json:"id"`
-	Email             string     `json:"email"`
-	FirstName         string     `json:"first_name"`
-	LastName          string     `json:"last_name"`
-	Phone             string     `json:"phone"`
-	Tags              string     `json:"tags"`
-	State             string     `json:"state"`
-	Currency          string     `json:"currency"`
-	Locale            string     `json:"locale"`
-	CreatedAt         *time.Time `json:"created_at"`
-	UpdatedAt         *time.Time `json:"updated_at"`
-	DefaultAddress    *Address   `json:"default_address"`
-	EmailMarketing    *Consent   `json:"email_marketing_consent"`
-	AcceptsMarketing  *bool      `json:"accepts_marketing"`
-	SMSMarketing      *Consent   `json:"sms_marketing_consent"`
-	Note              string     `json:"note"`
-	VerifiedEmail     bool       `json:"verified_email"`
-	OrdersCount       int64      `json:"orders_count"` // older API versions only
-	TotalSpent        Money      `json:"total_spent"`  // older API versions only
-	LastOrderID       int64      `json:"last_order_id"`
-	AdminGraphQLAPIID string     `json:"admin_graphql_api_id"`
+	ID                int64       `json:"id"`
+	Email             string      `json:"email"`
+	FirstName         string      `json:"first_name"`
+	LastName          string      `json:"last_name"`
+	Phone             string      `json:"phone"`
+	Tags              string      `json:"tags"`
+	State             string      `json:"state"`
+	Currency          string      `json:"currency"`
+	Locale            string      `json:"locale"`
+	CreatedAt         *time.Time  `json:"created_at"`
+	UpdatedAt         *time.Time  `json:"updated_at"`
+	DefaultAddress    *Address    `json:"default_address"`
+	Addresses         []Address   `json:"addresses"`
+	Metafields        []Metafield `json:"metafields"` // only the namespaces the subscription asked for
+	EmailMarketing    *Consent    `json:"email_marketing_consent"`
+	AcceptsMarketing  *bool       `json:"accepts_marketing"`
+	SMSMarketing      *Consent    `json:"sms_marketing_consent"`
+	Note              string      `json:"note"`
+	VerifiedEmail     bool        `json:"verified_email"`
+	OrdersCount       int64       `json:"orders_count"` // older API versions only
+	TotalSpent        Money       `json:"total_spent"`  // older API versions only
+	LastOrderID       int64       `json:"last_order_id"`
+	AdminGraphQLAPIID string      `json:"admin_graphql_api_id"`
 }
 
 // Consent is Shopify's marketing consent object.

@@ -4,6 +4,7 @@
 //	tsunagu worker     workers only, for scaling out
 //	tsunagu migrate    apply database migrations and exit
 //	tsunagu link-url   print a signed LINE ID-linking URL for a customer
+//	tsunagu admin-url  print a short-lived signed URL that opens the admin (local dev)
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 	_ "time/tzdata" // quiet hours need zones on minimal images
 
 	"github.com/tsunagu/tsunagu/app"
@@ -72,11 +74,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		fmt.Fprintln(stdout, "migrations applied")
 		return nil
+	case "admin-url":
+		return adminURL(cfg, args, stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: tsunagu [serve|worker|migrate|link-url] [flags]")
+		fmt.Fprintln(stdout, "usage: tsunagu [serve|worker|migrate|link-url|admin-url] [flags]")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (serve, worker, migrate, link-url)", cmd)
+	return fmt.Errorf("unknown command %q (serve, worker, migrate, link-url, admin-url)", cmd)
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -85,4 +89,25 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 		l = slog.LevelInfo
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// adminURL prints a signed link that opens an admin session for a shop: the
+// way into the admin outside the Shopify admin (local development).
+func adminURL(cfg *app.Config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("admin-url", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	shop := fs.String("shop", "", "shop domain, e.g. your-store.myshopify.com")
+	ttl := fs.Duration("ttl", app.DefaultAdminURLTTL, "how long the link can be opened")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *shop == "" {
+		return fmt.Errorf("admin-url: --shop is required")
+	}
+	u, err := app.AdminURL(cfg, *shop, time.Now(), *ttl)
+	if err != nil {
+		return fmt.Errorf("admin-url: %w", err)
+	}
+	fmt.Fprintln(stdout, u)
+	return nil
 }

@@ -222,6 +222,19 @@ func (s *Server) webhookSubscriptionCreate(shop string, st *shopState, args map[
 	if u, err := url.Parse(uri); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return fail("Address is invalid")
 	}
+	for k := range in {
+		if !slices.Contains([]string{"uri", "callbackUrl", "format", "includeFields", "metafieldNamespaces", "filter"}, k) {
+			return nil, fmt.Errorf("Variable $webhookSubscription of type WebhookSubscriptionInput! was provided invalid value for %s (Field is not defined on WebhookSubscriptionInput)", k)
+		}
+	}
+	var namespaces []string
+	if ns, ok := in["metafieldNamespaces"].([]any); ok {
+		for _, n := range ns {
+			if s, ok := n.(string); ok {
+				namespaces = append(namespaces, s)
+			}
+		}
+	}
 	format, _ := in["format"].(string)
 	if format == "" {
 		format = "JSON"
@@ -236,7 +249,7 @@ func (s *Server) webhookSubscriptionCreate(shop string, st *shopState, args map[
 	}
 	sub := Subscription{
 		ID:   fmt.Sprintf("gid://shopify/WebhookSubscription/%d", s.id()),
-		Shop: shop, Topic: topic, URI: uri, Format: format, CreatedAt: s.now(),
+		Shop: shop, Topic: topic, URI: uri, Format: format, CreatedAt: s.now(), MetafieldNamespaces: namespaces,
 	}
 	st.subs = append(st.subs, sub)
 	return map[string]any{"webhookSubscription": subscriptionNode(sub), "userErrors": []userError{}}, nil

@@ -112,6 +112,7 @@ type Request struct {
 type Subscription struct {
 	ID, Shop, Topic, URI, Format string
 	CreatedAt                    time.Time
+	MetafieldNamespaces          []string
 }
 
 // Discount is a code discount created on the fake.

@@ -1,0 +1,245 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// InstallShop records an (re)install: it creates the shop or refreshes its
+// token, scopes and profile, and clears uninstalled_at. Settings, LINE
+// channel and customers of a reinstalled shop are kept.
+func (db *DB) InstallShop(ctx context.Context, s *Shop, at time.Time) error {
+	at = at.UTC()
+	return db.Tx(ctx, func(tx *DB) error {
+		cur, err := tx.ShopByDomain(ctx, s.Domain)
+		if errors.Is(err, ErrNotFound) {
+			s.InstalledAt, s.UninstalledAt, s.RedactedAt = &at, nil, nil
+			return tx.CreateShop(ctx, s)
+		}
+		if err != nil {
+			return err
+		}
+		upd := map[string]any{
+			"access_token_enc": s.AccessTokenEnc, "scopes": s.Scopes, "installed_at": at,
+			"uninstalled_at": nil, "redacted_at": nil, "updated_at": at,
+		}
+		// Profile fields only when Shopify told us (a failed shop query keeps the old ones).
+		for col, v := range map[string]string{"name": s.Name, "email": s.Email, "timezone": s.Timezone, "currency": s.Currency, "locale": s.Locale} {
+			if v != "" {
+				upd[col] = v
+			}
+		}
+		if err := tx.WithContext(ctx).Model(&Shop{}).Where("id = ?", cur.ID).Updates(upd).Error; err != nil {
+			return fmt.Errorf("reinstalling shop %s: %w", s.Domain, err)
+		}
+		got, err := tx.Shop(ctx, cur.ID)
+		if err != nil {
+			return err
+		}
+		*s = *got
+		return nil
+	})
+}
+
+// SkipQueuedMessages marks every queued message of a shop skipped with reason.
+func (db *DB) SkipQueuedMessages(ctx context.Context, shopID int64, reason string) (int64, error) {
+	res := db.WithContext(ctx).Model(&Message{}).
+		Where("shop_id = ? AND status IN ?", shopID, []string{MsgQueued}).
+		Updates(map[string]any{"status": MsgSkipped, "reason": reason, "updated_at": time.Now().UTC()})
+	if res.Error != nil {
+		return 0, fmt.Errorf("skipping queued messages of shop %d: %w", shopID, res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
+// SetCustomerBirthday stores a birthday (YYYY-MM-DD) unless the customer is redacted.
+func (db *DB) SetCustomerBirthday(ctx context.Context, customerID int64, birthday string) error {
+	err := db.WithContext(ctx).Model(&Customer{}).Where("id = ? AND redacted_at IS NULL", customerID).
+		Update("birthday", birthday).Error
+	if err != nil {
+		return fmt.Errorf("setting birthday of customer %d: %w", customerID, err)
+	}
+	return nil
+}
+
+// CustomerExport is everything Tsunagu holds on one customer (GDPR data request).
+type CustomerExport struct {
+	Customer   *Customer  `json:"customer"`
+	Orders     []Order    `json:"orders"`
+	Checkouts  []Checkout `json:"checkouts"`
+	LineLinks  []LineLink `json:"line_links"`
+	Messages   []Message  `json:"messages"`
+	Coupons    []Coupon   `json:"coupons"`
+	Activities []Activity `json:"activities"`
+}
+
+// ExportCustomer gathers every row that belongs to a customer.
+func (db *DB) ExportCustomer(ctx context.Context, shopID, customerID int64) (*CustomerExport, error) {
+	c, err := db.Customer(ctx, shopID, customerID)
+	if err != nil {
+		return nil, err
+	}
+	x := &CustomerExport{Customer: c}
+	g := db.WithContext(ctx)
+	q := func(dst any, order string) error {
+		return g.Session(&gorm.Session{}).Where("shop_id = ? AND customer_id = ?", shopID, customerID).Order(order).Find(dst).Error
+	}
+	if err := g.Where("shop_id = ? AND customer_id = ?", shopID, customerID).Preload("Items").Order("ordered_at, id").Find(&x.Orders).Error; err != nil {
+		return nil, fmt.Errorf("exporting orders of customer %d: %w", customerID, err)
+	}
+	for what, dst := range map[string]any{"checkouts": &x.Checkouts, "line_links": &x.LineLinks, "messages": &x.Messages, "coupons": &x.Coupons} {
+		if err := q(dst, "id"); err != nil {
+			return nil, fmt.Errorf("exporting %s of customer %d: %w", what, customerID, err)
+		}
+	}
+	// Earlier exports are not part of the data held; leave them out.
+	if err := g.Where("shop_id = ? AND customer_id = ? AND kind <> ?", shopID, customerID, ActGDPRDataRequest).
+		Order("occurred_at, id").Find(&x.Activities).Error; err != nil {
+		return nil, fmt.Errorf("exporting activities of customer %d: %w", customerID, err)
+	}
+	return x, nil
+}
+
+// RedactResult counts what a customer redaction touched.
+type RedactResult struct {
+	Orders    int64 `json:"orders"`
+	Checkouts int64 `json:"checkouts"`
+	Links     int64 `json:"line_links"`
+	Messages  int64 `json:"messages"`
+	Skipped   int64 `json:"messages_skipped"`
+}
+
+// RedactCustomer erases a customer's personal data and LINE link while
+// keeping the anonymous rows (orders' totals, message kinds and statuses) so
+// counts stay right. Redacted customers are never refilled by later webhooks
+// (UpsertCustomer) and never sent to (the send gate).
+func (db *DB) RedactCustomer(ctx context.Context, shopID, customerID int64, reason string, at time.Time) (RedactResult, error) {
+	at = at.UTC()
+	var r RedactResult
+	err := db.Tx(ctx, func(tx *DB) error {
+		g := tx.WithContext(ctx)
+		err := g.Model(&Customer{}).Where("shop_id = ? AND id = ?", shopID, customerID).Updates(map[string]any{
+			"email": "", "first_name": "", "last_name": "", "phone": "", "tags": "", "region": "", "country": "",
+			"locale": "", "birthday": "", "accepts_marketing": false, "redacted_at": at, "updated_at": at,
+		}).Error
+		if err != nil {
+			return fmt.Errorf("redacting customer %d: %w", customerID, err)
+		}
+		// Queued messages first, so none is left that could still go out.
+		res := g.Model(&Message{}).Where("shop_id = ? AND customer_id = ? AND status IN ?", shopID, customerID, []string{MsgQueued, MsgSending}).
+			Updates(map[string]any{"status": MsgSkipped, "reason": reason, "updated_at": at})
+		if res.Error != nil {
+			return fmt.Errorf("skipping messages of customer %d: %w", customerID, res.Error)
+		}
+		r.Skipped = res.RowsAffected
+		res = g.Model(&Message{}).Where("shop_id = ? AND customer_id = ?", shopID, customerID).
+			Updates(map[string]any{"content": "", "line_user_id": "", "updated_at": at})
+		if res.Error != nil {
+			return fmt.Errorf("erasing messages of customer %d: %w", customerID, res.Error)
+		}
+		r.Messages = res.RowsAffected
+		// Live links are ended; every link loses the LINE user id and profile.
+		if err := g.Model(&LineLink{}).Where("shop_id = ? AND customer_id = ? AND unlinked_at IS NULL", shopID, customerID).
+			Updates(map[string]any{"unlinked_at": at, "unlink_reason": reason}).Error; err != nil {
+			return fmt.Errorf("unlinking customer %d: %w", customerID, err)
+		}
+		res = g.Model(&LineLink{}).Where("shop_id = ? AND customer_id = ?", shopID, customerID).
+			Updates(map[string]any{"line_user_id": "", "display_name": "", "picture_url": "", "friend": false, "updated_at": at})
+		if res.Error != nil {
+			return fmt.Errorf("erasing LINE links of customer %d: %w", customerID, res.Error)
+		}
+		r.Links = res.RowsAffected
+		res = g.Model(&Order{}).Where("shop_id = ? AND customer_id = ?", shopID, customerID).
+			Updates(map[string]any{"email": "", "order_status_url": "", "updated_at": at})
+		if res.Error != nil {
+			return fmt.Errorf("erasing orders of customer %d: %w", customerID, res.Error)
+		}
+		r.Orders = res.RowsAffected
+		res = g.Model(&Checkout{}).Where("shop_id = ? AND customer_id = ?", shopID, customerID).
+			Updates(map[string]any{"email": "", "abandoned_url": "", "updated_at": at})
+		if res.Error != nil {
+			return fmt.Errorf("erasing checkouts of customer %d: %w", customerID, res.Error)
+		}
+		r.Checkouts = res.RowsAffected
+		// Activity text can quote the customer (inbound LINE messages, exports).
+		if err := g.Model(&Activity{}).Where("shop_id = ? AND customer_id = ?", shopID, customerID).
+			Updates(map[string]any{"summary": "", "data": "{}"}).Error; err != nil {
+			return fmt.Errorf("erasing activities of customer %d: %w", customerID, err)
+		}
+		return nil
+	})
+	return r, err
+}
+
+// RedactOrdersByShopifyID erases the contact fields of orders named in a
+// redaction request that have no customer row (guest checkouts).
+func (db *DB) RedactOrdersByShopifyID(ctx context.Context, shopID int64, shopifyIDs []int64, at time.Time) (int64, error) {
+	if len(shopifyIDs) == 0 {
+		return 0, nil
+	}
+	res := db.WithContext(ctx).Model(&Order{}).Where("shop_id = ? AND shopify_id IN ?", shopID, shopifyIDs).
+		Updates(map[string]any{"email": "", "order_status_url": "", "updated_at": at.UTC()})
+	if res.Error != nil {
+		return 0, fmt.Errorf("redacting orders: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
+// ShopEvents returns a page of a shop's stored webhook events after id afterID.
+func (db *DB) ShopEvents(ctx context.Context, shopID int64, domain string, afterID int64, limit int) ([]Event, error) {
+	var evs []Event
+	err := db.WithContext(ctx).Where("(shop_id = ? OR shop_domain = ?) AND id > ?", shopID, domain, afterID).
+		Order("id").Limit(limit).Find(&evs).Error
+	if err != nil {
+		return nil, fmt.Errorf("listing events of shop %d: %w", shopID, err)
+	}
+	return evs, nil
+}
+
+// ScrubEventPayload replaces a stored webhook body (which may hold personal data).
+func (db *DB) ScrubEventPayload(ctx context.Context, id int64, payload []byte) error {
+	if err := db.WithContext(ctx).Model(&Event{}).Where("id = ?", id).Update("payload", payload).Error; err != nil {
+		return fmt.Errorf("scrubbing event %d: %w", id, err)
+	}
+	return nil
+}
+
+// DeleteShopData erases every row of a shop, the shop row last. The event
+// keepEventID (the shop/redact delivery itself, which holds no personal
+// data) is kept, detached from the shop, as the record that it was done.
+func (db *DB) DeleteShopData(ctx context.Context, shopID int64, domain string, keepEventID int64) error {
+	return db.Tx(ctx, func(tx *DB) error {
+		g := tx.WithContext(ctx)
+		if err := g.Model(&Event{}).Where("id = ?", keepEventID).Update("shop_id", nil).Error; err != nil {
+			return fmt.Errorf("detaching event %d: %w", keepEventID, err)
+		}
+		steps := []struct {
+			what string
+			sql  string
+			args []any
+		}{
+			{"order items", "DELETE FROM order_items WHERE order_id IN (SELECT id FROM orders WHERE shop_id = ?)", []any{shopID}},
+			{"activities", "DELETE FROM activities WHERE shop_id = ?", []any{shopID}},
+			{"messages", "DELETE FROM messages WHERE shop_id = ?", []any{shopID}},
+			{"coupons", "DELETE FROM coupons WHERE shop_id = ?", []any{shopID}},
+			{"fulfillments", "DELETE FROM fulfillments WHERE shop_id = ?", []any{shopID}},
+			{"checkouts", "DELETE FROM checkouts WHERE shop_id = ?", []any{shopID}},
+			{"orders", "DELETE FROM orders WHERE shop_id = ?", []any{shopID}},
+			{"LINE links", "DELETE FROM line_links WHERE shop_id = ?", []any{shopID}},
+			{"customers", "DELETE FROM customers WHERE shop_id = ?", []any{shopID}},
+			{"LINE channel", "DELETE FROM line_channels WHERE shop_id = ?", []any{shopID}},
+			{"events", "DELETE FROM events WHERE (shop_id = ? OR shop_domain = ?) AND id <> ?", []any{shopID, domain, keepEventID}},
+			{"shop", "DELETE FROM shops WHERE id = ?", []any{shopID}},
+		}
+		for _, s := range steps {
+			if err := g.Exec(s.sql, s.args...).Error; err != nil {
+				return fmt.Errorf("deleting %s of shop %d: %w", s.what, shopID, err)
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,246 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/shopify"
+)
+
+// applyCustomer upserts a customer from customers/create|update: profile,
+// tags, region, marketing consent and, when the merchant keeps one in a
+// metafield, the birthday. A redacted customer is never refilled.
+func (w *Worker) applyCustomer(ctx context.Context, shop *store.Shop, c *shopify.Customer) error {
+	if c.ID == 0 {
+		return fmt.Errorf("%w: customer without id", errInvalidPayload)
+	}
+	sc := &store.Customer{
+		ShopID: shop.ID, ShopifyID: c.ID, Email: strings.TrimSpace(c.Email), FirstName: c.FirstName, LastName: c.LastName,
+		Phone: c.Phone, Tags: strings.Join(c.TagList(), ", "), Locale: c.Locale,
+	}
+	sc.Region, sc.Country = c.Region()
+	sc.AcceptsMarketing, _ = c.AcceptsEmailMarketing()
+	return w.DB.Tx(ctx, func(tx *store.DB) error {
+		if err := tx.UpsertCustomer(ctx, sc); err != nil {
+			return err
+		}
+		// Only a present metafield sets it: order payloads carry no metafields.
+		if b := c.Birthday(); b != "" && sc.RedactedAt == nil && b != sc.Birthday {
+			return tx.SetCustomerBirthday(ctx, sc.ID, b)
+		}
+		return nil
+	})
+}
+
+// shopUninstalled handles app/uninstalled: the token is dropped, queued
+// messages are skipped and the send gate refuses any later one; the data
+// stays until shop/redact, so a reinstall picks up where it left off.
+func (w *Worker) shopUninstalled(ctx context.Context, shop *store.Shop, ev *store.Event) error {
+	if shop.InstalledAt != nil && shop.InstalledAt.After(ev.ReceivedAt) {
+		return errIgnore{"reinstalled after this uninstall"}
+	}
+	if shop.UninstalledAt != nil {
+		return errIgnore{"already uninstalled"}
+	}
+	if err := w.DB.MarkShopUninstalled(ctx, shop.ID, w.now()); err != nil {
+		return fmt.Errorf("marking shop %s uninstalled: %w", shop.Domain, err)
+	}
+	n, err := w.DB.SkipQueuedMessages(ctx, shop.ID, ReasonShopUninstalled)
+	if err != nil {
+		return err
+	}
+	w.log().InfoContext(ctx, "shop uninstalled", "shop", shop.Domain, "messages_skipped", n)
+	return nil
+}
+
+// customersDataRequest handles customers/data_request: everything held on
+// the customer is gathered into one JSON document, recorded on the
+// customer's timeline (activity gdpr_data_request) for the merchant to send.
+func (w *Worker) customersDataRequest(ctx context.Context, shop *store.Shop, ev *store.Event) error {
+	var req shopify.CustomersDataRequest
+	if err := decode(ev.Payload, &req); err != nil {
+		return err
+	}
+	act := &store.Activity{ShopID: shop.ID, Kind: store.ActGDPRDataRequest, RefType: "event", RefID: ev.ID, OccurredAt: w.now()}
+	doc := map[string]any{
+		"data_request_id": req.DataRequest.ID, "shopify_customer_id": req.Customer.ID,
+		"orders_requested": req.OrdersRequested, "generated_at": w.now(),
+	}
+	cust, err := w.DB.CustomerByShopifyID(ctx, shop.ID, req.Customer.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		doc["data"] = nil
+		act.Summary = fmt.Sprintf("Data request %d: Tsunagu holds no data on this customer", req.DataRequest.ID)
+	case err != nil:
+		return err
+	default:
+		x, err := w.DB.ExportCustomer(ctx, shop.ID, cust.ID)
+		if err != nil {
+			return err
+		}
+		// Guest orders named in the request that are not linked to the customer.
+		for _, id := range req.OrdersRequested {
+			if slices.ContainsFunc(x.Orders, func(o store.Order) bool { return o.ShopifyID == id }) {
+				continue
+			}
+			if o, err := w.DB.OrderByShopifyID(ctx, shop.ID, id); err == nil {
+				x.Orders = append(x.Orders, *o)
+			}
+		}
+		doc["data"] = x
+		act.CustomerID = &cust.ID
+		act.Summary = fmt.Sprintf("Data request %d: export of %d orders, %d messages, %d LINE links, %d coupons, %d activities",
+			req.DataRequest.ID, len(x.Orders), len(x.Messages), len(x.LineLinks), len(x.Coupons), len(x.Activities))
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return fmt.Errorf("encoding data export: %w", err)
+	}
+	act.Data = string(b)
+	return w.DB.AddActivity(ctx, act)
+}
+
+// customersRedact handles customers/redact: the customer's personal data,
+// LINE link and message contents are erased, stored webhook bodies naming
+// them are scrubbed, and anonymous rows stay so counts remain right.
+func (w *Worker) customersRedact(ctx context.Context, shop *store.Shop, ev *store.Event) error {
+	var req shopify.CustomersRedact
+	if err := decode(ev.Payload, &req); err != nil {
+		return err
+	}
+	now := w.now()
+	match := eventMatch{customerID: req.Customer.ID, orders: map[int64]bool{}}
+	for _, id := range req.OrdersToRedact {
+		match.orders[id] = true
+	}
+	if req.Customer.Email != "" {
+		match.emails = append(match.emails, strings.ToLower(req.Customer.Email))
+	}
+	act := &store.Activity{ShopID: shop.ID, Kind: store.ActGDPRRedact, RefType: "event", RefID: ev.ID, OccurredAt: now}
+	res := store.RedactResult{}
+	cust, err := w.DB.CustomerByShopifyID(ctx, shop.ID, req.Customer.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		cust = nil
+	case err != nil:
+		return err
+	}
+	if cust != nil {
+		x, err := w.DB.ExportCustomer(ctx, shop.ID, cust.ID)
+		if err != nil {
+			return err
+		}
+		if cust.Email != "" {
+			match.emails = append(match.emails, strings.ToLower(cust.Email))
+		}
+		for _, o := range x.Orders {
+			match.orders[o.ShopifyID] = true
+		}
+		if res, err = w.DB.RedactCustomer(ctx, shop.ID, cust.ID, ReasonRedacted, now); err != nil {
+			return err
+		}
+		act.CustomerID = &cust.ID
+	}
+	guest, err := w.DB.RedactOrdersByShopifyID(ctx, shop.ID, req.OrdersToRedact, now)
+	if err != nil {
+		return err
+	}
+	scrubbed, err := w.scrubEvents(ctx, shop, match)
+	if err != nil {
+		return err
+	}
+	// The record keeps counts only: no name, email or LINE id.
+	b, _ := json.Marshal(map[string]any{"redacted": res, "orders_named": len(req.OrdersToRedact), "orders_updated": guest, "events_scrubbed": scrubbed})
+	act.Summary = "Customer data erased on request (customers/redact)"
+	act.Data = string(b)
+	return w.DB.AddActivity(ctx, act)
+}
+
+// eventMatch says which stored webhook bodies are about one customer.
+type eventMatch struct {
+	customerID int64
+	emails     []string
+	orders     map[int64]bool
+}
+
+// about reports whether a webhook body names the customer: by customer id,
+// email, or one of their orders.
+func (m eventMatch) about(topic string, payload []byte) bool {
+	var p struct {
+		ID       json.Number `json:"id"`
+		OrderID  json.Number `json:"order_id"`
+		Email    string      `json:"email"`
+		Customer *struct {
+			ID    json.Number `json:"id"`
+			Email string      `json:"email"`
+		} `json:"customer"`
+	}
+	if json.Unmarshal(payload, &p) != nil {
+		return false
+	}
+	num := func(n json.Number) int64 { v, _ := n.Int64(); return v }
+	if p.Customer != nil && (num(p.Customer.ID) == m.customerID || m.hasEmail(p.Customer.Email)) {
+		return true
+	}
+	if m.hasEmail(p.Email) {
+		return true
+	}
+	switch {
+	case strings.HasPrefix(topic, "customers/"):
+		return num(p.ID) == m.customerID
+	case strings.HasPrefix(topic, "orders/"):
+		return m.orders[num(p.ID)]
+	case strings.HasPrefix(topic, "fulfillments/"):
+		return m.orders[num(p.OrderID)]
+	}
+	return false
+}
+
+func (m eventMatch) hasEmail(e string) bool {
+	return e != "" && slices.Contains(m.emails, strings.ToLower(strings.TrimSpace(e)))
+}
+
+// scrubEvents replaces the stored bodies of the shop's webhooks that name
+// the customer; the rows stay (they are the idempotency keys).
+func (w *Worker) scrubEvents(ctx context.Context, shop *store.Shop, m eventMatch) (int, error) {
+	n := 0
+	redacted, _ := json.Marshal(map[string]any{"redacted": true, "customer": map[string]int64{"id": m.customerID}})
+	for after := int64(0); ; {
+		evs, err := w.DB.ShopEvents(ctx, shop.ID, shop.Domain, after, 500)
+		if err != nil {
+			return n, err
+		}
+		for _, e := range evs {
+			after = e.ID
+			if e.Source != "shopify" || !m.about(e.Topic, e.Payload) {
+				continue
+			}
+			if err := w.DB.ScrubEventPayload(ctx, e.ID, redacted); err != nil {
+				return n, err
+			}
+			n++
+		}
+		if len(evs) < 500 {
+			return n, nil
+		}
+	}
+}
+
+// shopRedact handles shop/redact, which Shopify sends 48 hours after an
+// uninstall: every row of the shop is deleted. A shop that is installed
+// again is left alone (the request no longer applies).
+func (w *Worker) shopRedact(ctx context.Context, shop *store.Shop, ev *store.Event) error {
+	if shop.UninstalledAt == nil {
+		return errIgnore{"shop is installed; shop/redact applies only after an uninstall"}
+	}
+	if err := w.DB.DeleteShopData(ctx, shop.ID, shop.Domain, ev.ID); err != nil {
+		return err
+	}
+	w.log().InfoContext(ctx, "shop data erased", "shop", shop.Domain)
+	return nil
+}
