@@ -142,9 +142,12 @@ func (a *App) afterInstallURL(shop, host string) string {
 	if a.Config.ShopifyAdminBase != shopify.DefaultAdminBase || host == "" {
 		return local
 	}
-	h, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(host, "="))
+	raw := strings.TrimRight(host, "=")
+	h, err := base64.RawURLEncoding.DecodeString(raw)
 	if err != nil {
-		return local
+		if h, err = base64.RawStdEncoding.DecodeString(raw); err != nil {
+			return local
+		}
 	}
 	admin := string(h)
 	name := strings.TrimSuffix(shop, ".myshopify.com")
