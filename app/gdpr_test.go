@@ -209,6 +209,25 @@ func TestGDPRCustomersRedact(t *testing.T) {
 	})
 }
 
+// Compliance webhooks are verified like every other: a bad signature is
+// refused and nothing is stored or done.
+func TestGDPRWebhooksNeedSignature(t *testing.T) {
+	db := testenv.SQLite(t)
+	a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
+	seedGDPR(t, a)
+	for i, topic := range []string{"customers/data_request", "customers/redact", "shop/redact", "app/uninstalled"} {
+		body := fmt.Sprintf(`{"shop_domain":%q,"customer":{"id":%d}}`, testShop, gdprCustomerID)
+		if rec := deliver(t, a, webhookRequest(topic, fmt.Sprintf("bad-%d", i), []byte(body), "not-the-secret")); rec.Code != 401 {
+			t.Fatalf("%s: %d", topic, rec.Code)
+		}
+	}
+	var n int64
+	db.G.Model(&store.Event{}).Where("external_id LIKE ?", "bad-%").Count(&n)
+	if n != 0 {
+		t.Fatalf("%d unsigned events stored", n)
+	}
+}
+
 func TestGDPRShopRedact(t *testing.T) {
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
