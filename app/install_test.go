@@ -351,3 +351,58 @@ func TestAfterInstallURL(t *testing.T) {
 		}
 	}
 }
+
+// Inside the Shopify admin every request carries an App Bridge session
+// token; it scopes the request to the token's shop.
+func TestEmbeddedAdminSessionToken(t *testing.T) {
+	db := testenv.SQLite(t)
+	a, fake := newInstallApp(t, db, "")
+	seedLinkedCustomer(t, a, 1, "")
+	other := shopifytest.NewServer(t, shopifytest.WithCredentials("other-key", testSecret), shopifytest.WithClock(func() time.Time { return testNow }))
+	otherSecret := shopifytest.NewServer(t, shopifytest.WithCredentials("test-api-key", "other-secret"), shopifytest.WithClock(func() time.Time { return testNow }))
+	expired := shopifytest.NewServer(t, shopifytest.WithCredentials("test-api-key", testSecret),
+		shopifytest.WithClock(func() time.Time { return testNow.Add(-time.Hour) }))
+	cases := []struct {
+		name   string
+		token  string
+		status int
+	}{
+		{"valid", fake.SessionToken(testShop, "42", time.Minute), 200},
+		{"shop not installed", fake.SessionToken("stranger.myshopify.com", "42", time.Minute), 401},
+		{"other app (aud)", other.SessionToken(testShop, "42", time.Minute), 401},
+		{"wrong secret", otherSecret.SessionToken(testShop, "42", time.Minute), 401},
+		{"expired", expired.SessionToken(testShop, "42", time.Minute), 401},
+		{"garbage", "abc.def.ghi", 401},
+	}
+	for _, tc := range cases {
+		for _, via := range []string{"header", "id_token"} {
+			req := httptest.NewRequest(http.MethodGet, "/admin", nil)
+			if via == "header" {
+				req.Header.Set("Authorization", "Bearer "+tc.token)
+			} else {
+				req = httptest.NewRequest(http.MethodGet, "/admin?embedded=1&id_token="+url.QueryEscape(tc.token), nil)
+			}
+			rec := deliver(t, a, req)
+			if rec.Code != tc.status {
+				t.Fatalf("%s via %s: %d, want %d", tc.name, via, rec.Code, tc.status)
+			}
+			if tc.status == 200 && !strings.Contains(rec.Body.String(), `id="shop">`+testShop) {
+				t.Fatalf("%s: page does not show the shop: %s", tc.name, rec.Body)
+			}
+			// The first embedded page load starts a cookie session for plain links.
+			if got := cookieNamed(rec, adminCookie) != nil; got != (tc.status == 200 && via == "id_token") {
+				t.Fatalf("%s via %s: session cookie %v", tc.name, via, got)
+			}
+		}
+	}
+	// After an uninstall the token no longer opens the admin.
+	shop, _ := db.ShopByDomain(context.Background(), testShop)
+	if err := db.MarkShopUninstalled(context.Background(), shop.ID, testNow); err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/admin", nil)
+	req.Header.Set("Authorization", "Bearer "+fake.SessionToken(testShop, "42", time.Minute))
+	if rec := deliver(t, a, req); rec.Code != 401 {
+		t.Fatalf("uninstalled shop: %d", rec.Code)
+	}
+}
