@@ -43,6 +43,10 @@ func TestCustomerUpsertFromWebhooks(t *testing.T) {
 			want{}},
 		{"region from the address book", "customers/update", `{"id":16,"default_address":null,"addresses":[{"province":"Osaka","country_code":"JP"}]}`, 16, store.EventProcessed,
 			want{region: "Osaka", country: "JP"}},
+		{"update with updated_at", "customers/update", `{"id":17,"email":"new@example.jp","updated_at":"2026-11-20T10:00:00+09:00"}`, 17, store.EventProcessed,
+			want{email: "new@example.jp"}},
+		{"older update delivered late is ignored", "customers/update", `{"id":17,"email":"old@example.jp","updated_at":"2026-11-20T09:59:59+09:00"}`, 17, store.EventIgnored,
+			want{email: "new@example.jp"}},
 		{"no id", "customers/create", `{"email":"x@example.jp"}`, 0, store.EventInvalid, want{}},
 	}
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {

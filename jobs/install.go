@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/shopify"
@@ -25,15 +26,25 @@ func (w *Worker) applyCustomer(ctx context.Context, shop *store.Shop, c *shopify
 	}
 	sc.Region, sc.Country = c.Region()
 	sc.AcceptsMarketing, _ = c.AcceptsEmailMarketing()
+	var updatedAt *time.Time
+	if c.UpdatedAt != nil {
+		t := c.UpdatedAt.UTC()
+		updatedAt = &t
+	}
 	return w.DB.Tx(ctx, func(tx *store.DB) error {
+		// Shopify does not promise order: an older update must not undo a newer one.
+		old, err := tx.CustomerByShopifyID(ctx, shop.ID, c.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err == nil && old.ShopifyUpdatedAt != nil && updatedAt != nil && updatedAt.Before(*old.ShopifyUpdatedAt) {
+			return errIgnore{"older than the customer already stored"}
+		}
 		if err := tx.UpsertCustomer(ctx, sc); err != nil {
 			return err
 		}
-		// Only a present metafield sets it: order payloads carry no metafields.
-		if b := c.Birthday(); b != "" && sc.RedactedAt == nil && b != sc.Birthday {
-			return tx.SetCustomerBirthday(ctx, sc.ID, b)
-		}
-		return nil
+		// Only a present metafield sets the birthday: order payloads carry none.
+		return tx.SetCustomerFromWebhook(ctx, sc.ID, c.Birthday(), updatedAt)
 	})
 }
 

@@ -13,6 +13,15 @@ import (
 // token, scopes and profile, and clears uninstalled_at. Settings, LINE
 // channel and customers of a reinstalled shop are kept.
 func (db *DB) InstallShop(ctx context.Context, s *Shop, at time.Time) error {
+	err := db.installShop(ctx, s, at)
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		// A concurrent callback created the row first: update it instead.
+		err = db.installShop(ctx, s, at)
+	}
+	return err
+}
+
+func (db *DB) installShop(ctx context.Context, s *Shop, at time.Time) error {
 	at = at.UTC()
 	return db.Tx(ctx, func(tx *DB) error {
 		cur, err := tx.ShopByDomain(ctx, s.Domain)
@@ -56,12 +65,23 @@ func (db *DB) SkipQueuedMessages(ctx context.Context, shopID int64, reason strin
 	return res.RowsAffected, nil
 }
 
-// SetCustomerBirthday stores a birthday (YYYY-MM-DD) unless the customer is redacted.
-func (db *DB) SetCustomerBirthday(ctx context.Context, customerID int64, birthday string) error {
-	err := db.WithContext(ctx).Model(&Customer{}).Where("id = ? AND redacted_at IS NULL", customerID).
-		Update("birthday", birthday).Error
+// SetCustomerFromWebhook records what only customers/* webhooks carry: the
+// birthday (when given) and Shopify's updated_at, which orders later
+// deliveries. A redacted customer is left alone.
+func (db *DB) SetCustomerFromWebhook(ctx context.Context, customerID int64, birthday string, shopifyUpdatedAt *time.Time) error {
+	upd := map[string]any{}
+	if birthday != "" {
+		upd["birthday"] = birthday
+	}
+	if shopifyUpdatedAt != nil {
+		upd["shopify_updated_at"] = shopifyUpdatedAt.UTC()
+	}
+	if len(upd) == 0 {
+		return nil
+	}
+	err := db.WithContext(ctx).Model(&Customer{}).Where("id = ? AND redacted_at IS NULL", customerID).Updates(upd).Error
 	if err != nil {
-		return fmt.Errorf("setting birthday of customer %d: %w", customerID, err)
+		return fmt.Errorf("updating customer %d from webhook: %w", customerID, err)
 	}
 	return nil
 }
@@ -130,7 +150,8 @@ func (db *DB) RedactCustomer(ctx context.Context, shopID, customerID int64, reas
 			return fmt.Errorf("redacting customer %d: %w", customerID, err)
 		}
 		// Queued messages first, so none is left that could still go out.
-		res := g.Model(&Message{}).Where("shop_id = ? AND customer_id = ? AND status IN ?", shopID, customerID, []string{MsgQueued, MsgSending}).
+		// A message already being pushed cannot be stopped; it ends as it ends.
+		res := g.Model(&Message{}).Where("shop_id = ? AND customer_id = ? AND status = ?", shopID, customerID, MsgQueued).
 			Updates(map[string]any{"status": MsgSkipped, "reason": reason, "updated_at": at})
 		if res.Error != nil {
 			return fmt.Errorf("skipping messages of customer %d: %w", customerID, res.Error)

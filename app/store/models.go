@@ -79,6 +79,8 @@ type Customer struct {
 	RedactedAt       *time.Time
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
+	// ShopifyUpdatedAt is the updated_at of the last customers/* webhook applied.
+	ShopifyUpdatedAt *time.Time
 }
 
 // Name is the display name, family name first as Japanese customers expect.
