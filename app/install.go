@@ -162,6 +162,7 @@ func (a *App) afterInstallURL(shop, host string) string {
 // signed launch of an installed shop starts a session. Anything else goes
 // through adminAuth (session token or cookie).
 func (a *App) adminEntry(next echo.HandlerFunc) echo.HandlerFunc {
+	next = frameAncestors(next)
 	auth := a.adminAuth(next)
 	return func(c echo.Context) error {
 		q := c.QueryParams()
@@ -174,6 +175,7 @@ func (a *App) adminEntry(next echo.HandlerFunc) echo.HandlerFunc {
 				if s == nil || !s.Active() || len(s.AccessTokenEnc) == 0 {
 					install := "/shopify/install?shop=" + url.QueryEscape(shop)
 					if q.Get("embedded") == "1" {
+						setFrameAncestors(c, shop)
 						return a.exitIframe(c, install)
 					}
 					return c.Redirect(http.StatusFound, install)
@@ -192,6 +194,21 @@ func (a *App) adminEntry(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return err
 	}
+}
+
+// frameAncestors lets only the shop's own admin frame an admin page, as
+// Shopify requires of embedded apps (and nobody else: clickjacking).
+func frameAncestors(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s := currentShop(c); s != nil {
+			setFrameAncestors(c, s.Domain)
+		}
+		return next(c)
+	}
+}
+
+func setFrameAncestors(c echo.Context, shop string) {
+	c.Response().Header().Set("Content-Security-Policy", "frame-ancestors https://"+shop+" https://admin.shopify.com;")
 }
 
 // adminSessionFromURL opens an admin session from a `tsunagu admin-url`
@@ -250,7 +267,11 @@ func (a *App) page(c echo.Context, status int, title, heading, msg, shop string)
 	if err := pageTmpl.Execute(&b, map[string]string{"Title": title, "Heading": heading, "Message": msg, "Shop": shop}); err != nil {
 		return err
 	}
-	c.Response().Header().Set("Cache-Control", "no-store")
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	if h.Get("Content-Security-Policy") == "" {
+		h.Set("Content-Security-Policy", "frame-ancestors 'none';")
+	}
 	return c.HTML(status, b.String())
 }
 

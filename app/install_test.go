@@ -389,6 +389,9 @@ func TestEmbeddedAdminSessionToken(t *testing.T) {
 			if tc.status == 200 && !strings.Contains(rec.Body.String(), `id="shop">`+testShop) {
 				t.Fatalf("%s: page does not show the shop: %s", tc.name, rec.Body)
 			}
+			if csp := rec.Header().Get("Content-Security-Policy"); tc.status == 200 && csp != "frame-ancestors https://"+testShop+" https://admin.shopify.com;" {
+				t.Fatalf("%s: CSP %q", tc.name, csp)
+			}
 			// The first embedded page load starts a cookie session for plain links.
 			if got := cookieNamed(rec, adminCookie) != nil; got != (tc.status == 200 && via == "id_token") {
 				t.Fatalf("%s via %s: session cookie %v", tc.name, via, got)
