@@ -153,4 +153,3 @@ func (a *App) linkPage(c echo.Context, status int, kind pageKind, pd *pageData) 
 	h.Add("Vary", "Accept-Language")
 	return c.HTMLBlob(status, buf.Bytes())
 }
-
