@@ -246,11 +246,8 @@ func (a *App) linkedPage(c echo.Context, shop *store.Shop, cust *store.Customer,
 	if cp != nil && cp.Status != store.CouponFailed {
 		pd.CouponCode = cp.Code
 		pd.CouponTitle = shop.Settings.Incentive.Title
-		days := shop.Settings.Incentive.ValidDays
 		if cp.ExpiresAt != nil {
 			pd.CouponExpires = cp.ExpiresAt.In(shop.Location())
-		} else if days > 0 {
-			pd.CouponExpires = cp.CreatedAt.AddDate(0, 0, days).In(shop.Location())
 		}
 	}
 	return a.linkPage(c, http.StatusOK, pageLinked, pd)
@@ -306,7 +303,11 @@ func (a *App) createLink(ctx context.Context, shop *store.Shop, cust *store.Cust
 				return err
 			}
 			if shop.Settings.Incentive.Enabled {
-				if err := issueCouponRow(ctx, tx, shop.ID, cust.ID); err != nil {
+				days := shop.Settings.Incentive.ValidDays
+				if days <= 0 {
+					days = jobs.DefaultCouponDays
+				}
+				if err := issueCouponRow(ctx, tx, shop.ID, cust.ID, now.AddDate(0, 0, days)); err != nil {
 					return err
 				}
 			}
@@ -326,10 +327,11 @@ func (a *App) createLink(ctx context.Context, shop *store.Shop, cust *store.Cust
 }
 
 // issueCouponRow records the customer's link coupon unless they ever had one.
-func issueCouponRow(ctx context.Context, tx *store.DB, shopID, customerID int64) error {
+func issueCouponRow(ctx context.Context, tx *store.DB, shopID, customerID int64, expires time.Time) error {
 	for range 5 {
 		cid := customerID
-		ok, err := tx.InsertCouponOnce(ctx, &store.Coupon{ShopID: shopID, CustomerID: &cid, Campaign: store.CampaignLineLink, Code: jobs.NewCouponCode()})
+		ok, err := tx.InsertCouponOnce(ctx, &store.Coupon{ShopID: shopID, CustomerID: &cid, Campaign: store.CampaignLineLink,
+			Code: jobs.NewCouponCode(), ExpiresAt: &expires})
 		if err != nil || ok {
 			return err
 		}

@@ -31,6 +31,8 @@ const (
 	TagLinked = "line-linked"
 	// ReasonNotFriend: linked, but the LINE user has not added the bot.
 	ReasonNotFriend = "not_friend"
+	// DefaultCouponDays is the link coupon's validity when none is set.
+	DefaultCouponDays = 30
 )
 
 // LinkCouponKey is the dedupe key of the link coupon message: once per
@@ -195,12 +197,14 @@ func (w *Worker) createDiscount(ctx context.Context, shop *store.Shop, cust *sto
 		return fail("Shopify not connected")
 	}
 	inc := shop.Settings.Incentive
-	days := inc.ValidDays
-	if days <= 0 {
-		days = 30
-	}
 	now := w.now()
-	ends := now.AddDate(0, 0, days)
+	ends := now.AddDate(0, 0, DefaultCouponDays)
+	if inc.ValidDays > 0 {
+		ends = now.AddDate(0, 0, inc.ValidDays)
+	}
+	if c.ExpiresAt != nil && c.ExpiresAt.After(now) {
+		ends = *c.ExpiresAt // what the shopper was shown
+	}
 	in := shopify.DiscountInput{
 		Title: inc.Title, Code: c.Code, CustomerGID: shopify.CustomerGID(cust.ShopifyID),
 		StartsAt: now.Add(-time.Minute), EndsAt: ends, UsageLimit: 1, AppliesOncePerCustomer: true,
