@@ -280,8 +280,12 @@ func (a *App) createLink(ctx context.Context, shop *store.Shop, cust *store.Cust
 			case !errors.Is(err, store.ErrNotFound):
 				return err
 			}
-			if _, err := tx.LiveLink(ctx, cust.ID); err == nil {
+			if ex, err := tx.LiveLink(ctx, cust.ID); err == nil {
 				outcome = linkCustomerTaken
+				if ex.LineUserID == claims.Subject {
+					// Committed by a concurrent callback between our two reads.
+					outcome, link = linkAlready, ex
+				}
 				return nil
 			} else if !errors.Is(err, store.ErrNotFound) {
 				return err

@@ -242,7 +242,7 @@ func lineLoginForging(t *testing.T, e *linkEnv, idToken string) *lineLoginT {
 		out.Header = r.Header.Clone()
 		res, err := http.DefaultClient.Do(out)
 		if err != nil {
-			http.Error(w, err.Error(), 502)
+			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		defer res.Body.Close()
