@@ -188,3 +188,35 @@ func TestLineWebhookReachability(t *testing.T) {
 		}
 	})
 }
+
+// Linked without adding the bot: the coupon is held back (reason
+// not_friend) and goes out when the follow event arrives.
+func TestLinkNotFriendThenFollow(t *testing.T) {
+	db := testenv.SQLite(t)
+	e := newLinkEnv(t, db, testenv.Redis(t), "")
+	ctx := context.Background()
+	e.line.SetLoginUser(testLineUser, "Taro Line", false)
+	la := e.authorize(t, e.start(t, e.cust))
+	rec := e.callback(la, la.callback, "ja")
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `id="add-friend"`) {
+		t.Fatalf("callback: %d %s", rec.Code, rec.Body)
+	}
+	e.processPending(t)
+	e.sendQueued(t)
+	key := jobs.LinkCouponKey(e.s.ID, e.cust.ID)
+	if m, err := db.MessageByKey(ctx, key); err != nil || m.Status != store.MsgSkipped || m.Reason != jobs.ReasonNotFriend {
+		t.Fatalf("coupon message before follow: %+v %v", m, err)
+	}
+	body := lineFixture(t, "follow.json", testLineUser, "01HMQGW40RZJPJM3RAJP7BHC77")
+	if rec := e.lineWebhook(testWebhookKey, body, lineSign(testMsgSecret, body)); rec.Code != 200 {
+		t.Fatal(rec.Code)
+	}
+	e.processPending(t)
+	e.sendQueued(t)
+	if m, _ := db.MessageByKey(ctx, key); m.Status != store.MsgSent {
+		t.Fatalf("coupon message after follow: %s %q", m.Status, m.Reason)
+	}
+	if p := e.line.Pushes(); len(p) != 1 || p[0].To != testLineUser {
+		t.Fatalf("pushes %+v", p)
+	}
+}

@@ -299,12 +299,26 @@ func (w *Worker) processLine(ctx context.Context, ev *store.Event) ([]*store.Mes
 	}
 	switch le.Type {
 	case "follow":
+		var planned []*store.Message
 		if l != nil {
 			if err := w.DB.SetLinkReachability(ctx, l.ID, true, false, w.now()); err != nil {
 				return nil, err
 			}
+			// A coupon held back because they were not a friend goes out now.
+			m, err := w.DB.MessageByKey(ctx, LinkCouponKey(shopID, l.CustomerID))
+			if err == nil && m.Status == store.MsgSkipped && m.Reason == ReasonNotFriend {
+				ok, err := w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgSkipped}, store.MsgQueued,
+					map[string]any{"reason": "", "scheduled_for": w.now()})
+				if err != nil {
+					return nil, err
+				}
+				if ok {
+					m.Status, m.ScheduledFor = store.MsgQueued, w.now()
+					planned = append(planned, m)
+				}
+			}
 		}
-		return nil, record(store.ActFollow, "Added the LINE account as a friend", map[string]any{"unblocked": le.Unblocked})
+		return planned, record(store.ActFollow, "Added the LINE account as a friend", map[string]any{"unblocked": le.Unblocked})
 	case "unfollow":
 		if l != nil {
 			if err := w.DB.SetLinkReachability(ctx, l.ID, false, true, w.now()); err != nil {
