@@ -35,7 +35,7 @@ type linkEnv struct {
 	cust *store.Customer
 }
 
-func newLinkEnv(t *testing.T, db *store.DB, redisOpt asynq.RedisConnOpt, baseURL string) *linkEnv {
+func newLinkEnv(t testing.TB, db *store.DB, redisOpt asynq.RedisConnOpt, baseURL string) *linkEnv {
 	t.Helper()
 	clock := func() time.Time { return testNow }
 	fl := linetest.NewServer(t, linetest.WithClock(clock))
@@ -70,7 +70,7 @@ func newLinkEnv(t *testing.T, db *store.DB, redisOpt asynq.RedisConnOpt, baseURL
 	return &linkEnv{a: a, line: fl, shop: fs, s: shop, cust: addCustomer(t, db, shop.ID, 7001)}
 }
 
-func addCustomer(t *testing.T, db *store.DB, shopID, shopifyID int64) *store.Customer {
+func addCustomer(t testing.TB, db *store.DB, shopID, shopifyID int64) *store.Customer {
 	t.Helper()
 	c := &store.Customer{ShopID: shopID, ShopifyID: shopifyID, FirstName: "Hanako", LastName: "Yamada", Email: "hanako@example.com"}
 	if err := db.UpsertCustomer(context.Background(), c); err != nil {
@@ -94,7 +94,7 @@ func (e *linkEnv) serve(req *http.Request) *httptest.ResponseRecorder {
 }
 
 // start opens the link URL of cust and returns the redirect to LINE.
-func (e *linkEnv) start(t *testing.T, cust *store.Customer) *loginAttempt {
+func (e *linkEnv) start(t testing.TB, cust *store.Customer) *loginAttempt {
 	t.Helper()
 	u, err := e.a.LinkURL(e.s.ID, cust.ID)
 	if err != nil {
@@ -116,7 +116,7 @@ func (e *linkEnv) start(t *testing.T, cust *store.Customer) *loginAttempt {
 }
 
 // authorize plays LINE's consent screen (the fake redirects straight back).
-func (e *linkEnv) authorize(t *testing.T, la *loginAttempt) *loginAttempt {
+func (e *linkEnv) authorize(t testing.TB, la *loginAttempt) *loginAttempt {
 	t.Helper()
 	hc := e.line.Client()
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
