@@ -196,8 +196,25 @@ func (a *App) testLineSettings(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"ok": true, "bot_name": info.DisplayName, "bot_basic_id": info.BasicID, "bot_user_id": info.UserID})
 }
 
+// incentiveJSON is the incentive as the API shows it: every field, always.
+type incentiveJSON struct {
+	Enabled         bool    `json:"enabled"`
+	Kind            string  `json:"kind"`
+	Value           float64 `json:"value"`
+	MinimumSubtotal float64 `json:"minimum_subtotal"`
+	ValidDays       int     `json:"valid_days"`
+	Title           string  `json:"title"`
+	Currency        string  `json:"currency"` // read-only: the shop's
+}
+
+func incentiveView(in store.Incentive, currency string) incentiveJSON {
+	return incentiveJSON{Enabled: in.Enabled, Kind: in.Kind, Value: in.Value, MinimumSubtotal: in.MinimumSubtotal,
+		ValidDays: in.ValidDays, Title: in.Title, Currency: currency}
+}
+
 func (a *App) getIncentive(c echo.Context) error {
-	return c.JSON(http.StatusOK, currentShop(c).Settings.Incentive)
+	shop := currentShop(c)
+	return c.JSON(http.StatusOK, incentiveView(shop.Settings.Incentive, shop.Currency))
 }
 
 // validateIncentive returns what is wrong with in, if anything.
@@ -256,5 +273,5 @@ func (a *App) putIncentive(c echo.Context) error {
 	if err := a.DB.SaveShopSettings(ctx, shop.ID, st); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, in)
+	return c.JSON(http.StatusOK, incentiveView(in, fresh.Currency))
 }

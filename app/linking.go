@@ -127,6 +127,9 @@ func (a *App) linkStart(c echo.Context) error {
 	if !ok {
 		return a.linkPage(c, http.StatusServiceUnavailable, pageUnavailable, &pageData{Shop: shop})
 	}
+	if err := a.DB.PruneLinkLogins(ctx, a.Now().Add(-24*time.Hour)); err != nil {
+		a.Log.WarnContext(ctx, "pruning old LINE Login attempts", "err", err)
+	}
 	state, nonce := line.NewState(), line.NewNonce()
 	verifier, challenge := line.NewPKCE()
 	now := a.Now()

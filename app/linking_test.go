@@ -18,6 +18,7 @@ import (
 	"github.com/tsunagu/tsunagu/app/testenv"
 	"github.com/tsunagu/tsunagu/jobs"
 	"github.com/tsunagu/tsunagu/shopify"
+	"github.com/tsunagu/tsunagu/shopify/shopifytest"
 )
 
 // The whole link: link URL → LINE Login → callback links the customer, the
@@ -349,5 +350,71 @@ func TestLinkStartRefused(t *testing.T) {
 	}
 	if n := countRows(t, db, &store.LinkLogin{}, ""); n != 0 {
 		t.Errorf("%d login attempts stored", n)
+	}
+}
+
+func TestLinkCouponIssuance(t *testing.T) {
+	fixed := store.Incentive{Enabled: true, Kind: "fixed", Value: 500, MinimumSubtotal: 3000, ValidDays: 14, Title: "500円OFF"}
+	for _, tc := range []struct {
+		name          string
+		incentive     store.Incentive
+		shopCurrency  string
+		failFirst     bool
+		wantStatus    string
+		wantDiscounts int
+		wantPushes    int
+	}{
+		{"fixed amount in the shop's currency", fixed, "JPY", false, store.CouponIssued, 1, 1},
+		{"currency mismatch refused", fixed, "USD", false, "failed", 0, 0},
+		{"Shopify down once, retried", fixed, "JPY", true, store.CouponIssued, 1, 1},
+		{"incentive off", store.Incentive{}, "JPY", false, "", 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := testenv.SQLite(t)
+			e := newLinkEnv(t, db, testenv.Redis(t), "")
+			ctx := context.Background()
+			st := e.s.Settings
+			st.Incentive = tc.incentive
+			if err := db.SaveShopSettings(ctx, e.s.ID, st); err != nil {
+				t.Fatal(err)
+			}
+			e.shop.SetShopInfo(testShop, shopifytest.ShopInfo{Name: "つなぐ商店", Currency: tc.shopCurrency})
+			la := e.authorize(t, e.start(t, e.cust))
+			if rec := e.callback(la, la.callback, ""); rec.Code != 200 {
+				t.Fatal(rec.Code)
+			}
+			if tc.failFirst {
+				// Three answers: every try of the Admin client's transport.
+				e.shop.FailNext(3, http.StatusTooManyRequests, "0")
+				ids, _ := db.PendingEventIDs(ctx, testNow.Add(time.Hour), 10)
+				if err := e.a.Worker().ProcessEvent(ctx, ids[0]); err == nil {
+					t.Fatal("no error while Shopify is down")
+				}
+			}
+			e.processPending(t)
+			e.sendQueued(t)
+			c, err := db.CustomerCoupon(ctx, e.s.ID, e.cust.ID, store.CampaignLineLink)
+			switch {
+			case tc.wantStatus == "" && err == nil:
+				t.Fatalf("coupon %+v with the incentive off", c)
+			case tc.wantStatus != "" && (err != nil || c.Status != tc.wantStatus):
+				t.Fatalf("coupon %+v %v, want status %s", c, err, tc.wantStatus)
+			}
+			if n := len(e.shop.Discounts()); n != tc.wantDiscounts {
+				t.Fatalf("%d discounts", n)
+			}
+			if tc.wantDiscounts == 1 {
+				d := e.shop.Discounts()[0]
+				if d.Amount != "500" || d.MinimumSubtotal != "3000" || d.Percentage != nil || d.Title != "500円OFF" {
+					t.Errorf("discount %+v", d)
+				}
+			}
+			if n := len(e.line.Pushes()); n != tc.wantPushes {
+				t.Fatalf("%d pushes", n)
+			}
+			if tags := e.shop.Tags(e.cust.ShopifyID); len(tags) != 1 {
+				t.Errorf("tags %v: linking tags the customer whatever the coupon", tags)
+			}
+		})
 	}
 }

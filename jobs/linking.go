@@ -213,6 +213,10 @@ func (w *Worker) createDiscount(ctx context.Context, shop *store.Shop, cust *sto
 	if in.Title == "" {
 		in.Title = "LINE link " + c.Code
 	}
+	if inc.Kind == "fixed" || inc.MinimumSubtotal > 0 {
+		// Amounts are in the shop's currency; refuse rather than turn 500 JPY into 500 USD.
+		in.Currency = shop.Currency
+	}
 	if inc.Kind == "fixed" {
 		in.FixedAmount = decimal.NewFromFloat(inc.Value)
 	} else {
