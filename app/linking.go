@@ -18,6 +18,7 @@ import (
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/jobs"
 	"github.com/tsunagu/tsunagu/line"
+	"github.com/tsunagu/tsunagu/shopify"
 )
 
 // ID linking: a signed link token names shop and customer; /link/start sends
@@ -36,6 +37,7 @@ func (a *App) linkRoutes(e *echo.Echo) {
 	e.GET("/link/start", a.linkStart)
 	e.GET(linkCallbackPath, a.linkCallback)
 	e.POST("/link/unlink", a.linkUnlink)
+	e.GET("/proxy/link", a.proxyLink)
 	e.POST("/webhooks/line/:key", a.lineWebhook)
 	a.settingsRoutes(e)
 }
@@ -380,4 +382,47 @@ func (a *App) linkUnlink(c echo.Context) error {
 		a.Dispatcher.Dispatch(ev.ID)
 	}
 	return a.linkPage(c, http.StatusOK, pageUnlinked, &pageData{Shop: shop})
+}
+
+// proxyLink is the storefront entry: with the app proxy set to
+// <base>/proxy (prefix apps, subpath tsunagu), a theme links to
+// /apps/tsunagu/link and Shopify forwards it here, signed, with the
+// logged-in customer's id. It sends them on to their link URL.
+func (a *App) proxyLink(c echo.Context) error {
+	ctx := c.Request().Context()
+	q := c.QueryParams()
+	domain, ok := shopify.VerifyProxy(a.Config.ShopifyAPISecret, q, a.Now())
+	if !ok {
+		return a.linkPage(c, http.StatusUnauthorized, pageInvalidLink, nil)
+	}
+	shop, err := a.DB.ShopByDomain(ctx, domain)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !shop.Active()) {
+		return a.linkPage(c, http.StatusNotFound, pageUnavailable, nil)
+	}
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	custID, err := strconv.ParseInt(q.Get("logged_in_customer_id"), 10, 64)
+	if err != nil || custID <= 0 {
+		// Not signed in to the store: log in, then come back here.
+		back := strings.TrimRight(q.Get("path_prefix"), "/") + "/link"
+		if !strings.HasPrefix(back, "/apps/") && !strings.HasPrefix(back, "/a/") && !strings.HasPrefix(back, "/community/") && !strings.HasPrefix(back, "/tools/") {
+			back = "/apps/tsunagu/link"
+		}
+		return c.Redirect(http.StatusFound, "/account/login?return_url="+url.QueryEscape(back))
+	}
+	cust, err := a.DB.CustomerByShopifyID(ctx, shop.ID, custID)
+	if errors.Is(err, store.ErrNotFound) {
+		cust = &store.Customer{ShopID: shop.ID, ShopifyID: custID}
+		err = a.DB.UpsertCustomer(ctx, cust)
+	}
+	if err != nil {
+		return err
+	}
+	u, err := a.LinkURL(shop.ID, cust.ID)
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusFound, u)
 }

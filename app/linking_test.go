@@ -418,3 +418,38 @@ func TestLinkCouponIssuance(t *testing.T) {
 		})
 	}
 }
+
+// The storefront entry through Shopify's app proxy.
+func TestLinkAppProxy(t *testing.T) {
+	db := testenv.SQLite(t)
+	e := newLinkEnv(t, db, testenv.Redis(t), "")
+	signed := func(customer string, ts time.Time) string {
+		q := url.Values{"shop": {testShop}, "path_prefix": {"/apps/tsunagu"}, "timestamp": {fmt.Sprint(ts.Unix())}, "logged_in_customer_id": {customer}}
+		q.Set("signature", shopify.ProxySignature(e.a.Config.ShopifyAPISecret, q))
+		return "/proxy/link?" + q.Encode()
+	}
+	get := func(u string) *httptest.ResponseRecorder { return e.serve(httptest.NewRequest(http.MethodGet, u, nil)) }
+
+	rec := get(signed("98765", testNow))
+	if rec.Code != http.StatusFound || !strings.HasPrefix(rec.Header().Get("Location"), e.a.Config.BaseURL+"/link/start?t=") {
+		t.Fatalf("signed proxy request: %d %s", rec.Code, rec.Header().Get("Location"))
+	}
+	cust, err := db.CustomerByShopifyID(context.Background(), e.s.ID, 98765)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := url.Parse(rec.Header().Get("Location"))
+	p, err := e.a.Signer.Verify(linkPurpose, loc.Query().Get("t"), testNow)
+	if err != nil || string(p) != fmt.Sprintf("%d:%d", e.s.ID, cust.ID) {
+		t.Fatalf("token %q %v", p, err)
+	}
+	if rec := get(signed("", testNow)); rec.Code != http.StatusFound || rec.Header().Get("Location") != "/account/login?return_url=%2Fapps%2Ftsunagu%2Flink" {
+		t.Fatalf("not logged in: %d %s", rec.Code, rec.Header().Get("Location"))
+	}
+	tampered := strings.Replace(signed("98765", testNow), "98765", "11111", 1)
+	for name, u := range map[string]string{"tampered": tampered, "stale": signed("98765", testNow.Add(-time.Hour)), "unsigned": "/proxy/link?shop=" + testShop + "&logged_in_customer_id=1"} {
+		if rec := get(u); rec.Code != http.StatusUnauthorized {
+			t.Errorf("%s: %d", name, rec.Code)
+		}
+	}
+}
