@@ -24,6 +24,7 @@ func TestLinkFlowInBrowser(t *testing.T) {
 	t.Cleanup(srv.Close)
 	e := newLinkEnv(t, db, testenv.Redis(t), srv.URL)
 	h = e.a.Handler()
+	startWorkers(t, e.a)
 	linkURL, err := e.a.LinkURL(e.s.ID, e.cust.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +64,14 @@ func TestLinkFlowInBrowser(t *testing.T) {
 	testenv.Screenshot(t, ctx, "link_result_ja")
 	if _, err := db.LiveLink(context.Background(), e.cust.ID); err != nil {
 		t.Fatalf("no link after the browser flow: %v", err)
+	}
+	// The workers create the discount and push the same code on LINE.
+	eventually(t, "the coupon pushed on LINE", func() bool { return len(e.line.Pushes()) == 1 })
+	if p := e.line.Pushes()[0]; p.To != testLineUser || !strings.Contains(string(p.Messages[0]), coupon.Code) {
+		t.Fatalf("push %+v", p)
+	}
+	if d := e.shop.Discounts(); len(d) != 1 || d[0].Code != coupon.Code {
+		t.Fatalf("discounts %+v", d)
 	}
 
 	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.ID("unlink"))); err != nil {
