@@ -18,6 +18,7 @@ func (a *App) routes() *echo.Echo {
 	e.POST("/webhooks/shopify", a.shopifyWebhook)
 	e.POST("/webhooks/shopify/*", a.shopifyWebhook)
 	a.installRoutes(e)
+	a.linkRoutes(e)
 	return e
 }
 

@@ -37,6 +37,10 @@ func (w *Worker) ProcessEvent(ctx context.Context, id int64) error {
 	switch ev.Source {
 	case "shopify":
 		msgs, perr = w.processShopify(ctx, ev)
+	case SourceApp:
+		msgs, perr = w.processApp(ctx, ev)
+	case SourceLINE:
+		msgs, perr = w.processLine(ctx, ev)
 	default:
 		perr = errIgnore{"unknown source " + ev.Source}
 	}

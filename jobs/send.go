@@ -224,6 +224,11 @@ func (w *Worker) render(ctx context.Context, shop *store.Shop, cust *store.Custo
 		}
 		d.OrderStatusURL = firstNonEmpty(o.OrderStatusURL, d.ShopURL)
 	}
+	if m.RefType == "coupon" {
+		if err := w.couponData(ctx, shop, m, &d); err != nil {
+			return nil, err
+		}
+	}
 	override := shop.Settings.Templates[m.Kind+"."+lang]
 	raw, err := w.Templates.Render(m.Kind, lang, override, d)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/line"
+	"github.com/tsunagu/tsunagu/shopify"
 	"github.com/tsunagu/tsunagu/templates"
 )
 
@@ -34,6 +35,8 @@ type Worker struct {
 	TimeScale float64
 	// BaseURL is the app's public URL, for links in messages.
 	BaseURL string
+	// Shopify is the Shopify app (coupons, tags); nil without credentials.
+	Shopify *shopify.App
 }
 
 func (w *Worker) now() time.Time {

@@ -9,17 +9,21 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 	_ "time/tzdata" // quiet hours need zones on minimal images
 
 	"github.com/tsunagu/tsunagu/app"
+	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
 )
 
@@ -76,6 +80,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	case "admin-url":
 		return adminURL(cfg, args, stdout, stderr)
+	case "link-url":
+		return linkURL(ctx, cfg, args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, "usage: tsunagu [serve|worker|migrate|link-url|admin-url] [flags]")
 		return nil
@@ -109,5 +115,44 @@ func adminURL(cfg *app.Config, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("admin-url: %w", err)
 	}
 	fmt.Fprintln(stdout, u)
+	return nil
+}
+
+// linkURL prints a signed ID-linking URL for a Shopify customer. A customer
+// Tsunagu has not seen yet is recorded, so links can go out before their
+// first order arrives.
+func linkURL(ctx context.Context, cfg *app.Config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("link-url", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	shopDomain := fs.String("shop", "", "shop domain, e.g. example.myshopify.com")
+	customer := fs.Int64("customer", 0, "Shopify customer id (the number in the admin URL)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *shopDomain == "" || *customer <= 0 {
+		return fmt.Errorf("link-url needs --shop DOMAIN and --customer ID")
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx, nil); err != nil {
+		return err
+	}
+	shop, err := db.ShopByDomain(ctx, *shopDomain)
+	if err != nil {
+		return fmt.Errorf("%w (is the app installed on %s?)", err, *shopDomain)
+	}
+	c, err := db.CustomerByShopifyID(ctx, shop.ID, *customer)
+	if errors.Is(err, store.ErrNotFound) {
+		c = &store.Customer{ShopID: shop.ID, ShopifyID: *customer}
+		err = db.UpsertCustomer(ctx, c)
+	}
+	if err != nil {
+		return err
+	}
+	tok := app.LinkToken(secretbox.NewSigner(cfg.SecretKey), shop.ID, c.ID, time.Now())
+	fmt.Fprintln(stdout, strings.TrimRight(cfg.BaseURL, "/")+"/link/start?t="+url.QueryEscape(tok))
 	return nil
 }

@@ -1,0 +1,428 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/jobs"
+	"github.com/tsunagu/tsunagu/line"
+	"github.com/tsunagu/tsunagu/shopify"
+)
+
+// ID linking: a signed link token names shop and customer; /link/start sends
+// the browser to LINE Login (state, nonce, PKCE S256, bot_prompt) and
+// /link/callback links the verified LINE user to the customer.
+const (
+	linkPurpose     = "link"
+	unlinkPurpose   = "unlink"
+	linkTokenTTL    = 30 * 24 * time.Hour
+	linkLoginTTL    = 10 * time.Minute
+	unlinkTokenTTL  = 24 * time.Hour
+	linkCookiePrefx = "tsunagu_ll_"
+)
+
+func (a *App) linkRoutes(e *echo.Echo) {
+	e.GET("/link/start", a.linkStart)
+	e.GET(linkCallbackPath, a.linkCallback)
+	e.POST("/link/unlink", a.linkUnlink)
+	e.GET("/proxy/link", a.proxyLink)
+	e.POST("/webhooks/line/:key", a.lineWebhook)
+	a.settingsRoutes(e)
+}
+
+// LinkToken signs an ID-linking token for a customer (store ids).
+func LinkToken(s interface {
+	Sign(string, []byte, time.Time) string
+}, shopID, customerID int64, now time.Time) string {
+	return s.Sign(linkPurpose, []byte(fmt.Sprintf("%d:%d", shopID, customerID)), now.Add(linkTokenTTL))
+}
+
+// LinkURL returns the signed ID-linking URL for a customer (store ids, not
+// Shopify's), valid for 30 days. Messages, emails and the thank-you page use it.
+func (a *App) LinkURL(shopID, customerID int64) (string, error) {
+	if shopID <= 0 || customerID <= 0 {
+		return "", fmt.Errorf("link URL: invalid shop %d or customer %d", shopID, customerID)
+	}
+	return strings.TrimRight(a.Config.BaseURL, "/") + "/link/start?t=" + url.QueryEscape(LinkToken(a.Signer, shopID, customerID, a.Now())), nil
+}
+
+func parseLinkToken(p []byte) (shopID, customerID int64, ok bool) {
+	s, c, found := strings.Cut(string(p), ":")
+	if !found {
+		return 0, 0, false
+	}
+	var err1, err2 error
+	shopID, err1 = strconv.ParseInt(s, 10, 64)
+	customerID, err2 = strconv.ParseInt(c, 10, 64)
+	return shopID, customerID, err1 == nil && err2 == nil
+}
+
+func hashState(state string) string {
+	sum := sha256.Sum256([]byte(state))
+	return hex.EncodeToString(sum[:])
+}
+
+// linkCookieName binds a login attempt to the browser that started it; one
+// cookie per attempt, so two tabs don't spoil each other.
+func linkCookieName(state string) string { return linkCookiePrefx + hashState(state)[:16] }
+
+// loginConfig returns the shop's LINE Login configuration, if complete.
+func (a *App) loginConfig(ctx context.Context, shopID int64) (line.LoginConfig, bool, error) {
+	ch, err := a.DB.LineChannel(ctx, shopID)
+	if errors.Is(err, store.ErrNotFound) {
+		return line.LoginConfig{}, false, nil
+	}
+	if err != nil {
+		return line.LoginConfig{}, false, err
+	}
+	secret, err := a.Box.Open(ch.LoginSecretEnc)
+	if err != nil || secret == "" || ch.LoginChannelID == "" {
+		return line.LoginConfig{}, false, nil
+	}
+	return line.LoginConfig{
+		ChannelID: ch.LoginChannelID, ChannelSecret: secret,
+		RedirectURI: strings.TrimRight(a.Config.BaseURL, "/") + linkCallbackPath,
+		AuthBase:    a.Config.LineAuthBase, APIBase: a.Config.LineAPIBase,
+	}, true, nil
+}
+
+func (a *App) linkStart(c echo.Context) error {
+	ctx := c.Request().Context()
+	p, err := a.Signer.Verify(linkPurpose, c.QueryParam("t"), a.Now())
+	if err != nil {
+		return a.linkPage(c, http.StatusBadRequest, pageInvalidLink, nil)
+	}
+	shopID, customerID, ok := parseLinkToken(p)
+	if !ok {
+		return a.linkPage(c, http.StatusBadRequest, pageInvalidLink, nil)
+	}
+	shop, err := a.DB.Shop(ctx, shopID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !shop.Active()) {
+		return a.linkPage(c, http.StatusNotFound, pageUnavailable, nil)
+	}
+	if err != nil {
+		return err
+	}
+	cust, err := a.DB.Customer(ctx, shopID, customerID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && cust.RedactedAt != nil) {
+		return a.linkPage(c, http.StatusNotFound, pageInvalidLink, &pageData{Shop: shop})
+	}
+	if err != nil {
+		return err
+	}
+	cfg, ok, err := a.loginConfig(ctx, shopID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return a.linkPage(c, http.StatusServiceUnavailable, pageUnavailable, &pageData{Shop: shop})
+	}
+	if err := a.DB.PruneLinkLogins(ctx, a.Now().Add(-24*time.Hour)); err != nil {
+		a.Log.WarnContext(ctx, "pruning old LINE Login attempts", "err", err)
+	}
+	state, nonce := line.NewState(), line.NewNonce()
+	verifier, challenge := line.NewPKCE()
+	now := a.Now()
+	if err := a.DB.CreateLinkLogin(ctx, &store.LinkLogin{
+		StateHash: hashState(state), ShopID: shopID, CustomerID: customerID, Nonce: nonce,
+		VerifierEnc: a.Box.Seal(verifier), ExpiresAt: now.Add(linkLoginTTL), CreatedAt: now,
+	}); err != nil {
+		return err
+	}
+	c.SetCookie(&http.Cookie{
+		Name: linkCookieName(state), Value: state, Path: "/link", HttpOnly: true,
+		Secure: strings.HasPrefix(a.Config.BaseURL, "https://"), SameSite: http.SameSiteLaxMode,
+		MaxAge: int(linkLoginTTL / time.Second),
+	})
+	c.Response().Header().Set("Cache-Control", "no-store")
+	c.Response().Header().Set("Referrer-Policy", "no-referrer")
+	return c.Redirect(http.StatusFound, a.LineLogin.AuthorizeURL(cfg, state, nonce, challenge))
+}
+
+type linkOutcome int
+
+const (
+	linkNew linkOutcome = iota
+	linkAlready
+	linkUserTaken     // the LINE user is linked to another customer
+	linkCustomerTaken // the customer is linked to another LINE user
+)
+
+func (a *App) linkCallback(c echo.Context) error {
+	ctx := c.Request().Context()
+	q := c.QueryParams()
+	state := q.Get("state")
+	c.Response().Header().Set("Cache-Control", "no-store")
+	c.Response().Header().Set("Referrer-Policy", "no-referrer")
+	var bound bool
+	if state != "" {
+		name := linkCookieName(state)
+		if ck, err := c.Cookie(name); err == nil {
+			bound = subtle.ConstantTimeCompare([]byte(ck.Value), []byte(state)) == 1
+		}
+		c.SetCookie(&http.Cookie{Name: name, Value: "", Path: "/link", MaxAge: -1, HttpOnly: true})
+	}
+	if !bound {
+		return a.linkPage(c, http.StatusBadRequest, pageSessionGone, nil)
+	}
+	login, err := a.DB.ConsumeLinkLogin(ctx, hashState(state), a.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return a.linkPage(c, http.StatusBadRequest, pageSessionGone, nil)
+	}
+	if err != nil {
+		return err
+	}
+	shop, err := a.DB.Shop(ctx, login.ShopID)
+	if err != nil {
+		return err
+	}
+	pd := &pageData{Shop: shop}
+	if e := q.Get("error"); e != "" {
+		a.Log.InfoContext(ctx, "LINE Login not completed", "shop", shop.Domain, "error", e)
+		return a.linkPage(c, http.StatusOK, pageCancelled, pd)
+	}
+	cfg, ok, err := a.loginConfig(ctx, shop.ID)
+	if err != nil {
+		return err
+	}
+	if !ok || !shop.Active() {
+		return a.linkPage(c, http.StatusServiceUnavailable, pageUnavailable, pd)
+	}
+	verifier, err := a.Box.Open(login.VerifierEnc)
+	if err != nil {
+		return fmt.Errorf("opening PKCE verifier: %w", err)
+	}
+	tok, err := a.LineLogin.Exchange(ctx, cfg, q.Get("code"), verifier)
+	if err != nil {
+		a.Log.WarnContext(ctx, "LINE Login code exchange failed", "shop", shop.Domain, "err", err)
+		return a.linkPage(c, http.StatusBadRequest, pageLoginFailed, pd)
+	}
+	claims, err := a.LineLogin.VerifyIDToken(ctx, cfg, tok.IDToken, login.Nonce, a.Now())
+	if err != nil {
+		a.Log.WarnContext(ctx, "LINE ID token refused", "shop", shop.Domain, "err", err)
+		return a.linkPage(c, http.StatusBadRequest, pageLoginFailed, pd)
+	}
+	friend, err := a.LineLogin.FriendshipStatus(ctx, cfg, tok.AccessToken)
+	if err != nil {
+		// Not fatal: the follow webhook will tell us.
+		a.Log.WarnContext(ctx, "LINE friendship status unknown", "shop", shop.Domain, "err", err)
+	}
+	cust, err := a.DB.Customer(ctx, shop.ID, login.CustomerID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && cust.RedactedAt != nil) {
+		return a.linkPage(c, http.StatusNotFound, pageInvalidLink, pd)
+	}
+	if err != nil {
+		return err
+	}
+	outcome, link, err := a.createLink(ctx, shop, cust, claims, friend)
+	if err != nil {
+		return err
+	}
+	switch outcome {
+	case linkUserTaken:
+		return a.linkPage(c, http.StatusConflict, pageUserTaken, pd)
+	case linkCustomerTaken:
+		return a.linkPage(c, http.StatusConflict, pageCustomerTaken, pd)
+	}
+	return a.linkedPage(c, shop, cust, link)
+}
+
+// linkedPage shows the result of a link: the coupon when there is one and
+// the unlink button.
+func (a *App) linkedPage(c echo.Context, shop *store.Shop, cust *store.Customer, link *store.LineLink) error {
+	pd := &pageData{Shop: shop, Friend: link.Friend,
+		UnlinkToken: a.Signer.Sign(unlinkPurpose, []byte(strconv.FormatInt(link.ID, 10)), a.Now().Add(unlinkTokenTTL))}
+	cp, err := a.DB.CustomerCoupon(c.Request().Context(), shop.ID, cust.ID, store.CampaignLineLink)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if cp != nil && cp.Status != store.CouponFailed {
+		pd.CouponCode = cp.Code
+		pd.CouponTitle = shop.Settings.Incentive.Title
+		if cp.ExpiresAt != nil {
+			pd.CouponExpires = cp.ExpiresAt.In(shop.Location())
+		}
+	}
+	return a.linkPage(c, http.StatusOK, pageLinked, pd)
+}
+
+// createLink links the verified LINE user to cust, once. The partial unique
+// indexes on line_links settle races; the coupon row (coupons_once) and the
+// link/created event are written in the same transaction.
+func (a *App) createLink(ctx context.Context, shop *store.Shop, cust *store.Customer, claims *line.IDClaims, friend bool) (linkOutcome, *store.LineLink, error) {
+	var (
+		outcome linkOutcome
+		link    *store.LineLink
+		ev      *store.Event
+	)
+	now := a.Now()
+	err := a.DB.Tx(ctx, func(tx *store.DB) error {
+		for range 3 {
+			ex, err := tx.LiveLinkByUser(ctx, shop.ID, claims.Subject)
+			switch {
+			case err == nil && ex.CustomerID != cust.ID:
+				outcome = linkUserTaken
+				return nil
+			case err == nil:
+				outcome, link = linkAlready, ex
+				if friend && !ex.Friend {
+					ex.Friend, ex.Blocked = true, false
+					return tx.SetLinkReachability(ctx, ex.ID, true, false, now)
+				}
+				return nil
+			case !errors.Is(err, store.ErrNotFound):
+				return err
+			}
+			if ex, err := tx.LiveLink(ctx, cust.ID); err == nil {
+				outcome = linkCustomerTaken
+				if ex.LineUserID == claims.Subject {
+					// Committed by a concurrent callback between our two reads.
+					outcome, link = linkAlready, ex
+				}
+				return nil
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			l := &store.LineLink{ShopID: shop.ID, CustomerID: cust.ID, LineUserID: claims.Subject,
+				DisplayName: claims.Name, PictureURL: claims.Picture, Friend: friend, LinkedAt: now}
+			ok, err := tx.InsertLinkIfFree(ctx, l)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue // lost a race; look again
+			}
+			outcome, link = linkNew, l
+			cid := cust.ID
+			if err := tx.AddActivity(ctx, &store.Activity{ShopID: shop.ID, CustomerID: &cid, Kind: store.ActLinked,
+				Summary: "LINE linked: " + claims.Name, Data: fmt.Sprintf(`{"line_user_id":%q,"friend":%t}`, claims.Subject, friend),
+				RefType: "line_link", RefID: l.ID, OccurredAt: now}); err != nil {
+				return err
+			}
+			if shop.Settings.Incentive.Enabled {
+				days := shop.Settings.Incentive.ValidDays
+				if days <= 0 {
+					days = jobs.DefaultCouponDays
+				}
+				if err := issueCouponRow(ctx, tx, shop.ID, cust.ID, now.AddDate(0, 0, days)); err != nil {
+					return err
+				}
+			}
+			ev = jobs.LinkEvent(jobs.TopicLinkCreated, l, now)
+			_, err = tx.InsertEvent(ctx, ev)
+			return err
+		}
+		return errors.New("linking LINE: the link kept changing under us")
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	if ev != nil && ev.ID != 0 {
+		a.Dispatcher.Dispatch(ev.ID)
+	}
+	return outcome, link, nil
+}
+
+// issueCouponRow records the customer's link coupon unless they ever had one.
+func issueCouponRow(ctx context.Context, tx *store.DB, shopID, customerID int64, expires time.Time) error {
+	for range 5 {
+		cid := customerID
+		ok, err := tx.InsertCouponOnce(ctx, &store.Coupon{ShopID: shopID, CustomerID: &cid, Campaign: store.CampaignLineLink,
+			Code: jobs.NewCouponCode(), ExpiresAt: &expires})
+		if err != nil || ok {
+			return err
+		}
+		if _, err := tx.CustomerCoupon(ctx, shopID, customerID, store.CampaignLineLink); err == nil {
+			return nil // once per customer, ever
+		}
+		// Otherwise the random code collided; draw again.
+	}
+	return errors.New("could not draw a unique coupon code")
+}
+
+// linkUnlink ends the link named by a signed unlink token from the result page.
+func (a *App) linkUnlink(c echo.Context) error {
+	ctx := c.Request().Context()
+	p, err := a.Signer.Verify(unlinkPurpose, c.FormValue("t"), a.Now())
+	if err != nil {
+		return a.linkPage(c, http.StatusBadRequest, pageSessionGone, nil)
+	}
+	id, err := strconv.ParseInt(string(p), 10, 64)
+	if err != nil {
+		return a.linkPage(c, http.StatusBadRequest, pageSessionGone, nil)
+	}
+	l, err := a.DB.Link(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return a.linkPage(c, http.StatusOK, pageUnlinked, nil)
+	}
+	if err != nil {
+		return err
+	}
+	shop, err := a.DB.Shop(ctx, l.ShopID)
+	if err != nil {
+		return err
+	}
+	ev, err := jobs.UnlinkLink(ctx, a.DB, l, "customer", a.Now())
+	if err != nil {
+		return err
+	}
+	if ev != nil {
+		a.Dispatcher.Dispatch(ev.ID)
+	}
+	return a.linkPage(c, http.StatusOK, pageUnlinked, &pageData{Shop: shop})
+}
+
+// proxyLink is the storefront entry: with the app proxy set to
+// <base>/proxy (prefix apps, subpath tsunagu), a theme links to
+// /apps/tsunagu/link and Shopify forwards it here, signed, with the
+// logged-in customer's id. It sends them on to their link URL.
+func (a *App) proxyLink(c echo.Context) error {
+	ctx := c.Request().Context()
+	q := c.QueryParams()
+	domain, ok := shopify.VerifyProxy(a.Config.ShopifyAPISecret, q, a.Now())
+	if !ok {
+		return a.linkPage(c, http.StatusUnauthorized, pageInvalidLink, nil)
+	}
+	shop, err := a.DB.ShopByDomain(ctx, domain)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !shop.Active()) {
+		return a.linkPage(c, http.StatusNotFound, pageUnavailable, nil)
+	}
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	custID, err := strconv.ParseInt(q.Get("logged_in_customer_id"), 10, 64)
+	if err != nil || custID <= 0 {
+		// Not signed in to the store: log in, then come back here.
+		back := strings.TrimRight(q.Get("path_prefix"), "/") + "/link"
+		if !strings.HasPrefix(back, "/apps/") && !strings.HasPrefix(back, "/a/") && !strings.HasPrefix(back, "/community/") && !strings.HasPrefix(back, "/tools/") {
+			back = "/apps/tsunagu/link"
+		}
+		return c.Redirect(http.StatusFound, "/account/login?return_url="+url.QueryEscape(back))
+	}
+	cust, err := a.DB.CustomerByShopifyID(ctx, shop.ID, custID)
+	if errors.Is(err, store.ErrNotFound) {
+		cust = &store.Customer{ShopID: shop.ID, ShopifyID: custID}
+		err = a.DB.UpsertCustomer(ctx, cust)
+	}
+	if err != nil {
+		return err
+	}
+	u, err := a.LinkURL(shop.ID, cust.ID)
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusFound, u)
+}

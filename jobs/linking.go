@@ -1,0 +1,359 @@
+package jobs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/line"
+	"github.com/tsunagu/tsunagu/shopify"
+	"github.com/tsunagu/tsunagu/templates"
+)
+
+// Linking: events the app itself emits (source "tsunagu") and LINE webhook
+// events (source "line") both go through the events table, so the relay
+// covers a crash between the commit and the enqueue.
+const (
+	KindLinkCoupon   = "link_coupon"
+	SourceApp        = "tsunagu"
+	SourceLINE       = "line"
+	TopicLinkCreated = "link/created"
+	TopicLinkRemoved = "link/removed"
+	// TagLinked is the Shopify customer tag of a LINE-linked customer.
+	TagLinked = "line-linked"
+	// ReasonNotFriend: linked, but the LINE user has not added the bot.
+	ReasonNotFriend = "not_friend"
+	// DefaultCouponDays is the link coupon's validity when none is set.
+	DefaultCouponDays = 30
+)
+
+// LinkCouponKey is the dedupe key of the link coupon message: once per
+// customer per shop, ever.
+func LinkCouponKey(shopID, customerID int64) string {
+	return fmt.Sprintf("%s/s%d/c%d", KindLinkCoupon, shopID, customerID)
+}
+
+type linkEventPayload struct {
+	LinkID int64 `json:"link_id"`
+}
+
+// LinkEvent is the outbox row for a link created or removed.
+func LinkEvent(topic string, l *store.LineLink, at time.Time) *store.Event {
+	b, _ := json.Marshal(linkEventPayload{LinkID: l.ID})
+	shopID := l.ShopID
+	return &store.Event{Source: SourceApp, Topic: topic, ExternalID: topic + "/" + strconv.FormatInt(l.ID, 10),
+		ShopID: &shopID, Payload: b, ReceivedAt: at.UTC()}
+}
+
+const couponAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789" // no 0/O, 1/I
+
+// NewCouponCode returns a random code such as LINE-7KQ2M9XA.
+func NewCouponCode() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = couponAlphabet[int(b[i])%len(couponAlphabet)]
+	}
+	return "LINE-" + string(b)
+}
+
+// UnlinkLink ends a live link and stops everything queued for the customer,
+// recording why. It reports false when the link was already gone. The
+// returned event (Shopify tag removal) must be dispatched after commit.
+func UnlinkLink(ctx context.Context, db *store.DB, l *store.LineLink, reason string, at time.Time) (*store.Event, error) {
+	var ev *store.Event
+	err := db.Tx(ctx, func(tx *store.DB) error {
+		ok, err := tx.Unlink(ctx, l.ID, reason, at)
+		if err != nil || !ok {
+			return err
+		}
+		if _, err := tx.CancelQueuedForCustomer(ctx, l.CustomerID, ReasonUnlinked); err != nil {
+			return err
+		}
+		data, _ := json.Marshal(map[string]string{"line_user_id": l.LineUserID, "reason": reason})
+		cid := l.CustomerID
+		if err := tx.AddActivity(ctx, &store.Activity{ShopID: l.ShopID, CustomerID: &cid, Kind: store.ActUnlinked,
+			Summary: "LINE unlinked (" + reason + ")", Data: string(data), RefType: "line_link", RefID: l.ID, OccurredAt: at.UTC()}); err != nil {
+			return err
+		}
+		e := LinkEvent(TopicLinkRemoved, l, at)
+		if _, err := tx.InsertEvent(ctx, e); err != nil {
+			return err
+		}
+		ev = e
+		return nil
+	})
+	return ev, err
+}
+
+func (w *Worker) processApp(ctx context.Context, ev *store.Event) ([]*store.Message, error) {
+	var p linkEventPayload
+	if err := decode(ev.Payload, &p); err != nil {
+		return nil, err
+	}
+	l, err := w.DB.Link(ctx, p.LinkID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errIgnore{"link no longer exists"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	shop, err := w.DB.Shop(ctx, l.ShopID)
+	if err != nil {
+		return nil, err
+	}
+	if !shop.Active() {
+		return nil, errIgnore{"shop not installed"}
+	}
+	cust, err := w.DB.Customer(ctx, shop.ID, l.CustomerID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errIgnore{"customer erased"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	admin := w.shopAdmin(shop)
+	switch ev.Topic {
+	case TopicLinkCreated:
+		return w.onLinked(ctx, shop, cust, l, admin)
+	case TopicLinkRemoved:
+		if admin == nil {
+			return nil, errIgnore{"Shopify not connected: tag not removed"}
+		}
+		if _, err := w.DB.LiveLink(ctx, cust.ID); err == nil {
+			return nil, nil // linked again since
+		}
+		return nil, admin.RemoveCustomerTags(ctx, cust.ShopifyID, TagLinked)
+	}
+	return nil, errIgnore{"no handler for topic " + ev.Topic}
+}
+
+// shopAdmin is the shop's Admin API client, nil when the app has no Shopify
+// credentials or the shop no token.
+func (w *Worker) shopAdmin(shop *store.Shop) *shopify.Admin {
+	if w.Shopify == nil || len(shop.AccessTokenEnc) == 0 {
+		return nil
+	}
+	tok, err := w.Box.Open(shop.AccessTokenEnc)
+	if err != nil || tok == "" {
+		return nil
+	}
+	return w.Shopify.Admin(shop.Domain, tok)
+}
+
+// onLinked issues the link coupon in Shopify (once), plans its LINE message
+// and tags the customer. Every step is idempotent, so a retry redoes only
+// what did not finish.
+func (w *Worker) onLinked(ctx context.Context, shop *store.Shop, cust *store.Customer, l *store.LineLink, admin *shopify.Admin) ([]*store.Message, error) {
+	var planned []*store.Message
+	coupon, err := w.DB.CustomerCoupon(ctx, shop.ID, cust.ID, store.CampaignLineLink)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		coupon = nil // incentive was off when they linked
+	case err != nil:
+		return nil, err
+	}
+	if coupon != nil && coupon.Status == store.CouponPending {
+		if err := w.createDiscount(ctx, shop, cust, coupon, admin); err != nil {
+			return nil, err
+		}
+	}
+	if coupon != nil && coupon.Status == store.CouponIssued {
+		m, err := w.planLinkCoupon(ctx, shop, cust, l, coupon)
+		if err != nil {
+			return nil, err
+		}
+		if m != nil {
+			planned = append(planned, m)
+		}
+	}
+	if admin == nil {
+		if coupon != nil && coupon.Status == store.CouponFailed {
+			return planned, errIgnore{"Shopify not connected: no coupon, no tag"}
+		}
+		return planned, nil
+	}
+	if err := admin.AddCustomerTags(ctx, cust.ShopifyID, TagLinked); err != nil {
+		return nil, err
+	}
+	return planned, nil
+}
+
+func (w *Worker) createDiscount(ctx context.Context, shop *store.Shop, cust *store.Customer, c *store.Coupon, admin *shopify.Admin) error {
+	fail := func(why string) error {
+		w.log().WarnContext(ctx, "link coupon not created", "shop", shop.Domain, "coupon_id", c.ID, "why", why)
+		c.Status = store.CouponFailed
+		return w.DB.UpdateCoupon(ctx, c.ID, map[string]any{"status": store.CouponFailed})
+	}
+	if admin == nil {
+		return fail("Shopify not connected")
+	}
+	inc := shop.Settings.Incentive
+	now := w.now()
+	ends := now.AddDate(0, 0, DefaultCouponDays)
+	if inc.ValidDays > 0 {
+		ends = now.AddDate(0, 0, inc.ValidDays)
+	}
+	if c.ExpiresAt != nil && c.ExpiresAt.After(now) {
+		ends = *c.ExpiresAt // what the shopper was shown
+	}
+	in := shopify.DiscountInput{
+		Title: inc.Title, Code: c.Code, CustomerGID: shopify.CustomerGID(cust.ShopifyID),
+		StartsAt: now.Add(-time.Minute), EndsAt: ends, UsageLimit: 1, AppliesOncePerCustomer: true,
+		MinimumSubtotal: decimal.NewFromFloat(inc.MinimumSubtotal),
+	}
+	if in.Title == "" {
+		in.Title = "LINE link " + c.Code
+	}
+	if inc.Kind == "fixed" || inc.MinimumSubtotal > 0 {
+		// Amounts are in the shop's currency; refuse rather than turn 500 JPY into 500 USD.
+		in.Currency = shop.Currency
+	}
+	if inc.Kind == "fixed" {
+		in.FixedAmount = decimal.NewFromFloat(inc.Value)
+	} else {
+		in.Percentage = inc.Value
+	}
+	d, err := admin.CreateDiscountCode(ctx, in)
+	var ue *shopify.UserErrors
+	switch {
+	case errors.As(err, &ue) && ue.HasCode("TAKEN"):
+		// Our earlier attempt created it and died before recording it.
+	case errors.As(err, &ue), errors.Is(err, shopify.ErrBadDiscount):
+		return fail(err.Error())
+	case err != nil:
+		return err
+	}
+	c.Status, c.ShopifyDiscountID = store.CouponIssued, d.ID
+	c.IssuedAt, c.ExpiresAt = &now, &ends
+	cid := cust.ID
+	if err := w.DB.UpdateCoupon(ctx, c.ID, map[string]any{"status": store.CouponIssued, "shopify_discount_id": d.ID, "issued_at": now, "expires_at": ends}); err != nil {
+		return err
+	}
+	return w.DB.AddActivity(ctx, &store.Activity{ShopID: shop.ID, CustomerID: &cid, Kind: store.ActCouponIssued,
+		Summary: "Link coupon " + c.Code, RefType: "coupon", RefID: c.ID, OccurredAt: now})
+}
+
+// planLinkCoupon plans the coupon message. A link to someone who has not
+// added the bot is recorded as skipped (LINE would refuse the push).
+func (w *Worker) planLinkCoupon(ctx context.Context, shop *store.Shop, cust *store.Customer, l *store.LineLink, c *store.Coupon) (*store.Message, error) {
+	key := LinkCouponKey(shop.ID, cust.ID)
+	if !l.Friend && !l.Blocked {
+		cid := cust.ID
+		m := &store.Message{ShopID: shop.ID, CustomerID: &cid, Kind: KindLinkCoupon, DedupeKey: key, RefType: "coupon", RefID: c.ID,
+			LineUserID: l.LineUserID, ScheduledFor: w.now(), Status: store.MsgSkipped, Reason: ReasonNotFriend}
+		_, err := w.DB.PlanMessage(ctx, m)
+		return nil, err
+	}
+	return w.plan(ctx, w.DB, shop, cust, KindLinkCoupon, "coupon", c.ID, key, w.now())
+}
+
+// couponData fills the template data of a message about a coupon.
+func (w *Worker) couponData(ctx context.Context, shop *store.Shop, m *store.Message, d *templates.Data) error {
+	c, err := w.DB.Coupon(ctx, m.RefID)
+	if err != nil {
+		return err
+	}
+	d.Coupon = &templates.Coupon{Code: c.Code, Title: shop.Settings.Incentive.Title}
+	if c.ExpiresAt != nil {
+		d.Coupon.ExpiresAt = c.ExpiresAt.In(shop.Location())
+	}
+	return nil
+}
+
+// processLine applies one LINE webhook event (stored as a line.Event).
+func (w *Worker) processLine(ctx context.Context, ev *store.Event) ([]*store.Message, error) {
+	var le line.Event
+	if err := decode(ev.Payload, &le); err != nil {
+		return nil, err
+	}
+	if ev.ShopID == nil {
+		return nil, errIgnore{"no shop"}
+	}
+	if le.UserID == "" || le.SourceType != "user" {
+		return nil, errIgnore{"not from a user chat"}
+	}
+	shopID := *ev.ShopID
+	at := le.Timestamp
+	if at.IsZero() {
+		at = w.now()
+	}
+	l, err := w.DB.LiveLinkByUser(ctx, shopID, le.UserID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	var custID *int64
+	var refID int64
+	if l != nil {
+		custID, refID = &l.CustomerID, l.ID
+	}
+	record := func(kind, summary string, data map[string]any) error {
+		data["line_user_id"] = le.UserID
+		b, _ := json.Marshal(data)
+		return w.DB.AddActivity(ctx, &store.Activity{ShopID: shopID, CustomerID: custID, Kind: kind, Summary: summary,
+			Data: string(b), RefType: "line_link", RefID: refID, OccurredAt: at})
+	}
+	switch le.Type {
+	case "follow":
+		var planned []*store.Message
+		if l != nil {
+			if err := w.DB.SetLinkReachability(ctx, l.ID, true, false, w.now()); err != nil {
+				return nil, err
+			}
+			// A coupon held back because they were not a friend goes out now.
+			m, err := w.DB.MessageByKey(ctx, LinkCouponKey(shopID, l.CustomerID))
+			if err == nil && m.Status == store.MsgSkipped && m.Reason == ReasonNotFriend {
+				ok, err := w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgSkipped}, store.MsgQueued,
+					map[string]any{"reason": "", "scheduled_for": w.now()})
+				if err != nil {
+					return nil, err
+				}
+				if ok {
+					m.Status, m.ScheduledFor = store.MsgQueued, w.now()
+					planned = append(planned, m)
+				}
+			}
+		}
+		return planned, record(store.ActFollow, "Added the LINE account as a friend", map[string]any{"unblocked": le.Unblocked})
+	case "unfollow":
+		if l != nil {
+			if err := w.DB.SetLinkReachability(ctx, l.ID, false, true, w.now()); err != nil {
+				return nil, err
+			}
+		}
+		return nil, record(store.ActUnfollow, "Blocked the LINE account", map[string]any{})
+	case "message":
+		summary := "LINE message (" + le.MessageType + ")"
+		if le.Text != "" {
+			summary = le.Text
+		}
+		return nil, record(store.ActLineMessageIn, summary, map[string]any{"message_id": le.MessageID, "type": le.MessageType, "text": le.Text})
+	case "postback":
+		q, _ := url.ParseQuery(le.PostbackData)
+		if q.Get("action") != "unlink" {
+			return nil, errIgnore{"postback without a known action"}
+		}
+		if l == nil {
+			return nil, errIgnore{"unlink postback from an unlinked user"}
+		}
+		rm, err := UnlinkLink(ctx, w.DB, l, "postback", at)
+		if err != nil {
+			return nil, err
+		}
+		if rm != nil {
+			if err := w.Queue.EnqueueEvent(ctx, rm.ID); err != nil {
+				w.log().WarnContext(ctx, "event left for the relay", "event_id", rm.ID, "err", err)
+			}
+		}
+		return nil, nil
+	}
+	return nil, errIgnore{"LINE event " + le.Type + " needs no work"}
+}
