@@ -34,6 +34,10 @@ type Worker struct {
 	TimeScale float64
 	// BaseURL is the app's public URL, for links in messages.
 	BaseURL string
+	// Signer signs click-tracking tokens; nil leaves links untracked.
+	Signer *secretbox.Signer
+	// Limiter caps LINE requests per channel; nil means unlimited.
+	Limiter *line.Limiter
 }
 
 func (w *Worker) now() time.Time {
@@ -89,12 +93,7 @@ func ServerConfig(concurrency int, log *slog.Logger) asynq.Config {
 		ShutdownTimeout: 25 * time.Second,
 		Logger:          asynqLogger{log},
 		LogLevel:        asynq.WarnLevel,
-		RetryDelayFunc: func(n int, err error, t *asynq.Task) time.Duration {
-			if d, ok := retryAfter(err); ok {
-				return d
-			}
-			return asynq.DefaultRetryDelayFunc(n, err, t)
-		},
+		RetryDelayFunc:  RetryDelay,
 	}
 }
 
