@@ -40,6 +40,8 @@ type App struct {
 	// Now is the clock for handlers and workers; tests replace it.
 	Now        func() time.Time
 	HTTPClient *http.Client
+	// Limiter paces LINE requests per channel (Config.LineRate).
+	Limiter *line.Limiter
 
 	echo     *echo.Echo
 	closers  []func()
@@ -101,6 +103,7 @@ func Assemble(cfg *Config, log *slog.Logger, db *store.DB, redisOpt asynq.RedisC
 	// Closers run in reverse: the dispatcher drains before the queue closes.
 	a.closers = append(a.closers, a.Dispatcher.Close)
 	a.Messenger = line.NewMessenger(cfg.LineAPIBase, a.HTTPClient)
+	a.Limiter = NewLineLimiter(cfg.LineRate)
 	a.echo = a.routes()
 	return a, nil
 }
@@ -122,6 +125,7 @@ func (a *App) Worker() *jobs.Worker {
 	return &jobs.Worker{
 		DB: a.DB, Box: a.Box, LINE: a.Messenger, Templates: a.Templates, Queue: a.Queue, Log: a.Log,
 		Now: a.Now, TimeScale: a.Config.TimeScale, BaseURL: a.Config.BaseURL,
+		Signer: a.Signer, Limiter: a.Limiter,
 	}
 }
 
