@@ -325,6 +325,16 @@ func (w *Worker) journeyData(ctx context.Context, shop *store.Shop, m *store.Mes
 			d.Checkout.Items = append(d.Checkout.Items, templates.Item{Title: it.Title, Quantity: it.Quantity, Price: it.Price, ImageURL: it.ImageURL})
 		}
 	}
+	if m.Kind == KindFollowUp30 && m.CustomerID != nil {
+		// The reorder nudge reminds of a coupon the customer still holds.
+		c, err := w.DB.ActiveCoupon(ctx, *m.CustomerID, w.now())
+		switch {
+		case err == nil && c.ExpiresAt != nil:
+			d.Coupon = &templates.Coupon{Code: c.Code, ExpiresAt: *c.ExpiresAt}
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+	}
 	*d = d.WithTracker(func(target string) string { return w.trackedURL(m, target) })
 	return nil
 }

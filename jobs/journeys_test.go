@@ -296,6 +296,13 @@ func TestPlanRules(t *testing.T) {
 			e.mustEvent(shopify.TopicOrdersCreate, orderJSON(612, 7001, `, "created_at": "2026-11-20T03:00:00Z"`))
 			return e.event(shopify.TopicOrdersCreate, orderJSON(613, 7001, `, "created_at": "2026-11-25T03:00:00Z"`))
 		}, []check{{"follow_up_7/s%d/o612/c%d", store.MsgQueued, "", 7 * 24 * time.Hour}}},
+		{"cancel delivered before create: nothing planned", func(e *env) error {
+			e.mustEvent(shopify.TopicOrdersCancelled, orderJSON(615, 7001, `, "cancelled_at": "2026-11-25T04:00:00Z"`))
+			return e.event(shopify.TopicOrdersCreate, orderJSON(615, 7001, ""))
+		}, []check{
+			{"thank_you/s%d/o615/c%d", "", "", 0},
+			{"follow_up_3/s%d/o615/c%d", "", "", 0},
+		}},
 		{"journey switched off is recorded as skipped", func(e *env) error {
 			off := false
 			e.settings(func(s *store.Settings) { s.Journeys = map[string]store.JourneySetting{KindFollowUp7: {Enabled: &off}} })
@@ -678,5 +685,23 @@ func TestDedupeKeys(t *testing.T) {
 	}
 	if a, b := ShippingKey(1, 77, "", "https://t.example/x", 9), ShippingKey(1, 77, "", "https://t.example/y", 9); a == b || strings.Contains(a, "://") {
 		t.Errorf("URL-only keys %s %s should differ and be hashed", a, b)
+	}
+}
+
+// The day-30 nudge reminds the customer of a coupon they still hold.
+func TestFollowUp30RemindsCoupon(t *testing.T) {
+	e := newEnv(t)
+	issued, expires := t0, t0.Add(40*24*time.Hour)
+	if err := e.w.DB.G.Create(&store.Coupon{ShopID: e.shop.ID, CustomerID: &e.cust.ID, Campaign: "link", Code: "LINE-ABCD-1234",
+		Status: "issued", IssuedAt: &issued, ExpiresAt: &expires, CreatedAt: t0, UpdatedAt: t0}).Error; err != nil {
+		t.Fatal(err)
+	}
+	e.order(901)
+	m, err := e.sendAt(e.key(KindFollowUp30, "o901"), t0.Add(30*24*time.Hour))
+	if err != nil || m.Status != store.MsgSent {
+		t.Fatalf("send: %v %s %s", err, m.Status, m.Reason)
+	}
+	if !strings.Contains(m.Content, "LINE-ABCD-1234") || !strings.Contains(m.Content, "2027年1月4日") {
+		t.Fatalf("no coupon reminder in %s", m.Content)
 	}
 }

@@ -129,6 +129,18 @@ func (db *DB) Fulfillment(ctx context.Context, shopID, id int64) (*Fulfillment, 
 	return &f, nil
 }
 
+// ActiveCoupon returns the customer's most recent issued coupon that is
+// neither redeemed nor expired at now, or ErrNotFound.
+func (db *DB) ActiveCoupon(ctx context.Context, customerID int64, now time.Time) (*Coupon, error) {
+	var c Coupon
+	err := db.WithContext(ctx).Where("customer_id = ? AND issued_at IS NOT NULL AND redeemed_at IS NULL AND (expires_at IS NULL OR expires_at > ?)", customerID, now.UTC()).
+		Order("issued_at DESC").Take(&c).Error
+	if err != nil {
+		return nil, fmt.Errorf("loading active coupon of customer %d: %w", customerID, notFound(err))
+	}
+	return &c, nil
+}
+
 // NewerOrderExists reports whether the customer placed a live (not
 // cancelled, not refunded) order after o.
 func (db *DB) NewerOrderExists(ctx context.Context, o *Order) (bool, error) {
