@@ -160,6 +160,7 @@ func TestJourneysEndToEnd(t *testing.T) {
 	// D: order, then cancelled.
 	post("orders/create", "d-create", order(8004, "D", ""))
 	processed(8)
+	waitStatus(key("thank_you", "o8004", "D"), store.MsgSent)
 	post("orders/cancelled", "d-cancel", order(8004, "D", `, "cancelled_at": "2025-01-15T03:30:00Z", "financial_status": "voided"`))
 	processed(9)
 

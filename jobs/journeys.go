@@ -109,7 +109,7 @@ func (w *Worker) afterOrder(ctx context.Context, tx *store.DB, shop *store.Shop,
 		}
 	}
 	if o.Void() {
-		_, err := tx.CancelMessages(ctx, shop.ID, "order", o.ID, append([]string{KindShipping}, followUpKinds...), ReasonOrderVoid)
+		_, err := tx.CancelMessages(ctx, shop.ID, "order", o.ID, append([]string{KindThankYou}, followUpKinds...), ReasonOrderVoid)
 		return nil, err
 	}
 	if cust == nil || (topic != shopify.TopicOrdersCreate && topic != shopify.TopicOrdersPaid) {
@@ -237,9 +237,6 @@ func (w *Worker) applyCheckout(ctx context.Context, shop *store.Shop, c *shopify
 func (w *Worker) journeyStillTrue(ctx context.Context, shop *store.Shop, m *store.Message) (string, error) {
 	switch m.RefType {
 	case "order":
-		if m.Kind == KindThankYou {
-			return "", nil
-		}
 		o, err := w.DB.Order(ctx, shop.ID, m.RefID)
 		if errors.Is(err, store.ErrNotFound) {
 			return ReasonOrderVoid, nil

@@ -418,6 +418,11 @@ func TestSendRules(t *testing.T) {
 			e.w.DB.G.Model(&store.Order{}).Where("shopify_id = ?", 709).Update("cancelled_at", t0)
 			return e.key(KindFollowUp7, "o709")
 		}, 7 * day, store.MsgSkipped, ReasonOrderVoid, 0, time.Time{}, false},
+		{"thank-you for an order cancelled before it went out", func(e *env) string {
+			k := e.order(725)
+			e.w.DB.G.Model(&store.Order{}).Where("shopify_id = ?", 725).Update("cancelled_at", t0)
+			return k
+		}, 0, store.MsgSkipped, ReasonOrderVoid, 0, time.Time{}, false},
 		{"order refunded", func(e *env) string {
 			e.order(710)
 			e.w.DB.G.Model(&store.Order{}).Where("shopify_id = ?", 710).Update("financial_status", "refunded")
