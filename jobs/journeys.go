@@ -219,7 +219,11 @@ func (w *Worker) applyCheckout(ctx context.Context, shop *store.Shop, c *shopify
 			if store.OffByDefault(kind) && !shop.Settings.JourneyEnabled(kind) {
 				continue // opt-in journeys leave no trace until switched on
 			}
-			m, err := w.plan(ctx, tx, shop, cust, kind, "checkout", sc.ID, CartReminderKey(kind, shop.ID, sc.Token, cust.ID), now.Add(w.delay(shop, kind)))
+			key, at := CartReminderKey(kind, shop.ID, sc.Token, cust.ID), now.Add(w.delay(shop, kind))
+			m, err := w.plan(ctx, tx, shop, cust, kind, "checkout", sc.ID, key, at)
+			if err == nil && m == nil {
+				m, err = w.postpone(ctx, tx, key, at)
+			}
 			if err != nil {
 				return err
 			}
@@ -230,6 +234,22 @@ func (w *Worker) applyCheckout(ctx context.Context, shop *store.Shop, c *shopify
 		return nil
 	})
 	return planned, err
+}
+
+// postpone moves a still-queued message to at when that is later: a cart
+// reminder counts from the shopper's last checkout activity. It returns the
+// message to enqueue (its new time gets a task of its own), or nil.
+func (w *Worker) postpone(ctx context.Context, tx *store.DB, key string, at time.Time) (*store.Message, error) {
+	m, err := tx.MessageByKey(ctx, key)
+	if err != nil || m.Status != store.MsgQueued || !m.ScheduledFor.Before(at) {
+		return nil, err
+	}
+	moved, err := tx.TransitionMessage(ctx, m.ID, []string{store.MsgQueued}, store.MsgQueued, map[string]any{"scheduled_for": at.UTC()})
+	if err != nil || !moved {
+		return nil, err
+	}
+	m.ScheduledFor = at.UTC()
+	return m, nil
 }
 
 // journeyStillTrue re-checks, at send time, the facts a journey message

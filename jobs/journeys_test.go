@@ -240,6 +240,11 @@ func TestPlanRules(t *testing.T) {
 			{"cart_reminder/s%d/ktokB/c%d", store.MsgQueued, "", 30 * time.Minute},
 			{"cart_reminder_2/s%d/ktokB/c%d", store.MsgQueued, "", 24 * time.Hour},
 		}},
+		{"checkout activity pushes the reminder back", func(e *env) error {
+			e.mustEvent(shopify.TopicCheckoutsCreate, checkoutJSON("tokP", "cartP", 7001))
+			e.now = t0.Add(30 * time.Minute)
+			return e.event(shopify.TopicCheckoutsUpdate, checkoutJSON("tokP", "cartP", 7001))
+		}, []check{{"cart_reminder/s%d/ktokP/c%d", store.MsgQueued, "", 90 * time.Minute}}},
 		{"checkout of unknown customer plans nothing", func(e *env) error {
 			return e.event(shopify.TopicCheckoutsCreate, strings.Replace(checkoutJSON("tokC", "cartC", 7001), `"customer": {"id": 7001}`, `"customer": null`, 1))
 		}, []check{{"cart_reminder/s%d/ktokC/c%d", "", "", 0}}},
