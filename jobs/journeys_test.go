@@ -66,10 +66,12 @@ type env struct {
 
 // newEnv is a worker on a fresh SQLite database and a Redis database, with
 // one installed shop (LINE connected) and one linked customer.
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvOn(t, testenv.SQLite(t)) }
+
+// newEnvOn is newEnv on db, which cases may share: each gets its own shop.
+func newEnvOn(t *testing.T, db *store.DB) *env {
 	t.Helper()
 	ctx := context.Background()
-	db := testenv.SQLite(t)
 	key, _ := secretbox.ParseKey(secretbox.NewKey())
 	box, err := secretbox.New(key)
 	if err != nil {
@@ -85,11 +87,11 @@ func newEnv(t *testing.T) *env {
 	e.w = &Worker{DB: db, Box: box, LINE: e.line, Templates: tpl, Queue: NewQueue(client),
 		Now: func() time.Time { return e.now }, BaseURL: "https://app.example", Signer: secretbox.NewSigner(key)}
 	installed := t0.Add(-time.Hour)
-	e.shop = &store.Shop{Domain: "rules.myshopify.com", Name: "Rules", InstalledAt: &installed}
+	e.shop = &store.Shop{Domain: fmt.Sprintf("rules-%d.myshopify.com", time.Now().UnixNano()), Name: "Rules", InstalledAt: &installed}
 	if err := db.CreateShop(ctx, e.shop); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.SaveLineChannel(ctx, &store.LineChannel{ShopID: e.shop.ID, WebhookKey: "wk", MessagingTokenEnc: box.Seal("tok")}); err != nil {
+	if err := db.SaveLineChannel(ctx, &store.LineChannel{ShopID: e.shop.ID, WebhookKey: e.shop.Domain, MessagingTokenEnc: box.Seal("tok")}); err != nil {
 		t.Fatal(err)
 	}
 	e.cust = e.customer(7001, "U00000000000000000000000000000001")
@@ -149,7 +151,7 @@ func orderJSON(id, customer int64, extra string) string {
 
 func (e *env) messages() map[string]store.Message {
 	var ms []store.Message
-	e.w.DB.G.Order("id").Find(&ms)
+	e.w.DB.G.Where("shop_id = ?", e.shop.ID).Order("id").Find(&ms)
 	out := map[string]store.Message{}
 	for _, m := range ms {
 		out[m.DedupeKey] = m
@@ -314,35 +316,37 @@ func TestPlanRules(t *testing.T) {
 			return e.event(shopify.TopicOrdersCreate, orderJSON(614, 7001, ""))
 		}, []check{{"follow_up_7/s%d/o614/c%d", store.MsgSkipped, ReasonJourneyOff, 0}}},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
-			if err := tc.events(e); err != nil {
-				t.Fatal(err)
-			}
-			got := e.messages()
-			for _, c := range tc.checks {
-				key := fmt.Sprintf(c.key, e.shop.ID, e.cust.ID)
-				m, ok := got[key]
-				if c.status == "" {
-					if ok {
-						t.Errorf("%s planned (%s), want none", key, m.Status)
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				e := newEnvOn(t, db)
+				if err := tc.events(e); err != nil {
+					t.Fatal(err)
+				}
+				got := e.messages()
+				for _, c := range tc.checks {
+					key := fmt.Sprintf(c.key, e.shop.ID, e.cust.ID)
+					m, ok := got[key]
+					if c.status == "" {
+						if ok {
+							t.Errorf("%s planned (%s), want none", key, m.Status)
+						}
+						continue
 					}
-					continue
+					if !ok {
+						t.Errorf("%s not planned; have %v", key, keys(got))
+						continue
+					}
+					if m.Status != c.status || m.Reason != c.reason {
+						t.Errorf("%s = %s/%s, want %s/%s", key, m.Status, m.Reason, c.status, c.reason)
+					}
+					if c.status == store.MsgQueued && !m.ScheduledFor.Equal(t0.Add(c.at)) {
+						t.Errorf("%s scheduled %v, want %v", key, m.ScheduledFor, t0.Add(c.at))
+					}
 				}
-				if !ok {
-					t.Errorf("%s not planned; have %v", key, keys(got))
-					continue
-				}
-				if m.Status != c.status || m.Reason != c.reason {
-					t.Errorf("%s = %s/%s, want %s/%s", key, m.Status, m.Reason, c.status, c.reason)
-				}
-				if c.status == store.MsgQueued && !m.ScheduledFor.Equal(t0.Add(c.at)) {
-					t.Errorf("%s scheduled %v, want %v", key, m.ScheduledFor, t0.Add(c.at))
-				}
-			}
-		})
-	}
+			})
+		}
+	})
 }
 
 func TestFulfillmentBeforeOrderRetries(t *testing.T) {
@@ -420,22 +424,22 @@ func TestSendRules(t *testing.T) {
 		}, 0, store.MsgSkipped, ReasonNoChannel, 0, time.Time{}, false},
 		{"order cancelled (state only, as if the cancel raced the plan)", func(e *env) string {
 			e.order(709)
-			e.w.DB.G.Model(&store.Order{}).Where("shopify_id = ?", 709).Update("cancelled_at", t0)
+			e.w.DB.G.Model(&store.Order{}).Where("shop_id = ? AND shopify_id = ?", e.shop.ID, 709).Update("cancelled_at", t0)
 			return e.key(KindFollowUp7, "o709")
 		}, 7 * day, store.MsgSkipped, ReasonOrderVoid, 0, time.Time{}, false},
 		{"thank-you for an order cancelled before it went out", func(e *env) string {
 			k := e.order(725)
-			e.w.DB.G.Model(&store.Order{}).Where("shopify_id = ?", 725).Update("cancelled_at", t0)
+			e.w.DB.G.Model(&store.Order{}).Where("shop_id = ? AND shopify_id = ?", e.shop.ID, 725).Update("cancelled_at", t0)
 			return k
 		}, 0, store.MsgSkipped, ReasonOrderVoid, 0, time.Time{}, false},
 		{"order refunded", func(e *env) string {
 			e.order(710)
-			e.w.DB.G.Model(&store.Order{}).Where("shopify_id = ?", 710).Update("financial_status", "refunded")
+			e.w.DB.G.Model(&store.Order{}).Where("shop_id = ? AND shopify_id = ?", e.shop.ID, 710).Update("financial_status", "refunded")
 			return e.key(KindFollowUp30, "o710")
 		}, 30 * day, store.MsgSkipped, ReasonOrderVoid, 0, time.Time{}, false},
 		{"partially refunded order still gets follow-ups", func(e *env) string {
 			e.order(711)
-			e.w.DB.G.Model(&store.Order{}).Where("shopify_id = ?", 711).Update("financial_status", "partially_refunded")
+			e.w.DB.G.Model(&store.Order{}).Where("shop_id = ? AND shopify_id = ?", e.shop.ID, 711).Update("financial_status", "partially_refunded")
 			return e.key(KindFollowUp3, "o711")
 		}, 3 * day, store.MsgSent, "", 1, time.Time{}, false},
 		{"newer order (state only) restarts the sequence", func(e *env) string {
@@ -457,7 +461,7 @@ func TestSendRules(t *testing.T) {
 		{"cancelled fulfillment skips the shipping notice", func(e *env) string {
 			e.order(715)
 			e.mustEvent(shopify.TopicFulfillmentsCreate, fulfillmentJSON(93, 715, "YT1", ""))
-			e.w.DB.G.Model(&store.Fulfillment{}).Where("shopify_id = ?", 93).Update("status", "cancelled")
+			e.w.DB.G.Model(&store.Fulfillment{}).Where("shop_id = ? AND shopify_id = ?", e.shop.ID, 93).Update("status", "cancelled")
 			return e.key(KindShipping, "f93/tYT1")
 		}, 0, store.MsgSkipped, ReasonFulfillmentCancelled, 0, time.Time{}, false},
 		{"quiet hours defer to 09:00 Tokyo", func(e *env) string { return e.order(716) },
@@ -497,35 +501,37 @@ func TestSendRules(t *testing.T) {
 			return e.order(724)
 		}, 0, store.MsgSending, "", 0, time.Time{}, true},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
-			key := tc.setup(e)
-			m, err := e.sendAt(key, t0.Add(tc.at))
-			if (err != nil) != tc.err {
-				t.Fatalf("SendMessage error = %v, want error: %v", err, tc.err)
-			}
-			if m.Status != tc.status || m.Reason != tc.reason {
-				t.Fatalf("message = %s/%q, want %s/%q", m.Status, m.Reason, tc.status, tc.reason)
-			}
-			if n := e.line.count(); n != tc.pushes {
-				t.Fatalf("%d pushes, want %d", n, tc.pushes)
-			}
-			if !tc.next.IsZero() && !m.ScheduledFor.Equal(tc.next) {
-				t.Fatalf("deferred to %v, want %v", m.ScheduledFor.In(tc.next.Location()), tc.next)
-			}
-			if tc.pushes == 1 {
-				p := e.line.pushes[0]
-				if p.To != "U00000000000000000000000000000001" || p.RetryKey != line.RetryKey(key) {
-					t.Fatalf("push to %s with retry key %s", p.To, p.RetryKey)
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				e := newEnvOn(t, db)
+				key := tc.setup(e)
+				m, err := e.sendAt(key, t0.Add(tc.at))
+				if (err != nil) != tc.err {
+					t.Fatalf("SendMessage error = %v, want error: %v", err, tc.err)
 				}
-				// A second run of the same task never sends again.
-				if err := e.w.SendMessage(e.ctx, m.ID); err != nil || e.line.count() != 1 {
-					t.Fatalf("resend: err %v, %d pushes", err, e.line.count())
+				if m.Status != tc.status || m.Reason != tc.reason {
+					t.Fatalf("message = %s/%q, want %s/%q", m.Status, m.Reason, tc.status, tc.reason)
 				}
-			}
-		})
-	}
+				if n := e.line.count(); n != tc.pushes {
+					t.Fatalf("%d pushes, want %d", n, tc.pushes)
+				}
+				if !tc.next.IsZero() && !m.ScheduledFor.Equal(tc.next) {
+					t.Fatalf("deferred to %v, want %v", m.ScheduledFor.In(tc.next.Location()), tc.next)
+				}
+				if tc.pushes == 1 {
+					p := e.line.pushes[0]
+					if p.To != "U00000000000000000000000000000001" || p.RetryKey != line.RetryKey(key) {
+						t.Fatalf("push to %s with retry key %s", p.To, p.RetryKey)
+					}
+					// A second run of the same task never sends again.
+					if err := e.w.SendMessage(e.ctx, m.ID); err != nil || e.line.count() != 1 {
+						t.Fatalf("resend: err %v, %d pushes", err, e.line.count())
+					}
+				}
+			})
+		}
+	})
 }
 
 func mustLoc(name string) *time.Location {
@@ -552,7 +558,7 @@ func (e *env) key(kind, ref string) string {
 func (e *env) sentToday(n int) {
 	for i := 0; i < n; i++ {
 		sent := t0.Add(3*24*time.Hour - time.Duration(i+1)*time.Minute)
-		m := &store.Message{ShopID: e.shop.ID, CustomerID: &e.cust.ID, Kind: "campaign", DedupeKey: fmt.Sprintf("campaign/%d", i),
+		m := &store.Message{ShopID: e.shop.ID, CustomerID: &e.cust.ID, Kind: "campaign", DedupeKey: fmt.Sprintf("campaign/s%d/%d", e.shop.ID, i),
 			ScheduledFor: sent, Status: store.MsgSent, SentAt: &sent}
 		if _, err := e.w.DB.PlanMessage(e.ctx, m); err != nil {
 			e.t.Fatal(err)
