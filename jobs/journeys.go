@@ -427,14 +427,14 @@ func (w *Worker) trackedURL(m *store.Message, target string) string {
 // otherwise exponential backoff (2s, 4s, 8s, … capped at 10 min), each with
 // up to 50% random jitter so a burst of failures does not retry in lockstep.
 func RetryDelay(n int, err error, _ *asynq.Task) time.Duration {
-	base := backoff(n)
+	base := retryBackoff(n)
 	if d, ok := retryAfter(err); ok && d > base {
 		base = d
 	}
 	return base + time.Duration(rand.Int64N(int64(base)/2+1))
 }
 
-func backoff(n int) time.Duration {
+func retryBackoff(n int) time.Duration {
 	if n > 9 {
 		n = 9
 	}
@@ -445,7 +445,7 @@ func backoff(n int) time.Duration {
 	return min(d, 10*time.Minute)
 }
 
-// channelKey names a shop's LINE channel for the rate limiter.
-func channelKey(ch *store.LineChannel) string {
+// lineChannelKey names a shop's LINE channel for the rate limiter.
+func lineChannelKey(ch *store.LineChannel) string {
 	return "channel:" + strconv.FormatInt(ch.ID, 10)
 }

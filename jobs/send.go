@@ -155,7 +155,7 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 	}
 	// Wait for the channel's rate limit before taking the message, so time
 	// spent waiting never looks like a send in flight.
-	if err := w.Limiter.Wait(ctx, channelKey(ch)); err != nil {
+	if err := w.Limiter.Wait(ctx, lineChannelKey(ch)); err != nil {
 		return err
 	}
 	content, _ := json.Marshal(msgs)
