@@ -42,6 +42,8 @@ type App struct {
 	HTTPClient *http.Client
 	// LineLogin is the LINE Login client (ID linking).
 	LineLogin *line.Login
+	// Limiter paces LINE requests per channel (Config.LineRate).
+	Limiter *line.Limiter
 
 	echo     *echo.Echo
 	closers  []func()
@@ -104,6 +106,7 @@ func Assemble(cfg *Config, log *slog.Logger, db *store.DB, redisOpt asynq.RedisC
 	a.closers = append(a.closers, a.Dispatcher.Close)
 	a.Messenger = line.NewMessenger(cfg.LineAPIBase, a.HTTPClient)
 	a.LineLogin = line.NewLogin(a.HTTPClient)
+	a.Limiter = NewLineLimiter(cfg.LineRate)
 	a.echo = a.routes()
 	return a, nil
 }
@@ -126,6 +129,7 @@ func (a *App) Worker() *jobs.Worker {
 		DB: a.DB, Box: a.Box, LINE: a.Messenger, Templates: a.Templates, Queue: a.Queue, Log: a.Log,
 		Now: a.Now, TimeScale: a.Config.TimeScale, BaseURL: a.Config.BaseURL,
 		Shopify: a.Shopify,
+		Signer:  a.Signer, Limiter: a.Limiter,
 	}
 }
 

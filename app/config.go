@@ -33,6 +33,8 @@ type Config struct {
 	DataDir          string
 	Concurrency      int
 	LogLevel         string
+	// LineRate is the most LINE API requests per second per channel (TSUNAGU_LINE_RATE).
+	LineRate float64
 }
 
 // DefaultScopes are the Shopify access scopes Tsunagu asks for; README says why each.
@@ -82,6 +84,9 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	}
 	if c.Concurrency, err = strconv.Atoi(get("TSUNAGU_WORKER_CONCURRENCY", "10")); err != nil || c.Concurrency < 1 {
 		return nil, fmt.Errorf("TSUNAGU_WORKER_CONCURRENCY must be a positive integer, got %q", getenv("TSUNAGU_WORKER_CONCURRENCY"))
+	}
+	if c.LineRate, err = strconv.ParseFloat(get("TSUNAGU_LINE_RATE", "1000"), 64); err != nil || c.LineRate <= 0 {
+		return nil, fmt.Errorf("TSUNAGU_LINE_RATE must be a positive number of requests per second, got %q", getenv("TSUNAGU_LINE_RATE"))
 	}
 	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("TSUNAGU_BASE_URL must be an http(s) URL, got %q", c.BaseURL)

@@ -19,6 +19,7 @@ func (a *App) routes() *echo.Echo {
 	e.POST("/webhooks/shopify/*", a.shopifyWebhook)
 	a.installRoutes(e)
 	a.linkRoutes(e)
+	a.clickRoutes(e)
 	return e
 }
 

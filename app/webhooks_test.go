@@ -188,9 +188,13 @@ func TestOrderCreateThankYouExactlyOnce(t *testing.T) {
 		t.Errorf("message = %+v", msg)
 	}
 	var n int64
-	a.DB.G.Model(&store.Message{}).Count(&n)
+	a.DB.G.Model(&store.Message{}).Where("kind = ?", jobs.KindThankYou).Count(&n)
 	if n != 1 {
-		t.Errorf("%d message rows, want 1", n)
+		t.Errorf("%d thank-you rows, want 1", n)
+	}
+	a.DB.G.Model(&store.Message{}).Count(&n)
+	if n != 4 {
+		t.Errorf("%d message rows, want 4 (thank-you and the day-3/7/30 follow-ups)", n)
 	}
 }
 

@@ -94,6 +94,18 @@ func (w *Worker) processShopify(ctx context.Context, ev *store.Event) ([]*store.
 			return nil, err
 		}
 		return w.applyOrder(ctx, shop, ev.Topic, &o)
+	case shopify.TopicFulfillmentsCreate, shopify.TopicFulfillmentsUpdate:
+		var f shopify.Fulfillment
+		if err := decode(ev.Payload, &f); err != nil {
+			return nil, err
+		}
+		return w.applyFulfillment(ctx, shop, &f)
+	case shopify.TopicCheckoutsCreate, shopify.TopicCheckoutsUpdate:
+		var c shopify.Checkout
+		if err := decode(ev.Payload, &c); err != nil {
+			return nil, err
+		}
+		return w.applyCheckout(ctx, shop, &c)
 	case shopify.TopicCustomersCreate, shopify.TopicCustomersUpdate:
 		var c shopify.Customer
 		if err := decode(ev.Payload, &c); err != nil {

@@ -262,7 +262,7 @@ func (w *Worker) couponData(ctx context.Context, shop *store.Shop, m *store.Mess
 	if err != nil {
 		return err
 	}
-	d.Coupon = &templates.Coupon{Code: c.Code, Title: shop.Settings.Incentive.Title}
+	d.Coupon = &templates.Coupon{Code: c.Code, Title: shop.Settings.Incentive.Title, Value: incentiveValue(shop)}
 	if c.ExpiresAt != nil {
 		d.Coupon.ExpiresAt = c.ExpiresAt.In(shop.Location())
 	}
@@ -356,4 +356,17 @@ func (w *Worker) processLine(ctx context.Context, ev *store.Event) ([]*store.Mes
 		return nil, nil
 	}
 	return nil, errIgnore{"LINE event " + le.Type + " needs no work"}
+}
+
+// incentiveValue is the link incentive for display: "10%OFF", "¥500 OFF".
+func incentiveValue(shop *store.Shop) string {
+	inc := shop.Settings.Incentive
+	switch {
+	case inc.Value <= 0:
+		return ""
+	case inc.Kind == "fixed":
+		return templates.Money(decimal.NewFromFloat(inc.Value), shop.Currency) + " OFF"
+	default:
+		return strconv.FormatFloat(inc.Value, 'f', -1, 64) + "%OFF"
+	}
 }

@@ -87,6 +87,11 @@ func (w *Worker) applyOrder(ctx context.Context, shop *store.Shop, topic string,
 		if err := tx.UpsertOrder(ctx, so); err != nil {
 			return err
 		}
+		journeys, err := w.afterOrder(ctx, tx, shop, cust, topic, so)
+		if err != nil {
+			return err
+		}
+		planned = append(planned, journeys...)
 		if cust == nil {
 			return nil
 		}

@@ -153,6 +153,11 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 			map[string]any{"reason": ReasonRenderFailed + ": " + err.Error()})
 		return terr
 	}
+	// Wait for the channel's rate limit before taking the message, so time
+	// spent waiting never looks like a send in flight.
+	if err := w.Limiter.Wait(ctx, lineChannelKey(ch)); err != nil {
+		return err
+	}
 	content, _ := json.Marshal(msgs)
 	moved, err := w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgQueued, store.MsgSending}, store.MsgSending,
 		map[string]any{"content": string(content), "attempts": m.Attempts + 1, "line_user_id": link.LineUserID})
@@ -182,19 +187,7 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 // stillTrue re-checks the facts a message depends on; it returns a reason
 // when the message no longer makes sense.
 func (w *Worker) stillTrue(ctx context.Context, shop *store.Shop, m *store.Message) (string, error) {
-	if m.RefType == "order" && m.Kind != KindThankYou {
-		o, err := w.DB.Order(ctx, shop.ID, m.RefID)
-		if errors.Is(err, store.ErrNotFound) {
-			return ReasonOrderVoid, nil
-		}
-		if err != nil {
-			return "", err
-		}
-		if o.Void() {
-			return ReasonOrderVoid, nil
-		}
-	}
-	return "", nil
+	return w.journeyStillTrue(ctx, shop, m)
 }
 
 func (w *Worker) reschedule(ctx context.Context, m *store.Message, at time.Time) error {
@@ -218,16 +211,16 @@ func (w *Worker) render(ctx context.Context, shop *store.Shop, cust *store.Custo
 		if err != nil {
 			return nil, err
 		}
-		d.Order = &templates.Order{Name: o.Name, TotalPrice: o.TotalPrice, Currency: o.Currency, OrderedAt: o.OrderedAt}
-		for _, it := range o.Items {
-			d.Order.Items = append(d.Order.Items, templates.Item{Title: it.Title, Quantity: it.Quantity, Price: it.Price})
-		}
+		d.Order = templateOrder(o)
 		d.OrderStatusURL = firstNonEmpty(o.OrderStatusURL, d.ShopURL)
 	}
 	if m.RefType == "coupon" {
 		if err := w.couponData(ctx, shop, m, &d); err != nil {
 			return nil, err
 		}
+	}
+	if err := w.journeyData(ctx, shop, m, &d); err != nil {
+		return nil, err
 	}
 	override := shop.Settings.Templates[m.Kind+"."+lang]
 	raw, err := w.Templates.Render(m.Kind, lang, override, d)

@@ -37,6 +37,10 @@ type Worker struct {
 	BaseURL string
 	// Shopify is the Shopify app (coupons, tags); nil without credentials.
 	Shopify *shopify.App
+	// Signer signs click-tracking tokens; nil leaves links untracked.
+	Signer *secretbox.Signer
+	// Limiter caps LINE requests per channel; nil means unlimited.
+	Limiter *line.Limiter
 }
 
 func (w *Worker) now() time.Time {
@@ -92,12 +96,7 @@ func ServerConfig(concurrency int, log *slog.Logger) asynq.Config {
 		ShutdownTimeout: 25 * time.Second,
 		Logger:          asynqLogger{log},
 		LogLevel:        asynq.WarnLevel,
-		RetryDelayFunc: func(n int, err error, t *asynq.Task) time.Duration {
-			if d, ok := retryAfter(err); ok {
-				return d
-			}
-			return asynq.DefaultRetryDelayFunc(n, err, t)
-		},
+		RetryDelayFunc:  RetryDelay,
 	}
 }
 

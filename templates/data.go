@@ -19,15 +19,36 @@ type Data struct {
 	Checkout       *Checkout
 	Coupon         *Coupon
 	LinkURL        string
+	// Kind is the message kind being rendered (thank_you, shipping, ...).
+	Kind string
+
+	tracker func(target string) string
+}
+
+// WithTracker returns d whose Track wraps links with fn (click tracking).
+func (d Data) WithTracker(fn func(target string) string) Data {
+	d.tracker = fn
+	return d
+}
+
+// Track returns the click-tracked form of target: templates write
+// {{json (.Track .OrderStatusURL)}} so every link is counted. Without a
+// tracker (previews, validation) it returns target unchanged.
+func (d Data) Track(target string) string {
+	if d.tracker == nil || target == "" {
+		return target
+	}
+	return d.tracker(target)
 }
 
 // Order is an order as templates see it.
 type Order struct {
-	Name       string
-	TotalPrice decimal.Decimal
-	Currency   string
-	Items      []Item
-	OrderedAt  time.Time
+	Name          string
+	TotalPrice    decimal.Decimal
+	SubtotalPrice decimal.Decimal
+	Currency      string
+	Items         []Item
+	OrderedAt     time.Time
 }
 
 // Item is an order or checkout line.
@@ -58,4 +79,6 @@ type Coupon struct {
 	Code      string
 	Title     string
 	ExpiresAt time.Time
+	// Value is the discount for display: "10%OFF", "¥500 OFF".
+	Value string
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-//go:embed messages/*.json.tmpl
+//go:embed messages/*.json.tmpl messages/partials.tmpl
 var messageFS embed.FS
 
 // Renderer renders message templates. It is safe for concurrent use.
@@ -92,23 +92,29 @@ func (r *Renderer) Render(kind, lang, override string, data any) ([]json.RawMess
 		return nil, fmt.Errorf("%s template rendered %d messages; LINE takes 1 to 5", kind, len(msgs))
 	}
 	for i, m := range msgs {
-		var head struct {
-			Type string `json:"type"`
-			Text string `json:"text"`
-		}
-		if err := json.Unmarshal(m, &head); err != nil || head.Type == "" {
-			return nil, fmt.Errorf("%s template message %d has no type", kind, i+1)
-		}
-		if head.Type == "text" && strings.TrimSpace(head.Text) == "" {
-			return nil, fmt.Errorf("%s template message %d is an empty text", kind, i+1)
+		if err := checkMessage(m); err != nil {
+			return nil, fmt.Errorf("%s template message %d: %w", kind, i+1, err)
 		}
 	}
 	return msgs, nil
 }
 
 func parse(name, src string) (*template.Template, error) {
-	return template.New(name).Option("missingkey=error").Funcs(funcs).Parse(src)
+	t, err := template.New(name).Option("missingkey=error").Funcs(funcs).Parse(partials)
+	if err != nil {
+		return nil, fmt.Errorf("parsing shared template parts: %w", err)
+	}
+	return t.Parse(src)
 }
+
+// partials are the {{define}} blocks shared by every message template.
+var partials = func() string {
+	b, err := messageFS.ReadFile("messages/partials.tmpl")
+	if err != nil {
+		panic(err) // embedded at build time
+	}
+	return string(b)
+}()
 
 var funcs = template.FuncMap{
 	"json": func(v any) (string, error) {
@@ -116,6 +122,22 @@ var funcs = template.FuncMap{
 		return string(b), err
 	},
 	"money": Money,
+	"first": func(n int, items []Item) []Item {
+		if len(items) > n {
+			return items[:n]
+		}
+		return items
+	},
+	"firstImage": func(items []Item) string {
+		for _, it := range items {
+			if strings.HasPrefix(it.ImageURL, "https://") {
+				return it.ImageURL
+			}
+		}
+		return ""
+	},
+	"date":  FormatDate,
+	"label": label,
 	"default": func(def, v string) string {
 		if strings.TrimSpace(v) == "" {
 			return def
@@ -161,12 +183,16 @@ func group(s string) string {
 // ErrEmpty is returned by Validate for a blank template.
 var ErrEmpty = errors.New("template is empty")
 
-// Validate parses and renders src with sample data, so a broken template is
-// refused when the merchant saves it, never at send time.
-func (r *Renderer) Validate(kind, src string, sample any) error {
+// Validate parses src and renders it with SampleData(kind, lang), checking
+// the LINE message shapes (Flex included), so a broken template is refused
+// when the merchant saves it, never at send time.
+func (r *Renderer) Validate(kind, lang, src string) error {
 	if strings.TrimSpace(src) == "" {
 		return ErrEmpty
 	}
-	_, err := r.Render(kind, "", src, sample)
+	if !r.Has(kind) {
+		return fmt.Errorf("unknown message kind %q", kind)
+	}
+	_, err := r.Render(kind, lang, src, SampleData(kind, lang))
 	return err
 }

@@ -191,6 +191,8 @@ type Checkout struct {
 	OrderID      *int64
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	Items        []CheckoutItem `gorm:"serializer:json"`
+	Locale       string
 }
 
 // Event statuses.

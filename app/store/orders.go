@@ -5,11 +5,16 @@ import (
 	"fmt"
 	"time"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
 
 var orderColumns = []string{"customer_id", "name", "email", "currency", "total_price", "subtotal_price", "financial_status",
-	"fulfillment_status", "checkout_token", "cart_token", "order_status_url", "discount_codes", "cancelled_at", "ordered_at", "updated_at"}
+	"fulfillment_status", "checkout_token", "cart_token", "order_status_url", "discount_codes", "ordered_at", "updated_at"}
+
+// A cancellation sticks: Shopify cannot un-cancel an order, so a late
+// orders/create delivered after orders/cancelled must not revive it.
+var stickyCancel = clause.Assignment{Column: clause.Column{Name: "cancelled_at"}, Value: gorm.Expr("COALESCE(excluded.cancelled_at, orders.cancelled_at)")}
 
 // UpsertOrder creates or updates an order by (shop, Shopify id), replacing
 // its items, and loads the stored row into o. Run it inside Tx.
@@ -23,7 +28,7 @@ func (db *DB) UpsertOrder(ctx context.Context, o *Order) error {
 	}
 	err := db.WithContext(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "shop_id"}, {Name: "shopify_id"}},
-		DoUpdates: clause.AssignmentColumns(orderColumns),
+		DoUpdates: append(clause.AssignmentColumns(orderColumns), stickyCancel),
 	}).Omit("id", "Items").Create(o).Error
 	if err != nil {
 		return fmt.Errorf("upserting order %d: %w", o.ShopifyID, err)

@@ -44,13 +44,17 @@ const (
 	DefaultDailyCap   = 2
 )
 
-// JourneyEnabled reports whether a journey kind is on; every journey is on by default.
+// JourneyEnabled reports whether a journey kind is on; every journey is on
+// by default except the optional ones in OffByDefault.
 func (s Settings) JourneyEnabled(kind string) bool {
 	if j, ok := s.Journeys[kind]; ok && j.Enabled != nil {
 		return *j.Enabled
 	}
-	return true
+	return !OffByDefault(kind)
 }
+
+// OffByDefault reports whether a journey is opt-in: the second cart reminder.
+func OffByDefault(kind string) bool { return kind == "cart_reminder_2" }
 
 // JourneyDelayMinutes returns the configured delay for kind, or def.
 func (s Settings) JourneyDelayMinutes(kind string, def int) int {
