@@ -81,9 +81,15 @@ func TestLinkHappyPath(t *testing.T) {
 			t.Fatalf("coupon message = %+v, %v", m, err)
 		}
 		pushes := e.line.Pushes()
-		if len(pushes) != 1 || pushes[0].To != testLineUser || !strings.Contains(string(pushes[0].Messages[0]), coupon.Code) ||
-			!strings.Contains(string(pushes[0].Messages[0]), `"type":"flex"`) {
-			t.Fatalf("pushes = %+v; rejected %v", pushes, e.line.Rejected())
+		if len(pushes) != 1 || pushes[0].To != testLineUser {
+			t.Fatalf("pushes = %d; rejected %v", len(pushes), e.line.Rejected())
+		}
+		var sent strings.Builder
+		for _, m := range pushes[0].Messages {
+			sent.Write(m)
+		}
+		if !strings.Contains(sent.String(), coupon.Code) || !strings.Contains(sent.String(), `"type":"flex"`) {
+			t.Fatalf("coupon push = %s", sent.String())
 		}
 		if c, _ := db.Coupon(ctx, coupon.ID); c.Status != store.CouponIssued || c.ShopifyDiscountID != d.ID {
 			t.Errorf("coupon = %+v", c)
