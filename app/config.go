@@ -38,7 +38,7 @@ type Config struct {
 }
 
 // DefaultScopes are the Shopify access scopes Tsunagu asks for; README says why each.
-var DefaultScopes = []string{"read_orders", "read_customers", "write_customers", "read_fulfillments", "read_checkouts", "write_discounts", "read_products"}
+var DefaultScopes = []string{"read_orders", "read_customers", "write_customers", "read_fulfillments", "write_discounts"}
 
 // LoadConfig reads the configuration from getenv. In development (the
 // default) missing secrets are generated into the data folder; in production
