@@ -40,6 +40,8 @@ type App struct {
 	// Now is the clock for handlers and workers; tests replace it.
 	Now        func() time.Time
 	HTTPClient *http.Client
+	// Metrics is the app's Prometheus registry (served at /metrics).
+	Metrics *Metrics
 
 	echo     *echo.Echo
 	closers  []func()
@@ -134,7 +136,9 @@ func (a *App) Relay() *jobs.Relay {
 // finishes in-flight tasks before returning.
 func (a *App) RunWorkers(ctx context.Context) error {
 	srv := asynq.NewServer(a.Redis, jobs.ServerConfig(a.Config.Concurrency, a.Log))
-	if err := srv.Start(a.Worker().Mux()); err != nil {
+	mux := a.Worker().Mux()
+	mux.Use(a.jobMetrics)
+	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("starting workers: %w", err)
 	}
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))

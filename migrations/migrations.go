@@ -9,6 +9,8 @@
 //	{{bytes}}  binary
 //	{{money}}  exact decimal amount
 //	{{bool}}   boolean
+//	{{text_pattern}} the operator class that makes an index serve bytewise
+//	           prefix ranges (text_pattern_ops on PostgreSQL; SQLite's default)
 package migrations
 
 import (
@@ -30,18 +32,20 @@ const (
 
 var types = map[string]map[string]string{
 	Postgres: {
-		"{{pk}}":    "BIGSERIAL PRIMARY KEY",
-		"{{ts}}":    "TIMESTAMPTZ",
-		"{{bytes}}": "BYTEA",
-		"{{money}}": "NUMERIC(16,4)",
-		"{{bool}}":  "BOOLEAN",
+		"{{pk}}":           "BIGSERIAL PRIMARY KEY",
+		"{{ts}}":           "TIMESTAMPTZ",
+		"{{bytes}}":        "BYTEA",
+		"{{money}}":        "NUMERIC(16,4)",
+		"{{bool}}":         "BOOLEAN",
+		"{{text_pattern}}": "text_pattern_ops",
 	},
 	SQLite: {
-		"{{pk}}":    "INTEGER PRIMARY KEY AUTOINCREMENT",
-		"{{ts}}":    "DATETIME",
-		"{{bytes}}": "BLOB",
-		"{{money}}": "NUMERIC",
-		"{{bool}}":  "BOOLEAN",
+		"{{pk}}":           "INTEGER PRIMARY KEY AUTOINCREMENT",
+		"{{ts}}":           "DATETIME",
+		"{{bytes}}":        "BLOB",
+		"{{money}}":        "NUMERIC",
+		"{{bool}}":         "BOOLEAN",
+		"{{text_pattern}}": "",
 	},
 }
 
