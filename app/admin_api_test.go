@@ -32,6 +32,13 @@ type adminSeed struct {
 	totalTimelineA int
 }
 
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
 func mustDo(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -75,6 +82,10 @@ func seedAdmin(t *testing.T, a *App) *adminSeed {
 	order(s.shopA, s.hanako, 900002, "#1002", at(-2), 5000, "")
 	order(s.shopA, s.taro, 900003, "#1003", at(-30), 1000, "LINE-ABC")
 	order(s.shopB, s.intruder, 900001, "#1001", at(-48), 9999, "")
+	for _, c := range []*store.Customer{s.hanako, s.taro} {
+		mustDo(t, db.RefreshCustomerStats(ctx, c.ID))
+		*c = *must(db.Customer(ctx, c.ShopID, c.ID))
+	}
 
 	mustDo(t, db.WithContext(ctx).Create(&store.Fulfillment{ShopID: s.shopA.ID, ShopifyID: 5001, OrderID: &s.order1001.ID,
 		ShopifyOrderID: 900001, Status: "success", TrackingCompany: "ヤマト運輸", TrackingNumber: "1234", TrackingURL: "https://track.example/1234",

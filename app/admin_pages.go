@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"embed"
 	"encoding/json"
@@ -68,11 +69,13 @@ func (a *App) adminPages(e *echo.Echo) {
 	render := func(c echo.Context, name, title string, data any) error {
 		lang := adminLang(c)
 		p := adminPage{Lang: lang, Title: tr(lang, title), Nav: name, Shop: currentShop(c), Path: c.Request().URL.Path, Data: data}
-		c.Response().Header().Set("Content-Type", "text/html; charset=utf-8")
 		// Embedded in the Shopify admin's iframe, and nowhere else.
 		c.Response().Header().Set("Content-Security-Policy", "frame-ancestors https://"+p.Shop.Domain+" https://admin.shopify.com")
-		c.Response().WriteHeader(http.StatusOK)
-		return pages[name].ExecuteTemplate(c.Response(), "layout", p)
+		var buf bytes.Buffer
+		if err := pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+			return fmt.Errorf("rendering admin page %s: %w", name, err)
+		}
+		return c.HTMLBlob(http.StatusOK, buf.Bytes())
 	}
 	g := e.Group("/admin", a.adminAuth)
 	g.GET("", func(c echo.Context) error {
@@ -98,6 +101,9 @@ func (a *App) adminPages(e *echo.Echo) {
 			return err
 		}
 		det, err := a.customerDetail(c, shop, id)
+		if err == nil {
+			det.Customer.Name = det.Customer.Customer.Name(adminLang(c))
+		}
 		if err != nil {
 			return err
 		}

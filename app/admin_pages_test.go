@@ -1,0 +1,54 @@
+package app
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/tsunagu/tsunagu/app/testenv"
+)
+
+func TestAdminPagesRender(t *testing.T) {
+	db := testenv.SQLite(t)
+	a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
+	s := seedAdmin(t, a)
+	han := "/admin/customers/" + itoa(s.hanako.ID)
+	cases := []struct {
+		path      string
+		status    int
+		want      []string
+		forbidden []string
+	}{
+		{"/admin", 200, []string{"はじめの設定", "LINE チャネルを接続する", "配信の成果", "サンクスメッセージ", "LINE 未連携"}, nil},
+		{"/admin?lang=en", 200, []string{"Set up Tsunagu", "Thank-you message"}, nil},
+		{"/admin/customers?q=yamada", 200, []string{"Yamada Hanako", "はなちゃん🌸"}, []string{"山田 太郎"}},
+		{"/admin/customers?q=zzz", 200, []string{"見つかりませんでした"}, nil},
+		{han, 200, []string{"タイムライン", "サンクスメッセージ", "#1001", "LINE 未連携", "ありがとうございます", "届きました？",
+			"https://admin.shopify.com/store/tsunagu-test/orders/900001", "https://admin.shopify.com/store/tsunagu-test/customers/7001"}, []string{"secret of shop B"}},
+		{han + "?kind=messages", 200, []string{"フォロー（3日後）"}, []string{"届きました？"}},
+		{han + "?kind=bogus", 400, nil, nil},
+		{"/admin/customers/" + itoa(s.intruder.ID), 404, nil, []string{"secret of shop B"}},
+		{"/admin/settings", 200, []string{"LINE チャネル", "/link/order?shop=tsunagu-test.myshopify.com", "{{ checkout.token }}", `value="21:00"`}, nil},
+		{"/admin/templates?kind=shipping&tlang=en", 200, []string{`data-kind="shipping"`, `data-lang="en"`}, nil},
+		{"/admin/assets/admin.css", 200, []string{"--accent"}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.path, func(t *testing.T) {
+			rec := adminDo(t, a, testShop, http.MethodGet, tc.path, nil)
+			if rec.Code != tc.status {
+				t.Fatalf("status %d, want %d: %.300s", rec.Code, tc.status, rec.Body)
+			}
+			body := rec.Body.String()
+			for _, w := range tc.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("page lacks %q: %s", w, body[len(body)-min(len(body), 600):])
+				}
+			}
+			for _, f := range tc.forbidden {
+				if strings.Contains(body, f) {
+					t.Errorf("page shows %q", f)
+				}
+			}
+		})
+	}
+}
