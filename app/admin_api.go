@@ -19,6 +19,7 @@ import (
 // the admin session, plus /metrics.
 func (a *App) adminRoutes(e *echo.Echo) {
 	a.metricsRoutes(e)
+	a.staffRoutes(e)
 	api := e.Group("/api", a.adminAuth)
 	api.GET("/customers", a.apiSearchCustomers)
 	api.GET("/customers/:id", a.apiCustomer)

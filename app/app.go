@@ -42,6 +42,7 @@ type App struct {
 	HTTPClient *http.Client
 	// Metrics is the app's Prometheus registry (served at /metrics).
 	Metrics *Metrics
+	logins  *loginLimiter
 
 	echo     *echo.Echo
 	closers  []func()

@@ -15,3 +15,19 @@ CREATE INDEX coupons_customer ON coupons (customer_id);
 -- Dashboard: a shop's messages and orders over a window.
 CREATE INDEX messages_shop_created ON messages (shop_id, created_at);
 CREATE INDEX orders_shop_time ON orders (shop_id, ordered_at);
+
+-- Staff accounts for support teams without Shopify admin access. Shopify
+-- staff use the session token instead; these sign in at /admin/login.
+CREATE TABLE staff_accounts (
+  id {{pk}},
+  shop_id BIGINT NOT NULL REFERENCES shops(id) ON DELETE CASCADE,
+  email TEXT NOT NULL,
+  name TEXT NOT NULL DEFAULT '',
+  role TEXT NOT NULL DEFAULT 'viewer',
+  password_hash TEXT NOT NULL,
+  last_login_at {{ts}},
+  disabled_at {{ts}},
+  created_at {{ts}} NOT NULL,
+  updated_at {{ts}} NOT NULL,
+  UNIQUE (shop_id, email)
+);

@@ -61,10 +61,35 @@
       ev.preventDefault();
       var result = form.querySelector(".result");
       api(form.dataset.method || "POST", form.dataset.api, formJSON(form))
-        .then(function () { show(result, true, T.saved); })
+        .then(function () { show(result, true, T.saved); document.dispatchEvent(new Event("tsunagu:saved")); })
         .catch(function (e) { show(result, false, T.failed + e.message); });
     });
   });
+
+  // Staff list: rows with a disable/enable toggle.
+  var staffList = document.querySelector("#staff-list tbody");
+  function loadStaff() {
+    if (!staffList) return;
+    api("GET", "/api/staff").then(function (d) {
+      staffList.innerHTML = "";
+      (d.staff || []).forEach(function (s) {
+        var tr = document.createElement("tr");
+        var td = function (text) { var el = document.createElement("td"); el.textContent = text; tr.appendChild(el); return el; };
+        td(s.email + (s.name ? " (" + s.name + ")" : ""));
+        td(s.role);
+        var btn = document.createElement("button");
+        btn.type = "button"; btn.className = "btn";
+        btn.textContent = s.disabled_at ? (lang === "en" ? "Enable" : "有効にする") : (lang === "en" ? "Disable" : "無効にする");
+        btn.addEventListener("click", function () {
+          api("PATCH", "/api/staff/" + s.id, { disabled: !s.disabled_at }).then(loadStaff);
+        });
+        td("").appendChild(btn);
+        staffList.appendChild(tr);
+      });
+    }).catch(function () {});
+  }
+  loadStaff();
+  document.addEventListener("tsunagu:saved", loadStaff);
 
   document.querySelectorAll("[data-post]").forEach(function (btn) {
     btn.addEventListener("click", function () {
