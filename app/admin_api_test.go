@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/shopspring/decimal"
 
 	"github.com/tsunagu/tsunagu/app/store"
@@ -582,6 +583,30 @@ func TestAdminDashboard(t *testing.T) {
 	})
 }
 
+func TestLINEErrorMetrics(t *testing.T) {
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/push") {
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+	}))
+	defer fake.Close()
+	a := newTestApp(t, testenv.SQLite(t), testenv.Redis(t), fake.URL)
+	for _, p := range []string{"/v2/bot/message/push", "/v2/bot/message/push", "/v2/bot/profile/U0123456789abcdef0123456789abcdef"} {
+		res, err := a.HTTPClient.Post(fake.URL+p, "application/json", strings.NewReader("{}"))
+		mustDo(t, err)
+		res.Body.Close()
+	}
+	out := adminDo(t, a, "", "GET", "/metrics", nil).Body.String()
+	for _, want := range []string{
+		`tsunagu_line_api_errors_total{endpoint="/v2/bot/message/push",status="429"} 2`,
+		`tsunagu_line_api_requests_total{endpoint="/v2/bot/profile/:id"} 1`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
 func TestMetricsAndJobsDashboard(t *testing.T) {
 	db := testenv.SQLite(t)
 	a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
@@ -600,6 +625,12 @@ func TestMetricsAndJobsDashboard(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	// Job latency comes from the Asynq middleware RunWorkers installs.
+	h := a.jobMetrics(asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil }))
+	mustDo(t, h.ProcessTask(context.Background(), asynq.NewTask("message:send", nil)))
+	if out := adminDo(t, a, "", "GET", "/metrics", nil).Body.String(); !strings.Contains(out, `tsunagu_job_duration_seconds_count{result="ok",type="message:send"} 1`) {
+		t.Error("/metrics lacks the job latency")
 	}
 	// No ops token configured: the job dashboard does not exist.
 	if rec := adminDo(t, a, testShop, "GET", "/admin/jobs", nil); rec.Code != 404 {
