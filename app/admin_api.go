@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/shopspring/decimal"
 
 	"github.com/tsunagu/tsunagu/app/store"
 )
@@ -58,15 +59,45 @@ func notFoundAs(err error, what string) error {
 	return err
 }
 
+// customerJSON is a customer as the admin API shows it.
 type customerJSON struct {
-	store.CustomerHit
-	Name     string `json:"name"`
-	AdminURL string `json:"admin_url"`
+	ID              int64           `json:"id"`
+	ShopifyID       int64           `json:"shopify_id"`
+	Name            string          `json:"name"`
+	FirstName       string          `json:"first_name"`
+	LastName        string          `json:"last_name"`
+	Email           string          `json:"email"`
+	Phone           string          `json:"phone"`
+	Tags            string          `json:"tags"`
+	Locale          string          `json:"locale"`
+	OrdersCount     int             `json:"orders_count"`
+	TotalSpent      decimal.Decimal `json:"total_spent"`
+	LastOrderAt     *time.Time      `json:"last_order_at"`
+	Redacted        bool            `json:"redacted"`
+	LineLinked      bool            `json:"line_linked"`
+	LineBlocked     bool            `json:"line_blocked"`
+	LineDisplayName string          `json:"line_display_name"`
+	AdminURL        string          `json:"admin_url"`
 }
 
-func (a *App) customerJSON(shop *store.Shop, h store.CustomerHit) customerJSON {
-	return customerJSON{CustomerHit: h, Name: h.Customer.Name("ja"),
-		AdminURL: shopifyAdminURL(shop.Domain, "customers/"+strconv.FormatInt(h.ShopifyID, 10))}
+func (a *App) customerJSON(shop *store.Shop, h store.CustomerHit, lang string) customerJSON {
+	c := h.Customer
+	return customerJSON{ID: c.ID, ShopifyID: c.ShopifyID, Name: c.Name(lang), FirstName: c.FirstName, LastName: c.LastName,
+		Email: c.Email, Phone: c.Phone, Tags: c.Tags, Locale: c.Locale, OrdersCount: c.OrdersCount, TotalSpent: c.TotalSpent,
+		LastOrderAt: c.LastOrderAt, Redacted: c.RedactedAt != nil,
+		LineLinked: h.LineLinked, LineBlocked: h.LineBlocked, LineDisplayName: h.LineDisplayName,
+		AdminURL: shopifyAdminURL(shop.Domain, "customers/"+strconv.FormatInt(c.ShopifyID, 10))}
+}
+
+// lineLinkJSON is a customer's latest LINE link.
+type lineLinkJSON struct {
+	LineUserID   string     `json:"line_user_id"`
+	DisplayName  string     `json:"display_name"`
+	Friend       bool       `json:"friend"`
+	Blocked      bool       `json:"blocked"`
+	LinkedAt     time.Time  `json:"linked_at"`
+	UnlinkedAt   *time.Time `json:"unlinked_at"`
+	UnlinkReason string     `json:"unlink_reason,omitempty"`
 }
 
 func (a *App) apiSearchCustomers(c echo.Context) error {
@@ -85,7 +116,7 @@ func (a *App) apiSearchCustomers(c echo.Context) error {
 	}
 	out := make([]customerJSON, len(hits))
 	for i, h := range hits {
-		out[i] = a.customerJSON(shop, h)
+		out[i] = a.customerJSON(shop, h, "ja")
 	}
 	res := map[string]any{"customers": out}
 	if next != 0 {
@@ -100,7 +131,7 @@ func (a *App) apiCustomer(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := a.customerDetail(c, shop, id)
+	res, err := a.customerDetail(c, shop, id, "ja")
 	if err != nil {
 		return err
 	}
@@ -108,11 +139,11 @@ func (a *App) apiCustomer(c echo.Context) error {
 }
 
 type customerDetail struct {
-	Customer customerJSON    `json:"customer"`
-	Link     *store.LineLink `json:"line_link,omitempty"`
+	Customer customerJSON  `json:"customer"`
+	Link     *lineLinkJSON `json:"line_link"`
 }
 
-func (a *App) customerDetail(c echo.Context, shop *store.Shop, id int64) (*customerDetail, error) {
+func (a *App) customerDetail(c echo.Context, shop *store.Shop, id int64, lang string) (*customerDetail, error) {
 	ctx := c.Request().Context()
 	cust, err := a.DB.Customer(ctx, shop.ID, id)
 	if err != nil {
@@ -121,10 +152,11 @@ func (a *App) customerDetail(c echo.Context, shop *store.Shop, id int64) (*custo
 	h := store.CustomerHit{Customer: *cust}
 	res := &customerDetail{}
 	if l, err := a.DB.LastLink(ctx, cust.ID); err == nil && l.ShopID == shop.ID {
-		res.Link = l
+		res.Link = &lineLinkJSON{LineUserID: l.LineUserID, DisplayName: l.DisplayName, Friend: l.Friend, Blocked: l.Blocked,
+			LinkedAt: l.LinkedAt, UnlinkedAt: l.UnlinkedAt, UnlinkReason: l.UnlinkReason}
 		h.LineDisplayName, h.LineLinked, h.LineBlocked = l.DisplayName, l.UnlinkedAt == nil, l.Blocked
 	}
-	res.Customer = a.customerJSON(shop, h)
+	res.Customer = a.customerJSON(shop, h, lang)
 	return res, nil
 }
 
@@ -167,7 +199,14 @@ func (a *App) timeline(c echo.Context, shop *store.Shop, id int64) ([]store.Time
 	if err != nil {
 		return nil, nil, notFoundAs(err, "customer")
 	}
+	// Entries about an order link to it in the Shopify admin, the rest to the customer.
+	cust, err := a.DB.Customer(c.Request().Context(), shop.ID, id)
+	if err != nil {
+		return nil, nil, notFoundAs(err, "customer")
+	}
+	custURL := shopifyAdminURL(shop.Domain, "customers/"+strconv.FormatInt(cust.ShopifyID, 10))
 	for i := range entries {
+		entries[i].AdminURL = custURL
 		if entries[i].ShopifyOrderID != 0 {
 			entries[i].AdminURL = shopifyAdminURL(shop.Domain, "orders/"+strconv.FormatInt(entries[i].ShopifyOrderID, 10))
 		}

@@ -163,8 +163,7 @@ func decode[T any](t *testing.T, rec *httptest.ResponseRecorder) T {
 
 type searchRes struct {
 	Customers []struct {
-		ID              int64  `json:"ID"`
-		ShopID          int64  `json:"ShopID"`
+		ID              int64  `json:"id"`
 		Name            string `json:"name"`
 		LineDisplayName string `json:"line_display_name"`
 		AdminURL        string `json:"admin_url"`
@@ -213,8 +212,8 @@ func TestAdminCustomerSearch(t *testing.T) {
 				res := decode[searchRes](t, rec)
 				var got []int64
 				for _, c := range res.Customers {
-					if c.ShopID != s.shopA.ID {
-						t.Fatalf("customer of shop %d leaked into shop %d's search", c.ShopID, s.shopA.ID)
+					if c.ID == s.intruder.ID {
+						t.Fatal("shop B's customer leaked into shop A's search")
 					}
 					got = append(got, c.ID)
 				}
@@ -357,6 +356,17 @@ func TestAdminTimeline(t *testing.T) {
 		}
 		if ful == nil || ful.OrderName != "#1001" || ful.URL != "https://track.example/1234" || ful.AdminURL == "" {
 			t.Errorf("fulfillment entry = %+v", ful)
+		}
+
+		for _, e := range res.Entries {
+			if e.ShopifyOrderID == 0 && e.AdminURL != "https://admin.shopify.com/store/tsunagu-test/customers/7001" {
+				t.Errorf("%s entry links to %q, want the customer in the Shopify admin", e.Kind, e.AdminURL)
+			}
+		}
+		det := decode[customerDetail](t, adminDo(t, a, testShop, "GET", "/api/customers/"+itoa(s.hanako.ID), nil))
+		if det.Customer.Name != "Yamada Hanako" || !det.Customer.LineLinked || det.Link == nil || det.Link.DisplayName != "はなちゃん🌸" ||
+			det.Customer.OrdersCount != 2 || det.Customer.AdminURL != "https://admin.shopify.com/store/tsunagu-test/customers/7001" {
+			t.Errorf("customer detail = %+v, link %+v", det.Customer, det.Link)
 		}
 
 		t.Run("kind filters", func(t *testing.T) {

@@ -100,10 +100,7 @@ func (a *App) adminPages(e *echo.Echo) {
 		if err != nil {
 			return err
 		}
-		det, err := a.customerDetail(c, shop, id)
-		if err == nil {
-			det.Customer.Name = det.Customer.Customer.Name(adminLang(c))
-		}
+		det, err := a.customerDetail(c, shop, id, adminLang(c))
 		if err != nil {
 			return err
 		}
