@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -32,6 +33,10 @@ type adminPage struct {
 	Shop  *store.Shop
 	Path  string
 	Data  any
+	// AppBridgeKey, when set, loads Shopify App Bridge: inside the Shopify
+	// admin it adds a fresh session token to every fetch, so the API calls
+	// work even where the iframe's cookies are blocked.
+	AppBridgeKey string
 }
 
 func (p adminPage) T(key string) string { return tr(p.Lang, key) }
@@ -69,6 +74,9 @@ func (a *App) adminPages(e *echo.Echo) {
 	render := func(c echo.Context, name, title string, data any) error {
 		lang := adminLang(c)
 		p := adminPage{Lang: lang, Title: tr(lang, title), Nav: name, Shop: currentShop(c), Path: c.Request().URL.Path, Data: data}
+		if strings.HasPrefix(a.Config.BaseURL, "https://") {
+			p.AppBridgeKey = a.Config.ShopifyAPIKey
+		}
 		// Embedded in the Shopify admin's iframe, and nowhere else.
 		c.Response().Header().Set("Content-Security-Policy", "frame-ancestors https://"+p.Shop.Domain+" https://admin.shopify.com")
 		var buf bytes.Buffer

@@ -1,10 +1,15 @@
 package app
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/app/testenv"
 )
 
@@ -50,5 +55,47 @@ func TestAdminPagesRender(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestLinkFromOrderStatusPage(t *testing.T) {
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
+		s := seedAdmin(t, a)
+		mustDo(t, db.WithContext(context.Background()).Model(&store.Order{}).Where("id = ?", s.order1001.ID).Update("checkout_token", "ck-secret-1001").Error)
+		cases := []struct {
+			name, query string
+			status      int
+		}{
+			{"buyer", "shop=" + testShop + "&order=900001&key=ck-secret-1001", 302},
+			{"wrong key", "shop=" + testShop + "&order=900001&key=ck-secret-1002", 404},
+			{"no key", "shop=" + testShop + "&order=900001", 404},
+			{"other shop's order", "shop=" + otherShop + "&order=900001&key=ck-secret-1001", 404},
+			{"unknown shop", "shop=nope.myshopify.com&order=900001&key=ck-secret-1001", 404},
+			{"order without checkout token", "shop=" + testShop + "&order=900002&key=", 404},
+		}
+		for _, tc := range cases {
+			rec := deliver(t, a, httptest.NewRequest("GET", "/link/order?"+tc.query, nil))
+			if rec.Code != tc.status {
+				t.Errorf("%s: %d, want %d", tc.name, rec.Code, tc.status)
+			}
+			if tc.status == 302 {
+				loc := rec.Header().Get("Location")
+				tok, _ := strings.CutPrefix(loc, "http://127.0.0.1:8080/link/start?t=")
+				tok, _ = url.QueryUnescape(tok)
+				p, err := a.Signer.Verify("link", tok, testNow)
+				if err != nil || string(p) != fmt.Sprintf("%d|%d", s.shopA.ID, s.hanako.ID) {
+					t.Errorf("redirect %q: payload %q, %v", loc, p, err)
+				}
+			}
+		}
+	})
+}
+
+func TestSearchBadCursor(t *testing.T) {
+	a := newTestApp(t, testenv.SQLite(t), testenv.Redis(t), "http://127.0.0.1:1")
+	seedAdmin(t, a)
+	if rec := adminDo(t, a, testShop, "GET", "/api/customers?cursor=abc", nil); rec.Code != 400 {
+		t.Errorf("bad cursor: %d", rec.Code)
 	}
 }
