@@ -670,4 +670,15 @@ func TestMetricsAndJobsDashboard(t *testing.T) {
 			t.Errorf("/admin/jobs %+v: %d", tc, rec.Code)
 		}
 	}
+	for auth, status := range map[string]int{"": 401, "Bearer nope": 401, "Bearer ops-secret": 200} {
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		rec := httptest.NewRecorder()
+		b.Handler().ServeHTTP(rec, req)
+		if rec.Code != status {
+			t.Errorf("/metrics with %q: %d", auth, rec.Code)
+		}
+	}
 }

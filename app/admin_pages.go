@@ -60,7 +60,50 @@ func loadAdminTemplates() (map[string]*template.Template, error) {
 		}
 		pages[name] = t
 	}
+	raw, err := template.New("raw").Funcs(funcs).ParseFS(adminUI, "adminui/layout.html")
+	if err == nil {
+		_, err = raw.Parse(`{{define "content"}}{{.Data}}{{end}}`)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("parsing the admin layout: %w", err)
+	}
+	pages["raw"] = raw
 	return pages, nil
+}
+
+// renderAdmin renders page name (a template set of loadAdminTemplates)
+// inside the admin layout; title is a uiText key.
+func (a *App) renderAdmin(c echo.Context, name, title string, data any) error {
+	lang := adminLang(c)
+	p := adminPage{Lang: lang, Title: tr(lang, title), Nav: name, Shop: currentShop(c), Path: c.Request().URL.Path, Data: data}
+	if strings.HasPrefix(a.Config.BaseURL, "https://") {
+		p.AppBridgeKey = a.Config.ShopifyAPIKey
+	}
+	// Embedded in the Shopify admin's iframe, and nowhere else.
+	c.Response().Header().Set("Content-Security-Policy", "frame-ancestors https://"+p.Shop.Domain+" https://admin.shopify.com")
+	var buf bytes.Buffer
+	if err := a.adminTmpl[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+		return fmt.Errorf("rendering admin page %s: %w", name, err)
+	}
+	return c.HTMLBlob(http.StatusOK, buf.Bytes())
+}
+
+// AdminPage renders body (trusted HTML built by the caller) inside the
+// admin layout, with nav ("segments", "campaigns", …) marked as current:
+// the way other areas (segments, campaigns) get pages that match the admin.
+// Call it from a handler behind a.adminAuth.
+func (a *App) AdminPage(c echo.Context, nav, title string, body template.HTML) error {
+	lang := adminLang(c)
+	p := adminPage{Lang: lang, Title: title, Nav: nav, Shop: currentShop(c), Path: c.Request().URL.Path, Data: body}
+	if strings.HasPrefix(a.Config.BaseURL, "https://") {
+		p.AppBridgeKey = a.Config.ShopifyAPIKey
+	}
+	c.Response().Header().Set("Content-Security-Policy", "frame-ancestors https://"+p.Shop.Domain+" https://admin.shopify.com")
+	var buf bytes.Buffer
+	if err := a.adminTmpl["raw"].ExecuteTemplate(&buf, "layout", p); err != nil {
+		return fmt.Errorf("rendering admin page %s: %w", nav, err)
+	}
+	return c.HTMLBlob(http.StatusOK, buf.Bytes())
 }
 
 func (a *App) adminPages(e *echo.Echo) {
@@ -71,20 +114,8 @@ func (a *App) adminPages(e *echo.Echo) {
 	}
 	assets, _ := fs.Sub(adminUI, "adminui/assets")
 	e.GET("/admin/assets/*", echo.WrapHandler(http.StripPrefix("/admin/assets/", http.FileServer(http.FS(assets)))))
-	render := func(c echo.Context, name, title string, data any) error {
-		lang := adminLang(c)
-		p := adminPage{Lang: lang, Title: tr(lang, title), Nav: name, Shop: currentShop(c), Path: c.Request().URL.Path, Data: data}
-		if strings.HasPrefix(a.Config.BaseURL, "https://") {
-			p.AppBridgeKey = a.Config.ShopifyAPIKey
-		}
-		// Embedded in the Shopify admin's iframe, and nowhere else.
-		c.Response().Header().Set("Content-Security-Policy", "frame-ancestors https://"+p.Shop.Domain+" https://admin.shopify.com")
-		var buf bytes.Buffer
-		if err := pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
-			return fmt.Errorf("rendering admin page %s: %w", name, err)
-		}
-		return c.HTMLBlob(http.StatusOK, buf.Bytes())
-	}
+	a.adminTmpl = pages
+	render := a.renderAdmin
 	g := e.Group("/admin", a.adminAuth)
 	g.GET("", func(c echo.Context) error {
 		d, err := a.homeData(c)

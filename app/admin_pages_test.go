@@ -3,11 +3,14 @@ package app
 import (
 	"context"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/app/testenv"
@@ -97,5 +100,18 @@ func TestSearchBadCursor(t *testing.T) {
 	seedAdmin(t, a)
 	if rec := adminDo(t, a, testShop, "GET", "/api/customers?cursor=abc", nil); rec.Code != 400 {
 		t.Errorf("bad cursor: %d", rec.Code)
+	}
+}
+
+func TestAdminPageForOtherAreas(t *testing.T) {
+	a := newTestApp(t, testenv.SQLite(t), testenv.Redis(t), "http://127.0.0.1:1")
+	seedAdmin(t, a)
+	a.echo.GET("/admin/segments", func(c echo.Context) error {
+		return a.AdminPage(c, "segments", "Segments", template.HTML(`<h1 id="seg">セグメント</h1>`))
+	}, a.adminAuth)
+	rec := adminDo(t, a, testShop, "GET", "/admin/segments", nil)
+	body := rec.Body.String()
+	if rec.Code != 200 || !strings.Contains(body, `<h1 id="seg">セグメント</h1>`) || !strings.Contains(body, `<a href="/admin/segments" class="active">`) {
+		t.Fatalf("%d %s", rec.Code, body)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -43,6 +44,8 @@ type App struct {
 	// Metrics is the app's Prometheus registry (served at /metrics).
 	Metrics *Metrics
 	logins  *loginLimiter
+	// adminTmpl are the admin page templates (see AdminPage).
+	adminTmpl map[string]*template.Template
 
 	echo     *echo.Echo
 	closers  []func()

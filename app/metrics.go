@@ -93,7 +93,14 @@ func (c *messageCollector) Collect(ch chan<- prometheus.Metric) {
 func (a *App) metricsRoutes(e *echo.Echo) {
 	a.Metrics = newMetrics(a)
 	e.Use(a.countWebhooks)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{})))
+	// /metrics carries no shop data; with TSUNAGU_OPS_TOKEN set it needs the
+	// token too (Prometheus: basic_auth password or authorization credentials).
+	metrics := echo.WrapHandler(promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{}))
+	if a.Config.OpsToken != "" {
+		e.GET("/metrics", metrics, a.opsAuth)
+	} else {
+		e.GET("/metrics", metrics)
+	}
 	a.instrumentLINE()
 
 	// asynqmon shows every shop's tasks, so it is for Tsunagu's operators
@@ -112,6 +119,9 @@ func (a *App) metricsRoutes(e *echo.Echo) {
 func (a *App) opsAuth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		_, pw, ok := c.Request().BasicAuth()
+		if bearer, isBearer := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer "); isBearer {
+			pw, ok = bearer, true
+		}
 		if !ok || subtle.ConstantTimeCompare([]byte(pw), []byte(a.Config.OpsToken)) != 1 {
 			c.Response().Header().Set("WWW-Authenticate", `Basic realm="Tsunagu operators"`)
 			return echo.NewHTTPError(http.StatusUnauthorized, "operators only")
