@@ -121,8 +121,11 @@ func (db *DB) DashboardStats(ctx context.Context, shopID int64, since, until tim
 	}
 
 	var orders []Order
+	// Only orders that can be attributed: with a discount code, or by a customer who clicked.
 	if err := g().G.Select("id, customer_id, total_price, discount_codes, ordered_at").
 		Where("shop_id = ? AND ordered_at >= ? AND ordered_at < ? AND cancelled_at IS NULL", shopID, since, until).
+		Where("discount_codes <> '' OR customer_id IN (SELECT customer_id FROM activities WHERE shop_id = ? AND kind = ? AND ref_type = 'message' AND occurred_at >= ? AND occurred_at < ?)",
+			shopID, ActClick, since.Add(-AttributionWindow), until).
 		Find(&orders).Error; err != nil {
 		return nil, fmt.Errorf("loading orders: %w", err)
 	}

@@ -221,7 +221,19 @@ func measure(ctx context.Context, db *store.DB, n int) error {
 		return err
 	}
 	// Seeding sends a tenth of messages and activities to customers 1, 11, … 191.
-	return timeline(fmt.Sprintf("timeline first page (heavy customer, %d events)", heavyEvents), func() int64 { return 1 + 10*rng.Int64N(20) })
+	if err := timeline(fmt.Sprintf("timeline first page (heavy customer, %d events)", heavyEvents), func() int64 { return 1 + 10*rng.Int64N(20) }); err != nil {
+		return err
+	}
+	var ds []time.Duration
+	for i := 0; i < 5; i++ {
+		start := time.Now()
+		if _, err := db.DashboardStats(ctx, 1, time.Now().AddDate(0, 0, -30), time.Now(), time.UTC); err != nil {
+			return fmt.Errorf("dashboard: %w", err)
+		}
+		ds = append(ds, time.Since(start))
+	}
+	report("dashboard, 30 days (not a p95 target)", ds, 0)
+	return nil
 }
 
 func report(name string, ds []time.Duration, hits float64) {
