@@ -340,7 +340,7 @@ func (a *App) apiDashboard(c echo.Context) error {
 	loc := shop.Location()
 	now := a.Now().In(loc)
 	until := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc).AddDate(0, 0, 1)
-	d, err := a.DB.DashboardStats(c.Request().Context(), shop.ID, until.AddDate(0, 0, -days), until, loc)
+	d, err := a.dashboard(c.Request().Context(), shop, until.AddDate(0, 0, -days), until)
 	if err != nil {
 		return err
 	}

@@ -228,7 +228,7 @@ func (a *App) homeData(c echo.Context) (map[string]any, error) {
 	loc := shop.Location()
 	now := a.Now().In(loc)
 	until := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc).AddDate(0, 0, 1)
-	d, err := a.DB.DashboardStats(ctx, shop.ID, until.AddDate(0, 0, -30), until, loc)
+	d, err := a.dashboard(ctx, shop, until.AddDate(0, 0, -30), until)
 	if err != nil {
 		return nil, err
 	}

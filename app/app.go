@@ -46,6 +46,7 @@ type App struct {
 	logins  *loginLimiter
 	// adminTmpl are the admin page templates (see AdminPage).
 	adminTmpl map[string]*template.Template
+	dashCache dashCache
 
 	echo     *echo.Echo
 	closers  []func()
