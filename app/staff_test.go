@@ -1,6 +1,8 @@
 package app
 
 import (
+	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -174,3 +176,42 @@ func TestStaffLoginThrottle(t *testing.T) {
 		t.Fatalf("after the window: %d", rec.Code)
 	}
 }
+
+func TestCrossSiteWritesRefused(t *testing.T) {
+	a := newTestApp(t, testenv.SQLite(t), testenv.Redis(t), "http://127.0.0.1:1")
+	seedAdmin(t, a)
+	ck := &http.Cookie{Name: adminCookie, Value: a.Signer.Sign(adminPurpose, []byte(testShop+"|1"), testNow.Add(time.Hour))}
+	form := "email=evil%40attacker.example&password=attacker-password&role=admin"
+	cases := []struct {
+		name    string
+		headers map[string]string
+		status  int
+	}{
+		{"form from another site", map[string]string{"Sec-Fetch-Site": "cross-site", "Content-Type": "application/x-www-form-urlencoded"}, 403},
+		{"foreign Origin", map[string]string{"Origin": "https://evil.example", "Content-Type": "application/x-www-form-urlencoded"}, 403},
+		{"same origin", map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": "http://example.com", "Content-Type": "application/json"}, 201},
+	}
+	for _, tc := range cases {
+		body := form
+		if tc.status == 201 {
+			body = `{"email":"ok@support.example","password":"long-enough-password"}`
+		}
+		req := withCookie("POST", "/api/staff", ck, "")
+		req.Body = httptestBody(body)
+		req.ContentLength = int64(len(body))
+		for k, v := range tc.headers {
+			req.Header.Set(k, v)
+		}
+		if rec := deliver(t, a, req); rec.Code != tc.status {
+			t.Errorf("%s: %d, want %d: %s", tc.name, rec.Code, tc.status, rec.Body)
+		}
+	}
+	list, _ := a.DB.ListStaff(context.Background(), 1)
+	for _, s := range list {
+		if s.Email == "evil@attacker.example" {
+			t.Fatal("a cross-site form created a staff account")
+		}
+	}
+}
+
+func httptestBody(s string) io.ReadCloser { return io.NopCloser(strings.NewReader(s)) }
