@@ -17,6 +17,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/shopspring/decimal"
+	"github.com/skip2/go-qrcode"
 
 	"github.com/tsunagu/tsunagu/app/store"
 	templates "github.com/tsunagu/tsunagu/templates"
@@ -194,6 +195,7 @@ func (a *App) adminPages(e *echo.Echo) {
 		return render(c, "templates", "tpl.title", map[string]any{"Kinds": messageKinds, "Cur": cur})
 	})
 	e.GET("/link/order", a.linkFromOrder)
+	e.GET("/link/order/qr.png", a.linkFromOrder)
 }
 
 // homeData is the checklist and the dashboard.
@@ -298,6 +300,8 @@ func (a *App) orderStatusSnippet(shopDomain string) string {
 <div style="margin:16px 0;padding:16px;border:1px solid #06c755;border-radius:8px">
   <p style="margin:0 0 8px">LINE と連携すると、発送のお知らせやクーポンが届きます。</p>
   <a href="` + a.orderLinkURL(shopDomain) + `" style="display:inline-block;background:#06c755;color:#fff;padding:10px 16px;border-radius:6px;text-decoration:none">LINE で連携する</a>
+  <p style="margin:12px 0 4px;font-size:12px">パソコンでご覧の方は、LINE のあるスマートフォンで読み取ってください。</p>
+  <img src="` + strings.Replace(a.orderLinkURL(shopDomain), "/link/order?", "/link/order/qr.png?", 1) + `" width="120" height="120" alt="QR">
 </div>
 {% endif %}`
 }
@@ -316,6 +320,16 @@ func (a *App) linkFromOrder(c echo.Context) error {
 	o, err := a.DB.OrderByShopifyID(ctx, shop.ID, orderID)
 	if err != nil || key == "" || o.CheckoutToken == "" || subtle.ConstantTimeCompare([]byte(o.CheckoutToken), []byte(key)) != 1 || o.CustomerID == nil {
 		return echo.NewHTTPError(http.StatusNotFound, "order not found")
+	}
+	if strings.HasSuffix(c.Request().URL.Path, "/qr.png") {
+		// A buyer at a computer scans this with the phone that has LINE.
+		u := a.Config.BaseURL + "/link/order?" + url.Values{"shop": {shop.Domain}, "order": {c.QueryParam("order")}, "key": {key}}.Encode()
+		png, err := qrcode.Encode(u, qrcode.Medium, 240)
+		if err != nil {
+			return fmt.Errorf("drawing QR code: %w", err)
+		}
+		c.Response().Header().Set("Cache-Control", "private, max-age=86400")
+		return c.Blob(http.StatusOK, "image/png", png)
 	}
 	u, err := a.customerLinkURL(shop.ID, *o.CustomerID)
 	if err != nil {

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"html/template"
@@ -76,6 +77,13 @@ func TestLinkFromOrderStatusPage(t *testing.T) {
 			{"other shop's order", "shop=" + otherShop + "&order=900001&key=ck-secret-1001", 404},
 			{"unknown shop", "shop=nope.myshopify.com&order=900001&key=ck-secret-1001", 404},
 			{"order without checkout token", "shop=" + testShop + "&order=900002&key=", 404},
+		}
+		qr := deliver(t, a, httptest.NewRequest("GET", "/link/order/qr.png?shop="+testShop+"&order=900001&key=ck-secret-1001", nil))
+		if qr.Code != 200 || qr.Header().Get("Content-Type") != "image/png" || !bytes.HasPrefix(qr.Body.Bytes(), []byte("\x89PNG")) {
+			t.Errorf("QR: %d %s", qr.Code, qr.Header().Get("Content-Type"))
+		}
+		if rec := deliver(t, a, httptest.NewRequest("GET", "/link/order/qr.png?shop="+testShop+"&order=900001&key=wrong", nil)); rec.Code != 404 {
+			t.Errorf("QR with a wrong key: %d", rec.Code)
 		}
 		for _, tc := range cases {
 			rec := deliver(t, a, httptest.NewRequest("GET", "/link/order?"+tc.query, nil))
