@@ -279,14 +279,22 @@ func (c *TimelineCursor) before(e *TimelineEntry) bool {
 	return e.ID < c.ID
 }
 
-// bound is the SQL condition for a source's rows at or before the cursor
-// time; exact ordering among equal times is finished in Go.
-func (c *TimelineCursor) bound(col string) (string, []any) {
+// bound is the SQL keyset condition for rows of source src (time column
+// col, id column idCol) that come after the cursor. Times compare as ranges
+// of one microsecond, the cursor's precision, so it holds on PostgreSQL
+// (microseconds) and SQLite (nanoseconds in text) alike.
+func (c *TimelineCursor) bound(col, idCol string, src int) (string, []any) {
 	if c == nil {
 		return "1 = 1", nil
 	}
-	// A microsecond of slack: SQLite and PostgreSQL round differently.
-	return col + " <= ?", []any{c.At.Add(time.Microsecond)}
+	lo, hi := c.At, c.At.Add(time.Microsecond)
+	switch {
+	case src < c.Src: // equal times of this source sort after the cursor
+		return col + " < ?", []any{hi}
+	case src > c.Src:
+		return col + " < ?", []any{lo}
+	}
+	return "(" + col + " < ? OR (" + col + " >= ? AND " + col + " < ? AND " + idCol + " < ?))", []any{lo, lo, hi, c.ID}
 }
 
 var activityGroups = map[string]string{
@@ -332,6 +340,18 @@ func (db *DB) Timeline(ctx context.Context, shopID, customerID int64, cur *Timel
 	n := limit + 1
 	g := func() *DB { return &DB{G: db.WithContext(ctx), Dialect: db.Dialect} }
 	var out []TimelineEntry
+	// A source that returned all n rows may have older rows unread; nothing
+	// older than its last row may be on this page (the horizon).
+	var horizon *TimelineEntry
+	saturated := func(rows int, at time.Time, src int, id int64) {
+		if rows < n {
+			return
+		}
+		e := TimelineEntry{At: at, src: src, ID: id}
+		if horizon == nil || newer(e, *horizon) {
+			horizon = &e
+		}
+	}
 	add := func(e TimelineEntry) {
 		if cur.before(&e) {
 			out = append(out, e)
@@ -341,10 +361,14 @@ func (db *DB) Timeline(ctx context.Context, shopID, customerID int64, cur *Timel
 
 	if want(TLOrders) {
 		var ords []Order
-		w, a := cur.bound("ordered_at")
+		w, a := cur.bound("ordered_at", "id", srcOrder)
 		if err := g().G.Where("shop_id = ? AND customer_id = ? AND "+w, append([]any{shopID, customerID}, a...)...).
 			Order("ordered_at DESC, id DESC").Limit(n).Find(&ords).Error; err != nil {
 			return nil, nil, fmt.Errorf("loading timeline orders: %w", err)
+		}
+		if len(ords) > 0 {
+			l := ords[len(ords)-1]
+			saturated(len(ords), l.OrderedAt, srcOrder, l.ID)
 		}
 		for _, o := range ords {
 			status := o.FinancialStatus
@@ -366,13 +390,17 @@ func (db *DB) Timeline(ctx context.Context, shopID, customerID int64, cur *Timel
 			OrderShopifyID int64
 		}
 		var fs []frow
-		w, a := cur.bound("f.created_at")
+		w, a := cur.bound("f.created_at", "f.id", srcFulfillment)
 		err := g().G.Table("fulfillments f").Select("f.*, o.name AS order_name, o.shopify_id AS order_shopify_id").
 			Joins("JOIN orders o ON o.id = f.order_id").
 			Where("o.shop_id = ? AND o.customer_id = ? AND f.shop_id = ? AND "+w, append([]any{shopID, customerID, shopID}, a...)...).
 			Order("f.created_at DESC, f.id DESC").Limit(n).Scan(&fs).Error
 		if err != nil {
 			return nil, nil, fmt.Errorf("loading timeline fulfillments: %w", err)
+		}
+		if len(fs) > 0 {
+			l := fs[len(fs)-1]
+			saturated(len(fs), l.CreatedAt, srcFulfillment, l.ID)
 		}
 		for _, f := range fs {
 			d := map[string]any{}
@@ -387,10 +415,14 @@ func (db *DB) Timeline(ctx context.Context, shopID, customerID int64, cur *Timel
 	}
 	if want(TLCheckouts) {
 		var cs []Checkout
-		w, a := cur.bound("created_at")
+		w, a := cur.bound("created_at", "id", srcCheckout)
 		if err := g().G.Where("shop_id = ? AND customer_id = ? AND "+w, append([]any{shopID, customerID}, a...)...).
 			Order("created_at DESC, id DESC").Limit(n).Find(&cs).Error; err != nil {
 			return nil, nil, fmt.Errorf("loading timeline checkouts: %w", err)
+		}
+		if len(cs) > 0 {
+			l := cs[len(cs)-1]
+			saturated(len(cs), l.CreatedAt, srcCheckout, l.ID)
 		}
 		for _, c := range cs {
 			status := "abandoned"
@@ -444,10 +476,14 @@ func (db *DB) Timeline(ctx context.Context, shopID, customerID int64, cur *Timel
 	}
 	if want(TLMessages) {
 		var ms []Message
-		w, a := cur.bound("created_at")
+		w, a := cur.bound("created_at", "id", srcMessage)
 		if err := g().G.Where("shop_id = ? AND customer_id = ? AND "+w, append([]any{shopID, customerID}, a...)...).
 			Order("created_at DESC, id DESC").Limit(n).Find(&ms).Error; err != nil {
 			return nil, nil, fmt.Errorf("loading timeline messages: %w", err)
+		}
+		if len(ms) > 0 {
+			l := ms[len(ms)-1]
+			saturated(len(ms), l.CreatedAt, srcMessage, l.ID)
 		}
 		for _, m := range ms {
 			d := map[string]any{"scheduled_for": m.ScheduledFor, "attempts": m.Attempts}
@@ -468,7 +504,7 @@ func (db *DB) Timeline(ctx context.Context, shopID, customerID int64, cur *Timel
 	// linked/unlinked/coupon_issued come from their own tables above.
 	if want(TLInbound) || want(TLFollows) || want(TLClicks) || want(TLGDPR) || want(TLOther) {
 		var as []Activity
-		w, a := cur.bound("occurred_at")
+		w, a := cur.bound("occurred_at", "id", srcActivity)
 		q := g().G.Where("shop_id = ? AND customer_id = ? AND kind NOT IN ? AND "+w,
 			append([]any{shopID, customerID, []string{ActLinked, ActUnlinked, ActCouponIssued}}, a...)...)
 		if len(groups) > 0 {
@@ -490,6 +526,10 @@ func (db *DB) Timeline(ctx context.Context, shopID, customerID int64, cur *Timel
 		}
 		if err := q.Order("occurred_at DESC, id DESC").Limit(n).Find(&as).Error; err != nil {
 			return nil, nil, fmt.Errorf("loading timeline activities: %w", err)
+		}
+		if len(as) > 0 {
+			l := as[len(as)-1]
+			saturated(len(as), l.OccurredAt, srcActivity, l.ID)
 		}
 		for _, act := range as {
 			grp := ActivityGroup(act.Kind)
@@ -537,29 +577,44 @@ func (db *DB) Timeline(ctx context.Context, shopID, customerID int64, cur *Timel
 			delete(out[i].Details, "order_id")
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		ai, bi := a.At.Truncate(time.Microsecond), b.At.Truncate(time.Microsecond)
-		if !ai.Equal(bi) {
-			return ai.After(bi)
-		}
-		if a.src != b.src {
-			return a.src > b.src
-		}
-		return a.ID > b.ID
-	})
-	// Every source returned at most limit+1 rows, so the first limit rows of
-	// the merge are exact.
+	sort.SliceStable(out, func(i, j int) bool { return newer(out[i], out[j]) })
 	var next *TimelineCursor
+	cursorAt := func(e TimelineEntry) *TimelineCursor {
+		return &TimelineCursor{At: e.At.Truncate(time.Microsecond).UTC(), Src: e.src, ID: e.ID}
+	}
+	if horizon != nil {
+		keep := len(out)
+		for keep > 0 && newer(*horizon, out[keep-1]) {
+			keep--
+		}
+		if keep < len(out) {
+			out = out[:keep]
+			next = cursorAt(*horizon)
+			if keep > 0 {
+				next = cursorAt(out[keep-1])
+			}
+		}
+	}
 	if len(out) > limit {
 		out = out[:limit]
-		last := out[limit-1]
-		next = &TimelineCursor{At: last.At.Truncate(time.Microsecond).UTC(), Src: last.src, ID: last.ID}
+		next = cursorAt(out[limit-1])
 	}
 	if out == nil {
 		out = []TimelineEntry{}
 	}
 	return out, next, nil
+}
+
+// newer reports whether a comes before b on the timeline (newest first).
+func newer(a, b TimelineEntry) bool {
+	ai, bi := a.At.Truncate(time.Microsecond), b.At.Truncate(time.Microsecond)
+	if !ai.Equal(bi) {
+		return ai.After(bi)
+	}
+	if a.src != b.src {
+		return a.src > b.src
+	}
+	return a.ID > b.ID
 }
 
 // RecentOrder returns the shop's most recent order with items, for previews.
