@@ -35,6 +35,8 @@ func sessionToken(t *testing.T, shop string) string {
 // TSUNAGU_UPDATE_SCREENSHOTS=1, as the README's docs/screenshots/<name>.png.
 func keepScreenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
+	// A full-page shot of a scrolled page draws the sticky top bar mid-page.
+	mustDo(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`)))
 	path := testenv.Screenshot(t, ctx, name)
 	if os.Getenv("TSUNAGU_UPDATE_SCREENSHOTS") == "" {
 		return

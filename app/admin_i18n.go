@@ -184,7 +184,7 @@ var uiText = map[string][2]string{
 	"set.link":                       {"連携リンクとスニペット", "Linking link and snippet"},
 	"set.link.help":                  {"Shopify 管理画面 › 設定 › チェックアウト › 注文状況ページ の「追加スクリプト」に貼り付けてください。購入者だけが知る注文のチェックアウトトークンで本人確認し、LINE ログインへ案内します。", "Paste into Shopify admin › Settings › Checkout › Order status page › Additional scripts. The buyer is recognised by the order's checkout token (known only to them) and sent to LINE Login."},
 	"set.link.url":                   {"連携 URL（注文ごと）", "Linking URL (per order)"},
-	"set.link.qr":                    {"QR コード: 店頭 POP などには、この URL をお好みの QR 作成ツールで変換してください（アプリ内での QR 生成は未対応）。", "QR code: for in-store material, turn this URL into a QR code with any QR tool (Tsunagu does not draw QR codes yet)."},
+	"set.link.qr":                    {"スニペットには注文ごとの QR コード（/link/order/qr.png）も入っています。パソコンで購入したお客様がスマートフォンで読み取って連携できます。", "The snippet also shows a QR code per order (/link/order/qr.png), so a buyer on a computer can link with the phone that has LINE."},
 	"set.saved":                      {"保存しました", "Saved"},
 	"tpl.title":                      {"メッセージテンプレート", "Message templates"},
 	"tpl.kind":                       {"種類", "Kind"},
