@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -44,6 +45,12 @@ type App struct {
 	LineLogin *line.Login
 	// Limiter paces LINE requests per channel (Config.LineRate).
 	Limiter *line.Limiter
+	// Metrics is the app's Prometheus registry (served at /metrics).
+	Metrics *Metrics
+	logins  *loginLimiter
+	// adminTmpl are the admin page templates (see AdminPage).
+	adminTmpl map[string]*template.Template
+	dashCache dashCache
 
 	echo     *echo.Echo
 	closers  []func()
@@ -142,7 +149,9 @@ func (a *App) Relay() *jobs.Relay {
 // finishes in-flight tasks before returning.
 func (a *App) RunWorkers(ctx context.Context) error {
 	srv := asynq.NewServer(a.Redis, jobs.ServerConfig(a.Config.Concurrency, a.Log))
-	if err := srv.Start(a.Worker().Mux()); err != nil {
+	mux := a.Worker().Mux()
+	mux.Use(a.jobMetrics)
+	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("starting workers: %w", err)
 	}
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))

@@ -35,6 +35,8 @@ type Config struct {
 	LogLevel         string
 	// LineRate is the most LINE API requests per second per channel (TSUNAGU_LINE_RATE).
 	LineRate float64
+	// OpsToken (TSUNAGU_OPS_TOKEN) admits operators to /admin/jobs; empty disables it.
+	OpsToken string
 }
 
 // DefaultScopes are the Shopify access scopes Tsunagu asks for; README says why each.
@@ -64,6 +66,7 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 		LineAuthBase:     strings.TrimRight(get("TSUNAGU_LINE_AUTH_BASE", "https://access.line.me"), "/"),
 		Production:       get("TSUNAGU_ENV", "development") == "production",
 		LogLevel:         get("TSUNAGU_LOG_LEVEL", "info"),
+		OpsToken:         get("TSUNAGU_OPS_TOKEN", ""),
 	}
 	c.DatabaseURL = get("TSUNAGU_DATABASE_URL", "sqlite://"+filepath.Join(c.DataDir, "tsunagu.db"))
 	if s := get("SHOPIFY_SCOPES", ""); s != "" {

@@ -33,7 +33,6 @@ func (a *App) installRoutes(e *echo.Echo) {
 	e.GET("/shopify/install", a.shopifyInstall)
 	e.GET("/shopify/callback", a.shopifyCallback)
 	e.GET("/admin/session", a.adminSessionFromURL)
-	e.GET("/admin", a.adminHome, a.adminEntry)
 }
 
 // WebhookURL is where Shopify delivers webhooks for this deployment.
@@ -190,7 +189,7 @@ func (a *App) adminEntry(next echo.HandlerFunc) echo.HandlerFunc {
 		var he *echo.HTTPError
 		if errors.As(err, &he) && he.Code == http.StatusUnauthorized {
 			return a.page(c, http.StatusUnauthorized, "Tsunagu — sign in", "Sign in from the Shopify admin",
-				"Open Tsunagu from your Shopify admin (Apps → Tsunagu). For local development, run: tsunagu admin-url --shop <name>.myshopify.com", "")
+				"Open Tsunagu from your Shopify admin (Apps → Tsunagu). Support staff with a Tsunagu account sign in at /admin/login. For local development, run: tsunagu admin-url --shop <name>.myshopify.com", "")
 		}
 		return err
 	}

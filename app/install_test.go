@@ -136,7 +136,7 @@ func TestInstallHappyAndReinstall(t *testing.T) {
 		}
 		// The session cookie opens the admin page on this shop.
 		page := get(t, a, "/admin?shop="+testShop, cookieNamed(rec, adminCookie))
-		if page.Code != http.StatusOK || !strings.Contains(page.Body.String(), "<title>Tsunagu") || !strings.Contains(page.Body.String(), testShop) {
+		if page.Code != http.StatusOK || !strings.Contains(page.Body.String(), "Tsunagu</title>") || !strings.Contains(page.Body.String(), testShop) {
 			t.Fatalf("admin page: %d %s", page.Code, page.Body)
 		}
 

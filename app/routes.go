@@ -20,6 +20,7 @@ func (a *App) routes() *echo.Echo {
 	a.installRoutes(e)
 	a.linkRoutes(e)
 	a.clickRoutes(e)
+	a.adminRoutes(e)
 	return e
 }
 

@@ -9,6 +9,8 @@
 //	{{bytes}}  binary
 //	{{money}}  exact decimal amount
 //	{{bool}}   boolean
+//	{{text_pattern}} operator class for bytewise prefix ranges on an index
+//	           (text_pattern_ops on PostgreSQL, nothing on SQLite)
 package migrations
 
 import (
@@ -82,11 +84,15 @@ func List(dialect string) ([]Migration, error) {
 	return out, nil
 }
 
+// textPattern is {{text_pattern}}, kept apart from types to keep that table stable.
+var textPattern = map[string]string{Postgres: "text_pattern_ops", SQLite: ""}
+
 // Render replaces the type placeholders for dialect.
 func Render(sql, dialect string) string {
 	for k, v := range types[dialect] {
 		sql = strings.ReplaceAll(sql, k, v)
 	}
+	sql = strings.ReplaceAll(sql, "{{text_pattern}}", textPattern[dialect])
 	return sql
 }
 

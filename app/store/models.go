@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+	"gorm.io/gorm"
 )
 
 // Shop is one installed Shopify store.
@@ -303,3 +304,11 @@ const (
 	ActGDPRDataRequest = "gdpr_data_request"
 	ActGDPRRedact      = "gdpr_redact"
 )
+
+// BeforeSave stores a checkout without lines as "[]": the column is NOT NULL.
+func (c *Checkout) BeforeSave(*gorm.DB) error {
+	if c.Items == nil {
+		c.Items = []CheckoutItem{}
+	}
+	return nil
+}

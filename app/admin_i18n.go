@@ -1,0 +1,240 @@
+package app
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+const langCookie = "tsunagu_lang"
+
+// adminLang picks the admin UI language: ?lang= (remembered in a cookie),
+// then the cookie, then Accept-Language; Japanese by default.
+func adminLang(c echo.Context) string {
+	if l := c.QueryParam("lang"); l == "ja" || l == "en" {
+		c.SetCookie(&http.Cookie{Name: langCookie, Value: l, Path: "/admin", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		return l
+	}
+	if ck, err := c.Cookie(langCookie); err == nil && (ck.Value == "ja" || ck.Value == "en") {
+		return ck.Value
+	}
+	for _, part := range strings.Split(c.Request().Header.Get("Accept-Language"), ",") {
+		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
+		switch {
+		case strings.HasPrefix(tag, "ja"):
+			return "ja"
+		case strings.HasPrefix(tag, "en"):
+			return "en"
+		}
+	}
+	return "ja"
+}
+
+// uiText is the admin's strings: key → {ja, en}.
+var uiText = map[string][2]string{
+	"nav.home":                       {"ホーム", "Home"},
+	"nav.customers":                  {"顧客", "Customers"},
+	"nav.settings":                   {"設定", "Settings"},
+	"nav.templates":                  {"テンプレート", "Templates"},
+	"nav.segments":                   {"セグメント", "Segments"},
+	"nav.campaigns":                  {"キャンペーン", "Campaigns"},
+	"home.title":                     {"ホーム", "Home"},
+	"setup.title":                    {"はじめの設定", "Set up Tsunagu"},
+	"setup.done":                     {"完了", "Done"},
+	"setup.todo":                     {"未設定", "To do"},
+	"setup.line":                     {"LINE チャネルを接続する", "Connect your LINE channels"},
+	"setup.line.help":                {"Messaging API と LINE ログインのチャネル情報を入力し、接続テストをします。", "Enter your Messaging API and LINE Login channel details and test the connection."},
+	"setup.incentive":                {"連携特典クーポンを決める", "Choose the linking coupon"},
+	"setup.incentive.help":           {"LINE 連携したお客様に一度だけ贈るクーポンです。", "A one-time coupon for customers who link LINE."},
+	"setup.journeys":                 {"配信シナリオを確認する", "Review the journeys"},
+	"setup.journeys.help":            {"サンクス、発送通知、カゴ落ち、フォローの配信と待ち時間、配信停止時間帯、上限。", "Thank-you, shipping, cart reminders, follow-ups: on/off, delays, quiet hours, daily cap."},
+	"setup.templates":                {"メッセージを確認する", "Check your messages"},
+	"setup.templates.help":           {"実際の注文でプレビューしながら文面を編集できます。", "Edit the wording with a live preview from a real order."},
+	"setup.link":                     {"連携リンクを置く", "Place the linking link"},
+	"setup.link.help":                {"注文状況ページにスニペットを貼ると、購入直後に LINE 連携を案内できます。", "Paste the snippet on the order status page to offer LINE linking right after purchase."},
+	"setup.open":                     {"開く", "Open"},
+	"dash.title":                     {"配信の成果（過去30日）", "Results (last 30 days)"},
+	"dash.journey":                   {"シナリオ", "Journey"},
+	"dash.planned":                   {"予定", "Planned"},
+	"dash.sent":                      {"送信", "Sent"},
+	"dash.skipped":                   {"スキップ", "Skipped"},
+	"dash.failed":                    {"失敗", "Failed"},
+	"dash.clicks":                    {"クリック", "Clicks"},
+	"dash.orders":                    {"注文", "Orders"},
+	"dash.revenue":                   {"売上", "Revenue"},
+	"dash.none":                      {"まだ配信はありません。", "No messages yet."},
+	"dash.linked":                    {"LINE 連携済みのお客様", "Customers linked to LINE"},
+	"dash.linked_of":                 {"人 / 全顧客", "of all customers:"},
+	"dash.attribution":               {"売上はメッセージのクリックから7日以内の注文、またはメッセージのクーポンを使った注文です。", "Revenue counts orders within 7 days of a click on a message, or using the message's coupon."},
+	"cust.title":                     {"顧客", "Customers"},
+	"cust.search":                    {"メール、名前、電話番号、注文番号（#1001）、顧客ID、LINE 名で検索", "Search by email, name, phone, order (#1001), customer ID or LINE name"},
+	"cust.go":                        {"検索", "Search"},
+	"cust.name":                      {"名前", "Name"},
+	"cust.email":                     {"メール", "Email"},
+	"cust.phone":                     {"電話", "Phone"},
+	"cust.line":                      {"LINE", "LINE"},
+	"cust.orders":                    {"注文数", "Orders"},
+	"cust.spent":                     {"購入金額", "Spent"},
+	"cust.none":                      {"見つかりませんでした。", "No customers found."},
+	"cust.more":                      {"さらに表示", "More"},
+	"cust.linked":                    {"連携中", "Linked"},
+	"cust.unlinked":                  {"未連携", "Not linked"},
+	"cust.blocked":                   {"ブロック", "Blocked"},
+	"cust.was_linked":                {"連携解除済み", "Unlinked"},
+	"cust.in_shopify":                {"Shopify で開く", "Open in Shopify"},
+	"tl.title":                       {"タイムライン", "Timeline"},
+	"tl.all":                         {"すべて", "All"},
+	"tl.none":                        {"まだ何もありません。", "Nothing yet."},
+	"tl.older":                       {"さらに古い履歴", "Older"},
+	"tl.reason":                      {"理由", "Reason"},
+	"tl.scheduled":                   {"予定時刻", "Scheduled"},
+	"tl.sent_at":                     {"送信時刻", "Sent"},
+	"tl.tracking":                    {"追跡", "Tracking"},
+	"tl.recover":                     {"カート復元 URL", "Recovery URL"},
+	"grp.orders":                     {"注文", "Orders"},
+	"grp.fulfillments":               {"発送", "Fulfillments"},
+	"grp.checkouts":                  {"チェックアウト", "Checkouts"},
+	"grp.links":                      {"連携", "Linking"},
+	"grp.coupons":                    {"クーポン", "Coupons"},
+	"grp.messages":                   {"メッセージ", "Messages"},
+	"grp.inbound":                    {"受信", "Inbound"},
+	"grp.follows":                    {"友だち", "Friends"},
+	"grp.clicks":                     {"クリック", "Clicks"},
+	"grp.gdpr":                       {"GDPR", "GDPR"},
+	"grp.other":                      {"その他", "Other"},
+	"kind.order":                     {"注文", "Order"},
+	"kind.fulfillment":               {"発送", "Shipped"},
+	"kind.checkout":                  {"チェックアウト", "Checkout"},
+	"kind.linked":                    {"LINE 連携", "Linked LINE"},
+	"kind.unlinked":                  {"LINE 連携解除", "Unlinked LINE"},
+	"kind.coupon_issued":             {"クーポン発行", "Coupon issued"},
+	"kind.coupon_redeemed":           {"クーポン利用", "Coupon redeemed"},
+	"kind.follow":                    {"友だち追加", "Added as friend"},
+	"kind.unfollow":                  {"ブロック", "Blocked the account"},
+	"kind.line_message_in":           {"LINE メッセージ受信", "LINE message received"},
+	"kind.click":                     {"リンクをクリック", "Clicked a link"},
+	"kind.gdpr_data_request":         {"GDPR データ開示請求", "GDPR data request"},
+	"kind.gdpr_redact":               {"GDPR 削除請求", "GDPR redaction"},
+	"msg.thank_you":                  {"サンクスメッセージ", "Thank-you message"},
+	"msg.shipping":                   {"発送通知", "Shipping notice"},
+	"msg.cart_reminder":              {"カゴ落ちリマインド", "Cart reminder"},
+	"msg.cart_reminder_2":            {"カゴ落ちリマインド（2回目）", "Cart reminder (2nd)"},
+	"msg.follow_up_3":                {"フォロー（3日後）", "Follow-up (day 3)"},
+	"msg.follow_up_7":                {"フォロー（7日後）", "Follow-up (day 7)"},
+	"msg.follow_up_30":               {"フォロー（30日後）", "Follow-up (day 30)"},
+	"msg.link_coupon":                {"連携特典クーポン", "Linking coupon"},
+	"msg.campaign":                   {"キャンペーン", "Campaign"},
+	"msg.birthday":                   {"誕生日", "Birthday"},
+	"msg.win_back":                   {"休眠掘り起こし", "Win-back"},
+	"msg.coupon_expiry":              {"クーポン期限のお知らせ", "Coupon expiry"},
+	"st.queued":                      {"予定", "Planned"},
+	"st.sending":                     {"送信中", "Sending"},
+	"st.sent":                        {"送信済み", "Sent"},
+	"st.failed":                      {"失敗", "Failed"},
+	"st.skipped":                     {"スキップ", "Skipped"},
+	"st.cancelled":                   {"キャンセル", "Cancelled"},
+	"st.paid":                        {"支払い済み", "Paid"},
+	"st.pending":                     {"支払い待ち", "Pending"},
+	"st.refunded":                    {"返金済み", "Refunded"},
+	"st.voided":                      {"無効", "Voided"},
+	"st.abandoned":                   {"未完了", "Abandoned"},
+	"st.completed":                   {"完了", "Completed"},
+	"st.success":                     {"発送済み", "Shipped"},
+	"st.issued":                      {"発行済み", "Issued"},
+	"rs.not_linked":                  {"LINE 未連携", "Not linked to LINE"},
+	"rs.unlinked":                    {"連携解除済み", "Unlinked"},
+	"rs.blocked":                     {"ブロックされています", "Blocked the account"},
+	"rs.redacted":                    {"データ削除済み", "Customer redacted"},
+	"rs.shop_uninstalled":            {"アプリ削除済み", "App uninstalled"},
+	"rs.journey_disabled":            {"シナリオがオフ", "Journey switched off"},
+	"rs.line_not_connected":          {"LINE 未接続", "LINE not connected"},
+	"rs.frequency_cap":               {"1日の上限", "Daily cap reached"},
+	"rs.order_cancelled_or_refunded": {"注文キャンセル・返金", "Order cancelled or refunded"},
+	"rs.template_error":              {"テンプレートエラー", "Template error"},
+	"set.title":                      {"設定", "Settings"},
+	"set.line":                       {"LINE チャネル", "LINE channels"},
+	"set.msg_id":                     {"Messaging API チャネル ID", "Messaging API channel ID"},
+	"set.msg_secret":                 {"チャネルシークレット", "Channel secret"},
+	"set.msg_token":                  {"チャネルアクセストークン（長期）", "Channel access token (long-lived)"},
+	"set.login_id":                   {"LINE ログイン チャネル ID", "LINE Login channel ID"},
+	"set.login_secret":               {"LINE ログイン チャネルシークレット", "LINE Login channel secret"},
+	"set.secret_kept":                {"保存済み（変更する場合のみ入力）", "Saved (enter only to change)"},
+	"set.save":                       {"保存", "Save"},
+	"set.test":                       {"接続テスト", "Test connection"},
+	"set.webhook":                    {"Webhook URL（LINE Developers に設定）", "Webhook URL (set it in LINE Developers)"},
+	"set.incentive":                  {"連携特典クーポン", "Linking coupon"},
+	"set.inc_on":                     {"連携したお客様にクーポンを贈る", "Give a coupon for linking"},
+	"set.inc_kind":                   {"割引の種類", "Discount type"},
+	"set.inc_pct":                    {"パーセント", "Percentage"},
+	"set.inc_fixed":                  {"定額", "Fixed amount"},
+	"set.inc_value":                  {"割引", "Value"},
+	"set.inc_min":                    {"最低購入金額", "Minimum subtotal"},
+	"set.inc_days":                   {"有効日数", "Valid days"},
+	"set.inc_title":                  {"クーポン名", "Title"},
+	"set.journeys":                   {"配信シナリオ", "Journeys"},
+	"set.on":                         {"オン", "On"},
+	"set.delay":                      {"待ち時間（分）", "Delay (minutes)"},
+	"set.quiet":                      {"配信停止時間帯", "Quiet hours"},
+	"set.cap":                        {"1日の上限（販促メッセージ）", "Daily cap (marketing messages)"},
+	"set.trigger":                    {"サンクスを送るタイミング", "Send the thank-you on"},
+	"set.trg_create":                 {"注文作成時", "Order created"},
+	"set.trg_paid":                   {"支払い完了時", "Order paid"},
+	"set.restart":                    {"新しい注文でフォローをやり直す", "A new order restarts the follow-ups"},
+	"set.link":                       {"連携リンクとスニペット", "Linking link and snippet"},
+	"set.link.help":                  {"Shopify 管理画面 › 設定 › チェックアウト › 注文状況ページ の「追加スクリプト」に貼り付けてください。購入者だけが知る注文のチェックアウトトークンで本人確認し、LINE ログインへ案内します。", "Paste into Shopify admin › Settings › Checkout › Order status page › Additional scripts. The buyer is recognised by the order's checkout token (known only to them) and sent to LINE Login."},
+	"set.link.url":                   {"連携 URL（注文ごと）", "Linking URL (per order)"},
+	"set.link.qr":                    {"スニペットには注文ごとの QR コード（/link/order/qr.png）も入っています。パソコンで購入したお客様がスマートフォンで読み取って連携できます。", "The snippet also shows a QR code per order (/link/order/qr.png), so a buyer on a computer can link with the phone that has LINE."},
+	"set.saved":                      {"保存しました", "Saved"},
+	"tpl.title":                      {"メッセージテンプレート", "Message templates"},
+	"tpl.kind":                       {"種類", "Kind"},
+	"tpl.lang":                       {"言語", "Language"},
+	"tpl.source":                     {"テンプレート（LINE メッセージ JSON）", "Template (LINE message JSON)"},
+	"tpl.preview":                    {"プレビュー", "Preview"},
+	"tpl.save":                       {"保存", "Save"},
+	"tpl.reset":                      {"デフォルトに戻す", "Restore default"},
+	"tpl.custom":                     {"カスタム", "Custom"},
+	"tpl.default":                    {"デフォルト", "Default"},
+	"tpl.help":                       {"{{ .CustomerName }} {{ .Order.Name }} {{ money .Order.TotalPrice .Order.Currency }} などが使えます。文字列は {{ json ... }} で埋め込みます。", "Use {{ .CustomerName }}, {{ .Order.Name }}, {{ money .Order.TotalPrice .Order.Currency }}… Insert strings with {{ json ... }}."},
+	"set.staff":                      {"サポートスタッフ", "Support staff"},
+	"set.staff.help":                 {"Shopify 管理画面の権限がないサポート担当者用のアカウントです。閲覧者は顧客とタイムラインを見るだけ、管理者は設定も変更できます。", "Accounts for support staff without Shopify admin access. Viewers see customers and timelines; admins can also change settings."},
+	"set.staff.role":                 {"権限", "Role"},
+	"set.staff.name":                 {"名前", "Name"},
+	"set.staff.viewer":               {"閲覧者", "Viewer"},
+	"set.staff.admin":                {"管理者", "Admin"},
+	"set.staff.password":             {"パスワード（12文字以上）", "Password (12+ characters)"},
+	"set.staff.add":                  {"追加", "Add"},
+	"set.staff.login":                {"ログイン URL:", "Sign-in URL:"},
+	"lang.ja":                        {"日本語", "Japanese"},
+	"lang.en":                        {"英語", "English"},
+}
+
+// tr translates key; unknown keys come back as they are, so a missing
+// string is visible but never breaks a page.
+func tr(lang, key string) string {
+	v, ok := uiText[key]
+	if !ok {
+		return key
+	}
+	if lang == "en" {
+		return v[1]
+	}
+	return v[0]
+}
+
+// Reason explains a message's reason code ("frequency_cap", or
+// "template_error: detail") in the page's language, keeping any detail.
+func (p adminPage) Reason(r string) string {
+	code, detail, _ := strings.Cut(r, ":")
+	if v, ok := uiText["rs."+code]; ok {
+		s := v[0]
+		if p.Lang == "en" {
+			s = v[1]
+		}
+		if detail != "" {
+			s += ":" + detail
+		}
+		return s
+	}
+	return r
+}

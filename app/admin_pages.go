@@ -1,0 +1,340 @@
+package app
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/shopspring/decimal"
+	"github.com/skip2/go-qrcode"
+
+	"github.com/tsunagu/tsunagu/app/store"
+	templates "github.com/tsunagu/tsunagu/templates"
+)
+
+//go:embed adminui
+var adminUI embed.FS
+
+// adminPage is what every admin page template gets.
+type adminPage struct {
+	Lang  string
+	Title string
+	Nav   string
+	Shop  *store.Shop
+	Path  string
+	Data  any
+	// AppBridgeKey, when set, loads Shopify App Bridge: inside the Shopify
+	// admin it adds a fresh session token to every fetch, so the API calls
+	// work even where the iframe's cookies are blocked.
+	AppBridgeKey string
+}
+
+func (p adminPage) T(key string) string { return tr(p.Lang, key) }
+
+// loadAdminTemplates parses one template set per page (layout + page).
+func loadAdminTemplates() (map[string]*template.Template, error) {
+	funcs := template.FuncMap{
+		"money": func(d decimal.Decimal, cur string) string { return templates.Money(d, cur) },
+		"json": func(v any) (template.JS, error) {
+			b, err := json.Marshal(v)
+			return template.JS(b), err
+		},
+		"msgTexts": messageTexts,
+		"add":      func(a, b int) int { return a + b },
+	}
+	pages := map[string]*template.Template{}
+	for _, name := range []string{"home", "customers", "customer", "settings", "templates"} {
+		t, err := template.New(name).Funcs(funcs).ParseFS(adminUI, "adminui/layout.html", "adminui/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("parsing admin page %s: %w", name, err)
+		}
+		pages[name] = t
+	}
+	raw, err := template.New("raw").Funcs(funcs).ParseFS(adminUI, "adminui/layout.html")
+	if err == nil {
+		_, err = raw.Parse(`{{define "content"}}{{.Data}}{{end}}`)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("parsing the admin layout: %w", err)
+	}
+	pages["raw"] = raw
+	return pages, nil
+}
+
+// renderAdmin renders page name (a template set of loadAdminTemplates)
+// inside the admin layout; title is a uiText key.
+func (a *App) renderAdmin(c echo.Context, name, title string, data any) error {
+	lang := adminLang(c)
+	p := adminPage{Lang: lang, Title: tr(lang, title), Nav: name, Shop: currentShop(c), Path: c.Request().URL.Path, Data: data}
+	if strings.HasPrefix(a.Config.BaseURL, "https://") {
+		p.AppBridgeKey = a.Config.ShopifyAPIKey
+	}
+	// Embedded in the Shopify admin's iframe, and nowhere else.
+	setFrameAncestors(c, p.Shop.Domain)
+	var buf bytes.Buffer
+	if err := a.adminTmpl[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+		return fmt.Errorf("rendering admin page %s: %w", name, err)
+	}
+	return c.HTMLBlob(http.StatusOK, buf.Bytes())
+}
+
+// AdminPage renders body (trusted HTML built by the caller) inside the
+// admin layout, with nav ("segments", "campaigns", …) marked as current:
+// the way other areas (segments, campaigns) get pages that match the admin.
+// Call it from a handler behind a.adminAuth.
+func (a *App) AdminPage(c echo.Context, nav, title string, body template.HTML) error {
+	lang := adminLang(c)
+	p := adminPage{Lang: lang, Title: title, Nav: nav, Shop: currentShop(c), Path: c.Request().URL.Path, Data: body}
+	if strings.HasPrefix(a.Config.BaseURL, "https://") {
+		p.AppBridgeKey = a.Config.ShopifyAPIKey
+	}
+	setFrameAncestors(c, p.Shop.Domain)
+	var buf bytes.Buffer
+	if err := a.adminTmpl["raw"].ExecuteTemplate(&buf, "layout", p); err != nil {
+		return fmt.Errorf("rendering admin page %s: %w", nav, err)
+	}
+	return c.HTMLBlob(http.StatusOK, buf.Bytes())
+}
+
+func (a *App) adminPages(e *echo.Echo) {
+	pages, err := loadAdminTemplates()
+	if err != nil {
+		// The templates are embedded: a parse error is a build defect.
+		panic(err)
+	}
+	assets, _ := fs.Sub(adminUI, "adminui/assets")
+	e.GET("/admin/assets/*", echo.WrapHandler(http.StripPrefix("/admin/assets/", http.FileServer(http.FS(assets)))))
+	a.adminTmpl = pages
+	render := a.renderAdmin
+	// adminEntry: adminAuth plus Shopify's signed app launch and a sign-in page.
+	g := e.Group("/admin", a.adminEntry)
+	g.GET("", func(c echo.Context) error {
+		d, err := a.homeData(c)
+		if err != nil {
+			return err
+		}
+		return render(c, "home", "home.title", d)
+	})
+	g.GET("/customers", func(c echo.Context) error {
+		shop := currentShop(c)
+		before, _ := strconv.ParseInt(c.QueryParam("cursor"), 10, 64)
+		hits, next, err := a.DB.SearchCustomers(c.Request().Context(), shop.ID, c.QueryParam("q"), before, 25)
+		if err != nil {
+			return err
+		}
+		return render(c, "customers", "cust.title", map[string]any{"Q": c.QueryParam("q"), "Hits": hits, "Next": next})
+	})
+	g.GET("/customers/:id", func(c echo.Context) error {
+		shop := currentShop(c)
+		id, err := pathID(c)
+		if err != nil {
+			return err
+		}
+		det, err := a.customerDetail(c, shop, id, adminLang(c))
+		if err != nil {
+			return err
+		}
+		entries, next, err := a.timeline(c, shop, id)
+		if err != nil {
+			return err
+		}
+		nextCursor := ""
+		if next != nil {
+			nextCursor = next.String()
+		}
+		loc := shop.Location()
+		for i := range entries {
+			entries[i].At = entries[i].At.In(loc)
+		}
+		return render(c, "customer", "tl.title", map[string]any{
+			"C": det.Customer, "Link": det.Link, "Entries": entries, "Next": nextCursor, "Kind": c.QueryParam("kind"),
+			"Groups": store.TimelineGroups,
+		})
+	})
+	g.GET("/settings", func(c echo.Context) error {
+		shop := currentShop(c)
+		ch, err := a.DB.LineChannel(c.Request().Context(), shop.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		webhook := ""
+		if ch != nil {
+			webhook = a.Config.BaseURL + "/webhooks/line/" + ch.WebhookKey
+		}
+		return render(c, "settings", "set.title", map[string]any{
+			"Journeys": journeysOf(shop.Settings), "Incentive": shop.Settings.Incentive, "Channel": ch, "Webhook": webhook,
+			"LinkURL": a.orderLinkURL(shop.Domain), "Snippet": a.orderStatusSnippet(shop.Domain),
+		})
+	})
+	g.GET("/templates", func(c echo.Context) error {
+		shop := currentShop(c)
+		kind := c.QueryParam("kind")
+		if !knownKind(kind) {
+			kind = "thank_you"
+		}
+		lang := c.QueryParam("tlang")
+		if lang != "en" {
+			lang = "ja"
+		}
+		var cur templateJSON
+		for _, t := range a.templatesOf(shop.Settings) {
+			if t.Kind == kind && t.Lang == lang {
+				cur = t
+			}
+		}
+		return render(c, "templates", "tpl.title", map[string]any{"Kinds": messageKinds, "Cur": cur})
+	})
+	e.GET("/link/order", a.linkFromOrder)
+	e.GET("/link/order/qr.png", a.linkFromOrder)
+}
+
+// homeData is the checklist and the dashboard.
+type checkItem struct {
+	Key, Href string
+	Done      bool
+}
+
+func (a *App) homeData(c echo.Context) (map[string]any, error) {
+	ctx := c.Request().Context()
+	shop := currentShop(c)
+	_, chErr := a.DB.LineChannel(ctx, shop.ID)
+	if chErr != nil && !errors.Is(chErr, store.ErrNotFound) {
+		return nil, chErr
+	}
+	var links int64
+	a.DB.WithContext(ctx).Model(&store.LineLink{}).Where("shop_id = ?", shop.ID).Limit(1).Count(&links)
+	st := shop.Settings
+	items := []checkItem{
+		{"setup.line", "/admin/settings#line", chErr == nil},
+		{"setup.incentive", "/admin/settings#incentive", st.Incentive.Enabled},
+		{"setup.journeys", "/admin/settings#journeys", len(st.Journeys) > 0},
+		{"setup.templates", "/admin/templates", len(st.Templates) > 0},
+		{"setup.link", "/admin/settings#link", links > 0},
+	}
+	done := 0
+	for _, it := range items {
+		if it.Done {
+			done++
+		}
+	}
+	loc := shop.Location()
+	now := a.Now().In(loc)
+	until := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc).AddDate(0, 0, 1)
+	d, err := a.dashboard(ctx, shop, until.AddDate(0, 0, -30), until)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"Checklist": items, "Done": done, "Total": len(items), "Dash": d, "Chart": linkChart(d.LinkedDaily),
+		"Currency": shop.Currency}, nil
+}
+
+// chartBar is one day of the linked-customers chart, in SVG units.
+type chartBar struct {
+	X, Y, H float64
+	Label   string
+	Total   int64
+}
+
+func linkChart(days []store.DayCount) []chartBar {
+	var max int64 = 1
+	for _, d := range days {
+		if d.Total > max {
+			max = d.Total
+		}
+	}
+	bars := make([]chartBar, len(days))
+	for i, d := range days {
+		h := 120 * float64(d.Total) / float64(max)
+		bars[i] = chartBar{X: float64(i) * 20, Y: 130 - h, H: h, Label: d.Day, Total: d.Total}
+	}
+	return bars
+}
+
+// messageTexts turns a stored message (a JSON array of LINE messages) into
+// what the customer saw: texts as they are, other types by alt text.
+func messageTexts(content string) []string {
+	var msgs []struct {
+		Type     string `json:"type"`
+		Text     string `json:"text"`
+		AltText  string `json:"altText"`
+		Contents any    `json:"contents"`
+	}
+	if json.Unmarshal([]byte(content), &msgs) != nil {
+		if content == "" {
+			return nil
+		}
+		return []string{content}
+	}
+	var out []string
+	for _, m := range msgs {
+		switch {
+		case m.Type == "text":
+			out = append(out, m.Text)
+		case m.AltText != "":
+			out = append(out, "["+m.Type+"] "+m.AltText)
+		default:
+			out = append(out, "["+m.Type+"]")
+		}
+	}
+	return out
+}
+
+// orderLinkURL is the per-order linking entry the order status page uses;
+// {order_id} and {key} are filled by Liquid.
+func (a *App) orderLinkURL(shopDomain string) string {
+	return a.Config.BaseURL + "/link/order?shop=" + url.QueryEscape(shopDomain) + "&order={{ order.id }}&key={{ checkout.token }}"
+}
+
+func (a *App) orderStatusSnippet(shopDomain string) string {
+	return `{% if customer %}
+<div style="margin:16px 0;padding:16px;border:1px solid #06c755;border-radius:8px">
+  <p style="margin:0 0 8px">LINE と連携すると、発送のお知らせやクーポンが届きます。</p>
+  <a href="` + a.orderLinkURL(shopDomain) + `" style="display:inline-block;background:#06c755;color:#fff;padding:10px 16px;border-radius:6px;text-decoration:none">LINE で連携する</a>
+  <p style="margin:12px 0 4px;font-size:12px">パソコンでご覧の方は、LINE のあるスマートフォンで読み取ってください。</p>
+  <img src="` + strings.Replace(a.orderLinkURL(shopDomain), "/link/order?", "/link/order/qr.png?", 1) + `" width="120" height="120" alt="QR">
+</div>
+{% endif %}`
+}
+
+// linkFromOrder starts ID linking from the order status page: the buyer
+// proves who they are with the order's checkout token, which only the buyer
+// (and Shopify) know, and is sent on to the signed per-customer link.
+func (a *App) linkFromOrder(c echo.Context) error {
+	ctx := c.Request().Context()
+	shop, err := a.DB.ShopByDomain(ctx, c.QueryParam("shop"))
+	if err != nil || !shop.Active() {
+		return echo.NewHTTPError(http.StatusNotFound, "shop not found")
+	}
+	orderID, _ := strconv.ParseInt(c.QueryParam("order"), 10, 64)
+	key := c.QueryParam("key")
+	o, err := a.DB.OrderByShopifyID(ctx, shop.ID, orderID)
+	if err != nil || key == "" || o.CheckoutToken == "" || subtle.ConstantTimeCompare([]byte(o.CheckoutToken), []byte(key)) != 1 || o.CustomerID == nil {
+		return echo.NewHTTPError(http.StatusNotFound, "order not found")
+	}
+	if strings.HasSuffix(c.Request().URL.Path, "/qr.png") {
+		// A buyer at a computer scans this with the phone that has LINE.
+		u := a.Config.BaseURL + "/link/order?" + url.Values{"shop": {shop.Domain}, "order": {c.QueryParam("order")}, "key": {key}}.Encode()
+		png, err := qrcode.Encode(u, qrcode.Medium, 240)
+		if err != nil {
+			return fmt.Errorf("drawing QR code: %w", err)
+		}
+		c.Response().Header().Set("Cache-Control", "private, max-age=86400")
+		return c.Blob(http.StatusOK, "image/png", png)
+	}
+	u, err := a.LinkURL(shop.ID, *o.CustomerID)
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusFound, u)
+}

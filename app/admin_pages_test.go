@@ -1,0 +1,125 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/app/testenv"
+)
+
+func TestAdminPagesRender(t *testing.T) {
+	db := testenv.SQLite(t)
+	a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
+	s := seedAdmin(t, a)
+	han := "/admin/customers/" + itoa(s.hanako.ID)
+	cases := []struct {
+		path      string
+		status    int
+		want      []string
+		forbidden []string
+	}{
+		{"/admin", 200, []string{"はじめの設定", "LINE チャネルを接続する", "配信の成果", "サンクスメッセージ", "LINE 未連携"}, nil},
+		{"/admin?lang=en", 200, []string{"Set up Tsunagu", "Thank-you message"}, nil},
+		{"/admin/customers?q=yamada", 200, []string{"Yamada Hanako", "はなちゃん🌸"}, []string{"山田 太郎"}},
+		{"/admin/customers?q=zzz", 200, []string{"見つかりませんでした"}, nil},
+		{han, 200, []string{"タイムライン", "サンクスメッセージ", "#1001", "LINE 未連携", "ありがとうございます", "届きました？",
+			"https://admin.shopify.com/store/tsunagu-test/orders/900001", "https://admin.shopify.com/store/tsunagu-test/customers/7001"}, []string{"secret of shop B"}},
+		{han + "?kind=messages", 200, []string{"フォロー（3日後）"}, []string{"届きました？"}},
+		{han + "?kind=bogus", 400, nil, nil},
+		{"/admin/customers/" + itoa(s.intruder.ID), 404, nil, []string{"secret of shop B"}},
+		{"/admin/settings", 200, []string{"LINE チャネル", "/link/order?shop=tsunagu-test.myshopify.com", "{{ checkout.token }}", `value="21:00"`}, nil},
+		{"/admin/templates?kind=shipping&tlang=en", 200, []string{`data-kind="shipping"`, `data-lang="en"`}, nil},
+		{"/admin/assets/admin.css", 200, []string{"--accent"}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.path, func(t *testing.T) {
+			rec := adminDo(t, a, testShop, http.MethodGet, tc.path, nil)
+			if rec.Code != tc.status {
+				t.Fatalf("status %d, want %d: %.300s", rec.Code, tc.status, rec.Body)
+			}
+			body := rec.Body.String()
+			for _, w := range tc.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("page lacks %q: %s", w, body[len(body)-min(len(body), 600):])
+				}
+			}
+			for _, f := range tc.forbidden {
+				if strings.Contains(body, f) {
+					t.Errorf("page shows %q", f)
+				}
+			}
+		})
+	}
+}
+
+func TestLinkFromOrderStatusPage(t *testing.T) {
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
+		s := seedAdmin(t, a)
+		mustDo(t, db.WithContext(context.Background()).Model(&store.Order{}).Where("id = ?", s.order1001.ID).Update("checkout_token", "ck-secret-1001").Error)
+		cases := []struct {
+			name, query string
+			status      int
+		}{
+			{"buyer", "shop=" + testShop + "&order=900001&key=ck-secret-1001", 302},
+			{"wrong key", "shop=" + testShop + "&order=900001&key=ck-secret-1002", 404},
+			{"no key", "shop=" + testShop + "&order=900001", 404},
+			{"other shop's order", "shop=" + otherShop + "&order=900001&key=ck-secret-1001", 404},
+			{"unknown shop", "shop=nope.myshopify.com&order=900001&key=ck-secret-1001", 404},
+			{"order without checkout token", "shop=" + testShop + "&order=900002&key=", 404},
+		}
+		qr := deliver(t, a, httptest.NewRequest("GET", "/link/order/qr.png?shop="+testShop+"&order=900001&key=ck-secret-1001", nil))
+		if qr.Code != 200 || qr.Header().Get("Content-Type") != "image/png" || !bytes.HasPrefix(qr.Body.Bytes(), []byte("\x89PNG")) {
+			t.Errorf("QR: %d %s", qr.Code, qr.Header().Get("Content-Type"))
+		}
+		if rec := deliver(t, a, httptest.NewRequest("GET", "/link/order/qr.png?shop="+testShop+"&order=900001&key=wrong", nil)); rec.Code != 404 {
+			t.Errorf("QR with a wrong key: %d", rec.Code)
+		}
+		for _, tc := range cases {
+			rec := deliver(t, a, httptest.NewRequest("GET", "/link/order?"+tc.query, nil))
+			if rec.Code != tc.status {
+				t.Errorf("%s: %d, want %d", tc.name, rec.Code, tc.status)
+			}
+			if tc.status == 302 {
+				loc := rec.Header().Get("Location")
+				tok, _ := strings.CutPrefix(loc, "http://127.0.0.1:8080/link/start?t=")
+				tok, _ = url.QueryUnescape(tok)
+				p, err := a.Signer.Verify("link", tok, testNow)
+				if err != nil || string(p) != fmt.Sprintf("%d:%d", s.shopA.ID, s.hanako.ID) {
+					t.Errorf("redirect %q: payload %q, %v", loc, p, err)
+				}
+			}
+		}
+	})
+}
+
+func TestSearchBadCursor(t *testing.T) {
+	a := newTestApp(t, testenv.SQLite(t), testenv.Redis(t), "http://127.0.0.1:1")
+	seedAdmin(t, a)
+	if rec := adminDo(t, a, testShop, "GET", "/api/customers?cursor=abc", nil); rec.Code != 400 {
+		t.Errorf("bad cursor: %d", rec.Code)
+	}
+}
+
+func TestAdminPageForOtherAreas(t *testing.T) {
+	a := newTestApp(t, testenv.SQLite(t), testenv.Redis(t), "http://127.0.0.1:1")
+	seedAdmin(t, a)
+	a.echo.GET("/admin/segments", func(c echo.Context) error {
+		return a.AdminPage(c, "segments", "Segments", template.HTML(`<h1 id="seg">セグメント</h1>`))
+	}, a.adminAuth)
+	rec := adminDo(t, a, testShop, "GET", "/admin/segments", nil)
+	body := rec.Body.String()
+	if rec.Code != 200 || !strings.Contains(body, `<h1 id="seg">セグメント</h1>`) || !strings.Contains(body, `<a href="/admin/segments" class="active">`) {
+		t.Fatalf("%d %s", rec.Code, body)
+	}
+}
