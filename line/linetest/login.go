@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
-	"math/big"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -272,14 +271,16 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleCerts(w http.ResponseWriter, r *http.Request) {
-	pub := s.ecKey.PublicKey
-	b64 := func(i *big.Int) string {
-		buf := make([]byte, 32)
-		return base64.RawURLEncoding.EncodeToString(i.FillBytes(buf))
+	// Uncompressed point: 0x04 || X (32 bytes) || Y (32 bytes).
+	raw, err := s.ecKey.PublicKey.Bytes()
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		return
 	}
+	b64 := base64.RawURLEncoding.EncodeToString
 	writeJSON(w, http.StatusOK, map[string]any{"keys": []map[string]string{{
 		"kty": "EC", "alg": "ES256", "use": "sig", "crv": "P-256", "kid": s.ecKID,
-		"x": b64(pub.X), "y": b64(pub.Y),
+		"x": b64(raw[1:33]), "y": b64(raw[33:65]),
 	}}})
 }
 
