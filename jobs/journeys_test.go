@@ -104,7 +104,7 @@ func (e *env) customer(shopifyID int64, lineUser string) *store.Customer {
 		e.t.Fatal(err)
 	}
 	if lineUser != "" {
-		if err := e.w.DB.CreateLink(e.ctx, &store.LineLink{ShopID: e.shop.ID, CustomerID: c.ID, LineUserID: lineUser, LinkedAt: t0}); err != nil {
+		if err := e.w.DB.CreateLink(e.ctx, &store.LineLink{ShopID: e.shop.ID, CustomerID: c.ID, LineUserID: lineUser, Friend: true, LinkedAt: t0}); err != nil {
 			e.t.Fatal(err)
 		}
 	}
@@ -411,6 +411,11 @@ func TestSendRules(t *testing.T) {
 			e.w.DB.G.Model(&store.LineLink{}).Where("customer_id = ?", e.cust.ID).Update("blocked", true)
 			return k
 		}, 0, store.MsgSkipped, ReasonBlocked, 0, time.Time{}, false},
+		{"linked but never added the bot", func(e *env) string {
+			k := e.order(799)
+			e.w.DB.G.Model(&store.LineLink{}).Where("customer_id = ?", e.cust.ID).Update("friend", false)
+			return k
+		}, 0, store.MsgSkipped, ReasonNotFriend, 0, time.Time{}, false},
 		{"journey switched off after planning", func(e *env) string {
 			e.order(707)
 			off := false

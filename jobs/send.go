@@ -78,6 +78,11 @@ func (w *Worker) gate(ctx context.Context, db *store.DB, shop *store.Shop, cust 
 	if link.Blocked {
 		return link, ReasonBlocked, nil
 	}
+	if !link.Friend {
+		// LINE delivers pushes only to friends of the account; a follow
+		// event makes the customer reachable again.
+		return link, ReasonNotFriend, nil
+	}
 	return link, "", nil
 }
 
