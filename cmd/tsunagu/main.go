@@ -80,13 +80,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	case "admin-url":
 		return adminURL(cfg, args, stdout, stderr)
+	case "demo":
+		return demo(ctx, cfg, stdout)
 	case "link-url":
 		return linkURL(ctx, cfg, args, stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: tsunagu [serve|worker|migrate|link-url|admin-url] [flags]")
+		fmt.Fprintln(stdout, "usage: tsunagu [serve|worker|migrate|link-url|admin-url|demo] [flags]")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (serve, worker, migrate, link-url, admin-url)", cmd)
+	return fmt.Errorf("unknown command %q (serve, worker, migrate, link-url, admin-url, demo)", cmd)
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -154,5 +156,27 @@ func linkURL(ctx context.Context, cfg *app.Config, args []string, stdout, stderr
 	}
 	tok := app.LinkToken(secretbox.NewSigner(cfg.SecretKey), shop.ID, c.ID, time.Now())
 	fmt.Fprintln(stdout, strings.TrimRight(cfg.BaseURL, "/")+"/link/start?t="+url.QueryEscape(tok))
+	return nil
+}
+
+// demo fills the configured database with a sample shop and prints a link
+// into its admin, so the admin can be explored without a Shopify store.
+func demo(ctx context.Context, cfg *app.Config, stdout io.Writer) error {
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx, nil); err != nil {
+		return err
+	}
+	if _, err := app.SeedDemo(ctx, db, time.Now().UTC()); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	u, err := app.AdminURL(cfg, app.DemoShop, time.Now(), time.Hour)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	fmt.Fprintf(stdout, "demo shop %s is ready; open (valid 1 hour):\n%s\n", app.DemoShop, u)
 	return nil
 }
