@@ -17,6 +17,7 @@ func (a *App) routes() *echo.Echo {
 	e.GET("/readyz", a.readyz)
 	e.POST("/webhooks/shopify", a.shopifyWebhook)
 	e.POST("/webhooks/shopify/*", a.shopifyWebhook)
+	a.campaignRoutes(e)
 	return e
 }
 
