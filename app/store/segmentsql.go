@@ -31,6 +31,19 @@ type SegmentNode struct {
 	WithinDays int `json:"within_days,omitempty"`
 }
 
+// MarshalJSON keeps an empty "and"/"or" (everyone/no one), which
+// omitempty would drop.
+func (n SegmentNode) MarshalJSON() ([]byte, error) {
+	type plain SegmentNode
+	switch {
+	case n.And != nil && len(n.And) == 0:
+		return []byte(`{"and":[]}`), nil
+	case n.Or != nil && len(n.Or) == 0:
+		return []byte(`{"or":[]}`), nil
+	}
+	return json.Marshal(plain(n))
+}
+
 // ErrBadSegment wraps every definition error (the API answers 400).
 var ErrBadSegment = errors.New("invalid segment")
 
