@@ -183,8 +183,8 @@ func TestAutomationsPlanOnce(t *testing.T) {
 		t.Errorf("planned %d, want 3 (birthday, win-back, coupon expiry)", n)
 	}
 	want := map[string]string{
-		fmt.Sprintf("birthday:%d:%d:2026", shop.ID, c0.ID):      store.MsgQueued,
-		fmt.Sprintf("birthday:%d:%d:2026", shop.ID, blocked.ID): store.MsgSkipped,
+		fmt.Sprintf("birthday:%d:%d:2026", shop.ID, c0.ID):                           store.MsgQueued,
+		fmt.Sprintf("birthday:%d:%d:2026", shop.ID, blocked.ID):                      store.MsgSkipped,
 		fmt.Sprintf("win_back:%d:%d:%s", shop.ID, c1.ID, dormant.Format("20060102")): store.MsgQueued,
 	}
 	for key, status := range want {
