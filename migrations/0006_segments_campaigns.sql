@@ -76,6 +76,9 @@ CREATE TABLE rich_menu_assignments (
 
 CREATE INDEX customers_shop_last_order ON customers (shop_id, last_order_at);
 CREATE INDEX orders_shop_customer ON orders (shop_id, customer_id);
-CREATE INDEX order_items_vendor ON order_items (vendor);
+-- Covering indexes: "bought vendor/product X" segments join items to orders by index only.
+CREATE INDEX order_items_vendor_order ON order_items (vendor, order_id);
+CREATE INDEX order_items_product_order ON order_items (product_id, order_id);
+CREATE INDEX orders_id_customer ON orders (id, customer_id, cancelled_at);
 CREATE INDEX coupons_customer ON coupons (customer_id);
 CREATE INDEX messages_campaign ON messages (campaign_id);

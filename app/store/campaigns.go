@@ -238,11 +238,13 @@ WHERE campaign_recipients.id = s.id`
 func (db *DB) skipUnsendable(ctx context.Context, campaignID int64, batch int, now time.Time) error {
 	g := db.WithContext(ctx)
 	scope := "campaign_id = ? AND batch = ? AND status = ?"
+	// Correlated EXISTS keeps each check to index lookups for the batch's rows.
+	const live = "SELECT 1 FROM line_links l WHERE l.customer_id = campaign_recipients.customer_id AND l.unlinked_at IS NULL"
 	rules := []struct{ reason, cond string }{
-		{"redacted", "customer_id IN (SELECT id FROM customers WHERE redacted_at IS NOT NULL)"},
-		{"blocked", "customer_id IN (SELECT customer_id FROM line_links WHERE unlinked_at IS NULL AND blocked = ?)"},
-		{"unlinked", "customer_id NOT IN (SELECT customer_id FROM line_links WHERE unlinked_at IS NULL) AND customer_id IN (SELECT customer_id FROM line_links)"},
-		{"not_linked", "customer_id NOT IN (SELECT customer_id FROM line_links WHERE unlinked_at IS NULL)"},
+		{"redacted", "EXISTS (SELECT 1 FROM customers c WHERE c.id = campaign_recipients.customer_id AND c.redacted_at IS NOT NULL)"},
+		{"blocked", "EXISTS (" + live + " AND l.blocked = ?)"},
+		{"unlinked", "NOT EXISTS (" + live + ") AND EXISTS (SELECT 1 FROM line_links l WHERE l.customer_id = campaign_recipients.customer_id)"},
+		{"not_linked", "NOT EXISTS (" + live + ")"},
 	}
 	for _, r := range rules {
 		args := []any{MsgSkipped, r.reason, now, campaignID, batch, MsgQueued}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/tsunagu/tsunagu/migrations"
 )
 
 // Segment is a saved, named segment definition.
@@ -36,6 +38,16 @@ func segmentWhere(shop *Shop, n SegmentNode, now time.Time) (string, []any, erro
 	return "c.shop_id = ? AND c.redacted_at IS NULL AND " + cond, append([]any{shop.ID}, args...), nil
 }
 
+// fence stops the planner from pushing ORDER BY ... LIMIT into the segment
+// query: with a rare segment an id-ordered scan probing every customer is
+// far slower than evaluating the whole set with hash joins, as a count does.
+func (db *DB) fence() string {
+	if db.Dialect == migrations.Postgres {
+		return "LIMIT ALL OFFSET 0"
+	}
+	return "LIMIT -1 OFFSET 0"
+}
+
 // CountSegment counts the shop's customers in n.
 func (db *DB) CountSegment(ctx context.Context, shop *Shop, n SegmentNode, now time.Time) (int64, error) {
 	where, args, err := segmentWhere(shop, n, now)
@@ -56,7 +68,7 @@ func (db *DB) SegmentCustomerIDs(ctx context.Context, shop *Shop, n SegmentNode,
 		return nil, err
 	}
 	var ids []int64
-	err = db.WithContext(ctx).Raw("SELECT c.id FROM customers c WHERE "+where+" AND c.id > ? ORDER BY c.id LIMIT ?",
+	err = db.WithContext(ctx).Raw("SELECT id FROM (SELECT c.id FROM customers c WHERE "+where+" AND c.id > ? "+db.fence()+") s ORDER BY id LIMIT ?",
 		append(args, afterID, limit)...).Scan(&ids).Error
 	if err != nil {
 		return nil, fmt.Errorf("listing segment: %w", err)
@@ -71,8 +83,8 @@ func (db *DB) SampleSegment(ctx context.Context, shop *Shop, n SegmentNode, now 
 		return nil, err
 	}
 	out := []SegmentMember{}
-	err = db.WithContext(ctx).Raw("SELECT c.id, c.email, c.first_name, c.last_name, c.orders_count, c.total_spent FROM customers c WHERE "+
-		where+" ORDER BY c.id DESC LIMIT ?", append(args, limit)...).Scan(&out).Error
+	err = db.WithContext(ctx).Raw("SELECT * FROM (SELECT c.id, c.email, c.first_name, c.last_name, c.orders_count, c.total_spent FROM customers c WHERE "+
+		where+" "+db.fence()+") s ORDER BY id DESC LIMIT ?", append(args, limit)...).Scan(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("sampling segment: %w", err)
 	}

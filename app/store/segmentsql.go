@@ -265,7 +265,7 @@ func (c *segCompiler) leaf(n SegmentNode) (string, error) {
 		return "", bad(`op must be "=", "in", "!=" or "not_in"`)
 	}
 	purchased := func(cond string) string {
-		return "c.id IN (SELECT o.customer_id FROM orders o JOIN order_items oi ON oi.order_id = o.id WHERE o.shop_id = c.shop_id AND o.cancelled_at IS NULL AND " + cond + ")"
+		return "c.id IN (SELECT o.customer_id FROM orders o JOIN order_items oi ON oi.order_id = o.id WHERE o.cancelled_at IS NULL AND " + cond + ")"
 	}
 	since := func(col string) string {
 		if n.WithinDays <= 0 {
