@@ -227,16 +227,16 @@ func (w *Worker) failBatch(ctx context.Context, camp *store.Campaign, batch int,
 // settleCampaign finishes a campaign with nothing left to send, or parks an
 // A/B test waiting for its winner.
 func (w *Worker) settleCampaign(ctx context.Context, id int64) error {
-	open, err := w.DB.OpenBatches(ctx, id)
-	if err != nil || len(open) > 0 {
+	open, err := w.DB.HasOpenBatches(ctx, id)
+	if err != nil || open {
 		return err
 	}
-	var held int64
-	if err := w.DB.WithContext(ctx).Model(&store.CampaignRecipient{}).Where("campaign_id = ? AND status = ?", id, store.RecipientHeld).
-		Count(&held).Error; err != nil {
-		return fmt.Errorf("counting held recipients of campaign %d: %w", id, err)
+	var held []int64
+	if err := w.DB.WithContext(ctx).Raw("SELECT id FROM campaign_recipients WHERE campaign_id = ? AND status = ? LIMIT 1", id, store.RecipientHeld).
+		Scan(&held).Error; err != nil {
+		return fmt.Errorf("checking held recipients of campaign %d: %w", id, err)
 	}
-	if held > 0 {
+	if len(held) > 0 {
 		_, err = w.DB.TransitionCampaign(ctx, id, []string{store.CampaignSending}, store.CampaignWaitingWinner, nil)
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -166,7 +167,7 @@ WHERE ` + where + ` ON CONFLICT (campaign_id, customer_id) DO NOTHING`
 		if err := g.Exec(ins, append([]any{camp.ID, MsgQueued, now}, args...)...).Error; err != nil {
 			return fmt.Errorf("materializing recipients of campaign %d: %w", camp.ID, err)
 		}
-		if err := tx.skipUnsendable(ctx, camp.ID, -1, now); err != nil {
+		if err := tx.skipUnsendable(ctx, camp.ID, -1, nil, now); err != nil {
 			return err
 		}
 		// Variant split over the whole audience; beyond the test share, hold for the winner.
@@ -233,27 +234,37 @@ WHERE campaign_recipients.id = s.id`
 	return next, nil
 }
 
+// capRule is the daily frequency cap check for skipUnsendable.
+type capRule struct {
+	dayStart time.Time
+	limit    int
+	exempt   []string
+}
+
 // skipUnsendable marks queued recipients (of one batch, or batch -1: the
-// unbatched) who are redacted, unlinked or blocked as skipped with the reason.
-func (db *DB) skipUnsendable(ctx context.Context, campaignID int64, batch int, now time.Time) error {
-	g := db.WithContext(ctx)
-	scope := "campaign_id = ? AND batch = ? AND status = ?"
+// unbatched) who are redacted, unlinked, blocked or (with cr) at today's cap
+// as skipped with the reason, in one statement.
+func (db *DB) skipUnsendable(ctx context.Context, campaignID int64, batch int, cr *capRule, now time.Time) error {
 	// Correlated EXISTS keeps each check to index lookups for the batch's rows.
-	const live = "SELECT 1 FROM line_links l WHERE l.customer_id = campaign_recipients.customer_id AND l.unlinked_at IS NULL"
-	rules := []struct{ reason, cond string }{
-		{"redacted", "EXISTS (SELECT 1 FROM customers c WHERE c.id = campaign_recipients.customer_id AND c.redacted_at IS NOT NULL)"},
-		{"blocked", "EXISTS (" + live + " AND l.blocked = ?)"},
-		{"unlinked", "NOT EXISTS (" + live + ") AND EXISTS (SELECT 1 FROM line_links l WHERE l.customer_id = campaign_recipients.customer_id)"},
-		{"not_linked", "NOT EXISTS (" + live + ")"},
+	const live = "SELECT 1 FROM line_links l WHERE l.customer_id = r.customer_id AND l.unlinked_at IS NULL"
+	reason := `CASE
+  WHEN EXISTS (SELECT 1 FROM customers c WHERE c.id = r.customer_id AND c.redacted_at IS NOT NULL) THEN 'redacted'
+  WHEN EXISTS (` + live + ` AND l.blocked = ?) THEN 'blocked'
+  WHEN NOT EXISTS (` + live + `) AND EXISTS (SELECT 1 FROM line_links l WHERE l.customer_id = r.customer_id) THEN 'unlinked'
+  WHEN NOT EXISTS (` + live + `) THEN 'not_linked'`
+	args := []any{MsgSkipped, now, true}
+	if cr != nil {
+		reason += `
+  WHEN (SELECT COUNT(*) FROM messages m WHERE m.customer_id = r.customer_id AND m.status = ? AND m.sent_at >= ? AND m.kind NOT IN ?) >= ? THEN 'frequency_cap'`
+		args = append(args, MsgSent, cr.dayStart.UTC(), cr.exempt, cr.limit)
 	}
-	for _, r := range rules {
-		args := []any{MsgSkipped, r.reason, now, campaignID, batch, MsgQueued}
-		if r.reason == "blocked" {
-			args = append(args, true)
-		}
-		if err := g.Exec("UPDATE campaign_recipients SET status = ?, reason = ?, updated_at = ? WHERE "+scope+" AND "+r.cond, args...).Error; err != nil {
-			return fmt.Errorf("skipping %s recipients of campaign %d: %w", r.reason, campaignID, err)
-		}
+	reason += " END"
+	q := `UPDATE campaign_recipients SET status = ?, updated_at = ?, reason = x.reason FROM (
+  SELECT r.id AS id, ` + reason + ` AS reason FROM campaign_recipients r WHERE r.campaign_id = ? AND r.batch = ? AND r.status = ?) AS x
+WHERE campaign_recipients.id = x.id AND x.reason IS NOT NULL`
+	args = append(args, campaignID, batch, MsgQueued)
+	if err := db.WithContext(ctx).Exec(q, args...).Error; err != nil {
+		return fmt.Errorf("skipping unsendable recipients of campaign %d: %w", campaignID, err)
 	}
 	return nil
 }
@@ -262,24 +273,16 @@ func (db *DB) skipUnsendable(ctx context.Context, campaignID int64, batch int, n
 // just before sending, marks the rest sending and returns everyone in
 // sending (including those a crashed attempt left there).
 func (db *DB) PrepareBatch(ctx context.Context, campaignID int64, batch int, capDayStart time.Time, dailyCap int, exemptKinds []string, now time.Time) ([]CampaignRecipient, error) {
-	if err := db.skipUnsendable(ctx, campaignID, batch, now); err != nil {
+	if err := db.skipUnsendable(ctx, campaignID, batch, &capRule{capDayStart, dailyCap, exemptKinds}, now); err != nil {
 		return nil, err
 	}
-	g := db.WithContext(ctx)
-	capSQL := `UPDATE campaign_recipients SET status = ?, reason = ?, updated_at = ?
-WHERE campaign_id = ? AND batch = ? AND status = ? AND (
-  SELECT COUNT(*) FROM messages m WHERE m.customer_id = campaign_recipients.customer_id AND m.status = ? AND m.sent_at >= ? AND m.kind NOT IN ?) >= ?`
-	if err := g.Exec(capSQL, MsgSkipped, "frequency_cap", now, campaignID, batch, MsgQueued, MsgSent, capDayStart.UTC(), exemptKinds, dailyCap).Error; err != nil {
-		return nil, fmt.Errorf("applying the frequency cap to campaign %d: %w", campaignID, err)
-	}
-	if err := g.Exec("UPDATE campaign_recipients SET status = ?, updated_at = ? WHERE campaign_id = ? AND batch = ? AND status = ?",
-		MsgSending, now, campaignID, batch, MsgQueued).Error; err != nil {
+	var rs []CampaignRecipient
+	err := db.WithContext(ctx).Raw(`UPDATE campaign_recipients SET status = ?, updated_at = ? WHERE campaign_id = ? AND batch = ? AND status IN (?, ?)
+RETURNING id, campaign_id, shop_id, customer_id, variant, batch, status, line_user_id`, MsgSending, now, campaignID, batch, MsgQueued, MsgSending).Scan(&rs).Error
+	if err != nil {
 		return nil, fmt.Errorf("marking batch %d of campaign %d sending: %w", batch, campaignID, err)
 	}
-	var rs []CampaignRecipient
-	if err := g.Where("campaign_id = ? AND batch = ? AND status = ?", campaignID, batch, MsgSending).Order("customer_id").Find(&rs).Error; err != nil {
-		return nil, fmt.Errorf("loading batch %d of campaign %d: %w", batch, campaignID, err)
-	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i].CustomerID < rs[j].CustomerID })
 	return rs, nil
 }
 
@@ -313,6 +316,17 @@ ON CONFLICT (dedupe_key) DO NOTHING`
 		return fmt.Errorf("recording messages of campaign %d: %w", campaignID, err)
 	}
 	return nil
+}
+
+// HasOpenBatches reports whether any recipient still waits to be sent.
+func (db *DB) HasOpenBatches(ctx context.Context, campaignID int64) (bool, error) {
+	var ids []int64
+	err := db.WithContext(ctx).Raw("SELECT id FROM campaign_recipients WHERE campaign_id = ? AND status IN (?, ?) AND batch >= 0 LIMIT 1",
+		campaignID, MsgQueued, MsgSending).Scan(&ids).Error
+	if err != nil {
+		return false, fmt.Errorf("checking open batches of campaign %d: %w", campaignID, err)
+	}
+	return len(ids) > 0, nil
 }
 
 // OpenBatches lists batch numbers that still have recipients to send.
