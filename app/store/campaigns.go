@@ -245,24 +245,27 @@ type capRule struct {
 // unbatched) who are redacted, unlinked, blocked or (with cr) at today's cap
 // as skipped with the reason, in one statement.
 func (db *DB) skipUnsendable(ctx context.Context, campaignID int64, batch int, cr *capRule, now time.Time) error {
-	// Correlated EXISTS keeps each check to index lookups for the batch's rows.
-	const live = "SELECT 1 FROM line_links l WHERE l.customer_id = r.customer_id AND l.unlinked_at IS NULL"
+	// Correlated EXISTS keeps each check to index lookups for the batch's
+	// rows; the reason is computed again in SET only for the few skipped.
+	const me = "campaign_recipients.customer_id"
+	const live = "SELECT 1 FROM line_links l WHERE l.customer_id = " + me + " AND l.unlinked_at IS NULL"
 	reason := `CASE
-  WHEN EXISTS (SELECT 1 FROM customers c WHERE c.id = r.customer_id AND c.redacted_at IS NOT NULL) THEN 'redacted'
+  WHEN EXISTS (SELECT 1 FROM customers c WHERE c.id = ` + me + ` AND c.redacted_at IS NOT NULL) THEN 'redacted'
   WHEN EXISTS (` + live + ` AND l.blocked = ?) THEN 'blocked'
-  WHEN NOT EXISTS (` + live + `) AND EXISTS (SELECT 1 FROM line_links l WHERE l.customer_id = r.customer_id) THEN 'unlinked'
+  WHEN NOT EXISTS (` + live + `) AND EXISTS (SELECT 1 FROM line_links l WHERE l.customer_id = ` + me + `) THEN 'unlinked'
   WHEN NOT EXISTS (` + live + `) THEN 'not_linked'`
-	args := []any{MsgSkipped, now, true}
+	rargs := []any{true}
 	if cr != nil {
 		reason += `
-  WHEN (SELECT COUNT(*) FROM messages m WHERE m.customer_id = r.customer_id AND m.status = ? AND m.sent_at >= ? AND m.kind NOT IN ?) >= ? THEN 'frequency_cap'`
-		args = append(args, MsgSent, cr.dayStart.UTC(), cr.exempt, cr.limit)
+  WHEN (SELECT COUNT(*) FROM messages m WHERE m.customer_id = ` + me + ` AND m.status = ? AND m.sent_at >= ? AND m.kind NOT IN ?) >= ? THEN 'frequency_cap'`
+		rargs = append(rargs, MsgSent, cr.dayStart.UTC(), cr.exempt, cr.limit)
 	}
 	reason += " END"
-	q := `UPDATE campaign_recipients SET status = ?, updated_at = ?, reason = x.reason FROM (
-  SELECT r.id AS id, ` + reason + ` AS reason FROM campaign_recipients r WHERE r.campaign_id = ? AND r.batch = ? AND r.status = ?) AS x
-WHERE campaign_recipients.id = x.id AND x.reason IS NOT NULL`
+	q := "UPDATE campaign_recipients SET status = ?, updated_at = ?, reason = " + reason +
+		" WHERE campaign_id = ? AND batch = ? AND status = ? AND " + reason + " IS NOT NULL"
+	args := append([]any{MsgSkipped, now}, rargs...)
 	args = append(args, campaignID, batch, MsgQueued)
+	args = append(args, rargs...)
 	if err := db.WithContext(ctx).Exec(q, args...).Error; err != nil {
 		return fmt.Errorf("skipping unsendable recipients of campaign %d: %w", campaignID, err)
 	}
