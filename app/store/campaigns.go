@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 )
@@ -217,19 +216,21 @@ func (db *DB) numberBatches(ctx context.Context, campaignID int64, first int) (i
 	}
 	next := first
 	for _, v := range variants {
-		var n int
-		if err := g.Raw("SELECT COUNT(*) FROM campaign_recipients WHERE campaign_id = ? AND status = ? AND batch = -1 AND variant = ?",
-			campaignID, MsgQueued, v).Scan(&n).Error; err != nil {
-			return 0, err
+		var ids []int64
+		if err := g.Raw("SELECT customer_id FROM campaign_recipients WHERE campaign_id = ? AND status = ? AND batch = -1 AND variant = ? ORDER BY customer_id",
+			campaignID, MsgQueued, v).Scan(&ids).Error; err != nil {
+			return 0, fmt.Errorf("listing recipients of campaign %d: %w", campaignID, err)
 		}
-		upd := `UPDATE campaign_recipients SET batch = s.b FROM (
-  SELECT id, ? + (ROW_NUMBER() OVER (ORDER BY customer_id) - 1) / ? AS b FROM campaign_recipients
-  WHERE campaign_id = ? AND status = ? AND batch = -1 AND variant = ?) AS s
-WHERE campaign_recipients.id = s.id`
-		if err := g.Exec(upd, next, CampaignBatchSize, campaignID, MsgQueued, v).Error; err != nil {
-			return 0, fmt.Errorf("numbering batches of campaign %d: %w", campaignID, err)
+		// Ranges of customer ids, 500 at a time: plain indexed updates
+		// whose plan cannot go wrong on freshly inserted rows.
+		for k := 0; k*CampaignBatchSize < len(ids); k++ {
+			lo, hi := ids[k*CampaignBatchSize], ids[min((k+1)*CampaignBatchSize, len(ids))-1]
+			if err := g.Exec("UPDATE campaign_recipients SET batch = ? WHERE campaign_id = ? AND status = ? AND batch = -1 AND variant = ? AND customer_id BETWEEN ? AND ?",
+				next, campaignID, MsgQueued, v, lo, hi).Error; err != nil {
+				return 0, fmt.Errorf("numbering batches of campaign %d: %w", campaignID, err)
+			}
+			next++
 		}
-		next += (n + CampaignBatchSize - 1) / CampaignBatchSize
 	}
 	return next, nil
 }
@@ -273,19 +274,20 @@ func (db *DB) skipUnsendable(ctx context.Context, campaignID int64, batch int, c
 }
 
 // PrepareBatch re-checks a batch's queued recipients (gate and daily cap)
-// just before sending, marks the rest sending and returns everyone in
-// sending (including those a crashed attempt left there).
+// just before sending and returns the ones still to send.
 func (db *DB) PrepareBatch(ctx context.Context, campaignID int64, batch int, capDayStart time.Time, dailyCap int, exemptKinds []string, now time.Time) ([]CampaignRecipient, error) {
 	if err := db.skipUnsendable(ctx, campaignID, batch, &capRule{capDayStart, dailyCap, exemptKinds}, now); err != nil {
 		return nil, err
 	}
+	// No intermediate "sending" write: if the worker dies after LINE took the
+	// batch, the retry finds the same rows queued and the same retry key
+	// makes LINE answer 409 instead of sending again.
 	var rs []CampaignRecipient
-	err := db.WithContext(ctx).Raw(`UPDATE campaign_recipients SET status = ?, updated_at = ? WHERE campaign_id = ? AND batch = ? AND status IN (?, ?)
-RETURNING id, campaign_id, shop_id, customer_id, variant, batch, status, line_user_id`, MsgSending, now, campaignID, batch, MsgQueued, MsgSending).Scan(&rs).Error
+	err := db.WithContext(ctx).Where("campaign_id = ? AND batch = ? AND status IN ?", campaignID, batch, []string{MsgQueued, MsgSending}).
+		Order("customer_id").Find(&rs).Error
 	if err != nil {
-		return nil, fmt.Errorf("marking batch %d of campaign %d sending: %w", batch, campaignID, err)
+		return nil, fmt.Errorf("loading batch %d of campaign %d: %w", batch, campaignID, err)
 	}
-	sort.Slice(rs, func(i, j int) bool { return rs[i].CustomerID < rs[j].CustomerID })
 	return rs, nil
 }
 
@@ -299,7 +301,7 @@ func (db *DB) FinishBatch(ctx context.Context, shopID, campaignID int64, batch i
 		if status == MsgSent {
 			cols["sent_at"] = now
 		}
-		if err := g.Model(&CampaignRecipient{}).Where("campaign_id = ? AND batch = ? AND status = ?", campaignID, batch, MsgSending).
+		if err := g.Model(&CampaignRecipient{}).Where("campaign_id = ? AND batch = ? AND status IN ?", campaignID, batch, []string{MsgQueued, MsgSending}).
 			Updates(cols).Error; err != nil {
 			return fmt.Errorf("settling batch %d of campaign %d: %w", batch, campaignID, err)
 		}
