@@ -47,16 +47,9 @@ func (n SegmentNode) MarshalJSON() ([]byte, error) {
 // ErrBadSegment wraps every definition error (the API answers 400).
 var ErrBadSegment = errors.New("invalid segment")
 
-// Built-in segment thresholds (RFM): recency in days, frequency in orders, monetary in shop currency.
-const (
-	rfmVIPOrders      = 5
-	rfmVIPSpent       = 50000
-	rfmVIPRecentDays  = 180
-	rfmAtRiskFromDays = 90
-	rfmDormantDays    = 180
-	rfmNewDays        = 30
-)
-
+// Built-in segments. RFM thresholds: VIP = 5+ orders or 50,000+ spent and
+// an order in the last 180 days; at risk = 2+ orders, last one 91-180 days
+// ago; dormant = ordered, but not in 180 days; new = first order within 30 days.
 // BuiltinSegments are the segments every shop has, by key.
 var builtinSegments = map[string]string{
 	"vip":                  `{"and":[{"or":[{"field":"orders_count","op":">=","value":5},{"field":"total_spent","op":">=","value":50000}]},{"field":"days_since_last_order","op":"<=","value":180}]}`,
