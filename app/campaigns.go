@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -240,7 +241,9 @@ func (a *App) createCampaign(c echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("variant %s needs 1 to %d messages", v.Name, line.MaxMessagesPerRequest))
 		}
 		for _, m := range v.Messages {
-			if _, err := line.ValidateMessage(line.Message(m)); err != nil {
+			// {{link}} becomes the tracked URL at send time; validate with a stand-in.
+			probe := strings.ReplaceAll(string(m), "{{link}}", "https://example.com/c")
+			if _, err := line.ValidateMessage(line.Message(probe)); err != nil {
 				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("variant %s: %v", v.Name, err))
 			}
 		}

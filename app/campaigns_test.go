@@ -400,3 +400,57 @@ func uid(name string) string {
 }
 
 func mustDec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+func TestCampaignScheduledAndQuietHours(t *testing.T) {
+	fake := linetest.NewServer(t)
+	a := newTestApp(t, testenv.Postgres(t), testenv.Redis(t), fake.URL)
+	seedAudience(t, a, 10)
+	ctx := context.Background()
+	at := testNow.Add(10 * time.Hour) // 22:00 JST: inside the default quiet hours
+	rec := adminCall(t, a, http.MethodPost, "/api/campaigns", map[string]any{
+		"name": "Tonight", "builtin": "linked_never_ordered", "scheduled_at": at,
+		"messages": []json.RawMessage{json.RawMessage(`{"type":"text","text":"hi"}`)},
+	})
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	camp := decode[store.Campaign](t, rec)
+	if camp.Status != store.CampaignScheduled {
+		t.Fatalf("status %s", camp.Status)
+	}
+	clock := testNow
+	w := a.Worker()
+	w.Now = func() time.Time { return clock }
+	// Too early: the start task does nothing.
+	if err := w.StartCampaign(ctx, camp.ID); err != nil {
+		t.Fatal(err)
+	}
+	if rs, _ := a.DB.CampaignRecipients(ctx, camp.ID); len(rs) != 0 {
+		t.Fatalf("materialized %d recipients before the scheduled time", len(rs))
+	}
+	clock = at
+	if err := w.StartCampaign(ctx, camp.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.SendCampaignBatch(ctx, camp.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fake.Multicasts()); n != 0 {
+		t.Fatalf("%d multicasts during quiet hours", n)
+	}
+	counts, _ := a.DB.CampaignCounts(ctx, camp.ID)
+	if p := progressOf(counts); p.ByStatus[store.MsgQueued] == 0 || p.ByStatus[store.MsgSent] != 0 {
+		t.Fatalf("during quiet hours: %+v", p)
+	}
+	clock = testNow.Add(22 * time.Hour) // 10:00 JST next day
+	if err := w.SendCampaignBatch(ctx, camp.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fake.Multicasts()); n != 1 {
+		t.Fatalf("%d multicasts after quiet hours, want 1", n)
+	}
+	c, _ := a.DB.Campaign(ctx, 0, camp.ID)
+	if c.Status != store.CampaignDone {
+		t.Errorf("status %s", c.Status)
+	}
+}

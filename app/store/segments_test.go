@@ -232,3 +232,31 @@ func containsQuoteOR(s string) bool {
 	}
 	return false
 }
+
+func TestJourneyReport(t *testing.T) {
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := seedSegmentFixture(t, db)
+		// dave got thank_you (sent 3 days before segNow) and clicked it; give him an order 1 day after
+		// (converts) and one 20 days after (outside the 7-day window).
+		dave := f.ids["dave"]
+		for i, d := range []int{-2, 17} {
+			o := &store.Order{ShopID: f.shop.ID, ShopifyID: int64(500 + i), CustomerID: &dave, Name: "#d", OrderedAt: segNow.AddDate(0, 0, d),
+				TotalPrice: decimal.NewFromInt(2500)}
+			if err := db.UpsertOrder(ctx, o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ms, err := db.JourneyReport(ctx, f.shop.ID, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), store.ReportOptions{AttributionDays: 7, YenPerMessage: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) != 1 {
+			t.Fatalf("kinds %+v", ms)
+		}
+		m := ms[0]
+		if m.Key != "thank_you" || m.Sent != 1 || m.Clicks != 1 || m.UniqueClicks != 1 || m.Conversions != 1 || m.Revenue != 2500 || m.CostYen != 3 {
+			t.Errorf("journey metrics %+v", m)
+		}
+	})
+}
