@@ -454,3 +454,46 @@ func TestCampaignScheduledAndQuietHours(t *testing.T) {
 		t.Errorf("status %s", c.Status)
 	}
 }
+
+func TestCampaignsToResume(t *testing.T) {
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		shop := &store.Shop{Domain: testShop}
+		if err := db.CreateShop(ctx, shop); err != nil {
+			t.Fatal(err)
+		}
+		past, future := testNow.Add(-time.Hour), testNow.Add(time.Hour)
+		want := map[string]bool{}
+		for _, c := range []struct {
+			name, status string
+			at           *time.Time
+			resume       bool
+		}{
+			{"due", store.CampaignScheduled, &past, true},
+			{"later", store.CampaignScheduled, &future, false},
+			{"sending", store.CampaignSending, &past, true},
+			{"done", store.CampaignDone, &past, false},
+			{"draft", store.CampaignDraft, nil, false},
+		} {
+			camp := &store.Campaign{ShopID: shop.ID, Name: c.name, Status: c.status, ScheduledAt: c.at, Definition: json.RawMessage(`{}`)}
+			if err := db.CreateCampaign(ctx, camp); err != nil {
+				t.Fatal(err)
+			}
+			if c.resume {
+				want[fmt.Sprint(camp.ID)] = true
+			}
+		}
+		ids, err := db.CampaignsToResume(ctx, testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ids) != len(want) {
+			t.Fatalf("resume %v, want %v", ids, want)
+		}
+		for _, id := range ids {
+			if !want[fmt.Sprint(id)] {
+				t.Errorf("unexpected %d", id)
+			}
+		}
+	})
+}

@@ -53,6 +53,17 @@ func (w *Worker) registerAutomations(mux *asynq.ServeMux) {
 				}
 			}
 		}
+		// Recovery: campaigns whose tasks Redis lost (or never got) start again;
+		// their rows say what is left, so this never sends twice.
+		resume, err := w.DB.CampaignsToResume(ctx, now)
+		if err != nil {
+			return err
+		}
+		for _, id := range resume {
+			if err := w.Queue.EnqueueCampaign(ctx, id, now.Truncate(time.Hour)); err != nil {
+				return err
+			}
+		}
 		return w.Queue.EnqueueAutomationSweep(ctx, now.Truncate(time.Hour).Add(time.Hour))
 	})
 }

@@ -102,6 +102,12 @@ func (db *DB) CreateCampaign(ctx context.Context, c *Campaign) error {
 	if c.Status == "" {
 		c.Status = CampaignDraft
 	}
+	if c.Variants == nil {
+		c.Variants = []CampaignVariant{}
+	}
+	if len(c.Definition) == 0 {
+		c.Definition = json.RawMessage(`{}`)
+	}
 	if err := db.WithContext(ctx).Omit("id").Create(c).Error; err != nil {
 		return fmt.Errorf("creating campaign: %w", err)
 	}
@@ -420,4 +426,18 @@ func (db *DB) CampaignRecipients(ctx context.Context, campaignID int64) ([]Campa
 // stem and, through line.RetryKey, its X-Line-Retry-Key.
 func CampaignTaskKey(campaignID int64, batch int) string {
 	return "campaign:" + itoa(campaignID) + ":batch:" + itoa(int64(batch))
+}
+
+// CampaignsToResume lists campaigns that should be running by now: scheduled
+// ones past their time and ones still sending. The hourly sweep re-enqueues
+// them, so a campaign survives Redis losing its tasks.
+func (db *DB) CampaignsToResume(ctx context.Context, now time.Time) ([]int64, error) {
+	var ids []int64
+	err := db.WithContext(ctx).Model(&Campaign{}).
+		Where("(status = ? AND scheduled_at <= ?) OR status = ?", CampaignScheduled, now.UTC(), CampaignSending).
+		Order("id").Pluck("id", &ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("listing campaigns to resume: %w", err)
+	}
+	return ids, nil
 }
