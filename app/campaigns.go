@@ -37,6 +37,8 @@ func (a *App) campaignRoutes(e *echo.Echo) {
 	g.GET("/campaigns/:id/report", a.campaignReport)
 	g.GET("/campaigns/:id/report.csv", a.campaignReportCSV)
 	g.GET("/reports/journeys", a.journeyReport)
+	g.GET("/automations", a.getAutomations)
+	g.PUT("/automations", a.putAutomations)
 	g.GET("/richmenus", a.listRichMenus)
 	g.POST("/richmenus", a.createRichMenu)
 	g.DELETE("/richmenus/:id", a.deleteRichMenu)

@@ -118,3 +118,37 @@ func (a *App) campaignsPage(c echo.Context) error {
 		"Shop": shop.Domain, "Campaigns": cs, "Segments": ss, "Builtins": store.BuiltinSegmentKeys(),
 	})
 }
+
+// automationSettings is what GET/PUT /api/automations carry: the scenario
+// messages and the measurement settings.
+type automationSettings struct {
+	Automations     store.Automations `json:"automations"`
+	YenPerMessage   float64           `json:"yen_per_message"`
+	AttributionDays int               `json:"attribution_days"`
+}
+
+func (a *App) getAutomations(c echo.Context) error {
+	st := currentShop(c).Settings
+	o := st.ReportOptions()
+	return c.JSON(http.StatusOK, automationSettings{Automations: st.Automations, YenPerMessage: o.YenPerMessage, AttributionDays: o.AttributionDays})
+}
+
+func (a *App) putAutomations(c echo.Context) error {
+	var in automationSettings
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	au := in.Automations
+	if au.WinBackDays < 0 || au.WinBackDays > 3650 || au.CouponExpiryDays < 0 || au.CouponExpiryDays > 365 ||
+		in.YenPerMessage < 0 || in.AttributionDays < 0 || in.AttributionDays > 90 {
+		return echo.NewHTTPError(http.StatusBadRequest, "a number is out of range")
+	}
+	shop := currentShop(c)
+	st := shop.Settings
+	st.Automations, st.YenPerMessage, st.AttributionDays = au, in.YenPerMessage, in.AttributionDays
+	if err := a.DB.SaveShopSettings(c.Request().Context(), shop.ID, st); err != nil {
+		return err
+	}
+	shop.Settings = st
+	return a.getAutomations(c)
+}

@@ -171,10 +171,21 @@ func TestAutomationsPlanOnce(t *testing.T) {
 	}
 	shop, _ := db.Shop(ctx, au.shop.ID)
 	w := a.Worker()
+	if rec := adminCall(t, a, http.MethodPut, "/api/automations", map[string]any{"automations": map[string]any{"win_back_days": -1}}); rec.Code != http.StatusBadRequest {
+		t.Errorf("bad automations: %d", rec.Code)
+	}
 	if n, _ := w.PlanAutomations(ctx, shop, testNow); n != 0 {
 		t.Fatalf("automations are off by default, planned %d", n)
 	}
-	shop.Settings.Automations = store.Automations{Birthday: true, WinBack: true, CouponExpiry: true}
+	rec := adminCall(t, a, http.MethodPut, "/api/automations", map[string]any{
+		"automations": map[string]any{"birthday": true, "win_back": true, "coupon_expiry": true}, "yen_per_message": 2.5})
+	if rec.Code != http.StatusOK {
+		t.Fatalf("put automations: %d %s", rec.Code, rec.Body)
+	}
+	shop, _ = db.Shop(ctx, au.shop.ID)
+	if !shop.Settings.Automations.Birthday || shop.Settings.ReportOptions().YenPerMessage != 2.5 || shop.Settings.ReportOptions().AttributionDays != 7 {
+		t.Fatalf("settings not saved: %+v", shop.Settings)
+	}
 	n, err := w.PlanAutomations(ctx, shop, testNow)
 	if err != nil {
 		t.Fatal(err)
