@@ -47,7 +47,7 @@ func shopifyAdminURL(shopDomain, path string) string {
 func pathID(c echo.Context) (int64, error) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id <= 0 {
-		return 0, echo.NewHTTPError(http.StatusNotFound, "customer not found")
+		return 0, echo.NewHTTPError(http.StatusNotFound, "not found")
 	}
 	return id, nil
 }

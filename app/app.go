@@ -111,7 +111,7 @@ func Assemble(cfg *Config, log *slog.Logger, db *store.DB, redisOpt asynq.RedisC
 	a.Dispatcher = jobs.NewDispatcher(a.Queue, log, 4, 10000)
 	// Closers run in reverse: the dispatcher drains before the queue closes.
 	a.closers = append(a.closers, a.Dispatcher.Close)
-	a.Messenger = line.NewMessenger(cfg.LineAPIBase, a.HTTPClient)
+	a.Messenger = line.NewMessenger(cfg.LineAPIBase, a.HTTPClient, line.WithDataAPIBase(cfg.LineDataAPIBase))
 	a.LineLogin = line.NewLogin(a.HTTPClient)
 	a.Limiter = NewLineLimiter(cfg.LineRate)
 	a.echo = a.routes()
@@ -153,6 +153,9 @@ func (a *App) RunWorkers(ctx context.Context) error {
 	mux.Use(a.jobMetrics)
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("starting workers: %w", err)
+	}
+	if err := a.Queue.EnqueueAutomationSweep(ctx, a.Now()); err != nil {
+		a.Log.Warn("scheduling the automation sweep", "err", err)
 	}
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})

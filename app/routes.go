@@ -21,6 +21,7 @@ func (a *App) routes() *echo.Echo {
 	a.linkRoutes(e)
 	a.clickRoutes(e)
 	a.adminRoutes(e)
+	a.campaignRoutes(e)
 	return e
 }
 

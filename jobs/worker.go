@@ -82,6 +82,7 @@ func (w *Worker) Mux() *asynq.ServeMux {
 		}
 		return w.SendMessage(ctx, p.MessageID)
 	})
+	w.registerCampaigns(mux)
 	return mux
 }
 

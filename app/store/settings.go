@@ -19,6 +19,44 @@ type Settings struct {
 	Incentive Incentive `json:"incentive"`
 	// Templates are per-shop overrides keyed "kind.lang".
 	Templates map[string]string `json:"templates,omitempty"`
+	// YenPerMessage is the cost estimate per LINE message in reports (0 = default).
+	YenPerMessage float64 `json:"yen_per_message,omitempty"`
+	// AttributionDays is the conversion window after a send (0 = default).
+	AttributionDays int `json:"attribution_days,omitempty"`
+	// Automations configures birthday, win-back and coupon-expiry messages.
+	Automations Automations `json:"automations,omitempty"`
+}
+
+// Automations are the scenario messages beyond the order journeys. Each is
+// off until the merchant turns it on.
+type Automations struct {
+	Birthday bool `json:"birthday,omitempty"`
+	// BirthdayCoupon is a code mentioned in the birthday message.
+	BirthdayCoupon string `json:"birthday_coupon,omitempty"`
+	WinBack        bool   `json:"win_back,omitempty"`
+	// WinBackDays: customers whose last order is exactly this old get it (default 90).
+	WinBackDays  int  `json:"win_back_days,omitempty"`
+	CouponExpiry bool `json:"coupon_expiry,omitempty"`
+	// CouponExpiryDays: remind this many days before an unused coupon expires (default 3).
+	CouponExpiryDays int `json:"coupon_expiry_days,omitempty"`
+}
+
+// Measurement defaults.
+const (
+	DefaultYenPerMessage   = 3.0
+	DefaultAttributionDays = 7
+)
+
+// ReportOptions returns the shop's measurement settings, defaulted.
+func (s Settings) ReportOptions() ReportOptions {
+	o := ReportOptions{AttributionDays: s.AttributionDays, YenPerMessage: s.YenPerMessage}
+	if o.AttributionDays <= 0 {
+		o.AttributionDays = DefaultAttributionDays
+	}
+	if o.YenPerMessage <= 0 {
+		o.YenPerMessage = DefaultYenPerMessage
+	}
+	return o
 }
 
 // JourneySetting switches one journey and sets its delay.

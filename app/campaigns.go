@@ -1,0 +1,442 @@
+package app
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"gorm.io/gorm"
+
+	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/jobs"
+	"github.com/tsunagu/tsunagu/line"
+)
+
+// campaignRoutes installs segments, campaigns, rich menus and reports
+// (admin JSON APIs) and the public campaign click redirect.
+func (a *App) campaignRoutes(e *echo.Echo) {
+	g := e.Group("/api", a.adminAuth)
+	g.GET("/segments", a.listSegments)
+	g.POST("/segments", a.createSegment)
+	g.POST("/segments/preview", a.previewSegment)
+	g.GET("/segments/:id", a.getSegment)
+	g.PUT("/segments/:id", a.updateSegment)
+	g.DELETE("/segments/:id", a.deleteSegment)
+	g.GET("/campaigns", a.listCampaigns)
+	g.POST("/campaigns", a.createCampaign)
+	g.GET("/campaigns/:id", a.getCampaign)
+	g.POST("/campaigns/:id/send", a.sendCampaign)
+	g.POST("/campaigns/:id/cancel", a.cancelCampaign)
+	g.POST("/campaigns/:id/winner", a.campaignWinner)
+	g.GET("/campaigns/:id/report", a.campaignReport)
+	g.GET("/campaigns/:id/report.csv", a.campaignReportCSV)
+	g.GET("/reports/journeys", a.journeyReport)
+	g.GET("/automations", a.getAutomations)
+	g.PUT("/automations", a.putAutomations)
+	g.GET("/richmenus", a.listRichMenus)
+	g.POST("/richmenus", a.createRichMenu)
+	g.DELETE("/richmenus/:id", a.deleteRichMenu)
+	g.POST("/richmenus/sync", a.syncRichMenus)
+	e.GET("/admin/campaigns", a.campaignsPage, a.adminAuth)
+	e.GET("/admin/segments", a.campaignsPage, a.adminAuth)
+	e.GET("/cc/:id/:variant", a.campaignClick)
+}
+
+// decodeJSON reads a JSON body strictly: malformed input is a 400.
+func bindJSON(c echo.Context, v any) error {
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, 4<<20))
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "unreadable body")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON: "+err.Error())
+	}
+	return nil
+}
+
+// storeError maps store errors to HTTP answers.
+func storeError(err error) error {
+	switch {
+	case errors.Is(err, store.ErrBadSegment):
+		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	case errors.Is(err, store.ErrNotFound):
+		return echo.NewHTTPError(http.StatusNotFound, "not found")
+	}
+	return err
+}
+
+// segmentRef names a segment three ways; the first non-empty wins.
+type segmentRef struct {
+	SegmentID  int64           `json:"segment_id"`
+	Builtin    string          `json:"builtin"`
+	Definition json.RawMessage `json:"definition"`
+}
+
+func (a *App) listSegments(c echo.Context) error {
+	shop := currentShop(c)
+	saved, err := a.DB.Segments(c.Request().Context(), shop.ID)
+	if err != nil {
+		return err
+	}
+	type builtin struct {
+		Key        string            `json:"key"`
+		Definition store.SegmentNode `json:"definition"`
+	}
+	var bs []builtin
+	for _, k := range store.BuiltinSegmentKeys() {
+		n, _ := store.BuiltinSegment(k)
+		bs = append(bs, builtin{k, n})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"segments": saved, "builtins": bs, "fields": store.SegmentFields})
+}
+
+func (a *App) createSegment(c echo.Context) error {
+	var in struct {
+		Name       string          `json:"name"`
+		Definition json.RawMessage `json:"definition"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	if in.Name == "" {
+		return echo.NewHTTPError(http.StatusBadRequest, "name is required")
+	}
+	if _, err := store.ParseSegment(in.Definition); err != nil {
+		return storeError(err)
+	}
+	s := &store.Segment{ShopID: currentShop(c).ID, Name: in.Name, Definition: in.Definition}
+	if err := a.DB.SaveSegment(c.Request().Context(), s); err != nil {
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
+			return echo.NewHTTPError(http.StatusConflict, "a segment with this name exists")
+		}
+		return err
+	}
+	a.enqueueRichMenuSync(c, s.ShopID)
+	return c.JSON(http.StatusCreated, s)
+}
+
+func (a *App) getSegment(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	s, err := a.DB.SegmentByID(c.Request().Context(), currentShop(c).ID, id)
+	if err != nil {
+		return storeError(err)
+	}
+	return c.JSON(http.StatusOK, s)
+}
+
+func (a *App) updateSegment(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Name       string          `json:"name"`
+		Definition json.RawMessage `json:"definition"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	if in.Name == "" {
+		return echo.NewHTTPError(http.StatusBadRequest, "name is required")
+	}
+	if _, err := store.ParseSegment(in.Definition); err != nil {
+		return storeError(err)
+	}
+	s := &store.Segment{ID: id, ShopID: currentShop(c).ID, Name: in.Name, Definition: in.Definition}
+	if err := a.DB.SaveSegment(c.Request().Context(), s); err != nil {
+		return storeError(err)
+	}
+	a.enqueueRichMenuSync(c, s.ShopID)
+	return a.getSegment(c)
+}
+
+func (a *App) deleteSegment(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if err := a.DB.DeleteSegment(c.Request().Context(), currentShop(c).ID, id); err != nil {
+		return storeError(err)
+	}
+	a.enqueueRichMenuSync(c, currentShop(c).ID)
+	return c.NoContent(http.StatusNoContent)
+}
+
+// previewSegment answers the live count and a sample of 20 while editing.
+func (a *App) previewSegment(c echo.Context) error {
+	var in segmentRef
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	shop := currentShop(c)
+	n, err := a.DB.ResolveSegment(ctx, shop.ID, in.SegmentID, in.Builtin, in.Definition)
+	if err != nil {
+		return storeError(err)
+	}
+	now := a.Now()
+	count, err := a.DB.CountSegment(ctx, shop, n, now)
+	if err != nil {
+		return err
+	}
+	sample, err := a.DB.SampleSegment(ctx, shop, n, now, 20)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"count": count, "sample": sample})
+}
+
+type campaignIn struct {
+	segmentRef
+	Name        string                  `json:"name"`
+	Messages    []json.RawMessage       `json:"messages"`
+	Link        string                  `json:"link"`
+	Variants    []store.CampaignVariant `json:"variants"`
+	TestPercent int                     `json:"test_percent"`
+	CouponCode  string                  `json:"coupon_code"`
+	ScheduledAt *time.Time              `json:"scheduled_at"`
+	Send        bool                    `json:"send"`
+}
+
+func (a *App) createCampaign(c echo.Context) error {
+	var in campaignIn
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	shop := currentShop(c)
+	if in.Name == "" {
+		return echo.NewHTTPError(http.StatusBadRequest, "name is required")
+	}
+	n, err := a.DB.ResolveSegment(ctx, shop.ID, in.SegmentID, in.Builtin, in.Definition)
+	if err != nil {
+		return storeError(err)
+	}
+	def, _ := json.Marshal(n)
+	if len(in.Variants) == 0 {
+		in.Variants = []store.CampaignVariant{{Name: "A", Weight: 1, Messages: in.Messages, Link: in.Link}}
+	}
+	seen := map[string]bool{}
+	for i, v := range in.Variants {
+		if v.Name == "" || seen[v.Name] {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("variant %d needs a unique name", i+1))
+		}
+		seen[v.Name] = true
+		if len(v.Messages) == 0 || len(v.Messages) > line.MaxMessagesPerRequest {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("variant %s needs 1 to %d messages", v.Name, line.MaxMessagesPerRequest))
+		}
+		for _, m := range v.Messages {
+			// {{link}} becomes the tracked URL at send time; validate with a stand-in.
+			probe := strings.ReplaceAll(string(m), "{{link}}", "https://example.com/c")
+			if _, err := line.ValidateMessage(line.Message(probe)); err != nil {
+				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("variant %s: %v", v.Name, err))
+			}
+		}
+	}
+	if in.TestPercent < 0 || in.TestPercent > 100 {
+		return echo.NewHTTPError(http.StatusBadRequest, "test_percent must be 0 to 100")
+	}
+	camp := &store.Campaign{ShopID: shop.ID, Name: in.Name, Definition: def, Variants: in.Variants,
+		TestPercent: in.TestPercent, CouponCode: in.CouponCode}
+	if in.SegmentID != 0 {
+		camp.SegmentID = &in.SegmentID
+	}
+	if err := a.DB.CreateCampaign(ctx, camp); err != nil {
+		return err
+	}
+	if in.Send || in.ScheduledAt != nil {
+		if err := a.scheduleCampaign(c, camp, in.ScheduledAt); err != nil {
+			return err
+		}
+	}
+	return c.JSON(http.StatusCreated, camp)
+}
+
+func (a *App) scheduleCampaign(c echo.Context, camp *store.Campaign, at *time.Time) error {
+	when := a.Now()
+	if at != nil && at.After(when) {
+		when = at.UTC()
+	}
+	ok, err := a.DB.TransitionCampaign(c.Request().Context(), camp.ID, []string{store.CampaignDraft, store.CampaignScheduled},
+		store.CampaignScheduled, map[string]any{"scheduled_at": when})
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return echo.NewHTTPError(http.StatusConflict, "campaign already started")
+	}
+	camp.Status, camp.ScheduledAt = store.CampaignScheduled, &when
+	// The campaign row is the truth; if Redis is down the campaign stays scheduled and a resend call enqueues it.
+	return a.Queue.EnqueueCampaign(c.Request().Context(), camp.ID, when)
+}
+
+func (a *App) sendCampaign(c echo.Context) error {
+	camp, err := a.loadCampaign(c)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		ScheduledAt *time.Time `json:"scheduled_at"`
+	}
+	if c.Request().ContentLength > 0 {
+		if err := bindJSON(c, &in); err != nil {
+			return err
+		}
+	}
+	if err := a.scheduleCampaign(c, camp, in.ScheduledAt); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, camp)
+}
+
+func (a *App) loadCampaign(c echo.Context) (*store.Campaign, error) {
+	id, err := pathID(c)
+	if err != nil {
+		return nil, err
+	}
+	camp, err := a.DB.Campaign(c.Request().Context(), currentShop(c).ID, id)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	return camp, nil
+}
+
+func (a *App) listCampaigns(c echo.Context) error {
+	cs, err := a.DB.Campaigns(c.Request().Context(), currentShop(c).ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"campaigns": cs})
+}
+
+// Progress is a campaign's recipients by status, for polling while it sends.
+type Progress struct {
+	Total     int64            `json:"total"`
+	ByStatus  map[string]int64 `json:"by_status"`
+	ByReason  map[string]int64 `json:"skipped_by_reason"`
+	ByVariant map[string]int64 `json:"sent_by_variant"`
+}
+
+func progressOf(counts []store.RecipientCount) Progress {
+	p := Progress{ByStatus: map[string]int64{}, ByReason: map[string]int64{}, ByVariant: map[string]int64{}}
+	for _, rc := range counts {
+		p.Total += rc.N
+		p.ByStatus[rc.Status] += rc.N
+		if rc.Reason != "" {
+			p.ByReason[rc.Reason] += rc.N
+		}
+		if rc.Status == store.MsgSent {
+			p.ByVariant[rc.Variant] += rc.N
+		}
+	}
+	return p
+}
+
+func (a *App) getCampaign(c echo.Context) error {
+	camp, err := a.loadCampaign(c)
+	if err != nil {
+		return err
+	}
+	counts, err := a.DB.CampaignCounts(c.Request().Context(), camp.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"campaign": camp, "progress": progressOf(counts)})
+}
+
+func (a *App) cancelCampaign(c echo.Context) error {
+	camp, err := a.loadCampaign(c)
+	if err != nil {
+		return err
+	}
+	ok, err := a.DB.CancelCampaign(c.Request().Context(), camp.ShopID, camp.ID, a.Now())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return echo.NewHTTPError(http.StatusConflict, "campaign already "+camp.Status)
+	}
+	return a.getCampaign(c)
+}
+
+// campaignWinner sends the held rest of an A/B campaign with one variant:
+// the one named, or with "auto" the best by conversions, then clicks.
+func (a *App) campaignWinner(c echo.Context) error {
+	camp, err := a.loadCampaign(c)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Variant string `json:"variant"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if in.Variant == "auto" {
+		rep, err := a.DB.CampaignReport(ctx, camp, a.reportOptions(currentShop(c)))
+		if err != nil {
+			return err
+		}
+		in.Variant = rep.Best()
+	}
+	if camp.Variant(in.Variant) == nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "unknown variant")
+	}
+	if camp.Status != store.CampaignWaitingWinner {
+		return echo.NewHTTPError(http.StatusConflict, "campaign is "+camp.Status+", not waiting for a winner")
+	}
+	if _, err := a.DB.ReleaseHeld(ctx, camp, in.Variant, a.Now()); err != nil {
+		return storeError(err)
+	}
+	if err := a.Queue.EnqueueCampaign(ctx, camp.ID, a.Now()); err != nil {
+		return err
+	}
+	return a.getCampaign(c)
+}
+
+// campaignClick records a click on a campaign's tracked link and redirects
+// to the variant's destination with UTM parameters. The visitor cookie
+// makes unique clicks countable without knowing who the reader is.
+func (a *App) campaignClick(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	camp, err := a.DB.Campaign(ctx, 0, id)
+	if err != nil {
+		return storeError(err)
+	}
+	v := camp.Variant(c.Param("variant"))
+	if v == nil || v.Link == "" {
+		return echo.NewHTTPError(http.StatusNotFound, "not found")
+	}
+	visitor := ""
+	if ck, err := c.Cookie("tsunagu_v"); err == nil && len(ck.Value) <= 64 {
+		visitor = ck.Value
+	} else {
+		visitor = randomToken()
+		c.SetCookie(&http.Cookie{Name: "tsunagu_v", Value: visitor, Path: "/cc/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	}
+	data, _ := json.Marshal(map[string]string{"variant": v.Name, "visitor": visitor})
+	if err := a.DB.AddActivity(ctx, &store.Activity{ShopID: camp.ShopID, Kind: store.ActClick, Summary: "campaign " + camp.Name,
+		Data: string(data), RefType: "campaign", RefID: camp.ID, OccurredAt: a.Now()}); err != nil {
+		a.Log.Warn("recording a campaign click", "campaign_id", camp.ID, "err", err)
+	}
+	return c.Redirect(http.StatusFound, jobs.UTMLink(v.Link, camp.ID, v.Name))
+}
+
+func (a *App) enqueueRichMenuSync(c echo.Context, shopID int64) {
+	if err := a.Queue.EnqueueRichMenuSync(c.Request().Context(), shopID, a.Now()); err != nil {
+		a.Log.Warn("enqueueing rich menu sync", "shop_id", shopID, "err", err)
+	}
+}

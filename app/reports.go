@@ -1,0 +1,154 @@
+package app
+
+import (
+	"crypto/rand"
+	"encoding/csv"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/tsunagu/tsunagu/app/store"
+)
+
+func randomToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (a *App) reportOptions(shop *store.Shop) store.ReportOptions {
+	return shop.Settings.ReportOptions()
+}
+
+func (a *App) campaignReport(c echo.Context) error {
+	camp, err := a.loadCampaign(c)
+	if err != nil {
+		return err
+	}
+	rep, err := a.DB.CampaignReport(c.Request().Context(), camp, a.reportOptions(currentShop(c)))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, rep)
+}
+
+// campaignReportCSV exports the report: one row per variant and a total.
+func (a *App) campaignReportCSV(c echo.Context) error {
+	camp, err := a.loadCampaign(c)
+	if err != nil {
+		return err
+	}
+	rep, err := a.DB.CampaignReport(c.Request().Context(), camp, a.reportOptions(currentShop(c)))
+	if err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+	h.Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="campaign-%d.csv"`, camp.ID))
+	c.Response().WriteHeader(http.StatusOK)
+	w := csv.NewWriter(c.Response())
+	_ = w.Write([]string{"campaign_id", "campaign", "variant", "recipients", "sent", "delivered", "skipped", "failed", "cancelled",
+		"clicks", "unique_clicks", "conversions", "revenue", "cost_yen", "attribution_days"})
+	row := func(m store.Metrics) {
+		f := func(n int64) string { return strconv.FormatInt(n, 10) }
+		_ = w.Write([]string{f(camp.ID), camp.Name, m.Key, f(m.Recipients), f(m.Sent), f(m.Delivered), f(m.Skipped), f(m.Failed),
+			f(m.Cancelled), f(m.Clicks), f(m.UniqueClicks), f(m.Conversions), strconv.FormatFloat(m.Revenue, 'f', 2, 64),
+			strconv.FormatFloat(m.CostYen, 'f', 2, 64), strconv.Itoa(rep.AttributionDays)})
+	}
+	for _, v := range rep.Variants {
+		row(v)
+	}
+	row(rep.Total)
+	w.Flush()
+	return w.Error()
+}
+
+// journeyReport measures each message kind over ?days= (default 30).
+func (a *App) journeyReport(c echo.Context) error {
+	days, _ := strconv.Atoi(c.QueryParam("days"))
+	if days <= 0 || days > 366 {
+		days = 30
+	}
+	to := a.Now()
+	from := to.AddDate(0, 0, -days)
+	shop := currentShop(c)
+	ms, err := a.DB.JourneyReport(c.Request().Context(), shop.ID, from, to.Add(time.Second), a.reportOptions(shop))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"from": from, "to": to, "kinds": ms})
+}
+
+var campaignsPageTmpl = template.Must(template.New("campaigns").Parse(`<!doctype html>
+<html lang="ja"><head><meta charset="utf-8"><title>Tsunagu — Campaigns</title>
+<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left}</style>
+</head><body>
+<h1>Tsunagu</h1><p>{{.Shop}}</p>
+<h2>Campaigns</h2>
+<table><tr><th>#</th><th>Name</th><th>Status</th><th>Scheduled</th><th>Report</th></tr>
+{{range .Campaigns}}<tr><td>{{.ID}}</td><td>{{.Name}}</td><td>{{.Status}}</td><td>{{if .ScheduledAt}}{{.ScheduledAt.Format "2006-01-02 15:04"}}{{end}}</td>
+<td><a href="/api/campaigns/{{.ID}}/report.csv">CSV</a> · <a href="/api/campaigns/{{.ID}}">progress</a></td></tr>
+{{else}}<tr><td colspan="5">No campaigns yet.</td></tr>{{end}}
+</table>
+<h2>Segments</h2>
+<ul>{{range .Segments}}<li>{{.Name}}</li>{{end}}{{range .Builtins}}<li>{{.}} (built-in)</li>{{end}}</ul>
+<p>Create and preview segments and campaigns through <code>/api/segments</code> and <code>/api/campaigns</code>.</p>
+</body></html>`))
+
+// campaignsPage is a plain overview; the APIs carry the editing.
+func (a *App) campaignsPage(c echo.Context) error {
+	shop := currentShop(c)
+	ctx := c.Request().Context()
+	cs, err := a.DB.Campaigns(ctx, shop.ID)
+	if err != nil {
+		return err
+	}
+	ss, err := a.DB.Segments(ctx, shop.ID)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	c.Response().WriteHeader(http.StatusOK)
+	return campaignsPageTmpl.Execute(c.Response(), map[string]any{
+		"Shop": shop.Domain, "Campaigns": cs, "Segments": ss, "Builtins": store.BuiltinSegmentKeys(),
+	})
+}
+
+// automationSettings is what GET/PUT /api/automations carry: the scenario
+// messages and the measurement settings.
+type automationSettings struct {
+	Automations     store.Automations `json:"automations"`
+	YenPerMessage   float64           `json:"yen_per_message"`
+	AttributionDays int               `json:"attribution_days"`
+}
+
+func (a *App) getAutomations(c echo.Context) error {
+	st := currentShop(c).Settings
+	o := st.ReportOptions()
+	return c.JSON(http.StatusOK, automationSettings{Automations: st.Automations, YenPerMessage: o.YenPerMessage, AttributionDays: o.AttributionDays})
+}
+
+func (a *App) putAutomations(c echo.Context) error {
+	var in automationSettings
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	au := in.Automations
+	if au.WinBackDays < 0 || au.WinBackDays > 3650 || au.CouponExpiryDays < 0 || au.CouponExpiryDays > 365 ||
+		in.YenPerMessage < 0 || in.AttributionDays < 0 || in.AttributionDays > 90 {
+		return echo.NewHTTPError(http.StatusBadRequest, "a number is out of range")
+	}
+	shop := currentShop(c)
+	st := shop.Settings
+	st.Automations, st.YenPerMessage, st.AttributionDays = au, in.YenPerMessage, in.AttributionDays
+	if err := a.DB.SaveShopSettings(c.Request().Context(), shop.ID, st); err != nil {
+		return err
+	}
+	shop.Settings = st
+	return a.getAutomations(c)
+}

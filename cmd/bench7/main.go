@@ -1,0 +1,361 @@
+// Command bench7 measures segments and campaigns (issue 7). It is a tool,
+// not a test: it needs a seeded PostgreSQL and a Redis.
+//
+//	bench7 segments -db postgres://.../tsunagu_bench7      (after seed.sql)
+//	bench7 campaign -db postgres://... -redis 127.0.0.1:6397 -recipients 100000 -rate 200
+package main
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"golang.org/x/time/rate"
+
+	"github.com/tsunagu/tsunagu/app/secretbox"
+	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/jobs"
+	"github.com/tsunagu/tsunagu/line"
+	"github.com/tsunagu/tsunagu/templates"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: bench7 segments|campaign [flags]")
+		os.Exit(2)
+	}
+	ctx := context.Background()
+	var err error
+	switch os.Args[1] {
+	case "segments":
+		err = benchSegments(ctx, os.Args[2:])
+	case "campaign":
+		err = benchCampaign(ctx, os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench7:", err)
+		os.Exit(1)
+	}
+}
+
+var segmentCases = []struct{ name, def string }{
+	{"orders_count >= 5", `{"field":"orders_count","op":">=","value":5}`},
+	{"builtin vip", `{"builtin":"vip"}`},
+	{"builtin dormant", `{"builtin":"dormant"}`},
+	{"builtin birthday_this_month", `{"builtin":"birthday_this_month"}`},
+	{"tag vip AND region Tokyo", `{"and":[{"field":"tag","value":"vip"},{"field":"region","value":"Tokyo"}]}`},
+	{"bought vendor 'Vendor 9' AND linked", `{"and":[{"field":"vendor","value":"Vendor 9"},{"field":"linked","value":true}]}`},
+	{"bought product 1042 OR aov >= 9000", `{"or":[{"field":"product_id","value":1042},{"field":"aov","op":">=","value":9000}]}`},
+	{"linked friend, marketing ok, NOT blocked, last order <= 60d", `{"and":[{"field":"friend","value":true},{"field":"accepts_marketing","value":true},{"not":{"field":"blocked","value":true}},{"field":"days_since_last_order","op":"<=","value":60}]}`},
+}
+
+func benchSegments(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("segments", flag.ExitOnError)
+	dbURL := fs.String("db", "postgres://postgres@127.0.0.1:5432/tsunagu_bench7?sslmode=disable", "seeded database")
+	runs := fs.Int("runs", 3, "runs per query (the slowest is reported too)")
+	_ = fs.Parse(args)
+	db, err := store.Open(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	shop, err := db.ShopByDomain(ctx, "bench.myshopify.com")
+	if err != nil {
+		return fmt.Errorf("seed first (cmd/bench7/seed.sql): %w", err)
+	}
+	var customers, orders int64
+	db.G.Raw("SELECT COUNT(*) FROM customers").Scan(&customers)
+	db.G.Raw("SELECT COUNT(*) FROM orders").Scan(&orders)
+	fmt.Printf("customers=%d orders=%d\n\n", customers, orders)
+	fmt.Println("| segment | matches | count (median / max) | first page of 100 ids | sample of 20 |")
+	fmt.Println("|---|---|---|---|---|")
+	now := time.Now().UTC()
+	for _, c := range segmentCases {
+		n, err := store.ParseSegment([]byte(c.def))
+		if err != nil {
+			return err
+		}
+		var count int64
+		var tc, tl, ts []time.Duration
+		for i := 0; i < *runs; i++ {
+			t0 := time.Now()
+			if count, err = db.CountSegment(ctx, shop, n, now); err != nil {
+				return err
+			}
+			t1 := time.Now()
+			if _, err = db.SegmentCustomerIDs(ctx, shop, n, now, 0, 100); err != nil {
+				return err
+			}
+			t2 := time.Now()
+			if _, err = db.SampleSegment(ctx, shop, n, now, 20); err != nil {
+				return err
+			}
+			tc, tl, ts = append(tc, t1.Sub(t0)), append(tl, t2.Sub(t1)), append(ts, time.Since(t2))
+		}
+		fmt.Printf("| %s | %d | %s / %s | %s | %s |\n", c.name, count, med(tc), maxd(tc), med(tl), med(ts))
+	}
+	return nil
+}
+
+func med(ds []time.Duration) string {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2].Round(time.Millisecond).String()
+}
+
+func maxd(ds []time.Duration) string {
+	m := ds[0]
+	for _, d := range ds {
+		m = max(m, d)
+	}
+	return m.Round(time.Millisecond).String()
+}
+
+// fakeLINE is a minimal multicast endpoint: LINE's rate limit as a token
+// bucket answering 429, retry-key replay as 409, and a per-user delivery count.
+type fakeLINE struct {
+	lim       *rate.Limiter
+	mu        sync.Mutex
+	keys      map[string]bool
+	delivered map[string]int
+	times     []time.Time
+	n429      atomic.Int64
+	n409      atomic.Int64
+}
+
+func (f *fakeLINE) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/v2/bot/message/multicast" {
+		http.NotFound(w, r)
+		return
+	}
+	if !f.lim.Allow() {
+		f.n429.Add(1)
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = io.WriteString(w, `{"message":"The API rate limit has been exceeded. Try again later."}`)
+		return
+	}
+	var req struct {
+		To []string `json:"to"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.To) == 0 || len(req.To) > 500 {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	key := r.Header.Get("X-Line-Retry-Key")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if key != "" && f.keys[key] {
+		f.n409.Add(1)
+		w.Header().Set("X-Line-Accepted-Request-Id", "prev")
+		w.WriteHeader(http.StatusConflict)
+		return
+	}
+	f.keys[key] = true
+	for _, u := range req.To {
+		f.delivered[u]++
+	}
+	f.times = append(f.times, time.Now())
+	w.Header().Set("X-Line-Request-Id", fmt.Sprint(len(f.times)))
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, "{}")
+}
+
+//go:embed campaign_seed.sql
+var campaignSeed string
+
+func benchCampaign(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("campaign", flag.ExitOnError)
+	dbURL := fs.String("db", "postgres://postgres@127.0.0.1:5432/tsunagu_bench7c?sslmode=disable", "empty database (dropped rows are recreated)")
+	redisAddr := fs.String("redis", "127.0.0.1:6397", "Redis address")
+	redisDB := fs.Int("redis-db", 9, "Redis database (flushed)")
+	recipients := fs.Int("recipients", 100000, "linked customers in the segment")
+	perSec := fs.Float64("rate", 200, "configured multicast requests per second (client limiter and fake LINE's limit)")
+	conc := fs.Int("concurrency", 16, "Asynq worker concurrency")
+	_ = fs.Parse(args)
+
+	db, err := store.Open(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx, nil); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	for _, stmt := range splitSQL(campaignSeed) {
+		var args []any
+		if strings.Contains(stmt, "?") {
+			args = append(args, *recipients)
+		}
+		if err := db.G.Exec(stmt, args...).Error; err != nil {
+			return fmt.Errorf("seeding: %w\n%s", err, stmt)
+		}
+	}
+	fmt.Printf("seeded %d linked customers in %s\n", *recipients, time.Since(t0).Round(time.Millisecond))
+	shop, err := db.ShopByDomain(ctx, "bench-campaign.myshopify.com")
+	if err != nil {
+		return err
+	}
+	// Quiet hours off for the run: the benchmark measures sending, not waiting for 09:00.
+	shop.Settings.QuietStart, shop.Settings.QuietEnd = "00:00", "00:00"
+	shop.Settings.DailyCap = 100
+	if err := db.SaveShopSettings(ctx, shop.ID, shop.Settings); err != nil {
+		return err
+	}
+	key, _ := secretbox.ParseKey(secretbox.NewKey())
+	box, err := secretbox.New(key)
+	if err != nil {
+		return err
+	}
+	if err := db.SaveLineChannel(ctx, &store.LineChannel{ShopID: shop.ID, WebhookKey: "bench", MessagingTokenEnc: box.Seal("bench-token")}); err != nil {
+		return err
+	}
+
+	fake := &fakeLINE{lim: rate.NewLimiter(rate.Limit(*perSec), max(1, int(*perSec))), keys: map[string]bool{}, delivered: map[string]int{}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	msgr := line.NewMessenger(srv.URL, &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+		line.WithLimiter(line.NewLimiter(*perSec, 1)))
+
+	redisOpt := asynq.RedisClientOpt{Addr: *redisAddr, DB: *redisDB}
+	insp := asynq.NewInspector(redisOpt)
+	for _, q := range []string{jobs.QueueEvents, jobs.QueueMessages} {
+		_ = insp.DeleteQueue(q, true)
+	}
+	client := asynq.NewClient(redisOpt)
+	defer client.Close()
+	tpl, err := templates.New()
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	w := &jobs.Worker{DB: db, Box: box, LINE: msgr, Templates: tpl, Queue: jobs.NewQueue(client), Log: log, BaseURL: "http://localhost:8080"}
+	cfg := jobs.ServerConfig(*conc, log)
+	cfg.TaskCheckInterval = 10 * time.Millisecond
+	server := asynq.NewServer(redisOpt, cfg)
+	if err := server.Start(w.Mux()); err != nil {
+		return err
+	}
+	defer server.Shutdown()
+
+	var peakHeap, peakSys atomic.Uint64
+	stopMem := make(chan struct{})
+	go func() {
+		var ms runtime.MemStats
+		tk := time.NewTicker(50 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			peakHeap.Store(max(peakHeap.Load(), ms.HeapAlloc))
+			peakSys.Store(max(peakSys.Load(), ms.Sys))
+			select {
+			case <-stopMem:
+				return
+			case <-tk.C:
+			}
+		}
+	}()
+
+	now := time.Now().UTC()
+	def, _ := json.Marshal(map[string]any{"field": "linked", "value": true})
+	camp := &store.Campaign{ShopID: shop.ID, Name: "bench", Definition: def, Status: store.CampaignScheduled, ScheduledAt: &now,
+		Variants: []store.CampaignVariant{{Name: "A", Weight: 1, Messages: []json.RawMessage{json.RawMessage(`{"type":"text","text":"ベンチマーク {{link}}"}`)}, Link: "https://example.com"}}}
+	if err := db.CreateCampaign(ctx, camp); err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := w.Queue.EnqueueCampaign(ctx, camp.ID, now); err != nil {
+		return err
+	}
+	var c *store.Campaign
+	for {
+		time.Sleep(100 * time.Millisecond)
+		if c, err = db.Campaign(ctx, 0, camp.ID); err != nil {
+			return err
+		}
+		if c.Status == store.CampaignDone || c.Status == store.CampaignCancelled {
+			break
+		}
+		if time.Since(start) > 20*time.Minute {
+			return errors.New("campaign did not finish in 20 minutes")
+		}
+	}
+	total := time.Since(start)
+	close(stopMem)
+	counts, err := db.CampaignCounts(ctx, camp.ID)
+	if err != nil {
+		return err
+	}
+	fake.mu.Lock()
+	times := append([]time.Time(nil), fake.times...)
+	dups, users := 0, len(fake.delivered)
+	for _, n := range fake.delivered {
+		if n > 1 {
+			dups++
+		}
+	}
+	fake.mu.Unlock()
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	sendWindow := times[len(times)-1].Sub(times[0])
+	achieved := float64(len(times)-1) / sendWindow.Seconds()
+	fmt.Printf("campaign %d: status=%s batches=%d total=%s (materialize+send)\n", c.ID, c.Status, c.Batches, total.Round(time.Millisecond))
+	fmt.Printf("recipients by status: %v\n", counts)
+	fmt.Printf("multicasts accepted=%d  users delivered=%d  duplicates=%d  429s=%d  409 replays=%d\n",
+		len(times), users, dups, fake.n429.Load(), fake.n409.Load())
+	fmt.Printf("send window %s (first to last multicast): %.1f req/s = %.1f%% of the configured %.0f req/s\n",
+		sendWindow.Round(time.Millisecond), achieved, 100*achieved/(*perSec), *perSec)
+	fmt.Printf("peak Go heap %.1f MiB, peak Go sys %.1f MiB, process maxrss %.1f MiB (worker + fake LINE in one process)\n",
+		float64(peakHeap.Load())/(1<<20), float64(peakSys.Load())/(1<<20), float64(ru.Maxrss)/1024)
+	if dups > 0 || fake.n429.Load() > 0 || users != *recipients {
+		return fmt.Errorf("FAILED: duplicates=%d 429s=%d delivered=%d want %d", dups, fake.n429.Load(), users, *recipients)
+	}
+	return nil
+}
+
+func splitSQL(s string) []string {
+	var out []string
+	cur := ""
+	for _, line := range splitLines(s) {
+		if len(line) >= 2 && line[:2] == "--" || line == "" {
+			continue
+		}
+		cur += line + "\n"
+		if line[len(line)-1] == ';' {
+			out = append(out, cur)
+			cur = ""
+		}
+	}
+	return out
+}
+
+func splitLines(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
