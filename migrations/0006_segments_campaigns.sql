@@ -80,4 +80,3 @@ CREATE INDEX orders_shop_customer ON orders (shop_id, customer_id);
 CREATE INDEX order_items_vendor_order ON order_items (vendor, order_id);
 CREATE INDEX order_items_product_order ON order_items (product_id, order_id);
 CREATE INDEX orders_id_customer ON orders (id, customer_id, cancelled_at);
-CREATE INDEX coupons_customer ON coupons (customer_id);
