@@ -217,6 +217,33 @@ func TestAutomationsPlanOnce(t *testing.T) {
 	if n, _ := w.PlanAutomations(ctx, shop, testNow.Add(time.Hour)); n != 0 {
 		t.Errorf("second sweep planned %d", n)
 	}
+
+	// They go out with their default templates, accepted by LINE's schema.
+	var queued []store.Message
+	db.WithContext(ctx).Where("shop_id = ? AND status = ? AND kind IN ?", shop.ID, store.MsgQueued,
+		[]string{jobs.KindBirthday, jobs.KindWinBack, jobs.KindCouponExpiry}).Find(&queued)
+	if len(queued) != 3 {
+		t.Fatalf("%d queued automation messages, want 3", len(queued))
+	}
+	for _, m := range queued {
+		if err := w.SendMessage(ctx, m.ID); err != nil {
+			t.Fatalf("sending %s: %v", m.Kind, err)
+		}
+		if got, _ := db.Message(ctx, m.ID); got.Status != store.MsgSent {
+			t.Errorf("%s: %s (%s), want sent", m.Kind, got.Status, got.Reason)
+		}
+	}
+	var sent strings.Builder
+	for _, p := range fake.Pushes() {
+		for _, m := range p.Messages {
+			sent.Write(m)
+		}
+	}
+	for _, want := range []string{"お誕生日おめでとうございます", "お久しぶりです", "CODE0"} {
+		if !strings.Contains(sent.String(), want) {
+			t.Errorf("pushes lack %q; rejected %v", want, fake.Rejected())
+		}
+	}
 }
 
 func httptestRequest(method, path, body string) *http.Request {

@@ -352,6 +352,13 @@ func (w *Worker) journeyData(ctx context.Context, shop *store.Shop, m *store.Mes
 			return err
 		}
 	}
+	if m.Kind == KindBirthday {
+		if code := shop.Settings.Automations.BirthdayCoupon; code != "" {
+			d.Coupon = &templates.Coupon{Code: code}
+		} else {
+			d.Coupon = nil
+		}
+	}
 	*d = d.WithTracker(func(target string) string { return w.trackedURL(m, target) })
 	return nil
 }

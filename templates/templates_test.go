@@ -78,6 +78,11 @@ func TestRenderContent(t *testing.T) {
 		{"follow_up_30", "en", []string{"Dec 25, 2026"}},
 		{"link_coupon", "ja", []string{"LINE-7QK2-M9XD", "10%OFF", "有効期限: 2026年12月25日"}},
 		{"link_coupon", "en", []string{"Code: LINE-7QK2-M9XD", "Dec 25, 2026"}},
+		{"birthday", "ja", []string{"お誕生日おめでとうございます", "BIRTHDAY-2026"}},
+		{"birthday", "en", []string{"Happy birthday", "BIRTHDAY-2026"}},
+		{"win_back", "ja", []string{"お久しぶりです"}},
+		{"coupon_expiry", "ja", []string{"LINE-7QK2-M9XD", "2026年12月25日"}},
+		{"coupon_expiry", "en", []string{"LINE-7QK2-M9XD", "Dec 25, 2026"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.kind+"."+tc.lang, func(t *testing.T) {
@@ -226,6 +231,22 @@ func TestMoney(t *testing.T) {
 	for _, tc := range cases {
 		if got := templates.Money(decimal.RequireFromString(tc.amount), tc.cur); got != tc.want {
 			t.Errorf("Money(%s, %s) = %q, want %q", tc.amount, tc.cur, got, tc.want)
+		}
+	}
+}
+
+// A birthday message without a merchant coupon says nothing about a coupon.
+func TestBirthdayWithoutCoupon(t *testing.T) {
+	r := renderer(t)
+	d := templates.SampleData("birthday", "ja")
+	d.Coupon = nil
+	raw, err := r.Render("birthday", "ja", "", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range raw {
+		if strings.Contains(string(m), "クーポン") {
+			t.Errorf("coupon mentioned without a coupon: %s", m)
 		}
 	}
 }
