@@ -8,25 +8,15 @@ import (
 	"testing"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/tsunagu/tsunagu/line/linetest"
 )
 
-// fixturesDir finds ../shared/fixtures relative to the module root.
+// fixturesDir is the shared fixtures directory (the same lookup as every
+// other package's tests).
 func fixturesDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "fixtures")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = parent
-	}
+	return linetest.FixturesDir(t)
 }
 
 func TestDecodeWebhookFixtures(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/line/linetest"
 )
 
 // Environment variables that point tests at the services.
@@ -194,27 +195,11 @@ func (s *RedisServer) Stop() {
 	}
 }
 
-// FixturesDir returns the absolute path of ../shared/fixtures, found from the module root.
+// FixturesDir returns the absolute path of the shared fixtures (see
+// linetest.FixturesDir for where it looks).
 func FixturesDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			f := filepath.Join(dir, "..", "shared", "fixtures")
-			if _, err := os.Stat(f); err != nil {
-				t.Fatalf("fixtures not found at %s", f)
-			}
-			return f
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("module root not found")
-		}
-		dir = parent
-	}
+	return linetest.FixturesDir(t)
 }
 
 // Fixture reads a fixture file relative to the fixtures dir.

@@ -25,11 +25,21 @@ import (
 	"testing"
 )
 
+// EnvFixtures overrides where the shared fixtures are.
+const EnvFixtures = "TSUNAGU_FIXTURES_DIR"
+
 // FixturesDir returns the absolute path of the shared fixtures directory:
-// <repo root>/../shared/fixtures, where the repo root is the nearest
-// directory above the working directory that holds go.mod.
+// $TSUNAGU_FIXTURES_DIR, or else shared/fixtures beside the repository
+// (../shared/fixtures from the directory holding go.mod) or beside one of
+// its parents, so a checkout nested one level deeper still finds them.
 func FixturesDir(t testing.TB) string {
 	t.Helper()
+	if fx := os.Getenv(EnvFixtures); fx != "" {
+		if _, err := os.Stat(fx); err != nil {
+			t.Fatalf("linetest: %s: %v", EnvFixtures, err)
+		}
+		return fx
+	}
 	dir, err := os.Getwd()
 	if err != nil {
 		t.Fatalf("linetest: working directory: %v", err)
@@ -44,11 +54,17 @@ func FixturesDir(t testing.TB) string {
 		}
 		dir = parent
 	}
-	fx := filepath.Join(filepath.Dir(dir), "shared", "fixtures")
-	if _, err := os.Stat(fx); err != nil {
-		t.Fatalf("linetest: fixtures: %v", err)
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+		fx := filepath.Join(d, "shared", "fixtures")
+		if _, err := os.Stat(fx); err == nil {
+			return fx
+		}
+		if filepath.Dir(d) == d {
+			break
+		}
 	}
-	return fx
+	t.Fatalf("linetest: no shared/fixtures beside %s or its parents (set %s)", dir, EnvFixtures)
+	return ""
 }
 
 // SpecPath returns the path of LINE's Messaging API OpenAPI document.
