@@ -19,16 +19,7 @@ func adminLang(c echo.Context) string {
 	if ck, err := c.Cookie(langCookie); err == nil && (ck.Value == "ja" || ck.Value == "en") {
 		return ck.Value
 	}
-	for _, part := range strings.Split(c.Request().Header.Get("Accept-Language"), ",") {
-		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
-		switch {
-		case strings.HasPrefix(tag, "ja"):
-			return "ja"
-		case strings.HasPrefix(tag, "en"):
-			return "en"
-		}
-	}
-	return "ja"
+	return pageLang(c)
 }
 
 // uiText is the admin's strings: key → {ja, en}.

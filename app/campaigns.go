@@ -95,19 +95,31 @@ func (a *App) listSegments(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"segments": saved, "builtins": bs, "fields": store.SegmentFields})
 }
 
-func (a *App) createSegment(c echo.Context) error {
-	var in struct {
-		Name       string          `json:"name"`
-		Definition json.RawMessage `json:"definition"`
-	}
+// segmentInput is a segment as the API takes it.
+type segmentInput struct {
+	Name       string          `json:"name"`
+	Definition json.RawMessage `json:"definition"`
+}
+
+// bindSegment reads and validates a segment from the request body.
+func bindSegment(c echo.Context) (*segmentInput, error) {
+	var in segmentInput
 	if err := bindJSON(c, &in); err != nil {
-		return err
+		return nil, err
 	}
 	if in.Name == "" {
-		return echo.NewHTTPError(http.StatusBadRequest, "name is required")
+		return nil, echo.NewHTTPError(http.StatusBadRequest, "name is required")
 	}
 	if _, err := store.ParseSegment(in.Definition); err != nil {
-		return storeError(err)
+		return nil, storeError(err)
+	}
+	return &in, nil
+}
+
+func (a *App) createSegment(c echo.Context) error {
+	in, err := bindSegment(c)
+	if err != nil {
+		return err
 	}
 	s := &store.Segment{ShopID: currentShop(c).ID, Name: in.Name, Definition: in.Definition}
 	if err := a.DB.SaveSegment(c.Request().Context(), s); err != nil {
@@ -137,18 +149,9 @@ func (a *App) updateSegment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Name       string          `json:"name"`
-		Definition json.RawMessage `json:"definition"`
-	}
-	if err := bindJSON(c, &in); err != nil {
+	in, err := bindSegment(c)
+	if err != nil {
 		return err
-	}
-	if in.Name == "" {
-		return echo.NewHTTPError(http.StatusBadRequest, "name is required")
-	}
-	if _, err := store.ParseSegment(in.Definition); err != nil {
-		return storeError(err)
 	}
 	s := &store.Segment{ID: id, ShopID: currentShop(c).ID, Name: in.Name, Definition: in.Definition}
 	if err := a.DB.SaveSegment(c.Request().Context(), s); err != nil {
