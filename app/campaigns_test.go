@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/shopspring/decimal"
 
 	"github.com/tsunagu/tsunagu/app/store"
@@ -124,19 +123,7 @@ func (c *crashingLINE) Multicast(ctx context.Context, token string, to []string,
 
 func runWorker(t *testing.T, a *App, w *jobs.Worker) (stop func()) {
 	t.Helper()
-	cfg := jobs.ServerConfig(3, a.Log)
-	cfg.TaskCheckInterval = 20 * time.Millisecond
-	cfg.DelayedTaskCheckInterval = 50 * time.Millisecond
-	cfg.ShutdownTimeout = 5 * time.Second
-	cfg.RetryDelayFunc = func(int, error, *asynq.Task) time.Duration { return 100 * time.Millisecond }
-	srv := asynq.NewServer(a.Redis, cfg)
-	if err := srv.Start(w.Mux()); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	stop = func() { once.Do(srv.Shutdown) }
-	t.Cleanup(stop)
-	return stop
+	return startTestWorkers(t, a, w, 3, 5*time.Second)
 }
 
 func TestCampaignEndToEndWithRestart(t *testing.T) {

@@ -54,7 +54,14 @@ func startJourneyWorkers(t *testing.T, a *App, pusher jobs.Pusher, grace time.Du
 	if pusher != nil {
 		w.LINE = pusher
 	}
-	cfg := jobs.ServerConfig(4, a.Log)
+	return startTestWorkers(t, a, w, 4, grace)
+}
+
+// startTestWorkers runs an Asynq server with w's handlers that polls and
+// retries quickly; stop shuts it down after grace (also at the test's end).
+func startTestWorkers(t *testing.T, a *App, w *jobs.Worker, concurrency int, grace time.Duration) (stop func()) {
+	t.Helper()
+	cfg := jobs.ServerConfig(concurrency, a.Log)
 	cfg.TaskCheckInterval = 20 * time.Millisecond
 	cfg.DelayedTaskCheckInterval = 50 * time.Millisecond
 	cfg.ShutdownTimeout = grace
