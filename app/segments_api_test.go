@@ -92,8 +92,14 @@ func TestSegmentAPI(t *testing.T) {
 	if rec := adminCall(t, a, http.MethodGet, path, nil); rec.Code != http.StatusNotFound {
 		t.Errorf("get deleted: %d", rec.Code)
 	}
-	if rec := adminCall(t, a, http.MethodGet, "/admin/campaigns", nil); rec.Code != 200 || !strings.Contains(rec.Body.String(), "Tsunagu") {
-		t.Errorf("admin page: %d", rec.Code)
+	// The page sits in the admin layout, Japanese first, with the built-ins to preview.
+	rec = adminCall(t, a, http.MethodGet, "/admin/campaigns", nil)
+	body := rec.Body.String()
+	for _, want := range []string{"セグメントとキャンペーン · Tsunagu", `<a href="/admin/campaigns" class="active">`,
+		`<option value="b:vip">VIP（RFM 上位）</option>`, "キャンペーンはまだありません。"} {
+		if rec.Code != 200 || !strings.Contains(body, want) {
+			t.Errorf("campaigns page %d lacks %q", rec.Code, want)
+		}
 	}
 }
 
