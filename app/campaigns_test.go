@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/csv"
@@ -29,18 +28,7 @@ import (
 // adminCall makes an authenticated admin API request.
 func adminCall(t *testing.T, a *App, method, path string, body any) *httptest.ResponseRecorder {
 	t.Helper()
-	var r *http.Request
-	if body != nil {
-		b, _ := json.Marshal(body)
-		r = httptest.NewRequest(method, path, bytes.NewReader(b))
-		r.Header.Set("Content-Type", "application/json")
-	} else {
-		r = httptest.NewRequest(method, path, nil)
-	}
-	r.AddCookie(&http.Cookie{Name: adminCookie, Value: a.Signer.Sign(adminPurpose, []byte(testShop+"|staff"), a.Now().Add(time.Hour))})
-	rec := httptest.NewRecorder()
-	a.Handler().ServeHTTP(rec, r)
-	return rec
+	return adminDo(t, a, testShop, method, path, body)
 }
 
 // audience seeds n linked customers (plus the fixed odd ones) and returns
