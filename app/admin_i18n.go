@@ -37,7 +37,7 @@ var uiText = map[string][2]string{
 	"camp.custom":                    {"条件を入力（JSON）", "Custom definition (JSON)"},
 	"camp.definition":                {"条件（JSON）", "Definition (JSON)"},
 	"camp.preview":                   {"対象人数を確認", "Count matches"},
-	"camp.matches":                   {"%d 人が該当します", "%d customers match"},
+	"camp.matches":                   {"%d 人が該当します", "Matching customers: %d"},
 	"camp.name":                      {"キャンペーン", "Campaign"},
 	"camp.status":                    {"状態", "Status"},
 	"camp.progress":                  {"進捗", "Progress"},
