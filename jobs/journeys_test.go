@@ -726,3 +726,41 @@ func TestFollowUp30RemindsCoupon(t *testing.T) {
 		t.Fatalf("no coupon reminder in %s", m.Content)
 	}
 }
+
+// Workers sending to one customer at once cannot slip past the daily cap
+// together: exactly the cap goes out, the rest waits for tomorrow.
+func TestDailyCapHoldsUnderConcurrency(t *testing.T) {
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		e := newEnvOn(t, db)
+		var ids []int64
+		for i := range 6 {
+			m := &store.Message{ShopID: e.shop.ID, CustomerID: &e.cust.ID, Kind: KindWinBack, RefType: "customer", RefID: e.cust.ID,
+				DedupeKey: fmt.Sprintf("cap-race/s%d/%d", e.shop.ID, i), ScheduledFor: e.now}
+			if _, err := db.PlanMessage(e.ctx, m); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, m.ID)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, len(ids))
+		for _, id := range ids {
+			wg.Add(1)
+			go func() { defer wg.Done(); errs <- e.w.SendMessage(e.ctx, id) }()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := e.line.count(); n != store.DefaultDailyCap {
+			t.Fatalf("%d pushes, want the daily cap %d", n, store.DefaultDailyCap)
+		}
+		var waiting int64
+		db.G.Model(&store.Message{}).Where("customer_id = ? AND status = ? AND scheduled_for > ?", e.cust.ID, store.MsgQueued, e.now).Count(&waiting)
+		if waiting != int64(len(ids)-store.DefaultDailyCap) {
+			t.Errorf("%d messages moved to tomorrow, want %d", waiting, len(ids)-store.DefaultDailyCap)
+		}
+	})
+}

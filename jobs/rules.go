@@ -50,12 +50,19 @@ func minuteOfDay(hhmm string) (int, error) {
 // overCap reports whether the customer already had the shop's daily number of
 // marketing messages today (in the shop's time zone), and when the next day starts.
 func (w *Worker) overCap(ctx context.Context, shop *store.Shop, customerID int64, now time.Time) (bool, time.Time, error) {
-	loc := shop.Location()
-	local := now.In(loc)
-	dayStart := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc)
+	dayStart, next := capDay(shop, now)
 	n, err := w.DB.CountSentSince(ctx, customerID, transactionalKinds, dayStart)
 	if err != nil {
 		return false, time.Time{}, err
 	}
-	return n >= int64(shop.Settings.Cap()), dayStart.AddDate(0, 0, 1).UTC(), nil
+	return n >= int64(shop.Settings.Cap()), next, nil
+}
+
+// capDay is the start of today and of tomorrow in the shop's time zone: the
+// window the daily cap counts.
+func capDay(shop *store.Shop, now time.Time) (dayStart, next time.Time) {
+	loc := shop.Location()
+	local := now.In(loc)
+	dayStart = time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc)
+	return dayStart, dayStart.AddDate(0, 0, 1).UTC()
 }

@@ -164,8 +164,20 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 		return err
 	}
 	content, _ := json.Marshal(msgs)
-	moved, err := w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgQueued, store.MsgSending}, store.MsgSending,
-		map[string]any{"content": string(content), "attempts": m.Attempts + 1, "line_user_id": link.LineUserID})
+	claim := map[string]any{"content": string(content), "attempts": m.Attempts + 1, "line_user_id": link.LineUserID}
+	var moved bool
+	if transactional(m.Kind) {
+		moved, err = w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgQueued, store.MsgSending}, store.MsgSending, claim)
+	} else {
+		// The cap check above is a cheap early exit; this claim is the one
+		// that holds when several workers send to the same customer at once.
+		dayStart, next := capDay(shop, now)
+		var over bool
+		moved, over, err = w.DB.ClaimUnderCap(ctx, m, transactionalKinds, dayStart, shop.Settings.Cap(), claim)
+		if err == nil && over {
+			return w.reschedule(ctx, m, next)
+		}
+	}
 	if err != nil || !moved {
 		return err
 	}
