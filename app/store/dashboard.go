@@ -95,80 +95,16 @@ func (db *DB) DashboardStats(ctx context.Context, shopID int64, since, until tim
 		}
 	}
 
-	// Clicks in the window and the week before the window's end, for attribution.
-	var clicks []struct {
-		CustomerID *int64
-		OccurredAt time.Time
-		Kind       string
+	at, err := db.Attribute(ctx, shopID, since, until, AttributionWindow)
+	if err != nil {
+		return nil, err
 	}
-	if err := g().G.Raw(`SELECT a.customer_id, a.occurred_at, m.kind FROM activities a JOIN messages m ON m.id = a.ref_id AND m.shop_id = a.shop_id
-		WHERE a.shop_id = ? AND a.kind = ? AND a.ref_type = 'message' AND a.occurred_at >= ? AND a.occurred_at < ?`,
-		shopID, ActClick, since.Add(-AttributionWindow), until).Scan(&clicks).Error; err != nil {
-		return nil, fmt.Errorf("loading clicks: %w", err)
+	for kind, n := range at.Clicks {
+		get(kind).Clicks = n
 	}
-	type click struct {
-		at   time.Time
-		kind string
-	}
-	byCustomer := map[int64][]click{}
-	for _, c := range clicks {
-		if !c.OccurredAt.Before(since) {
-			get(c.Kind).Clicks++
-		}
-		if c.CustomerID != nil {
-			byCustomer[*c.CustomerID] = append(byCustomer[*c.CustomerID], click{c.OccurredAt, c.Kind})
-		}
-	}
-
-	var orders []Order
-	// Only orders that can be attributed: with a discount code, or by a customer who clicked.
-	if err := g().G.Select("id, customer_id, total_price, discount_codes, ordered_at").
-		Where("shop_id = ? AND ordered_at >= ? AND ordered_at < ? AND cancelled_at IS NULL", shopID, since, until).
-		Where("discount_codes <> '' OR customer_id IN (SELECT customer_id FROM activities WHERE shop_id = ? AND kind = ? AND ref_type = 'message' AND occurred_at >= ? AND occurred_at < ?)",
-			shopID, ActClick, since.Add(-AttributionWindow), until).
-		Find(&orders).Error; err != nil {
-		return nil, fmt.Errorf("loading orders: %w", err)
-	}
-	var codes []string
-	for _, o := range orders {
-		for _, c := range strings.Split(o.DiscountCodes, ",") {
-			if c = strings.TrimSpace(c); c != "" {
-				codes = append(codes, c)
-			}
-		}
-	}
-	couponKind := map[string]string{}
-	for i := 0; i < len(codes); i += 500 {
-		var cs []Coupon
-		if err := g().G.Select("code, campaign").Where("shop_id = ? AND code IN ?", shopID, codes[i:min(i+500, len(codes))]).
-			Find(&cs).Error; err != nil {
-			return nil, fmt.Errorf("loading coupons: %w", err)
-		}
-		for _, c := range cs {
-			couponKind[strings.ToUpper(c.Code)] = CouponMessageKind(c.Campaign)
-		}
-	}
-	for _, o := range orders {
-		kind := ""
-		for _, c := range strings.Split(o.DiscountCodes, ",") {
-			if k, ok := couponKind[strings.ToUpper(strings.TrimSpace(c))]; ok {
-				kind = k
-				break
-			}
-		}
-		if kind == "" && o.CustomerID != nil {
-			var last time.Time
-			for _, c := range byCustomer[*o.CustomerID] {
-				if !c.at.After(o.OrderedAt) && o.OrderedAt.Sub(c.at) <= AttributionWindow && c.at.After(last) {
-					last, kind = c.at, c.kind
-				}
-			}
-		}
-		if kind != "" {
-			s := get(kind)
-			s.Orders++
-			s.Revenue = s.Revenue.Add(o.TotalPrice)
-		}
+	for kind, n := range at.Orders {
+		js := get(kind)
+		js.Orders, js.Revenue = n, at.Revenue[kind]
 	}
 	for _, s := range stats {
 		d.Journeys = append(d.Journeys, *s)
@@ -232,4 +168,97 @@ func CouponMessageKind(campaign string) string {
 		return campaign
 	}
 	return "campaign"
+}
+
+// Attribution is what messages earned in a window, by message kind: clicks
+// on their tracked links, and the orders (and revenue) credited to them.
+type Attribution struct {
+	Clicks  map[string]int64
+	Orders  map[string]int64
+	Revenue map[string]decimal.Decimal
+}
+
+// Attribute credits the shop's orders placed in [since, until) to message
+// kinds. An order that used a coupon Tsunagu issued goes to that coupon's
+// kind; otherwise to the kind of the customer's last click on a message
+// within window before the order. Each order counts once. Clicks are those
+// made in [since, until).
+func (db *DB) Attribute(ctx context.Context, shopID int64, since, until time.Time, window time.Duration) (*Attribution, error) {
+	since, until = since.UTC(), until.UTC()
+	at := &Attribution{Clicks: map[string]int64{}, Orders: map[string]int64{}, Revenue: map[string]decimal.Decimal{}}
+	// Clicks in the window, and in the attribution window before it.
+	var clicks []struct {
+		CustomerID *int64
+		OccurredAt time.Time
+		Kind       string
+	}
+	if err := db.WithContext(ctx).Raw(`SELECT a.customer_id, a.occurred_at, m.kind FROM activities a JOIN messages m ON m.id = a.ref_id AND m.shop_id = a.shop_id
+		WHERE a.shop_id = ? AND a.kind = ? AND a.ref_type = 'message' AND a.occurred_at >= ? AND a.occurred_at < ?`,
+		shopID, ActClick, since.Add(-window), until).Scan(&clicks).Error; err != nil {
+		return nil, fmt.Errorf("loading clicks: %w", err)
+	}
+	type click struct {
+		at   time.Time
+		kind string
+	}
+	byCustomer := map[int64][]click{}
+	for _, c := range clicks {
+		if !c.OccurredAt.Before(since) {
+			at.Clicks[c.Kind]++
+		}
+		if c.CustomerID != nil {
+			byCustomer[*c.CustomerID] = append(byCustomer[*c.CustomerID], click{c.OccurredAt, c.Kind})
+		}
+	}
+
+	var orders []Order
+	// Only orders that can be attributed: with a discount code, or by a customer who clicked.
+	if err := db.WithContext(ctx).Select("id, customer_id, total_price, discount_codes, ordered_at").
+		Where("shop_id = ? AND ordered_at >= ? AND ordered_at < ? AND cancelled_at IS NULL", shopID, since, until).
+		Where("discount_codes <> '' OR customer_id IN (SELECT customer_id FROM activities WHERE shop_id = ? AND kind = ? AND ref_type = 'message' AND occurred_at >= ? AND occurred_at < ?)",
+			shopID, ActClick, since.Add(-window), until).
+		Find(&orders).Error; err != nil {
+		return nil, fmt.Errorf("loading orders: %w", err)
+	}
+	var codes []string
+	for _, o := range orders {
+		for _, c := range strings.Split(o.DiscountCodes, ",") {
+			if c = strings.TrimSpace(c); c != "" {
+				codes = append(codes, c)
+			}
+		}
+	}
+	couponKind := map[string]string{}
+	for i := 0; i < len(codes); i += 500 {
+		var cs []Coupon
+		if err := db.WithContext(ctx).Select("code, campaign").Where("shop_id = ? AND code IN ?", shopID, codes[i:min(i+500, len(codes))]).
+			Find(&cs).Error; err != nil {
+			return nil, fmt.Errorf("loading coupons: %w", err)
+		}
+		for _, c := range cs {
+			couponKind[strings.ToUpper(c.Code)] = CouponMessageKind(c.Campaign)
+		}
+	}
+	for _, o := range orders {
+		kind := ""
+		for _, c := range strings.Split(o.DiscountCodes, ",") {
+			if k, ok := couponKind[strings.ToUpper(strings.TrimSpace(c))]; ok {
+				kind = k
+				break
+			}
+		}
+		if kind == "" && o.CustomerID != nil {
+			var last time.Time
+			for _, c := range byCustomer[*o.CustomerID] {
+				if !c.at.After(o.OrderedAt) && o.OrderedAt.Sub(c.at) <= window && c.at.After(last) {
+					last, kind = c.at, c.kind
+				}
+			}
+		}
+		if kind != "" {
+			at.Orders[kind]++
+			at.Revenue[kind] = at.Revenue[kind].Add(o.TotalPrice)
+		}
+	}
+	return at, nil
 }

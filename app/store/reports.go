@@ -189,9 +189,9 @@ func upperNoSpace(s string) string {
 	return string(out)
 }
 
-// JourneyReport measures every message kind sent in [from, to): sends,
-// clicks on tracked links (activities ref_type "message"), conversions
-// (orders within the window after a sent message of that kind) and cost.
+// JourneyReport measures every message kind planned in [from, to): sends,
+// clicks on tracked links (activities ref_type "message"), and the orders of
+// the period credited to the kind (see Attribute) with their revenue and cost.
 func (db *DB) JourneyReport(ctx context.Context, shopID int64, from, to time.Time, opt ReportOptions) ([]Metrics, error) {
 	g := db.WithContext(ctx)
 	var rows []struct {
@@ -242,22 +242,15 @@ GROUP BY m.kind`, shopID, ActClick, "message", from.UTC(), to.UTC()).Scan(&click
 		m := get(c.Kind)
 		m.Clicks, m.UniqueClicks = c.Total, c.Unique
 	}
-	var conv []struct {
-		Kind    string
-		N       int64
-		Revenue float64
+	// Conversions are credited as on the dashboard: the order used the
+	// message's coupon, or followed a click on it within the window.
+	at, err := db.Attribute(ctx, shopID, from, to, time.Duration(opt.AttributionDays)*24*time.Hour)
+	if err != nil {
+		return nil, err
 	}
-	// Each order is credited once per kind, to the kind's sends before it.
-	if err := g.Raw(`SELECT k.kind AS kind, COUNT(*) AS n, COALESCE(SUM(k.total_price), 0) AS revenue FROM (
-  SELECT DISTINCT m.kind AS kind, o.id AS id, o.total_price AS total_price FROM messages m
-  JOIN orders o ON o.customer_id = m.customer_id AND o.cancelled_at IS NULL AND o.ordered_at >= m.sent_at AND o.ordered_at < `+db.plusDays("m.sent_at", opt.AttributionDays)+`
-  WHERE m.shop_id = ? AND m.status = ? AND m.created_at >= ? AND m.created_at < ?) k GROUP BY k.kind`,
-		shopID, MsgSent, from.UTC(), to.UTC()).Scan(&conv).Error; err != nil {
-		return nil, fmt.Errorf("measuring conversions: %w", err)
-	}
-	for _, c := range conv {
-		m := get(c.Kind)
-		m.Conversions, m.Revenue = c.N, c.Revenue
+	for kind, n := range at.Orders {
+		m := get(kind)
+		m.Conversions, m.Revenue = n, at.Revenue[kind].InexactFloat64()
 	}
 	out := make([]Metrics, 0, len(order))
 	for _, k := range order {

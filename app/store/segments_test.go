@@ -237,8 +237,8 @@ func TestJourneyReport(t *testing.T) {
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		f := seedSegmentFixture(t, db)
-		// dave got thank_you (sent 3 days before segNow) and clicked it; give him an order 1 day after
-		// (converts) and one 20 days after (outside the 7-day window).
+		// dave got thank_you and clicked it 3 days before segNow; give him an order 1 day after the
+		// click (credited to thank_you) and one 20 days after (outside the 7-day window).
 		dave := f.ids["dave"]
 		for i, d := range []int{-2, 17} {
 			o := &store.Order{ShopID: f.shop.ID, ShopifyID: int64(500 + i), CustomerID: &dave, Name: "#d", OrderedAt: segNow.AddDate(0, 0, d),
@@ -247,7 +247,7 @@ func TestJourneyReport(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		ms, err := db.JourneyReport(ctx, f.shop.ID, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), store.ReportOptions{AttributionDays: 7, YenPerMessage: 3})
+		ms, err := db.JourneyReport(ctx, f.shop.ID, segNow.AddDate(0, 0, -10), time.Now().Add(time.Hour), store.ReportOptions{AttributionDays: 7, YenPerMessage: 3})
 		if err != nil {
 			t.Fatal(err)
 		}
