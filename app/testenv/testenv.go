@@ -95,11 +95,22 @@ func SQLite(t testing.TB) *store.DB {
 	return db
 }
 
+// databases opens a fresh test database per dialect.
+var databases = map[string]func(testing.TB) *store.DB{"postgres": Postgres, "sqlite": SQLite}
+
 // EachDB runs fn as a subtest on PostgreSQL and on SQLite.
 func EachDB(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 	t.Helper()
-	for name, open := range map[string]func(testing.TB) *store.DB{"postgres": Postgres, "sqlite": SQLite} {
+	for name, open := range databases {
 		t.Run(name, func(t *testing.T) { fn(t, open(t)) })
+	}
+}
+
+// EachDBBench runs fn as a sub-benchmark on PostgreSQL and on SQLite.
+func EachDBBench(b *testing.B, fn func(b *testing.B, db *store.DB)) {
+	b.Helper()
+	for name, open := range databases {
+		b.Run(name, func(b *testing.B) { fn(b, open(b)) })
 	}
 }
 
