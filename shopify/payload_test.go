@@ -12,7 +12,7 @@ import (
 	"github.com/tsunagu/tsunagu/line/linetest"
 )
 
-// fixturesDir is the shared fixtures directory (the same lookup as every
+// fixturesDir is the repository's testdata folder (the same lookup as every
 // other package's tests).
 func fixturesDir(t *testing.T) string {
 	t.Helper()

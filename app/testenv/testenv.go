@@ -1,6 +1,6 @@
 // Package testenv gives tests real, isolated infrastructure: a fresh
 // PostgreSQL database, a SQLite file, a Redis database of their own, and the
-// shared fixtures. It is imported by tests only.
+// repository's testdata. It is imported by tests only.
 package testenv
 
 import (
@@ -206,7 +206,7 @@ func (s *RedisServer) Stop() {
 	}
 }
 
-// FixturesDir returns the absolute path of the shared fixtures (see
+// FixturesDir returns the absolute path of the repository testdata (see
 // linetest.FixturesDir for where it looks).
 func FixturesDir(t testing.TB) string {
 	t.Helper()

@@ -34,7 +34,7 @@ func main() {
 	n := flag.Int("n", 20000, "webhooks to send")
 	c := flag.Int("c", 32, "concurrent clients")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole process here")
-	fixture := flag.String("fixture", "../shared/fixtures/shopify/webhooks/orders__create.json", "webhook body")
+	fixture := flag.String("fixture", "testdata/shopify/webhooks/orders__create.json", "webhook body")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)

@@ -1,6 +1,6 @@
 // Package linetest is a fake LINE platform for tests, in the spirit of
 // net/http/httptest: a Messaging API that validates every request against
-// LINE's own OpenAPI document (../shared/fixtures/line/openapi/messaging-api.yml)
+// LINE's own OpenAPI document (testdata/line/openapi/messaging-api.yml)
 // plus LINE's documented limits, and a LINE Login provider. Production code
 // must never import it.
 //
@@ -25,28 +25,18 @@ import (
 	"testing"
 )
 
-// EnvFixtures overrides where the shared fixtures are.
-const EnvFixtures = "TSUNAGU_FIXTURES_DIR"
-
-// FixturesDir returns the absolute path of the shared fixtures directory:
-// $TSUNAGU_FIXTURES_DIR, or else shared/fixtures beside the repository
-// (../shared/fixtures from the directory holding go.mod) or beside one of
-// its parents, so a checkout nested one level deeper still finds them.
+// FixturesDir returns the absolute path of the repository's testdata folder
+// (testdata/ beside go.mod), which holds LINE's and Shopify's published
+// payloads and specifications (see testdata/SOURCES.md).
 func FixturesDir(t testing.TB) string {
 	t.Helper()
-	if fx := os.Getenv(EnvFixtures); fx != "" {
-		if _, err := os.Stat(fx); err != nil {
-			t.Fatalf("linetest: %s: %v", EnvFixtures, err)
-		}
-		return fx
-	}
 	dir, err := os.Getwd()
 	if err != nil {
 		t.Fatalf("linetest: working directory: %v", err)
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
+			return filepath.Join(dir, "testdata")
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
@@ -54,17 +44,6 @@ func FixturesDir(t testing.TB) string {
 		}
 		dir = parent
 	}
-	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
-		fx := filepath.Join(d, "shared", "fixtures")
-		if _, err := os.Stat(fx); err == nil {
-			return fx
-		}
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	t.Fatalf("linetest: no shared/fixtures beside %s or its parents (set %s)", dir, EnvFixtures)
-	return ""
 }
 
 // SpecPath returns the path of LINE's Messaging API OpenAPI document.
