@@ -2,10 +2,13 @@ package app
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/tsunagu/tsunagu/app/core"
 )
 
 func (a *App) routes() *echo.Echo {
@@ -46,20 +49,37 @@ func (a *App) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// httpStatus maps each domain error code to its HTTP status: the one place
+// where the deciding layer's failures meet HTTP.
+var httpStatus = map[string]int{
+	core.ENOTFOUND:     http.StatusNotFound,
+	core.ECONFLICT:     http.StatusConflict,
+	core.EINVALID:      http.StatusUnprocessableEntity,
+	core.EFORBIDDEN:    http.StatusForbidden,
+	core.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	core.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	core.ERATELIMITED:  http.StatusTooManyRequests,
+	core.EUNAUTHORIZED: http.StatusUnauthorized,
+}
+
 // errorHandler answers errors as JSON {"error": "..."} with the right status.
 func (a *App) errorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
 	code, msg := http.StatusInternalServerError, "internal error"
-	if he, ok := err.(*echo.HTTPError); ok {
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &he):
 		code = he.Code
 		if s, ok := he.Message.(string); ok {
 			msg = s
 		} else {
 			msg = http.StatusText(code)
 		}
-	} else {
+	case core.ErrorCode(err) != core.EINTERNAL:
+		code, msg = httpStatus[core.ErrorCode(err)], core.ErrorMessage(err)
+	default:
 		a.Log.Error("request failed", "path", c.Request().URL.Path, "err", err)
 	}
 	if c.Request().Method == http.MethodHead {
