@@ -114,7 +114,7 @@ func EachDBBench(b *testing.B, fn func(b *testing.B, db *store.DB)) {
 	}
 }
 
-// Redis reserves one of the server's numbered databases (1-15) for the test,
+// Redis reserves one of the server's numbered databases (1 and up) for the test,
 // flushes it before and after, and returns Asynq options pointing at it.
 // Tests in parallel packages each get their own database.
 func Redis(t testing.TB) asynq.RedisClientOpt {
@@ -125,9 +125,17 @@ func Redis(t testing.TB) asynq.RedisClientOpt {
 	if err := ctl.Ping(ctx).Err(); err != nil {
 		t.Fatalf("Redis is required for this test (set %s): %v", EnvRedis, err)
 	}
+	// A server started with more databases (--databases 64) lets more test
+	// processes run side by side; 16 is Redis's default.
+	count := 16
+	if v, err := ctl.ConfigGet(ctx, "databases").Result(); err == nil {
+		if n, err := strconv.Atoi(v["databases"]); err == nil && n > 1 {
+			count = n
+		}
+	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		for n := 1; n <= 15; n++ {
+		for n := 1; n < count; n++ {
 			key := "tsunagu:test:db:" + strconv.Itoa(n)
 			ok, err := ctl.SetNX(ctx, key, t.Name(), 10*time.Minute).Result()
 			if err != nil {
