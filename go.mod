@@ -3,6 +3,7 @@ module github.com/tsunagu/tsunagu
 go 1.26.0
 
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/alicebob/miniredis/v2 v2.40.0
 	github.com/bold-commerce/go-shopify/v4 v4.7.0
 	github.com/chromedp/cdproto v0.159.0
@@ -69,3 +70,5 @@ require (
 	modernc.org/memory v1.5.0 // indirect
 	modernc.org/sqlite v1.23.1 // indirect
 )
+
+ignore ./node_modules
