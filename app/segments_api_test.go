@@ -18,6 +18,7 @@ import (
 )
 
 func TestSegmentAPI(t *testing.T) {
+	t.Parallel()
 	fake := linetest.NewServer(t)
 	a := newTestApp(t, testenv.Postgres(t), testenv.Redis(t), fake.URL)
 	seedAudience(t, a, 30)
@@ -104,6 +105,7 @@ func TestSegmentAPI(t *testing.T) {
 }
 
 func TestRichMenuPerSegmentRelinks(t *testing.T) {
+	t.Parallel()
 	fake := linetest.NewServer(t)
 	a := newTestApp(t, testenv.Postgres(t), testenv.Redis(t), fake.URL)
 	au := seedAudience(t, a, 3)
@@ -150,6 +152,7 @@ func TestRichMenuPerSegmentRelinks(t *testing.T) {
 }
 
 func TestAutomationsPlanOnce(t *testing.T) {
+	t.Parallel()
 	fake := linetest.NewServer(t)
 	a := newTestApp(t, testenv.Postgres(t), testenv.Redis(t), fake.URL)
 	au := seedAudience(t, a, 3)

@@ -30,6 +30,7 @@ func newFake(t *testing.T) (*linetest.Server, *line.Messenger) {
 }
 
 func TestPushRecordedByFake(t *testing.T) {
+	t.Parallel()
 	fake, m := newFake(t)
 	key := line.RetryKey("thanks/order-1001/cust-1")
 	msgs := []line.Message{line.TextMessage("ありがとうございます"), line.FlexMessage("ご注文ありがとうございます", bubble("#1001"))}
@@ -58,6 +59,7 @@ func TestPushRecordedByFake(t *testing.T) {
 }
 
 func TestMulticast(t *testing.T) {
+	t.Parallel()
 	fake, m := newFake(t)
 	to := []string{userID, "U" + strings.Repeat("a", 32)}
 	if _, err := m.Multicast(context.Background(), token, to, []line.Message{line.TextMessage("sale")}, line.RetryKey("campaign-1/batch-0")); err != nil {
@@ -77,6 +79,7 @@ func TestMulticast(t *testing.T) {
 }
 
 func TestDuplicateRetryKey(t *testing.T) {
+	t.Parallel()
 	fake, m := newFake(t)
 	key := line.RetryKey("ship/order-7/cust-2")
 	msgs := []line.Message{line.TextMessage("発送しました")}
@@ -97,6 +100,7 @@ func TestDuplicateRetryKey(t *testing.T) {
 }
 
 func TestRateLimitedIsRetryable(t *testing.T) {
+	t.Parallel()
 	fake, m := newFake(t)
 	fake.FailNext(http.StatusTooManyRequests, 1)
 	_, err := m.Push(context.Background(), token, userID, []line.Message{line.TextMessage("hi")}, line.RetryKey("k1"))
@@ -121,6 +125,7 @@ func TestRateLimitedIsRetryable(t *testing.T) {
 }
 
 func TestBadRequestNotRetryable(t *testing.T) {
+	t.Parallel()
 	fake, m := newFake(t)
 	// A recipient LINE doesn't know the shape of: refused by the fake with
 	// LINE's message, not caught locally.
@@ -144,6 +149,7 @@ func TestBadRequestNotRetryable(t *testing.T) {
 }
 
 func TestUnauthorized(t *testing.T) {
+	t.Parallel()
 	_, m := newFake(t)
 	_, err := m.Push(context.Background(), "wrong-token", userID, []line.Message{line.TextMessage("hi")}, "")
 	var apiErr *line.APIError
@@ -156,6 +162,7 @@ func TestUnauthorized(t *testing.T) {
 }
 
 func TestNetworkErrorRetryable(t *testing.T) {
+	t.Parallel()
 	fake, _ := newFake(t)
 	url := fake.URL
 	fake.Close()
@@ -168,6 +175,7 @@ func TestNetworkErrorRetryable(t *testing.T) {
 }
 
 func TestLocalValidation(t *testing.T) {
+	t.Parallel()
 	fake, m := newFake(t)
 	cases := map[string][]line.Message{
 		"none":           nil,
@@ -200,6 +208,7 @@ func TestLocalValidation(t *testing.T) {
 }
 
 func TestRetryKeyDeterministicUUID(t *testing.T) {
+	t.Parallel()
 	a, b := line.RetryKey("thanks/1/2"), line.RetryKey("thanks/1/2")
 	if a != b {
 		t.Errorf("RetryKey not deterministic: %s vs %s", a, b)
@@ -213,6 +222,7 @@ func TestRetryKeyDeterministicUUID(t *testing.T) {
 }
 
 func TestBotInfoAndProfile(t *testing.T) {
+	t.Parallel()
 	fake, m := newFake(t)
 	fake.SetBotInfo(linetest.BotInfo{UserID: "Ubot", BasicID: "@shop", DisplayName: "Shop"})
 	info, err := m.BotInfo(context.Background(), token)
@@ -232,6 +242,7 @@ func TestBotInfoAndProfile(t *testing.T) {
 }
 
 func TestMessengerWaitsOnLimiter(t *testing.T) {
+	t.Parallel()
 	fake := linetest.NewServer(t)
 	lim := line.NewLimiter(1, 1)
 	m := line.NewMessenger(fake.URL, fake.Client(), line.WithLimiter(lim))
@@ -255,6 +266,7 @@ func TestMessengerWaitsOnLimiter(t *testing.T) {
 }
 
 func TestLimiterBoundsRate(t *testing.T) {
+	t.Parallel()
 	lim := line.NewLimiter(10, 5) // 10/s, burst 5
 	start := time.Unix(1_700_000_000, 0)
 	allowed := 0
@@ -274,6 +286,7 @@ func TestLimiterBoundsRate(t *testing.T) {
 }
 
 func TestRichMenuPerUser(t *testing.T) {
+	t.Parallel()
 	fake := linetest.NewServer(t, linetest.WithTokens(token))
 	m := line.NewMessenger(fake.URL, fake.Client(), line.WithDataAPIBase(fake.URL))
 	ctx := context.Background()
@@ -303,6 +316,7 @@ func TestRichMenuPerUser(t *testing.T) {
 }
 
 func TestBatches(t *testing.T) {
+	t.Parallel()
 	to := make([]string, 1201)
 	b := line.Batches(to)
 	if len(b) != 3 || len(b[0]) != 500 || len(b[1]) != 500 || len(b[2]) != 201 {
@@ -314,6 +328,7 @@ func TestBatches(t *testing.T) {
 }
 
 func TestConcurrentPushes(t *testing.T) {
+	t.Parallel()
 	fake, m := newFake(t)
 	m2 := line.NewMessenger(fake.URL, fake.Client(), line.WithLimiter(line.NewLimiter(0, 1)))
 	done := make(chan error, 40)
