@@ -138,6 +138,7 @@ func seedSegmentFixture(t *testing.T, db *store.DB) segFixture {
 func itoa(n int) string { return fmt.Sprint(n) }
 
 func TestSegmentCompile(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		def  string
@@ -224,6 +225,7 @@ func TestSegmentCompile(t *testing.T) {
 }
 
 func TestSegmentRejectsBadDefinitions(t *testing.T) {
+	t.Parallel()
 	for _, def := range []string{
 		`{"field":"orders_count","op":"; DROP TABLE customers","value":1}`,
 		`{"field":"nope","op":"=","value":1}`,
@@ -260,6 +262,7 @@ func containsQuoteOR(s string) bool {
 }
 
 func TestJourneyReport(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		f := seedSegmentFixture(t, db)
