@@ -1,5 +1,7 @@
 package store
 
+import "github.com/tsunagu/tsunagu/app/core"
+
 // Settings is a shop's merchant-editable configuration, stored as JSON on the
 // shop row. Zero values mean "use the default" so old rows keep working as
 // fields are added; read it through Effective.
@@ -25,6 +27,9 @@ type Settings struct {
 	AttributionDays int `json:"attribution_days,omitempty"`
 	// Automations configures birthday, win-back and coupon-expiry messages.
 	Automations Automations `json:"automations,omitempty"`
+	// QuotaReservePercent is the share of a limited monthly LINE quota
+	// marketing may not use (nil = core.DefaultTransactionalReserve).
+	QuotaReservePercent *int `json:"quota_reserve_percent,omitempty"`
 }
 
 // Automations are the scenario messages beyond the order journeys. Each is
@@ -129,4 +134,13 @@ func (s Settings) ThankYouTopic() string {
 // RestartsFollowUps reports whether a newer order restarts the follow-up sequence (default yes).
 func (s Settings) RestartsFollowUps() bool {
 	return s.RestartFollowUps == nil || *s.RestartFollowUps
+}
+
+// QuotaReserve is the share (percent) of a limited monthly LINE quota kept
+// for transactional messages.
+func (s Settings) QuotaReserve() int {
+	if s.QuotaReservePercent == nil {
+		return core.DefaultTransactionalReserve
+	}
+	return min(max(*s.QuotaReservePercent, 0), 100)
 }
