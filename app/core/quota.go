@@ -18,6 +18,15 @@ const (
 // end of the month.
 const DefaultTransactionalReserve = 20
 
+// QuotaReserve is the merchant's reserve setting (nil: the default),
+// clamped to 0..100.
+func QuotaReserve(setting *int) int {
+	if setting == nil {
+		return DefaultTransactionalReserve
+	}
+	return min(max(*setting, 0), 100)
+}
+
 // QuotaTTL is how long a quota read from LINE is trusted before it is read
 // again; sends in between are counted locally.
 const QuotaTTL = 10 * time.Minute

@@ -1,7 +1,5 @@
 package store
 
-import "github.com/tsunagu/tsunagu/app/core"
-
 // Settings is a shop's merchant-editable configuration, stored as JSON on the
 // shop row. Zero values mean "use the default" so old rows keep working as
 // fields are added; read it through Effective.
@@ -134,13 +132,4 @@ func (s Settings) ThankYouTopic() string {
 // RestartsFollowUps reports whether a newer order restarts the follow-up sequence (default yes).
 func (s Settings) RestartsFollowUps() bool {
 	return s.RestartFollowUps == nil || *s.RestartFollowUps
-}
-
-// QuotaReserve is the share (percent) of a limited monthly LINE quota kept
-// for transactional messages.
-func (s Settings) QuotaReserve() int {
-	if s.QuotaReservePercent == nil {
-		return core.DefaultTransactionalReserve
-	}
-	return min(max(*s.QuotaReservePercent, 0), 100)
 }
