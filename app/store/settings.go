@@ -30,6 +30,9 @@ type Settings struct {
 	// Browse configures the browse-abandonment journey (its delay X is the
 	// journey's DelayMinutes).
 	Browse Browse `json:"browse,omitempty"`
+	// QuotaReservePercent is the share of a limited monthly LINE quota
+	// marketing may not use (nil = core.DefaultTransactionalReserve).
+	QuotaReservePercent *int `json:"quota_reserve_percent,omitempty"`
 }
 
 // Browse is the browse-abandonment journey's settings; zero means default.
