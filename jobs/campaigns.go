@@ -12,6 +12,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/line"
 )
@@ -198,7 +199,19 @@ func (w *Worker) SendCampaignBatch(ctx context.Context, id int64, batch int) err
 	for i, r := range rs {
 		to[i] = r.LineUserID
 	}
+	if reason, err := w.marketingQuota(ctx, shop, token, int64(len(to))); err != nil || reason != "" {
+		if err != nil {
+			return err
+		}
+		return w.skipBatch(ctx, camp, batch, reason)
+	}
 	res, err := mc.Multicast(ctx, token, to, msgs, w.retryKey(store.CampaignTaskKey(id, batch), 0))
+	if err != nil && line.IsMonthlyLimit(err) {
+		if merr := w.monthlyLimitReached(ctx, shop); merr != nil {
+			return merr
+		}
+		return w.skipBatch(ctx, camp, batch, core.ReasonMonthlyLimit)
+	}
 	if err != nil {
 		var apiErr *line.APIError
 		if errors.As(err, &apiErr) && !apiErr.Retryable() || isLastAttempt(ctx) {
@@ -210,6 +223,8 @@ func (w *Worker) SendCampaignBatch(ctx context.Context, id int64, batch int) err
 	reqID := res.RequestID
 	if res.Duplicate {
 		reqID = res.AcceptedRequestID
+	} else {
+		w.countQuotaUse(ctx, shop.ID, int64(len(to)))
 	}
 	if err := w.DB.FinishBatch(ctx, shop.ID, id, batch, store.MsgSent, "", reqID, w.now()); err != nil {
 		return err
@@ -219,6 +234,14 @@ func (w *Worker) SendCampaignBatch(ctx context.Context, id int64, batch int) err
 
 func (w *Worker) failBatch(ctx context.Context, camp *store.Campaign, batch int, reason string) error {
 	if err := w.DB.FinishBatch(ctx, camp.ShopID, camp.ID, batch, store.MsgFailed, reason, "", w.now()); err != nil {
+		return err
+	}
+	return w.settleCampaign(ctx, camp.ID)
+}
+
+// skipBatch settles a batch as not sent, with reason (the quota's).
+func (w *Worker) skipBatch(ctx context.Context, camp *store.Campaign, batch int, reason string) error {
+	if err := w.DB.FinishBatch(ctx, camp.ShopID, camp.ID, batch, store.MsgSkipped, reason, "", w.now()); err != nil {
 		return err
 	}
 	return w.settleCampaign(ctx, camp.ID)

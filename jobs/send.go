@@ -10,6 +10,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/line"
 	"github.com/tsunagu/tsunagu/templates"
@@ -158,6 +159,16 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 			map[string]any{"reason": ReasonRenderFailed + ": " + err.Error()})
 		return terr
 	}
+	if !transactional(m.Kind) {
+		reason, err := w.marketingQuota(ctx, shop, token, 1)
+		if err != nil {
+			return err
+		}
+		if reason != "" {
+			_, err := w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgQueued, store.MsgSending}, store.MsgSkipped, map[string]any{"reason": reason})
+			return err
+		}
+	}
 	content, _ := json.Marshal(msgs)
 	claim := map[string]any{"content": string(content), "attempts": m.Attempts + 1, "line_user_id": link.LineUserID}
 	var moved bool
@@ -177,6 +188,15 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 		return err
 	}
 	res, err := w.LINE.Push(ctx, token, link.LineUserID, msgs, w.retryKey(m.DedupeKey, m.RetryNonce))
+	if err != nil && line.IsMonthlyLimit(err) {
+		if merr := w.monthlyLimitReached(ctx, shop); merr != nil {
+			return merr
+		}
+		if !transactional(m.Kind) {
+			_, terr := w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgSending}, store.MsgSkipped, map[string]any{"reason": core.ReasonMonthlyLimit})
+			return terr
+		}
+	}
 	if err != nil {
 		var apiErr *line.APIError
 		last := isLastAttempt(ctx)
@@ -186,6 +206,9 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 			return terr
 		}
 		return fmt.Errorf("pushing message %d: %w", m.ID, err)
+	}
+	if !res.Duplicate {
+		w.countQuotaUse(ctx, shop.ID, 1)
 	}
 	reqID := res.RequestID
 	if res.Duplicate {

@@ -70,3 +70,6 @@ func (db *DB) MarkMonthlyLimit(ctx context.Context, shopID int64, month string, 
 	}
 	return res.RowsAffected > 0, nil
 }
+
+// TableName is line_quotas (migration 0021).
+func (LineQuota) TableName() string { return "line_quotas" }
