@@ -13,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/templates"
 )
 
 // adminRoutes mounts the merchant admin and staff timeline: JSON APIs under
@@ -223,26 +224,6 @@ func validGroup(g string) bool {
 	return false
 }
 
-// journeyKinds are the journeys a merchant can switch, with the delay the
-// journeys use when the merchant sets none (minutes; 0 = immediate).
-type journeyKind struct {
-	Kind          string
-	DefaultDelay  int
-	DelayEditable bool
-}
-
-var journeyKinds = []journeyKind{
-	{"thank_you", 0, false},
-	{"shipping", 0, false},
-	{"cart_reminder", 60, true},
-	{"cart_reminder_2", 24 * 60, true},
-	{"follow_up_3", 3 * 24 * 60, true},
-	{"follow_up_7", 7 * 24 * 60, true},
-	{"follow_up_30", 30 * 24 * 60, true},
-	{"link_coupon", 0, false},
-	{"browse_abandonment", 120, true},
-}
-
 type journeyJSON struct {
 	Kind          string `json:"kind"`
 	Enabled       bool   `json:"enabled"`
@@ -267,9 +248,11 @@ func journeysOf(st store.Settings) journeysJSON {
 	out := journeysJSON{DailyCap: st.Cap(), ThankYouTrigger: st.ThankYouTopic(), RestartFollowUps: st.RestartsFollowUps(),
 		BrowseMinViews: st.BrowseMinViews(), BrowseCooldownDays: int(st.BrowseCooldown().Hours() / 24)}
 	out.QuietStart, out.QuietEnd = st.Quiet()
-	for _, j := range journeyKinds {
-		out.Journeys = append(out.Journeys, journeyJSON{Kind: j.Kind, Enabled: st.JourneyEnabled(j.Kind),
-			DelayMinutes: st.JourneyDelayMinutes(j.Kind, j.DefaultDelay), DelayEditable: j.DelayEditable})
+	for _, j := range templates.Catalogue() {
+		if j.Journey {
+			out.Journeys = append(out.Journeys, journeyJSON{Kind: j.Name, Enabled: st.JourneyEnabled(j.Name),
+				DelayMinutes: st.JourneyDelayMinutes(j.Name), DelayEditable: j.DelayEditable})
+		}
 	}
 	return out
 }
@@ -311,8 +294,8 @@ func (a *App) apiPutJourneys(c echo.Context) error {
 		st.Journeys = map[string]store.JourneySetting{}
 	}
 	for _, j := range in.Journeys {
-		def, ok := journeyDefault(j.Kind)
-		if !ok {
+		def, ok := templates.Lookup(j.Kind)
+		if !ok || !def.Journey {
 			return echo.NewHTTPError(http.StatusUnprocessableEntity, "unknown journey "+strconv.Quote(j.Kind))
 		}
 		if j.DelayMinutes < 0 || j.DelayMinutes > 90*24*60 {
@@ -338,15 +321,6 @@ func (a *App) apiPutJourneys(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, journeysOf(st))
-}
-
-func journeyDefault(kind string) (journeyKind, bool) {
-	for _, j := range journeyKinds {
-		if j.Kind == kind {
-			return j, true
-		}
-	}
-	return journeyKinds[0], false
 }
 
 func (a *App) apiDashboard(c echo.Context) error {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/app/testenv"
+	"github.com/tsunagu/tsunagu/templates"
 )
 
 const otherShop = "other-shop.myshopify.com"
@@ -433,7 +434,7 @@ func TestAdminJourneySettings(t *testing.T) {
 	mustDo(t, db.SaveShopSettings(ctx, s.shopA.ID, st))
 
 	got := decode[journeysJSON](t, adminDo(t, a, testShop, "GET", "/api/settings/journeys", nil))
-	if got.QuietStart != "21:00" || got.DailyCap != 2 || len(got.Journeys) != len(journeyKinds) || !got.Journeys[0].Enabled {
+	if got.QuietStart != "21:00" || got.DailyCap != 2 || len(got.Journeys) != len(templates.KindNames(templates.Kind.IsJourney)) || !got.Journeys[0].Enabled {
 		t.Fatalf("defaults = %+v", got)
 	}
 	in := got
@@ -451,7 +452,7 @@ func TestAdminJourneySettings(t *testing.T) {
 		t.Fatalf("PUT: %d %s", rec.Code, rec.Body)
 	}
 	shop, _ := db.Shop(ctx, s.shopA.ID)
-	if shop.Settings.JourneyEnabled("follow_up_7") || shop.Settings.JourneyDelayMinutes("cart_reminder", 60) != 90 ||
+	if shop.Settings.JourneyEnabled("follow_up_7") || shop.Settings.JourneyDelayMinutes("cart_reminder") != 90 ||
 		shop.Settings.Cap() != 3 || shop.Settings.QuietStart != "22:30" || !shop.Settings.Incentive.Enabled {
 		t.Errorf("saved settings = %+v", shop.Settings)
 	}
@@ -492,7 +493,7 @@ func TestAdminTemplates(t *testing.T) {
 	list := decode[struct {
 		Templates []templateJSON `json:"templates"`
 	}](t, adminDo(t, a, testShop, "GET", "/api/templates", nil))
-	if len(list.Templates) != len(messageKinds)*2 || list.Templates[0].Kind != "thank_you" || list.Templates[0].Source == "" {
+	if len(list.Templates) != len(templates.KindNames(templates.Kind.HasTemplate))*2 || list.Templates[0].Kind != "thank_you" || list.Templates[0].Source == "" {
 		t.Fatalf("templates = %+v", list.Templates[:2])
 	}
 

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/tsunagu/tsunagu/templates"
 )
 
 const langCookie = "tsunagu_lang"
@@ -136,19 +138,6 @@ var uiText = map[string][2]string{
 	"kind.click":                     {"リンクをクリック", "Clicked a link"},
 	"kind.gdpr_data_request":         {"GDPR データ開示請求", "GDPR data request"},
 	"kind.gdpr_redact":               {"GDPR 削除請求", "GDPR redaction"},
-	"msg.thank_you":                  {"サンクスメッセージ", "Thank-you message"},
-	"msg.shipping":                   {"発送通知", "Shipping notice"},
-	"msg.cart_reminder":              {"カゴ落ちリマインド", "Cart reminder"},
-	"msg.cart_reminder_2":            {"カゴ落ちリマインド（2回目）", "Cart reminder (2nd)"},
-	"msg.browse_abandonment":         {"閲覧離脱リマインド", "Browse abandonment"},
-	"msg.follow_up_3":                {"フォロー（3日後）", "Follow-up (day 3)"},
-	"msg.follow_up_7":                {"フォロー（7日後）", "Follow-up (day 7)"},
-	"msg.follow_up_30":               {"フォロー（30日後）", "Follow-up (day 30)"},
-	"msg.link_coupon":                {"連携特典クーポン", "Linking coupon"},
-	"msg.campaign":                   {"キャンペーン", "Campaign"},
-	"msg.birthday":                   {"誕生日", "Birthday"},
-	"msg.win_back":                   {"休眠掘り起こし", "Win-back"},
-	"msg.coupon_expiry":              {"クーポン期限のお知らせ", "Coupon expiry"},
 	"st.queued":                      {"予定", "Planned"},
 	"st.sending":                     {"送信中", "Sending"},
 	"st.sent":                        {"送信済み", "Sent"},
@@ -233,6 +222,12 @@ var uiText = map[string][2]string{
 // tr translates key; unknown keys come back as they are, so a missing
 // string is visible but never breaks a page.
 func tr(lang, key string) string {
+	// Message kinds are named by the catalogue.
+	if name, ok := strings.CutPrefix(key, "msg."); ok {
+		if k, ok := templates.Lookup(name); ok {
+			return k.LabelIn(lang)
+		}
+	}
 	v, ok := uiText[key]
 	if !ok {
 		v, ok = merchantText[key]

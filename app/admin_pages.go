@@ -213,7 +213,7 @@ func (a *App) adminPages(e *echo.Echo) {
 				cur = t
 			}
 		}
-		return render(c, "templates", "tpl.title", map[string]any{"Kinds": messageKinds, "Cur": cur})
+		return render(c, "templates", "tpl.title", map[string]any{"Kinds": templates.KindNames(templates.Kind.HasTemplate), "Cur": cur})
 	})
 	e.GET("/link/order", a.linkFromOrder)
 	e.GET("/link/order/qr.png", a.linkFromOrder)

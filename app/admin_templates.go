@@ -10,19 +10,12 @@ import (
 	"github.com/tsunagu/tsunagu/templates"
 )
 
-// messageKinds are the message kinds a merchant can edit a template of.
-var messageKinds = []string{"thank_you", "shipping", "cart_reminder", "cart_reminder_2", "follow_up_3", "follow_up_7",
-	"follow_up_30", "link_coupon", "birthday", "win_back", "coupon_expiry", "browse_abandonment"}
-
 var templateLangs = []string{"ja", "en"}
 
-func knownKind(k string) bool {
-	for _, x := range messageKinds {
-		if x == k {
-			return true
-		}
-	}
-	return false
+// knownKind reports whether kind has templates a merchant can edit.
+func knownKind(kind string) bool {
+	k, ok := templates.Lookup(kind)
+	return ok && k.Template
 }
 
 type templateJSON struct {
@@ -35,7 +28,7 @@ type templateJSON struct {
 
 func (a *App) templatesOf(st store.Settings) []templateJSON {
 	var out []templateJSON
-	for _, k := range messageKinds {
+	for _, k := range templates.KindNames(templates.Kind.HasTemplate) {
 		for _, l := range templateLangs {
 			def, _ := a.Templates.Default(k, l)
 			t := templateJSON{Kind: k, Lang: l, Source: def, Default: def}

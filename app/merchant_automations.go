@@ -9,6 +9,7 @@ import (
 
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/jobs"
+	"github.com/tsunagu/tsunagu/templates"
 )
 
 // autoRow is one automation or journey on the automations page: its switch,
@@ -28,10 +29,7 @@ func (a *App) automationsPage(c echo.Context) error {
 	ctx := c.Request().Context()
 	shop := currentShop(c)
 	now := a.Now()
-	kinds := []string{jobs.KindBirthday, jobs.KindWinBack, jobs.KindCouponExpiry}
-	for _, j := range journeyKinds {
-		kinds = append(kinds, j.Kind)
-	}
+	kinds := append([]string{jobs.KindBirthday, jobs.KindWinBack, jobs.KindCouponExpiry}, templates.KindNames(templates.Kind.IsJourney)...)
 	rep, err := a.DB.JourneyReport(ctx, shop.ID, now.AddDate(0, 0, -30), now.Add(time.Second), a.reportOptions(shop))
 	if err != nil {
 		return err

@@ -216,8 +216,8 @@ func TestAutomationsBrowser(t *testing.T) {
 	s, err := a.DB.Shop(ctx0, shop.ID)
 	mustDo(t, err)
 	au := s.Settings.Automations
-	if !au.Birthday || au.BirthdayCoupon != "BDAY10" || au.WinBackDays != 120 || s.Settings.JourneyDelayMinutes("follow_up_3", 0) != 5*24*60+6*60 {
-		t.Errorf("saved settings: %+v, follow-up 3 delay %d", au, s.Settings.JourneyDelayMinutes("follow_up_3", 0))
+	if !au.Birthday || au.BirthdayCoupon != "BDAY10" || au.WinBackDays != 120 || s.Settings.JourneyDelayMinutes("follow_up_3") != 5*24*60+6*60 {
+		t.Errorf("saved settings: %+v, follow-up 3 delay %d", au, s.Settings.JourneyDelayMinutes("follow_up_3"))
 	}
 	eventually(t, "the birthday push", func() bool { return len(fake.Pushes()) == 1 })
 	if p := fake.Pushes()[0]; p.To != uid("birthday-girl") {

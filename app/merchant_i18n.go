@@ -1,6 +1,10 @@
 package app
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/tsunagu/tsunagu/templates"
+)
 
 // merchantText is the wording of the segment, campaign and automation
 // pages (Japanese first, English second); tr falls back to it.
@@ -232,6 +236,13 @@ var merchantText = map[string][2]string{
 // page's script.
 func bundle(lang string, prefixes ...string) map[string]string {
 	out := map[string]string{}
+	for _, p := range prefixes {
+		if p == "msg." {
+			for _, k := range templates.Catalogue() {
+				out["msg."+k.Name] = k.LabelIn(lang)
+			}
+		}
+	}
 	for _, m := range []map[string][2]string{uiText, merchantText} {
 		for k := range m {
 			for _, p := range prefixes {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/templates"
 )
 
 // segField describes one segment field for the point-and-click builder:
@@ -129,8 +130,7 @@ func (a *App) segmentsPage(c echo.Context) error {
 		n, _ := store.BuiltinSegment(k)
 		bs = append(bs, builtin{k, n})
 	}
-	kinds := append([]string{"campaign"}, messageKinds...)
 	return a.renderAdmin(c, "segments", "segb.title", map[string]any{
-		"Segments": ss, "Cur": cur, "Builtins": bs, "Fields": segFields, "Kinds": kinds, "Currency": shop.Currency,
+		"Segments": ss, "Cur": cur, "Builtins": bs, "Fields": segFields, "Kinds": templates.KindNames(nil), "Currency": shop.Currency,
 	})
 }

@@ -38,19 +38,6 @@ const (
 	ReasonFulfillmentCancelled = "fulfillment_cancelled"
 )
 
-// JourneyKinds lists every journey in the order merchants see them.
-var JourneyKinds = []string{KindThankYou, KindShipping, KindCartReminder, KindCartReminder2, KindFollowUp3, KindFollowUp7, KindFollowUp30, KindBrowse}
-
-// DefaultDelayMinutes is each delayed journey's default delay.
-var DefaultDelayMinutes = map[string]int{
-	KindCartReminder:  60,
-	KindCartReminder2: 24 * 60,
-	KindFollowUp3:     3 * 24 * 60,
-	KindFollowUp7:     7 * 24 * 60,
-	KindFollowUp30:    30 * 24 * 60,
-	KindBrowse:        120,
-}
-
 var (
 	followUpKinds = []string{KindFollowUp3, KindFollowUp7, KindFollowUp30}
 	cartKinds     = []string{KindCartReminder, KindCartReminder2}
@@ -58,7 +45,7 @@ var (
 
 // delay is a journey's configured delay, scaled for demos and tests.
 func (w *Worker) delay(shop *store.Shop, kind string) time.Duration {
-	return w.scaled(time.Duration(shop.Settings.JourneyDelayMinutes(kind, DefaultDelayMinutes[kind])) * time.Minute)
+	return w.scaled(time.Duration(shop.Settings.JourneyDelayMinutes(kind)) * time.Minute)
 }
 
 // Dedupe keys: kind, shop, the Shopify object and the customer. They never
@@ -217,7 +204,7 @@ func (w *Worker) applyCheckout(ctx context.Context, shop *store.Shop, c *shopify
 		}
 		now := w.now()
 		for _, kind := range cartKinds {
-			if store.OffByDefault(kind) && !shop.Settings.JourneyEnabled(kind) {
+			if k, _ := templates.Lookup(kind); k.OffByDefault && !shop.Settings.JourneyEnabled(kind) {
 				continue // opt-in journeys leave no trace until switched on
 			}
 			key, at := CartReminderKey(kind, shop.ID, sc.Token, cust.ID), now.Add(w.delay(shop, kind))

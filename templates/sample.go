@@ -1,18 +1,10 @@
 package templates
 
-import (
-	"time"
-
-	"github.com/shopspring/decimal"
-)
-
-// Kinds with default templates, in the order merchants see them.
-var Kinds = []string{"thank_you", "shipping", "cart_reminder", "cart_reminder_2", "follow_up_3", "follow_up_7", "follow_up_30", "link_coupon",
-	"birthday", "win_back", "coupon_expiry", "browse_abandonment"}
+import "time"
 
 // SampleData is realistic data for previewing and validating a template of
-// kind in lang. It carries exactly what that kind gets at send time, so a
-// template that validates cannot fail to render for lack of data.
+// kind in lang: the catalogue entry's Sample adds exactly what that kind gets
+// at send time.
 func SampleData(kind, lang string) Data {
 	if lang != "en" {
 		lang = "ja"
@@ -21,47 +13,10 @@ func SampleData(kind, lang string) Data {
 	if lang == "en" {
 		d.ShopName, d.CustomerName = "Tsunagu Store", "Hanako Yamada"
 	}
-	ordered := time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
-	items := []Item{
-		{Title: "有機ほうじ茶 100g", Quantity: 2, Price: decimal.NewFromInt(1200), ImageURL: "https://cdn.shopify.com/s/files/sample/hojicha.jpg"},
-		{Title: "美濃焼 湯呑み", Quantity: 1, Price: decimal.NewFromInt(3300)},
-	}
-	if lang == "en" {
-		items[0].Title, items[1].Title = "Organic hojicha 100g", "Mino-ware teacup"
-	}
-	order := &Order{Name: "#1001", TotalPrice: decimal.NewFromInt(5700), SubtotalPrice: decimal.NewFromInt(5700), Currency: "JPY", Items: items, OrderedAt: ordered}
-	switch kind {
-	case "thank_you", "follow_up_3", "follow_up_7":
-		d.Order, d.OrderStatusURL = order, "https://tsunagu-demo.myshopify.com/1234/orders/abcd/authenticate?key=sample"
-	case "follow_up_30":
-		d.Order, d.OrderStatusURL = order, "https://tsunagu-demo.myshopify.com/1234/orders/abcd/authenticate?key=sample"
-		d.Coupon = sampleCoupon(lang, ordered)
-	case "shipping":
-		d.Order, d.OrderStatusURL = order, "https://tsunagu-demo.myshopify.com/1234/orders/abcd/authenticate?key=sample"
-		d.Tracking = &Tracking{Company: "ヤマト運輸", Number: "1234-5678-9012", URL: "https://toi.kuronekoyamato.co.jp/cgi-bin/tneko?number=123456789012"}
-		if lang == "en" {
-			d.Tracking.Company = "Yamato Transport"
-		}
-	case "cart_reminder", "cart_reminder_2":
-		d.Checkout = &Checkout{URL: "https://tsunagu-demo.myshopify.com/checkouts/sample/recover?key=sample", TotalPrice: decimal.NewFromInt(5700), Currency: "JPY", Items: items}
-	case "link_coupon", "coupon_expiry":
-		d.Coupon = sampleCoupon(lang, ordered)
-	case "browse_abandonment":
-		d.Product = &Product{Title: items[1].Title, URL: "https://tsunagu-demo.myshopify.com/products/mino-yunomi",
-			ImageURL: "https://cdn.shopify.com/s/files/sample/yunomi.jpg", Price: decimal.NewFromInt(3300), Currency: "JPY"}
-	case "birthday":
-		// The merchant's birthday code, when one is set: no expiry of its own.
-		d.Coupon = &Coupon{Code: "BIRTHDAY-2026"}
+	if k, ok := Lookup(kind); ok && k.Sample != nil {
+		k.Sample(&d)
 	}
 	return d
-}
-
-func sampleCoupon(lang string, from time.Time) *Coupon {
-	c := &Coupon{Code: "LINE-7QK2-M9XD", Title: "LINE連携特典 10%OFF", Value: "10%OFF", ExpiresAt: from.AddDate(0, 0, 30)}
-	if lang == "en" {
-		c.Title = "LINE welcome 10% off"
-	}
-	return c
 }
 
 // FormatDate formats a date for customers: 2026年12月25日 in Japanese and

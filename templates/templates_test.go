@@ -30,7 +30,7 @@ func TestDefaultTemplatesAcceptedByLINE(t *testing.T) {
 	fake := linetest.NewServer(t)
 	fake.AddToken("tok")
 	m := line.NewMessenger(fake.URL, nil)
-	for _, kind := range templates.Kinds {
+	for _, kind := range templates.KindNames(templates.Kind.HasTemplate) {
 		for _, lang := range []string{"ja", "en"} {
 			t.Run(kind+"."+lang, func(t *testing.T) {
 				if _, ok := r.Default(kind, lang); !ok {
@@ -113,7 +113,7 @@ func TestRenderContent(t *testing.T) {
 func TestEveryLinkIsTracked(t *testing.T) {
 	t.Parallel()
 	r := renderer(t)
-	for _, kind := range templates.Kinds {
+	for _, kind := range templates.KindNames(templates.Kind.HasTemplate) {
 		d := templates.SampleData(kind, "ja").WithTracker(func(target string) string { return "https://app.example/c/TOKEN" })
 		raw, err := r.Render(kind, "ja", "", d)
 		if err != nil {

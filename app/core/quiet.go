@@ -3,6 +3,8 @@ package core
 import (
 	"fmt"
 	"time"
+
+	"github.com/tsunagu/tsunagu/templates"
 )
 
 // QuietUntil reports whether now is inside the daily window [start, end)
@@ -36,9 +38,10 @@ func minuteOfDay(hhmm string) (int, error) {
 }
 
 // CapExemptKinds are the message kinds the daily frequency cap neither
-// counts nor holds back: what the customer is waiting for (their order's
-// thank-you and shipping notice, the coupon they linked for).
-var CapExemptKinds = []string{"thank_you", "shipping", "link_coupon"}
+// counts nor holds back: the catalogue's transactional kinds, what the
+// customer is waiting for (their order's thank-you and shipping notice, the
+// coupon they linked for).
+var CapExemptKinds = templates.KindNames(templates.Kind.IsTransactional)
 
 // CapDay is the start of today and of tomorrow in loc: the window the
 // daily cap counts.

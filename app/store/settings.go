@@ -1,6 +1,10 @@
 package store
 
-import "time"
+import (
+	"time"
+
+	"github.com/tsunagu/tsunagu/templates"
+)
 
 // Settings is a shop's merchant-editable configuration, stored as JSON on the
 // shop row. Zero values mean "use the default" so old rows keep working as
@@ -121,25 +125,24 @@ const (
 	DefaultDailyCap   = 2
 )
 
-// JourneyEnabled reports whether a journey kind is on; every journey is on
-// by default except the optional ones in OffByDefault.
+// JourneyEnabled reports whether a journey kind is on: the merchant's
+// switch, else the catalogue's default (templates.Kind.OffByDefault).
 func (s Settings) JourneyEnabled(kind string) bool {
 	if j, ok := s.Journeys[kind]; ok && j.Enabled != nil {
 		return *j.Enabled
 	}
-	return !OffByDefault(kind)
+	k, _ := templates.Lookup(kind)
+	return !k.OffByDefault
 }
 
-// OffByDefault reports whether a journey is opt-in: the second cart reminder,
-// and browse abandonment (it needs the web pixel turned on).
-func OffByDefault(kind string) bool { return kind == "cart_reminder_2" || kind == "browse_abandonment" }
-
-// JourneyDelayMinutes returns the configured delay for kind, or def.
-func (s Settings) JourneyDelayMinutes(kind string, def int) int {
+// JourneyDelayMinutes returns the merchant's delay for kind, else the
+// catalogue's default.
+func (s Settings) JourneyDelayMinutes(kind string) int {
+	k, _ := templates.Lookup(kind)
 	if j, ok := s.Journeys[kind]; ok && j.DelayMinutes > 0 {
 		return j.DelayMinutes
 	}
-	return def
+	return k.DefaultDelayMinutes
 }
 
 // Quiet returns the quiet window, defaulted.
