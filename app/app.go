@@ -14,6 +14,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/labstack/echo/v4"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/jobs"
@@ -45,6 +46,8 @@ type App struct {
 	LineLogin *line.Login
 	// Limiter paces LINE requests per channel (Config.LineRate).
 	Limiter *line.Limiter
+	// Breaker holds sends on a LINE channel that keeps failing.
+	Breaker *core.Breaker
 	// Metrics is the app's Prometheus registry (served at /metrics).
 	Metrics *Metrics
 	logins  *loginLimiter
@@ -114,6 +117,7 @@ func Assemble(cfg *Config, log *slog.Logger, db *store.DB, redisOpt asynq.RedisC
 	a.Messenger = line.NewMessenger(cfg.LineAPIBase, a.HTTPClient, line.WithDataAPIBase(cfg.LineDataAPIBase))
 	a.LineLogin = line.NewLogin(a.HTTPClient)
 	a.Limiter = NewLineLimiter(cfg.LineRate)
+	a.Breaker = core.NewBreaker()
 	a.echo = a.routes()
 	return a, nil
 }
@@ -136,13 +140,18 @@ func (a *App) Worker() *jobs.Worker {
 		DB: a.DB, Box: a.Box, LINE: a.Messenger, Templates: a.Templates, Queue: a.Queue, Log: a.Log,
 		Now: a.Now, TimeScale: a.Config.TimeScale, BaseURL: a.Config.BaseURL,
 		Shopify: a.Shopify,
-		Signer:  a.Signer, Limiter: a.Limiter,
+		Signer:  a.Signer, Limiter: a.Limiter, Breaker: a.Breaker,
 	}
 }
 
 // Relay builds the outbox relay.
 func (a *App) Relay() *jobs.Relay {
 	return &jobs.Relay{DB: a.DB, Queue: a.Queue, Log: a.Log, Now: a.Now}
+}
+
+// Reconciler builds the reconciler that restores scheduled work Redis lost.
+func (a *App) Reconciler() *jobs.Reconciler {
+	return &jobs.Reconciler{DB: a.DB, Queue: a.Queue, Log: a.Log, Now: a.Now}
 }
 
 // RunWorkers runs Asynq workers and the relay until ctx is done, then
@@ -154,14 +163,13 @@ func (a *App) RunWorkers(ctx context.Context) error {
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("starting workers: %w", err)
 	}
-	if err := a.Queue.EnqueueAutomationSweep(ctx, a.Now()); err != nil {
-		a.Log.Warn("scheduling the automation sweep", "err", err)
-	}
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() { a.Relay().Run(relayCtx); close(done) }()
+	done := make(chan struct{}, 2)
+	go func() { a.Relay().Run(relayCtx); done <- struct{}{} }()
+	go func() { a.Reconciler().Run(relayCtx); done <- struct{}{} }()
 	<-ctx.Done()
 	stopRelay()
+	<-done
 	<-done
 	srv.Shutdown() // waits for in-flight tasks up to ShutdownTimeout
 	return nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/line"
@@ -41,6 +42,8 @@ type Worker struct {
 	Signer *secretbox.Signer
 	// Limiter caps LINE requests per channel; nil means unlimited.
 	Limiter *line.Limiter
+	// Breaker holds sends on a channel while LINE keeps failing; nil never holds.
+	Breaker *core.Breaker
 }
 
 func (w *Worker) now() time.Time {
@@ -83,6 +86,7 @@ func (w *Worker) Mux() *asynq.ServeMux {
 		return w.SendMessage(ctx, p.MessageID)
 	})
 	w.registerCampaigns(mux)
+	w.registerSchedules(mux)
 	return mux
 }
 
