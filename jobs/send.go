@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -165,15 +166,9 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 	}
 	// While LINE keeps failing on this channel, hold the message without
 	// spending an attempt; a probe now and then finds out when it is back.
-	chKey := lineChannelKey(ch)
+	chKey := "channel:" + strconv.FormatInt(ch.ID, 10)
 	if ok, retry := w.Breaker.Allow(chKey, now); !ok {
 		return w.reschedule(ctx, m, retry)
-	}
-	// Wait for the channel's rate limit before taking the message, so time
-	// spent waiting never looks like a send in flight.
-	if err := w.Limiter.Wait(ctx, chKey); err != nil {
-		w.Breaker.Done(chKey)
-		return err
 	}
 	content, _ := json.Marshal(msgs)
 	claim := map[string]any{"content": string(content), "attempts": m.Attempts + 1, "line_user_id": link.LineUserID}

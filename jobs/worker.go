@@ -40,8 +40,6 @@ type Worker struct {
 	Shopify *shopify.App
 	// Signer signs click-tracking tokens; nil leaves links untracked.
 	Signer *secretbox.Signer
-	// Limiter caps LINE requests per channel; nil means unlimited.
-	Limiter *line.Limiter
 	// Breaker holds sends on a channel while LINE keeps failing; nil never holds.
 	Breaker *core.Breaker
 }
