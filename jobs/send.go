@@ -189,7 +189,7 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 		w.Breaker.Done(chKey)
 		return err
 	}
-	res, err := w.LINE.Push(ctx, token, link.LineUserID, msgs, line.RetryKey(m.DedupeKey))
+	res, err := w.LINE.Push(ctx, token, link.LineUserID, msgs, w.retryKey(m.DedupeKey, m.RetryNonce))
 	if err != nil {
 		var apiErr *line.APIError
 		if errors.As(err, &apiErr) && !apiErr.Retryable() {
@@ -205,6 +205,9 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 	w.Breaker.Success(chKey)
 	reqID := res.RequestID
 	if res.Duplicate {
+		if !keyTriedBefore(m) {
+			return w.retryKeyConflict(ctx, m, res.AcceptedRequestID)
+		}
 		reqID = res.AcceptedRequestID
 	}
 	_, err = w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgSending}, store.MsgSent,

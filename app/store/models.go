@@ -256,7 +256,11 @@ type Message struct {
 	Content       string
 	LineRequestID string
 	Attempts      int
-	SentAt        *time.Time
+	// RetryNonce moves the message to a fresh X-Line-Retry-Key after a
+	// conflict; RetryKeyFrom is Attempts when that key was first used.
+	RetryNonce   int
+	RetryKeyFrom int
+	SentAt       *time.Time
 	// ExpiresAt is when the message stops making sense (nil: never).
 	ExpiresAt *time.Time
 	CreatedAt time.Time
