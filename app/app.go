@@ -49,6 +49,8 @@ type App struct {
 	// processes (LINE's limits, capped at Config.LineRate); the Messenger
 	// waits on it.
 	Limiter *line.Limiter
+	// Breaker holds sends on a LINE channel that keeps failing.
+	Breaker *core.Breaker
 	// Metrics is the app's Prometheus registry (served at /metrics).
 	Metrics *Metrics
 	// Storefront answers the shopper-facing extensions; Pixel ingests the
@@ -135,6 +137,7 @@ func Assemble(cfg *Config, log *slog.Logger, db *store.DB, redisOpt asynq.RedisC
 	a.Limiter = line.NewLimiter(rdb, cfg.LineRate)
 	a.Messenger = line.NewMessenger(cfg.LineAPIBase, a.HTTPClient, line.WithDataAPIBase(cfg.LineDataAPIBase), line.WithLimiter(a.Limiter))
 	a.LineLogin = line.NewLogin(a.HTTPClient)
+	a.Breaker = core.NewBreaker()
 	seen := &core.SeenRecorder{DB: db}
 	now := func() time.Time { return a.Now() }
 	a.Storefront = &core.Storefront{DB: db, LinkURL: a.LinkURL, Seen: seen, Now: now}
@@ -162,13 +165,18 @@ func (a *App) Worker() *jobs.Worker {
 		DB: a.DB, Box: a.Box, LINE: a.Messenger, Templates: a.Templates, Queue: a.Queue, Log: a.Log,
 		Now: a.Now, TimeScale: a.Config.TimeScale, BaseURL: a.Config.BaseURL,
 		Shopify: a.Shopify,
-		Signer:  a.Signer, InstallationID: a.installationID,
+		Signer:  a.Signer, InstallationID: a.installationID, Breaker: a.Breaker,
 	}
 }
 
 // Relay builds the outbox relay.
 func (a *App) Relay() *jobs.Relay {
 	return &jobs.Relay{DB: a.DB, Queue: a.Queue, Log: a.Log, Now: a.Now}
+}
+
+// Reconciler builds the reconciler that restores scheduled work Redis lost.
+func (a *App) Reconciler() *jobs.Reconciler {
+	return &jobs.Reconciler{DB: a.DB, Queue: a.Queue, Log: a.Log, Now: a.Now}
 }
 
 // RunWorkers runs Asynq workers and the relay until ctx is done, then
@@ -180,14 +188,13 @@ func (a *App) RunWorkers(ctx context.Context) error {
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("starting workers: %w", err)
 	}
-	if err := a.Queue.EnqueueAutomationSweep(ctx, a.Now()); err != nil {
-		a.Log.Warn("scheduling the automation sweep", "err", err)
-	}
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() { a.Relay().Run(relayCtx); close(done) }()
+	done := make(chan struct{}, 2)
+	go func() { a.Relay().Run(relayCtx); done <- struct{}{} }()
+	go func() { a.Reconciler().Run(relayCtx); done <- struct{}{} }()
 	<-ctx.Done()
 	stopRelay()
+	<-done
 	<-done
 	srv.Shutdown() // waits for in-flight tasks up to ShutdownTimeout
 	return nil

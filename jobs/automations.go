@@ -19,10 +19,10 @@ const (
 	KindCouponExpiry = "coupon_expiry"
 )
 
-// TypeAutomationSweep plans automation messages for every shop. Each run
-// enqueues the next one an hour later (task id per hour), so one enqueue at
-// start-up keeps the chain going; the messages' dedupe keys make a repeated
-// sweep harmless.
+// TypeAutomationSweep plans automation messages for every shop. It used to
+// re-enqueue itself, which a Redis wipe ended for good; the sweep is now
+// the "automation_sweep" schedule (see Reconciler), and a leftover task of
+// this type runs one sweep and nothing more.
 const TypeAutomationSweep = "automation:sweep"
 
 // Defaults for automations.
@@ -33,49 +33,31 @@ const (
 
 func (w *Worker) registerAutomations(mux *asynq.ServeMux) {
 	mux.HandleFunc(TypeAutomationSweep, func(ctx context.Context, t *asynq.Task) error {
-		now := w.now()
-		ids, err := w.DB.ActiveShopIDs(ctx)
-		if err != nil {
-			return err
-		}
-		for _, id := range ids {
-			shop, err := w.DB.Shop(ctx, id)
-			if err != nil {
-				return err
-			}
-			if _, err := w.PlanAutomations(ctx, shop, now); err != nil {
-				return fmt.Errorf("automations of shop %d: %w", id, err)
-			}
-			// Segments like "days since last order" drift with time: refresh menus daily.
-			if menus, err := w.DB.RichMenus(ctx, id); err == nil && len(menus) > 0 {
-				if err := w.Queue.EnqueueRichMenuSync(ctx, id, now); err != nil {
-					return err
-				}
-			}
-		}
-		// Recovery: campaigns whose tasks Redis lost (or never got) start again;
-		// their rows say what is left, so this never sends twice.
-		resume, err := w.DB.CampaignsToResume(ctx, now)
-		if err != nil {
-			return err
-		}
-		for _, id := range resume {
-			if err := w.Queue.EnqueueCampaign(ctx, id, now.Truncate(time.Hour)); err != nil {
-				return err
-			}
-		}
-		return w.Queue.EnqueueAutomationSweep(ctx, now.Truncate(time.Hour).Add(time.Hour))
+		return w.AutomationSweep(ctx, w.now())
 	})
 }
 
-// EnqueueAutomationSweep schedules the sweep for at (one task per hour).
-func (q *Queue) EnqueueAutomationSweep(ctx context.Context, at time.Time) error {
-	at = at.Truncate(time.Hour)
-	_, err := q.client.EnqueueContext(ctx, asynq.NewTask(TypeAutomationSweep, []byte("{}")),
-		asynq.TaskID("automation:sweep@"+strconv.FormatInt(at.Unix(), 10)), asynq.ProcessAt(at),
-		asynq.Queue(QueueMessages), asynq.MaxRetry(5), asynq.Timeout(30*time.Minute))
-	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-		return fmt.Errorf("enqueueing the automation sweep: %w", err)
+// AutomationSweep plans automations for every shop and refreshes rich menus
+// (segments like "days since last order" drift with time). Keys make a
+// repeated sweep harmless.
+func (w *Worker) AutomationSweep(ctx context.Context, now time.Time) error {
+	ids, err := w.DB.ActiveShopIDs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		shop, err := w.DB.Shop(ctx, id)
+		if err != nil {
+			return err
+		}
+		if _, err := w.PlanAutomations(ctx, shop, now); err != nil {
+			return fmt.Errorf("automations of shop %d: %w", id, err)
+		}
+		if menus, err := w.DB.RichMenus(ctx, id); err == nil && len(menus) > 0 {
+			if err := w.Queue.EnqueueRichMenuSync(ctx, id, now); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -54,12 +54,18 @@ func (w *Worker) ProcessEvent(ctx context.Context, id int64) error {
 		status, errText = store.EventIgnored, ign.reason
 	case errors.Is(perr, errInvalidPayload):
 		status, errText = store.EventInvalid, perr.Error()
+	case store.IsPermanent(perr):
+		// The database refuses this data; retrying for half an hour cannot
+		// help. Dead-letter it now, with the reason, for an operator.
+		status, errText = store.EventDead, perr.Error()
+		w.log().ErrorContext(ctx, "event dead-lettered", "event_id", ev.ID, "topic", ev.Topic, "err", perr)
 	case perr != nil:
 		_ = w.DB.CountEventAttempt(ctx, ev.ID, perr.Error())
 		if !isLastAttempt(ctx) {
 			return fmt.Errorf("processing event %d (%s): %w", ev.ID, ev.Topic, perr)
 		}
-		status, errText = store.EventFailed, perr.Error()
+		status, errText = store.EventDead, perr.Error()
+		w.log().ErrorContext(ctx, "event dead-lettered after its last attempt", "event_id", ev.ID, "topic", ev.Topic, "err", perr)
 	}
 	if err := w.DB.FinishEvent(ctx, ev.ID, status, errText, w.now()); err != nil {
 		return err
@@ -79,6 +85,9 @@ func decode(payload []byte, v any) error {
 	if err := json.Unmarshal(payload, v); err != nil {
 		return fmt.Errorf("%w: %w", errInvalidPayload, err)
 	}
+	// NUL bytes, broken UTF-8 and overlong fields are cleaned here, once,
+	// so nothing downstream can be refused by the database for them.
+	core.CleanStrings(v)
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/shopify"
@@ -91,6 +92,15 @@ func (w *Worker) afterOrder(ctx context.Context, tx *store.DB, shop *store.Shop,
 	if err != nil {
 		return nil, err
 	}
+	if cust != nil {
+		// No token (Shopify's own example has none): match the customer's
+		// open carts of the last week by their items.
+		more, err := w.checkoutsByItems(ctx, tx, shop, cust, o)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, more...)
+	}
 	for _, id := range ids {
 		if _, err := tx.CancelMessages(ctx, shop.ID, "checkout", id, cartKinds, ReasonOrderPlaced); err != nil {
 			return nil, err
@@ -120,6 +130,42 @@ func (w *Worker) afterOrder(ctx context.Context, tx *store.DB, shop *store.Shop,
 		}
 	}
 	return planned, nil
+}
+
+// checkoutsByItems completes the customer's open checkouts that share an
+// item with order o and returns their ids.
+func (w *Worker) checkoutsByItems(ctx context.Context, tx *store.DB, shop *store.Shop, cust *store.Customer, o *store.Order) ([]int64, error) {
+	open, err := tx.OpenCheckoutsOfCustomer(ctx, shop.ID, cust.ID, o.CreatedAt.Add(-7*24*time.Hour))
+	if err != nil || len(open) == 0 {
+		return nil, err
+	}
+	var ids []int64
+	for _, c := range open {
+		if core.MatchCheckoutOrder(checkoutTitles(&c), orderTitles(o)) != core.MatchOrdered {
+			continue
+		}
+		if err := tx.CompleteCheckout(ctx, c.ID, o.ID, w.now()); err != nil {
+			return nil, err
+		}
+		ids = append(ids, c.ID)
+	}
+	return ids, nil
+}
+
+func checkoutTitles(c *store.Checkout) []string {
+	out := make([]string, len(c.Items))
+	for i, it := range c.Items {
+		out[i] = it.Title
+	}
+	return out
+}
+
+func orderTitles(o *store.Order) []string {
+	out := make([]string, len(o.Items))
+	for i, it := range o.Items {
+		out[i] = it.Title
+	}
+	return out
 }
 
 // applyFulfillment stores a fulfillment and plans its shipping notice when
@@ -232,11 +278,12 @@ func (w *Worker) postpone(ctx context.Context, tx *store.DB, key string, at time
 	if err != nil || m.Status != store.MsgQueued || !m.ScheduledFor.Before(at) {
 		return nil, err
 	}
-	moved, err := tx.TransitionMessage(ctx, m.ID, []string{store.MsgQueued}, store.MsgQueued, map[string]any{"scheduled_for": at.UTC()})
+	expires := core.MessageDeadline(m.Kind, at).UTC()
+	moved, err := tx.TransitionMessage(ctx, m.ID, []string{store.MsgQueued}, store.MsgQueued, map[string]any{"scheduled_for": at.UTC(), "expires_at": expires})
 	if err != nil || !moved {
 		return nil, err
 	}
-	m.ScheduledFor = at.UTC()
+	m.ScheduledFor, m.ExpiresAt = at.UTC(), &expires
 	return m, nil
 }
 
@@ -276,6 +323,27 @@ func (w *Worker) journeyStillTrue(ctx context.Context, shop *store.Shop, m *stor
 			return ReasonOrderPlaced, nil
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return "", err
+		}
+		if c.CustomerID != nil {
+			// An order without tokens: the same customer ordering around or
+			// after this cart. A shared item settles it; otherwise unsure,
+			// and a reminder after an order is worse than none.
+			orders, err := w.DB.CustomerOrdersSince(ctx, shop.ID, *c.CustomerID, c.CreatedAt.Add(-core.CheckoutOrderWindow))
+			if err != nil {
+				return "", err
+			}
+			reason := ""
+			for i := range orders {
+				switch core.MatchCheckoutOrder(checkoutTitles(c), orderTitles(&orders[i])) {
+				case core.MatchOrdered:
+					return ReasonOrderPlaced, nil
+				case core.MatchUnsure:
+					reason = core.ReasonRecentOrder
+				}
+			}
+			if reason != "" {
+				return reason, nil
+			}
 		}
 	case "pixel_event":
 		return w.browseStillTrue(ctx, shop, m)

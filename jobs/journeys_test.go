@@ -507,14 +507,21 @@ func TestSendRules(t *testing.T) {
 			e.line.err = &line.APIError{Status: 400, Message: "The request body has 1 error(s)", Details: []string{"messages[0].text: May not be empty"}}
 			return e.order(722)
 		}, 0, store.MsgFailed, "LINE 400: The request body has 1 error(s) (messages[0].text: May not be empty)", 0, time.Time{}, false},
-		{"LINE rate limited (429): retried", func(e *env) string {
+		{"LINE rate limited (429): queued again on the retry schedule", func(e *env) string {
 			e.line.err = &line.APIError{Status: http.StatusTooManyRequests, Message: "Too Many Requests", RetryAfter: time.Second}
 			return e.order(723)
-		}, 0, store.MsgSending, "", 0, time.Time{}, true},
-		{"LINE down (503): retried", func(e *env) string {
+		}, 0, store.MsgQueued, "retrying: LINE 429: Too Many Requests", 0, t0.Add(30 * time.Second), false},
+		{"LINE rate limited with a long Retry-After: not sooner", func(e *env) string {
+			e.line.err = &line.APIError{Status: http.StatusTooManyRequests, Message: "Too Many Requests", RetryAfter: 5 * time.Minute}
+			return e.order(725)
+		}, 0, store.MsgQueued, "retrying: LINE 429: Too Many Requests", 0, t0.Add(5 * time.Minute), false},
+		{"LINE down (503): queued again on the retry schedule", func(e *env) string {
 			e.line.err = &line.APIError{Status: 503, Message: "Service Unavailable"}
 			return e.order(724)
-		}, 0, store.MsgSending, "", 0, time.Time{}, true},
+		}, 0, store.MsgQueued, "retrying: LINE 503: Service Unavailable", 0, t0.Add(30 * time.Second), false},
+		{"past its deadline: skipped, not sent late", func(e *env) string {
+			return e.order(726)
+		}, 25 * time.Hour, store.MsgSkipped, "expired", 0, time.Time{}, false},
 	}
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		for _, tc := range cases {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/shopify"
 )
@@ -49,8 +50,8 @@ func (w *Worker) upsertCustomer(ctx context.Context, db *store.DB, shop *store.S
 
 // applyOrder stores the order and its customer and plans what the order triggers.
 func (w *Worker) applyOrder(ctx context.Context, shop *store.Shop, topic string, o *shopify.Order) ([]*store.Message, error) {
-	if o.ID == 0 {
-		return nil, fmt.Errorf("%w: order without id", errInvalidPayload)
+	if o.ID <= 0 {
+		return nil, fmt.Errorf("%w: order without a valid id (%d)", errInvalidPayload, o.ID)
 	}
 	var planned []*store.Message
 	err := w.DB.Tx(ctx, func(tx *store.DB) error {
@@ -62,7 +63,7 @@ func (w *Worker) applyOrder(ctx context.Context, shop *store.Shop, topic string,
 			ShopID: shop.ID, ShopifyID: o.ID, Name: o.Name, Email: o.Email, Currency: o.Currency,
 			TotalPrice: o.TotalPrice, SubtotalPrice: o.SubtotalPrice, FinancialStatus: o.FinancialStatus,
 			FulfillmentStatus: o.FulfillmentStatus, CheckoutToken: o.CheckoutToken, CartToken: o.CartToken,
-			OrderStatusURL: o.OrderStatusURL, CancelledAt: o.CancelledAt, OrderedAt: w.now(),
+			OrderStatusURL: o.OrderStatusURL, CancelledAt: o.CancelledAt, OrderedAt: w.now(), ShopifyUpdatedAt: o.UpdatedAt,
 		}
 		if o.CreatedAt != nil {
 			so.OrderedAt = o.CreatedAt.UTC()
@@ -76,15 +77,22 @@ func (w *Worker) applyOrder(ctx context.Context, shop *store.Shop, topic string,
 			codes = append(codes, d.Code)
 		}
 		so.DiscountCodes = strings.Join(codes, ",")
-		so.Items = make([]store.OrderItem, 0, len(o.LineItems))
-		for _, li := range o.LineItems {
+		lineItems := o.LineItems
+		if len(lineItems) > core.MaxOrderItems {
+			lineItems = lineItems[:core.MaxOrderItems]
+		}
+		so.Items = make([]store.OrderItem, 0, len(lineItems))
+		for _, li := range lineItems {
 			so.Items = append(so.Items, store.OrderItem{ShopifyID: li.ID, ProductID: li.ProductID, VariantID: li.VariantID,
 				Title: firstNonEmpty(li.Title, li.Name), Vendor: li.Vendor, SKU: li.SKU, Quantity: li.Quantity, Price: li.Price})
 		}
 		if cust != nil {
 			so.CustomerID = &cust.ID
 		}
-		if err := tx.UpsertOrder(ctx, so); err != nil {
+		// A delivery older than the stored order changes nothing, and what
+		// follows works from the stored (newer) truth: a late orders/create
+		// after a refund finds the order void and plans no thank-you.
+		if _, err := tx.UpsertOrderIfNewer(ctx, so); err != nil {
 			return err
 		}
 		journeys, err := w.afterOrder(ctx, tx, shop, cust, topic, so)

@@ -77,16 +77,20 @@ func (r *Relay) Sweep(ctx context.Context) (int, error) {
 	if batch <= 0 {
 		batch = 500
 	}
-	cutoff := r.now().Add(-grace)
+	now := r.now()
+	cutoff := now.Add(-grace)
 	n := 0
-	// Enqueued events stay pending until processed, so one page a round:
-	// the next round reads the rest once these are done.
-	ids, err := r.DB.PendingEventIDs(ctx, cutoff, batch)
+	// Events are taken by next-attempt time and held for a while once
+	// offered, so each round offers different events: old ones that keep
+	// failing (and sit in Asynq's retry set) cannot hide new ones.
+	ids, err := r.DB.ClaimPendingEvents(ctx, now, cutoff, time.Minute, batch)
 	if err != nil {
 		return n, err
 	}
-	for _, id := range ids {
+	for i, id := range ids {
 		if err := r.Queue.EnqueueEvent(ctx, id); err != nil {
+			// Not offered after all: let the next round take them at once.
+			_ = r.DB.ReleaseEvents(context.WithoutCancel(ctx), ids[i:])
 			return n, err
 		}
 		n++

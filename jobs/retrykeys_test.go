@@ -97,7 +97,8 @@ func TestRetryKeyConflict(t *testing.T) {
 	// recording it; the retry's 409 is ours and nothing is sent again.
 	key = orig.order(6002)
 	orig.w.LINE = lostAnswer{orig.w.LINE}
-	if m, err := orig.sendAt(key, t0); err == nil || m.Status != store.MsgSending {
+	// A transient failure puts the message back on the retry schedule.
+	if m, err := orig.sendAt(key, t0); err != nil || m.Status != store.MsgQueued {
 		t.Fatalf("lost answer: %v %s", err, m.Status)
 	}
 	orig.w.LINE = lostAnswer{}.unwrap(orig.w.LINE)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,9 +34,10 @@ const (
 // plan records a message for cust and returns it when it should be enqueued:
 // nil when it already existed or was skipped at once (with its reason stored).
 func (w *Worker) plan(ctx context.Context, db *store.DB, shop *store.Shop, cust *store.Customer, kind, refType string, refID int64, key string, at time.Time) (*store.Message, error) {
+	expires := core.MessageDeadline(kind, at)
 	m := &store.Message{
 		ShopID: shop.ID, CustomerID: &cust.ID, Kind: kind, DedupeKey: key,
-		RefType: refType, RefID: refID, ScheduledFor: at,
+		RefType: refType, RefID: refID, ScheduledFor: at, ExpiresAt: &expires,
 	}
 	link, reason, err := w.gate(ctx, db, shop, cust, kind)
 	if err != nil {
@@ -124,6 +126,9 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 			return err
 		}
 	}
+	if reason == "" && m.ExpiresAt != nil && now.After(*m.ExpiresAt) {
+		reason = core.ReasonExpired
+	}
 	if reason != "" {
 		_, err := w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgQueued, store.MsgSending}, store.MsgSkipped, map[string]any{"reason": reason})
 		return err
@@ -169,6 +174,12 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 			return err
 		}
 	}
+	// While LINE keeps failing on this channel, hold the message without
+	// spending an attempt; a probe now and then finds out when it is back.
+	chKey := "channel:" + strconv.FormatInt(ch.ID, 10)
+	if ok, retry := w.Breaker.Allow(chKey, now); !ok {
+		return w.reschedule(ctx, m, retry)
+	}
 	content, _ := json.Marshal(msgs)
 	claim := map[string]any{"content": string(content), "attempts": m.Attempts + 1, "line_user_id": link.LineUserID}
 	var moved bool
@@ -185,6 +196,7 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 		}
 	}
 	if err != nil || !moved {
+		w.Breaker.Done(chKey)
 		return err
 	}
 	res, err := w.LINE.Push(ctx, token, link.LineUserID, msgs, w.retryKey(m.DedupeKey, m.RetryNonce))
@@ -199,14 +211,17 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 	}
 	if err != nil {
 		var apiErr *line.APIError
-		last := isLastAttempt(ctx)
-		if errors.As(err, &apiErr) && !apiErr.Retryable() || last {
+		if errors.As(err, &apiErr) && !apiErr.Retryable() {
+			// Only a refusal is final: LINE will never take this message.
+			w.Breaker.Done(chKey)
 			_, terr := w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgSending}, store.MsgFailed, map[string]any{"reason": failReason(err)})
-			w.log().WarnContext(ctx, "LINE push failed", "message_id", m.ID, "kind", m.Kind, "err", err)
+			w.log().WarnContext(ctx, "LINE refused a push", "message_id", m.ID, "kind", m.Kind, "err", err)
 			return terr
 		}
-		return fmt.Errorf("pushing message %d: %w", m.ID, err)
+		w.Breaker.Failure(chKey, w.now())
+		return w.retryLater(ctx, m, chKey, m.Attempts+1, err)
 	}
+	w.Breaker.Success(chKey)
 	if !res.Duplicate {
 		w.countQuotaUse(ctx, shop.ID, 1)
 	}
@@ -228,6 +243,39 @@ func (w *Worker) stillTrue(ctx context.Context, shop *store.Shop, m *store.Messa
 	return w.journeyStillTrue(ctx, shop, m)
 }
 
+// retryLater puts a message whose push failed transiently back in the queue
+// on the retry schedule (never sooner than LINE's Retry-After). The
+// database holds the next try, so it survives Redis and process restarts;
+// the message's deadline, not a retry count, ends the attempts.
+func (w *Worker) retryLater(ctx context.Context, m *store.Message, chKey string, failures int, cause error) error {
+	now := w.now()
+	next := now.Add(core.SendRetryDelay(failures))
+	if until, open := w.Breaker.OpenUntil(chKey); open && until.Before(next) && until.After(now) {
+		// LINE is down for the channel: wait for the breaker's probe, not
+		// a long backoff, so the message goes soon after LINE is back.
+		next = until
+	}
+	if d, ok := retryAfter(cause); ok && now.Add(d).After(next) {
+		next = now.Add(d) // never sooner than LINE asked
+	}
+	if m.ExpiresAt != nil && next.After(*m.ExpiresAt) {
+		_, err := w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgSending}, store.MsgSkipped,
+			map[string]any{"reason": core.ReasonExpired + ": " + failReason(cause)})
+		return err
+	}
+	w.log().InfoContext(ctx, "LINE push will be retried", "message_id", m.ID, "kind", m.Kind, "at", next, "err", cause)
+	ok, err := w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgSending}, store.MsgQueued,
+		map[string]any{"scheduled_for": next.UTC(), "reason": "retrying: " + failReason(cause)})
+	if err != nil || !ok {
+		return err
+	}
+	m.ScheduledFor = next.UTC()
+	if err := w.Queue.EnqueueMessage(ctx, m); err != nil {
+		w.log().WarnContext(ctx, "retry left for the relay", "message_id", m.ID, "err", err)
+	}
+	return nil
+}
+
 func (w *Worker) reschedule(ctx context.Context, m *store.Message, at time.Time) error {
 	ok, err := w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgQueued, store.MsgSending}, store.MsgQueued, map[string]any{"scheduled_for": at.UTC()})
 	if err != nil || !ok {
@@ -243,7 +291,7 @@ func (w *Worker) render(ctx context.Context, shop *store.Shop, cust *store.Custo
 	if strings.HasPrefix(cust.Locale, "en") {
 		lang = "en"
 	}
-	d := templates.Data{Lang: lang, ShopName: firstNonEmpty(shop.Name, shop.Domain), ShopURL: "https://" + shop.Domain, CustomerName: cust.Name(lang)}
+	d := templates.Data{Lang: lang, ShopName: firstNonEmpty(shop.Name, shop.Domain), ShopURL: "https://" + shop.Domain, CustomerName: core.DisplayName(cust.Name(lang))}
 	if m.RefType == "order" {
 		o, err := w.DB.Order(ctx, shop.ID, m.RefID)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/line"
@@ -42,6 +43,8 @@ type Worker struct {
 	InstallationID string
 	// Signer signs click-tracking tokens; nil leaves links untracked.
 	Signer *secretbox.Signer
+	// Breaker holds sends on a channel while LINE keeps failing; nil never holds.
+	Breaker *core.Breaker
 }
 
 func (w *Worker) now() time.Time {
@@ -84,6 +87,7 @@ func (w *Worker) Mux() *asynq.ServeMux {
 		return w.SendMessage(ctx, p.MessageID)
 	})
 	w.registerCampaigns(mux)
+	w.registerSchedules(mux)
 	return mux
 }
 

@@ -176,3 +176,40 @@ func (db *DB) CancelOlderOrderMessages(ctx context.Context, o *Order, kinds []st
 	}
 	return res.RowsAffected, nil
 }
+
+// CustomerOrdersSince lists a customer's orders first stored at or after
+// since (the store's own clock, like checkouts' created_at), with items.
+func (db *DB) CustomerOrdersSince(ctx context.Context, shopID, customerID int64, since time.Time) ([]Order, error) {
+	var os []Order
+	err := db.WithContext(ctx).Preload("Items").Where("shop_id = ? AND customer_id = ? AND created_at >= ?", shopID, customerID, since.UTC()).
+		Order("id DESC").Limit(20).Find(&os).Error
+	if err != nil {
+		return nil, fmt.Errorf("listing orders of customer %d: %w", customerID, err)
+	}
+	return os, nil
+}
+
+// OpenCheckoutsOfCustomer lists a customer's checkouts not completed, first
+// seen at or after since.
+func (db *DB) OpenCheckoutsOfCustomer(ctx context.Context, shopID, customerID int64, since time.Time) ([]Checkout, error) {
+	var cs []Checkout
+	err := db.WithContext(ctx).Where("shop_id = ? AND customer_id = ? AND completed_at IS NULL AND order_id IS NULL AND created_at >= ?", shopID, customerID, since.UTC()).
+		Order("id").Limit(50).Find(&cs).Error
+	if err != nil {
+		return nil, fmt.Errorf("listing open checkouts of customer %d: %w", customerID, err)
+	}
+	return cs, nil
+}
+
+// CompleteCheckout marks one checkout as completed by an order.
+func (db *DB) CompleteCheckout(ctx context.Context, id, orderID int64, at time.Time) error {
+	err := db.WithContext(ctx).Model(&Checkout{}).Where("id = ?", id).Updates(map[string]any{
+		"order_id":     orderID,
+		"completed_at": gorm.Expr("COALESCE(completed_at, ?)", at.UTC()),
+		"updated_at":   time.Now().UTC(),
+	}).Error
+	if err != nil {
+		return fmt.Errorf("completing checkout %d: %w", id, err)
+	}
+	return nil
+}

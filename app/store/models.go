@@ -137,9 +137,11 @@ type Order struct {
 	DiscountCodes     string
 	CancelledAt       *time.Time
 	OrderedAt         time.Time
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
-	Items             []OrderItem `gorm:"foreignKey:OrderID"`
+	// ShopifyUpdatedAt is Shopify's updated_at of the stored version.
+	ShopifyUpdatedAt *time.Time
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	Items            []OrderItem `gorm:"foreignKey:OrderID"`
 }
 
 // Void reports whether the order no longer stands: cancelled or fully refunded.
@@ -202,7 +204,11 @@ const (
 	EventProcessed = "processed"
 	EventIgnored   = "ignored"
 	EventInvalid   = "invalid"
-	EventFailed    = "failed"
+	EventFailed    = "failed" // kept for events finished before dead-lettering existed
+	// EventDead is the dead-letter state: the event could not be applied
+	// (a permanent refusal, or every attempt failed). Admin lists these and
+	// an operator can replay them.
+	EventDead = "dead"
 )
 
 // Event is one inbound webhook delivery, stored before it is acknowledged.
@@ -219,6 +225,8 @@ type Event struct {
 	Attempts    int
 	ReceivedAt  time.Time
 	ProcessedAt *time.Time
+	// NextAttemptAt is when the relay may offer the event again (nil: now).
+	NextAttemptAt *time.Time
 }
 
 // Message statuses.
@@ -253,8 +261,10 @@ type Message struct {
 	RetryNonce   int
 	RetryKeyFrom int
 	SentAt       *time.Time
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// ExpiresAt is when the message stops making sense (nil: never).
+	ExpiresAt *time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Final reports whether the message has reached a terminal status.

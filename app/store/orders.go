@@ -10,7 +10,17 @@ import (
 )
 
 var orderColumns = []string{"customer_id", "name", "email", "currency", "total_price", "subtotal_price", "financial_status",
-	"fulfillment_status", "checkout_token", "cart_token", "order_status_url", "discount_codes", "ordered_at", "updated_at"}
+	"fulfillment_status", "checkout_token", "cart_token", "order_status_url", "discount_codes", "ordered_at", "updated_at", "shopify_updated_at"}
+
+// notOlder keeps a stored order when the delivery is older than it: Shopify
+// delivers webhooks out of order, and a late orders/create must not undo a
+// refund or a cancellation that an orders/updated already brought.
+var notOlder = clause.Where{Exprs: []clause.Expression{clause.Expr{
+	SQL: "orders.shopify_updated_at IS NULL OR excluded.shopify_updated_at IS NULL OR excluded.shopify_updated_at >= orders.shopify_updated_at"}}}
+
+// itemChunk bounds the rows of one multi-row INSERT (PostgreSQL takes at
+// most 65,535 parameters in a statement; an item row has 11).
+const itemChunk = 1000
 
 // A cancellation sticks: Shopify cannot un-cancel an order, so a late
 // orders/create delivered after orders/cancelled must not revive it.
@@ -19,6 +29,14 @@ var stickyCancel = clause.Assignment{Column: clause.Column{Name: "cancelled_at"}
 // UpsertOrder creates or updates an order by (shop, Shopify id), replacing
 // its items, and loads the stored row into o. Run it inside Tx.
 func (db *DB) UpsertOrder(ctx context.Context, o *Order) error {
+	_, err := db.UpsertOrderIfNewer(ctx, o)
+	return err
+}
+
+// UpsertOrderIfNewer is UpsertOrder that tells when the delivery was older
+// than the stored version (by Shopify's updated_at): then it changed
+// nothing, o holds the stored, newer version and stale is true.
+func (db *DB) UpsertOrderIfNewer(ctx context.Context, o *Order) (stale bool, err error) {
 	items := o.Items
 	o.Items = nil
 	now := time.Now().UTC()
@@ -26,33 +44,42 @@ func (db *DB) UpsertOrder(ctx context.Context, o *Order) error {
 	if o.CreatedAt.IsZero() {
 		o.CreatedAt = now
 	}
-	err := db.WithContext(ctx).Clauses(clause.OnConflict{
+	if o.ShopifyUpdatedAt != nil {
+		t := o.ShopifyUpdatedAt.UTC()
+		o.ShopifyUpdatedAt = &t
+	}
+	res := db.WithContext(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "shop_id"}, {Name: "shopify_id"}},
 		DoUpdates: append(clause.AssignmentColumns(orderColumns), stickyCancel),
-	}).Omit("id", "Items").Create(o).Error
-	if err != nil {
-		return fmt.Errorf("upserting order %d: %w", o.ShopifyID, err)
+		Where:     notOlder,
+	}).Omit("id", "Items").Create(o)
+	if res.Error != nil {
+		return false, fmt.Errorf("upserting order %d: %w", o.ShopifyID, res.Error)
 	}
 	if err := db.WithContext(ctx).Where("shop_id = ? AND shopify_id = ?", o.ShopID, o.ShopifyID).Take(o).Error; err != nil {
-		return fmt.Errorf("reloading order %d: %w", o.ShopifyID, err)
+		return false, fmt.Errorf("reloading order %d: %w", o.ShopifyID, err)
+	}
+	if res.RowsAffected == 0 {
+		// Older than what is stored: keep the stored version and its items.
+		return true, db.WithContext(ctx).Where("order_id = ?", o.ID).Order("id").Find(&o.Items).Error
 	}
 	if items == nil {
-		return nil
+		return false, nil
 	}
 	if err := db.WithContext(ctx).Where("order_id = ?", o.ID).Delete(&OrderItem{}).Error; err != nil {
-		return fmt.Errorf("replacing items of order %d: %w", o.ShopifyID, err)
+		return false, fmt.Errorf("replacing items of order %d: %w", o.ShopifyID, err)
 	}
 	for i := range items {
 		items[i].ID = 0
 		items[i].OrderID = o.ID
 	}
 	if len(items) > 0 {
-		if err := db.WithContext(ctx).Create(&items).Error; err != nil {
-			return fmt.Errorf("storing items of order %d: %w", o.ShopifyID, err)
+		if err := db.WithContext(ctx).CreateInBatches(&items, itemChunk).Error; err != nil {
+			return false, fmt.Errorf("storing items of order %d: %w", o.ShopifyID, err)
 		}
 	}
 	o.Items = items
-	return nil
+	return false, nil
 }
 
 // Order loads an order of a shop with its items.
