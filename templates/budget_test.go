@@ -70,4 +70,3 @@ func TestTemplateBudgetAtSend(t *testing.T) {
 		t.Fatalf("rendered %d lines, want the first %d", n, templates.MaxRangeItems)
 	}
 }
-
