@@ -180,7 +180,7 @@ func (a *App) RunWorkers(ctx context.Context) error {
 // Serve runs the HTTP server (and, with workers, the job workers) until ctx
 // is done, then stops accepting, drains requests and in-flight jobs.
 func (a *App) Serve(ctx context.Context, withWorkers bool) error {
-	srv := &http.Server{Addr: a.Config.Addr, Handler: a.echo, ReadHeaderTimeout: 10 * time.Second}
+	srv := a.httpServer()
 	errc := make(chan error, 2)
 	go func() {
 		a.Log.Info("listening", "addr", a.Config.Addr, "base_url", a.Config.BaseURL)

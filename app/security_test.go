@@ -1,9 +1,16 @@
 package app
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tsunagu/tsunagu/app/testenv"
 )
@@ -47,4 +54,107 @@ func grepLines(s, prefix string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// M3: the server has read, write and idle timeouts.
+func TestServerTimeouts(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t, testenv.SQLite(t), testenv.Redis(t), "http://127.0.0.1:1")
+	srv := a.httpServer()
+	if srv.ReadTimeout <= 0 || srv.ReadHeaderTimeout <= 0 || srv.WriteTimeout <= 0 || srv.IdleTimeout <= 0 {
+		t.Fatalf("timeouts read=%s header=%s write=%s idle=%s: all must be set", srv.ReadTimeout, srv.ReadHeaderTimeout, srv.WriteTimeout, srv.IdleTimeout)
+	}
+}
+
+// M3: a body limit on every route, and no multipart parsing on sign-in.
+func TestBodyLimits(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t, testenv.SQLite(t), testenv.Redis(t), "http://127.0.0.1:1")
+	seedAdmin(t, a)
+	big := `{"name":"x","definition":"` + strings.Repeat("a", 3<<20) + `"}`
+	if rec := adminDo(t, a, testShop, "POST", "/api/segments", json.RawMessage(big)); rec.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("3 MiB JSON to an API: %d, want 413", rec.Code)
+	}
+	// A 10 MB multipart sign-in is refused before any parsing.
+	var mp bytes.Buffer
+	w := multipart.NewWriter(&mp)
+	fw, _ := w.CreateFormFile("file", "big.bin")
+	fw.Write(bytes.Repeat([]byte("z"), 10<<20))
+	w.WriteField("shop", testShop)
+	w.Close()
+	req := httptest.NewRequest(http.MethodPost, "/admin/login", &mp)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if rec := deliver(t, a, req); rec.Code != http.StatusRequestEntityTooLarge && rec.Code != http.StatusUnsupportedMediaType {
+		t.Errorf("10 MB multipart sign-in: %d, want 413 or 415", rec.Code)
+	}
+	// Without a Content-Length (chunked), the limit still holds.
+	req = httptest.NewRequest(http.MethodPost, "/api/segments", io.MultiReader(strings.NewReader(big)))
+	req.ContentLength = -1
+	req.Header.Set("Content-Type", "application/json")
+	req.AddCookie(&http.Cookie{Name: adminCookie, Value: a.Signer.Sign(adminPurpose, []byte(testShop+"|staff-1"), testNow.Add(time.Hour))})
+	if rec := deliver(t, a, req); rec.Code != http.StatusRequestEntityTooLarge && rec.Code != http.StatusBadRequest {
+		t.Errorf("chunked 3 MiB JSON: %d, want 413 (or 400)", rec.Code)
+	}
+}
+
+// M4: cookie-borne writes from another site, a sandboxed frame (Origin:
+// null) or as a form/text body without Origin are refused; JSON APIs take
+// only application/json.
+func TestCSRF(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t, testenv.SQLite(t), testenv.Redis(t), "http://127.0.0.1:1")
+	seedAdmin(t, a)
+	body := `{"name":"csrf","definition":{"field":"linked","op":"=","value":true}}`
+	cases := []struct {
+		name    string
+		headers map[string]string
+		refused bool
+	}{
+		{"Origin null", map[string]string{"Origin": "null", "Content-Type": "application/json"}, true},
+		{"text/plain, no Origin", map[string]string{"Content-Type": "text/plain"}, true},
+		{"text/plain, same origin", map[string]string{"Sec-Fetch-Site": "same-origin", "Content-Type": "text/plain"}, true},
+		{"form, no Origin", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, true},
+		{"same-site subdomain", map[string]string{"Sec-Fetch-Site": "same-site", "Content-Type": "application/json"}, true},
+		{"cross-site JSON", map[string]string{"Sec-Fetch-Site": "cross-site", "Content-Type": "application/json"}, true},
+		{"JSON, no Origin (non-browser client)", map[string]string{"Content-Type": "application/json"}, false},
+		{"same origin JSON", map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": "http://example.com", "Content-Type": "application/json; charset=utf-8"}, false},
+	}
+	ck := &http.Cookie{Name: adminCookie, Value: a.Signer.Sign(adminPurpose, []byte(testShop+"|staff-1"), testNow.Add(time.Hour))}
+	for _, tc := range cases {
+		req := httptest.NewRequest(http.MethodPost, "/api/segments", strings.NewReader(body))
+		for k, v := range tc.headers {
+			req.Header.Set(k, v)
+		}
+		req.AddCookie(ck)
+		rec := deliver(t, a, req)
+		refused := rec.Code == http.StatusForbidden || rec.Code == http.StatusUnsupportedMediaType
+		if refused != tc.refused {
+			t.Errorf("%s: %d %s, refused=%v want %v", tc.name, rec.Code, rec.Body, refused, tc.refused)
+		}
+	}
+}
+
+// Security headers: frame-ancestors on every answer, HSTS on https.
+func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
+	db, rdb := testenv.SQLite(t), testenv.Redis(t)
+	cfg := testConfig("http://127.0.0.1:1")
+	cfg.BaseURL = "https://tsunagu.example"
+	a, err := Assemble(cfg, quietLogger(), db, rdb)
+	mustDo(t, err)
+	t.Cleanup(a.Close)
+	for _, p := range []string{"/healthz", "/admin/login", "/nope", "/c/garbage"} {
+		rec := deliver(t, a, httptest.NewRequest(http.MethodGet, p, nil))
+		if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors") {
+			t.Errorf("%s: Content-Security-Policy %q lacks frame-ancestors", p, csp)
+		}
+		if hsts := rec.Header().Get("Strict-Transport-Security"); !strings.Contains(hsts, "max-age=") {
+			t.Errorf("%s: no HSTS on an https deployment", p)
+		}
+	}
+	plain := newTestApp(t, db, rdb, "http://127.0.0.1:1")
+	if rec := deliver(t, plain, httptest.NewRequest(http.MethodGet, "/healthz", nil)); rec.Header().Get("Strict-Transport-Security") != "" {
+		t.Error("HSTS on plain http (it would lock developers out of localhost)")
+	}
 }
