@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/app/testenv"
 )
 
@@ -157,4 +158,62 @@ func TestSecurityHeaders(t *testing.T) {
 	if rec := deliver(t, plain, httptest.NewRequest(http.MethodGet, "/healthz", nil)); rec.Header().Get("Strict-Transport-Security") != "" {
 		t.Error("HSTS on plain http (it would lock developers out of localhost)")
 	}
+}
+
+// L1: the shop named in a signed payload must be the header's shop, and a
+// delivery triggered long ago (a replayed body) is not processed.
+func TestWebhookShopAndReplay(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t, testenv.SQLite(t), testenv.Redis(t), "http://127.0.0.1:1")
+	redact := []byte(`{"shop_id":954889,"shop_domain":"victim-shop.myshopify.com"}`)
+	rec := deliver(t, a, webhookRequest("shop/redact", "r1", redact, testSecret))
+	if rec.Code != http.StatusBadRequest {
+		t.Errorf("redact naming another shop than the header: %d %s, want 400", rec.Code, rec.Body)
+	}
+	body, _ := orderFixture(t)
+	old := webhookRequest("orders/create", "old-1", body, testSecret)
+	old.Header.Set("X-Shopify-Triggered-At", testNow.Add(-72*time.Hour).Format(time.RFC3339))
+	if rec := deliver(t, a, old); rec.Code != http.StatusBadRequest {
+		t.Errorf("delivery triggered 72 h ago: %d, want 400", rec.Code)
+	}
+	late := webhookRequest("orders/create", "late-1", body, testSecret)
+	late.Header.Set("X-Shopify-Triggered-At", testNow.Add(-20*time.Hour).Format(time.RFC3339))
+	if rec := deliver(t, a, late); rec.Code != http.StatusOK {
+		t.Errorf("delivery 20 h late (Shopify says up to a day can happen): %d, want 200", rec.Code)
+	}
+	var events []store.Event
+	a.DB.G.Order("id").Find(&events)
+	for _, e := range events {
+		wantInvalid := !strings.HasSuffix(e.ExternalID, "late-1")
+		if (e.Status == store.EventInvalid) != wantInvalid {
+			t.Errorf("event %s: status %s (%s)", e.ExternalID, e.Status, e.Error)
+		}
+	}
+}
+
+// L6: event dedupe is per shop: another shop's delivery with the same id is
+// not mistaken for a duplicate.
+func TestEventDedupePerShop(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t, testenv.SQLite(t), testenv.Redis(t), "http://127.0.0.1:1")
+	for i, shop := range []string{testShop, "another-shop.myshopify.com", testShop} {
+		req := webhookRequest("orders/create", "same-id", []byte(`{"id":1}`), testSecret)
+		req.Header.Set("X-Shopify-Shop-Domain", shop)
+		rec := deliver(t, a, req)
+		var res struct{ Duplicate bool }
+		json.Unmarshal(rec.Body.Bytes(), &res)
+		wantDup := i == 2
+		if rec.Code != 200 || res.Duplicate != wantDup {
+			t.Errorf("%s: %d %s (duplicate=%v, want %v)", shop, rec.Code, rec.Body, res.Duplicate, wantDup)
+		}
+	}
+	if n := countEvents(t, a); n != 2 {
+		t.Errorf("%d events stored, want one per shop", n)
+	}
+}
+
+func countEvents(t *testing.T, a *App) int64 {
+	var n int64
+	mustDo(t, a.DB.G.Model(&store.Event{}).Count(&n).Error)
+	return n
 }
