@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -216,4 +217,25 @@ func countEvents(t *testing.T, a *App) int64 {
 	var n int64
 	mustDo(t, a.DB.G.Model(&store.Event{}).Count(&n).Error)
 	return n
+}
+
+// L5: report CSV cells are neutralised against spreadsheet formulas.
+func TestReportCSVNeutralised(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t, testenv.SQLite(t), testenv.Redis(t), "http://127.0.0.1:1")
+	s := seedAdmin(t, a)
+	camp := &store.Campaign{ShopID: s.shopA.ID, Name: `=HYPERLINK("https://evil.example","Click")`, Status: store.CampaignDraft,
+		Variants: []store.CampaignVariant{{Name: "@A", Weight: 1, Messages: []json.RawMessage{json.RawMessage(`{"type":"text","text":"hi"}`)}}}}
+	mustDo(t, a.DB.CreateCampaign(context.Background(), camp))
+	rec := adminDo(t, a, testShop, "GET", fmt.Sprintf("/api/campaigns/%d/report.csv", camp.ID), nil)
+	if rec.Code != 200 {
+		t.Fatalf("report.csv: %d %s", rec.Code, rec.Body)
+	}
+	out := rec.Body.String()
+	if strings.Contains(out, `,"=HYPERLINK`) || strings.Contains(out, ",=HYPERLINK") || strings.Contains(out, ",@A,") {
+		t.Fatalf("formula cells left as they are:\n%s", out)
+	}
+	if !strings.Contains(out, `'=HYPERLINK`) || !strings.Contains(out, "'@A") {
+		t.Fatalf("neutralised cells missing:\n%s", out)
+	}
 }
