@@ -37,7 +37,7 @@ func TestCheckWebhookTime(t *testing.T) {
 		{now.Add(-time.Minute).Format(time.RFC3339), true},
 		{now.Add(-30 * time.Hour).Format(time.RFC3339Nano), true},
 		{now.Add(-72 * time.Hour).Format(time.RFC3339), false},
-		{now.Add(time.Hour).Format(time.RFC3339), false},
+		{now.Add(time.Hour).Format(time.RFC3339), true},
 		{"yesterday", false},
 	}
 	for _, tc := range cases {
