@@ -128,6 +128,10 @@ func Assemble(cfg *Config, log *slog.Logger, db *store.DB, redisOpt asynq.RedisC
 	}
 	a.closers = append(a.closers, func() { _ = rdb.Close() })
 	a.Limiter = line.NewLimiter(rdb, cfg.LineRate)
+	// Metrics first: the Messenger copies the HTTP client, so the LINE
+	// instrumentation must be on it before (push, multicast, rich menus).
+	a.Metrics = newMetrics(a)
+	a.instrumentLINE()
 	a.Messenger = line.NewMessenger(cfg.LineAPIBase, a.HTTPClient, line.WithDataAPIBase(cfg.LineDataAPIBase), line.WithLimiter(a.Limiter))
 	a.LineLogin = line.NewLogin(a.HTTPClient)
 	seen := &core.SeenRecorder{DB: db}

@@ -94,7 +94,6 @@ func (c *messageCollector) Collect(ch chan<- prometheus.Metric) {
 // metricsRoutes mounts /metrics and the operators' job dashboard, counts
 // webhooks and instruments the HTTP client for LINE API errors.
 func (a *App) metricsRoutes(e *echo.Echo) {
-	a.Metrics = newMetrics(a)
 	e.Use(a.countWebhooks)
 	// /metrics carries no shop data; with TSUNAGU_OPS_TOKEN set it needs the
 	// token too (Prometheus: basic_auth password or authorization credentials).
@@ -104,7 +103,6 @@ func (a *App) metricsRoutes(e *echo.Echo) {
 	} else {
 		e.GET("/metrics", metrics)
 	}
-	a.instrumentLINE()
 
 	// asynqmon shows every shop's tasks, so it is for Tsunagu's operators
 	// (TSUNAGU_OPS_TOKEN as the Basic auth password), never for merchants.

@@ -15,6 +15,8 @@ import (
 
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/app/testenv"
+	"github.com/tsunagu/tsunagu/line"
+	"github.com/tsunagu/tsunagu/line/linetest"
 )
 
 // H2: webhook metric labels come only from known values. Unsigned posts
@@ -237,5 +239,21 @@ func TestReportCSVNeutralised(t *testing.T) {
 	}
 	if !strings.Contains(out, `'=HYPERLINK`) || !strings.Contains(out, "'@A") {
 		t.Fatalf("neutralised cells missing:\n%s", out)
+	}
+}
+
+// Wiring: LINE API metrics see the Messenger's own calls (push here).
+func TestLINEMetricsSeeMessengerCalls(t *testing.T) {
+	t.Parallel()
+	fake := linetest.NewServer(t)
+	fake.AddToken("tok")
+	a := newTestApp(t, testenv.SQLite(t), testenv.Redis(t), fake.URL)
+	msgs := []line.Message{line.Message(`{"type":"text","text":"hi"}`)}
+	if _, err := a.Messenger.Push(context.Background(), "tok", "U4af4980629aaaaaaaaaaaaaaaaaaaaaa", msgs, line.RetryKey("metrics-1")); err != nil {
+		t.Fatal(err)
+	}
+	out := adminDo(t, a, "", "GET", "/metrics", nil).Body.String()
+	if !strings.Contains(out, `tsunagu_line_api_requests_total{endpoint="/v2/bot/message/push"} 1`) {
+		t.Errorf("push not counted:\n%s", grepLines(out, "tsunagu_line_api"))
 	}
 }
