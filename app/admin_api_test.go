@@ -637,7 +637,7 @@ func TestMetricsAndJobsDashboard(t *testing.T) {
 	out := rec.Body.String()
 	for _, want := range []string{
 		`tsunagu_webhooks_received_total{source="shopify",status="200",topic="orders/create"} 1`,
-		`tsunagu_webhooks_received_total{source="shopify",status="401",topic="orders/create"} 1`,
+		`tsunagu_webhooks_received_total{source="shopify",status="401",topic="unsigned"} 1`,
 		`tsunagu_messages{kind="thank_you",status="skipped"} 1`,
 		`tsunagu_messages{kind="thank_you",status="sent"} 1`,
 	} {

@@ -135,6 +135,10 @@ func Assemble(cfg *Config, log *slog.Logger, db *store.DB, redisOpt asynq.RedisC
 	}
 	a.closers = append(a.closers, func() { _ = rdb.Close() })
 	a.Limiter = line.NewLimiter(rdb, cfg.LineRate)
+	// Metrics first: the Messenger copies the HTTP client, so the LINE
+	// instrumentation must be on it before (push, multicast, rich menus).
+	a.Metrics = newMetrics(a)
+	a.instrumentLINE()
 	a.Messenger = line.NewMessenger(cfg.LineAPIBase, a.HTTPClient, line.WithDataAPIBase(cfg.LineDataAPIBase), line.WithLimiter(a.Limiter))
 	a.LineLogin = line.NewLogin(a.HTTPClient)
 	a.Breaker = core.NewBreaker()
@@ -203,7 +207,7 @@ func (a *App) RunWorkers(ctx context.Context) error {
 // Serve runs the HTTP server (and, with workers, the job workers) until ctx
 // is done, then stops accepting, drains requests and in-flight jobs.
 func (a *App) Serve(ctx context.Context, withWorkers bool) error {
-	srv := &http.Server{Addr: a.Config.Addr, Handler: a.echo, ReadHeaderTimeout: 10 * time.Second}
+	srv := a.httpServer()
 	errc := make(chan error, 2)
 	go func() {
 		a.Log.Info("listening", "addr", a.Config.Addr, "base_url", a.Config.BaseURL)

@@ -237,7 +237,7 @@ func TestGDPRWebhooksNeedSignature(t *testing.T) {
 		}
 	}
 	var n int64
-	db.G.Model(&store.Event{}).Where("external_id LIKE ?", "bad-%").Count(&n)
+	db.G.Model(&store.Event{}).Where("external_id LIKE ?", "%bad-%").Count(&n)
 	if n != 0 {
 		t.Fatalf("%d unsigned events stored", n)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/jobs"
 	"github.com/tsunagu/tsunagu/line"
@@ -46,7 +47,7 @@ func (a *App) linkRoutes(e *echo.Echo) {
 func LinkToken(s interface {
 	Sign(string, []byte, time.Time) string
 }, shopID, customerID int64, now time.Time) string {
-	return s.Sign(linkPurpose, []byte(fmt.Sprintf("%d:%d", shopID, customerID)), now.Add(linkTokenTTL))
+	return s.Sign(linkPurpose, []byte(fmt.Sprintf("%d:%d:%d", shopID, customerID, now.Unix())), now.Add(linkTokenTTL))
 }
 
 // LinkURL returns the signed ID-linking URL for a customer (store ids, not
@@ -58,15 +59,21 @@ func (a *App) LinkURL(shopID, customerID int64) (string, error) {
 	return strings.TrimRight(a.Config.BaseURL, "/") + "/link/start?t=" + url.QueryEscape(LinkToken(a.Signer, shopID, customerID, a.Now())), nil
 }
 
-func parseLinkToken(p []byte) (shopID, customerID int64, ok bool) {
-	s, c, found := strings.Cut(string(p), ":")
-	if !found {
-		return 0, 0, false
+// parseLinkToken reads "shop:customer:issued-unix". Tokens made before the
+// issue time was added read as issued at the epoch: spent by any link.
+func parseLinkToken(p []byte) (shopID, customerID int64, issued time.Time, ok bool) {
+	parts := strings.Split(string(p), ":")
+	if len(parts) != 2 && len(parts) != 3 {
+		return 0, 0, time.Time{}, false
 	}
-	var err1, err2 error
-	shopID, err1 = strconv.ParseInt(s, 10, 64)
-	customerID, err2 = strconv.ParseInt(c, 10, 64)
-	return shopID, customerID, err1 == nil && err2 == nil
+	var err1, err2, err3 error
+	shopID, err1 = strconv.ParseInt(parts[0], 10, 64)
+	customerID, err2 = strconv.ParseInt(parts[1], 10, 64)
+	var unix int64
+	if len(parts) == 3 {
+		unix, err3 = strconv.ParseInt(parts[2], 10, 64)
+	}
+	return shopID, customerID, time.Unix(unix, 0), err1 == nil && err2 == nil && err3 == nil
 }
 
 func hashState(state string) string {
@@ -104,7 +111,7 @@ func (a *App) linkStart(c echo.Context) error {
 	if err != nil {
 		return a.linkPage(c, http.StatusBadRequest, pageInvalidLink, nil)
 	}
-	shopID, customerID, ok := parseLinkToken(p)
+	shopID, customerID, issued, ok := parseLinkToken(p)
 	if !ok {
 		return a.linkPage(c, http.StatusBadRequest, pageInvalidLink, nil)
 	}
@@ -121,6 +128,13 @@ func (a *App) linkStart(c echo.Context) error {
 	}
 	if err != nil {
 		return err
+	}
+	hist, err := a.DB.LinkHistory(ctx, customerID)
+	if err != nil {
+		return err
+	}
+	if !core.LinkTokenUsable(issued, hist.LastLinkedAt) {
+		return a.linkPage(c, http.StatusGone, pageInvalidLink, &pageData{Shop: shop})
 	}
 	cfg, ok, err := a.loginConfig(ctx, shopID)
 	if err != nil {
@@ -244,11 +258,16 @@ func (a *App) linkCallback(c echo.Context) error {
 func (a *App) linkedPage(c echo.Context, shop *store.Shop, cust *store.Customer, link *store.LineLink) error {
 	pd := &pageData{Shop: shop, Friend: link.Friend,
 		UnlinkToken: a.Signer.Sign(unlinkPurpose, []byte(strconv.FormatInt(link.ID, 10)), a.Now().Add(unlinkTokenTTL))}
-	cp, err := a.DB.CustomerCoupon(c.Request().Context(), shop.ID, cust.ID, store.CampaignLineLink)
+	ctx := c.Request().Context()
+	cp, err := a.DB.CustomerCoupon(ctx, shop.ID, cust.ID, store.CampaignLineLink)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if cp != nil && cp.Status != store.CouponFailed {
+	hist, err := a.DB.LinkHistory(ctx, cust.ID)
+	if err != nil {
+		return err
+	}
+	if cp != nil && cp.Status != store.CouponFailed && core.CouponVisibleTo(hist.FirstLineUserID, link.LineUserID) {
 		pd.CouponCode = cp.Code
 		pd.CouponTitle = shop.Settings.Incentive.Title
 		if cp.ExpiresAt != nil {

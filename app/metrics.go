@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tsunagu/tsunagu/shopify"
 )
 
 // Metrics is the app's Prometheus registry and instruments. Each App has
@@ -91,7 +94,6 @@ func (c *messageCollector) Collect(ch chan<- prometheus.Metric) {
 // metricsRoutes mounts /metrics and the operators' job dashboard, counts
 // webhooks and instruments the HTTP client for LINE API errors.
 func (a *App) metricsRoutes(e *echo.Echo) {
-	a.Metrics = newMetrics(a)
 	e.Use(a.countWebhooks)
 	// /metrics carries no shop data; with TSUNAGU_OPS_TOKEN set it needs the
 	// token too (Prometheus: basic_auth password or authorization credentials).
@@ -101,7 +103,6 @@ func (a *App) metricsRoutes(e *echo.Echo) {
 	} else {
 		e.GET("/metrics", metrics)
 	}
-	a.instrumentLINE()
 
 	// asynqmon shows every shop's tasks, so it is for Tsunagu's operators
 	// (TSUNAGU_OPS_TOKEN as the Basic auth password), never for merchants.
@@ -143,16 +144,38 @@ func (a *App) countWebhooks(next echo.HandlerFunc) echo.HandlerFunc {
 		} else if err != nil {
 			status = http.StatusInternalServerError
 		}
-		source, topic := "shopify", c.Request().Header.Get("X-Shopify-Topic")
+		source, topic := "shopify", webhookTopicLabel(c.Request().Header.Get("X-Shopify-Topic"))
 		if strings.HasPrefix(p, "/webhooks/line") {
 			source, topic = "line", "line"
 		}
-		if topic == "" {
-			topic = "unknown"
+		if status == http.StatusUnauthorized {
+			topic = "unsigned" // the header of an unsigned request is anyone's words
 		}
-		a.Metrics.Webhooks.WithLabelValues(source, topic, strconv.Itoa(status)).Inc()
+		a.Metrics.Webhooks.WithLabelValues(source, topic, statusLabel(status)).Inc()
 		return err
 	}
+}
+
+// webhookTopicLabel is the topic as a metric label: only topics Tsunagu
+// subscribes to are their own label; anything else a sender puts in the
+// header is "other", so nobody can add series (or megabytes) to /metrics.
+func webhookTopicLabel(topic string) string {
+	if slices.Contains(shopify.Topics, topic) || slices.Contains(shopify.ComplianceTopics, topic) ||
+		topic == shopify.TopicCartsCreate || topic == shopify.TopicCartsUpdate {
+		return topic
+	}
+	if topic == "" {
+		return "unknown"
+	}
+	return "other"
+}
+
+// statusLabel keeps the status label to the codes HTTP defines.
+func statusLabel(status int) string {
+	if status < 100 || status > 599 {
+		return "other"
+	}
+	return strconv.Itoa(status)
 }
 
 // instrumentLINE wraps the shared HTTP client's transport to count calls

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
 )
 
@@ -55,7 +56,7 @@ func (a *App) campaignReportCSV(c echo.Context) error {
 		"clicks", "unique_clicks", "conversions", "revenue", "cost_yen", "attribution_days"})
 	row := func(m store.Metrics) {
 		f := func(n int64) string { return strconv.FormatInt(n, 10) }
-		_ = w.Write([]string{f(camp.ID), camp.Name, m.Key, f(m.Recipients), f(m.Sent), f(m.Delivered), f(m.Skipped), f(m.Failed),
+		_ = w.Write([]string{f(camp.ID), core.CSVCell(camp.Name), core.CSVCell(m.Key), f(m.Recipients), f(m.Sent), f(m.Delivered), f(m.Skipped), f(m.Failed),
 			f(m.Cancelled), f(m.Clicks), f(m.UniqueClicks), f(m.Conversions), strconv.FormatFloat(m.Revenue, 'f', 2, 64),
 			strconv.FormatFloat(m.CostYen, 'f', 2, 64), strconv.Itoa(rep.AttributionDays)})
 	}

@@ -15,7 +15,7 @@ func (a *App) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = a.errorHandler
-	e.Use(a.requestLog)
+	e.Use(a.requestLog, a.securityHeaders, bodyLimit(), a.requestGuard)
 	e.GET("/healthz", a.healthz)
 	e.GET("/readyz", a.readyz)
 	e.POST("/webhooks/shopify", a.shopifyWebhook)

@@ -42,6 +42,7 @@ func login(t *testing.T, a *App, shop, email, pw string) (*httptest.ResponseReco
 	form := url.Values{"shop": {shop}, "email": {email}, "password": {pw}}
 	req := httptest.NewRequest(http.MethodPost, "/admin/login", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin") // as every current browser sends
 	rec := deliver(t, a, req)
 	for _, ck := range rec.Result().Cookies() {
 		if ck.Name == adminCookie && ck.Value != "" {

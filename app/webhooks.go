@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/shopify"
 )
@@ -40,21 +41,32 @@ func (a *App) shopifyWebhook(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "missing or invalid X-Shopify-Shop-Domain")
 	}
 	ev := &store.Event{
-		Source: "shopify", Topic: meta.Topic, ExternalID: meta.WebhookID, ShopDomain: meta.ShopDomain,
+		Source: "shopify", Topic: meta.Topic, ExternalID: core.EventKey(meta.ShopDomain, meta.WebhookID), ShopDomain: meta.ShopDomain,
 		Payload: body, ReceivedAt: a.Now(),
 	}
-	valid := json.Valid(body)
-	if !valid {
-		// Kept for inspection, never processed.
+	// A body that is not JSON, names another shop than the header, or was
+	// triggered too long ago is kept for inspection and never processed.
+	refusal := ""
+	if !json.Valid(body) {
+		refusal = "malformed JSON"
+	} else if err := core.CheckWebhookShop(meta.ShopDomain, body); err != nil {
+		refusal = core.ErrorMessage(err)
+	} else if err := core.CheckWebhookTime(meta.TriggeredAt, a.Now()); err != nil {
+		refusal = core.ErrorMessage(err)
+	}
+	if refusal != "" {
 		now := a.Now()
-		ev.Status, ev.Error, ev.ProcessedAt = store.EventInvalid, "malformed JSON", &now
+		ev.Status, ev.Error, ev.ProcessedAt = store.EventInvalid, refusal, &now
 	}
 	inserted, err := a.DB.InsertEvent(req.Context(), ev)
 	if err != nil {
 		return err
 	}
-	if !valid {
+	if refusal == "malformed JSON" {
 		return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON body (stored for inspection)")
+	}
+	if refusal != "" {
+		return echo.NewHTTPError(http.StatusBadRequest, refusal+" (stored for inspection)")
 	}
 	if inserted {
 		a.Dispatcher.Dispatch(ev.ID)

@@ -97,7 +97,7 @@ func TestShopifyWebhookRejects(t *testing.T) {
 	}
 	var events []store.Event
 	db.G.Find(&events)
-	if len(events) != 1 || events[0].ExternalID != "w7" || events[0].Status != store.EventInvalid || string(events[0].Payload) != `{"id": 1,` {
+	if len(events) != 1 || events[0].ExternalID != testShop+"|w7" || events[0].Status != store.EventInvalid || string(events[0].Payload) != `{"id": 1,` {
 		t.Fatalf("stored events = %+v; want only the malformed one, kept raw and marked invalid", events)
 	}
 }
@@ -170,7 +170,7 @@ func TestOrderCreateThankYouExactlyOnce(t *testing.T) {
 	}
 	eventually(t, "second event processed", func() bool {
 		e := store.Event{}
-		a.DB.G.Where("external_id = ?", "wh-order-1-resent").Take(&e)
+		a.DB.G.Where("external_id = ?", testShop+"|wh-order-1-resent").Take(&e)
 		return e.ProcessedAt != nil
 	})
 

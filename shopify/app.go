@@ -141,15 +141,11 @@ func (a *App) VerifyCallback(q url.Values, now time.Time) (string, error) {
 	if err != nil || len(got) != sha256.Size {
 		return "", ErrBadHMAC
 	}
-	ok := false
-	for _, msg := range hmacMessages(q) {
-		m := hmac.New(sha256.New, []byte(a.cfg.APISecret))
-		m.Write([]byte(msg))
-		if hmac.Equal(got, m.Sum(nil)) {
-			ok = true
-		}
-	}
-	if !ok {
+	// Only the canonical message: a second, looser form would let a signed
+	// query be re-split into different parameters (another shop).
+	m := hmac.New(sha256.New, []byte(a.cfg.APISecret))
+	m.Write([]byte(HMACMessage(q)))
+	if !hmac.Equal(got, m.Sum(nil)) {
 		return "", ErrBadHMAC
 	}
 	shop := q.Get("shop")
@@ -169,23 +165,10 @@ func (a *App) VerifyCallback(q url.Values, now time.Time) (string, error) {
 
 // HMACMessage is the string Shopify signs for a redirect or admin request:
 // every parameter but hmac and signature, sorted by key, as key=value joined
-// with &, values decoded. Repeated keys are written as ["a", "b"].
+// with &, values decoded, then "%" and "&" escaped (and "=" in keys), so the
+// message splits back into exactly one set of parameters. Repeated keys are
+// written as ["a", "b"].
 func HMACMessage(q url.Values) string {
-	return hmacMessages(q)[0]
-}
-
-// SignQuery returns q's hex HMAC-SHA256 as Shopify computes it.
-func SignQuery(secret string, q url.Values) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(HMACMessage(q)))
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-// hmacMessages returns the canonical message first, then the form Shopify's
-// own libraries produce with percent-encoded values (shopify-api-js uses
-// URLSearchParams); they differ only when a value holds a reserved
-// character, and either is a valid signature.
-func hmacMessages(q url.Values) []string {
 	keys := make([]string, 0, len(q))
 	for k := range q {
 		if k != "hmac" && k != "signature" {
@@ -193,11 +176,10 @@ func hmacMessages(q url.Values) []string {
 		}
 	}
 	sort.Strings(keys)
-	var raw, enc strings.Builder
+	var b strings.Builder
 	for i, k := range keys {
 		if i > 0 {
-			raw.WriteByte('&')
-			enc.WriteByte('&')
+			b.WriteByte('&')
 		}
 		v := q[k]
 		val := ""
@@ -206,13 +188,21 @@ func hmacMessages(q url.Values) []string {
 		} else if len(v) > 1 {
 			val = `["` + strings.Join(v, `", "`) + `"]`
 		}
-		raw.WriteString(k + "=" + val)
-		enc.WriteString(url.QueryEscape(k) + "=" + url.QueryEscape(val))
+		b.WriteString(hmacKeyEscaper.Replace(k) + "=" + hmacValueEscaper.Replace(val))
 	}
-	if raw.String() == enc.String() {
-		return []string{raw.String()}
-	}
-	return []string{raw.String(), enc.String()}
+	return b.String()
+}
+
+var (
+	hmacValueEscaper = strings.NewReplacer("%", "%25", "&", "%26")
+	hmacKeyEscaper   = strings.NewReplacer("%", "%25", "&", "%26", "=", "%3D")
+)
+
+// SignQuery returns q's hex HMAC-SHA256 as Shopify computes it.
+func SignQuery(secret string, q url.Values) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(HMACMessage(q)))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 // ExchangeToken trades the callback's code for an offline access token.

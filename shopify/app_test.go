@@ -628,6 +628,33 @@ func TestGIDs(t *testing.T) {
 	}
 }
 
+// M6: a signed query cannot be re-split into other parameters. A value
+// holding "&shop=..." is signed escaped, so the same characters read as a
+// separate shop parameter do not verify.
+func TestVerifyCallbackNoResplit(t *testing.T) {
+	t.Parallel()
+	app, _ := shopify.NewApp(shopify.AppConfig{APIKey: "k", APISecret: "hush"})
+	signed := url.Values{"host": {"x&shop=victim.myshopify.com"}, "shop": {"attacker.myshopify.com"}, "timestamp": {"1337178173"}}
+	mac := shopify.SignQuery("hush", signed)
+	signed.Set("hmac", mac)
+	if shop, err := app.VerifyCallback(signed, time.Unix(1337178173, 0)); err != nil || shop != "attacker.myshopify.com" {
+		t.Fatalf("the signed query itself: %q %v", shop, err)
+	}
+	if got := shopify.HMACMessage(signed); got != "host=x%26shop=victim.myshopify.com&shop=attacker.myshopify.com&timestamp=1337178173" {
+		t.Fatalf("message = %q", got)
+	}
+	// The same bytes split differently: host "x", shop victim (the attacker's own shop moved into another key).
+	resplit := url.Values{"host": {"x"}, "shop": {"victim.myshopify.com&shop=attacker.myshopify.com"}, "timestamp": {"1337178173"}, "hmac": {mac}}
+	if _, err := app.VerifyCallback(resplit, time.Unix(1337178173, 0)); err == nil {
+		t.Fatal("a re-split query verified")
+	}
+	twoShops := url.Values{"host": {"x"}, "shop": {"victim.myshopify.com"}, "timestamp": {"1337178173"}}
+	twoShops.Set("hmac", shopify.SignQuery("hush", url.Values{"host": {"x&shop=victim.myshopify.com"}, "timestamp": {"1337178173"}}))
+	if _, err := app.VerifyCallback(twoShops, time.Unix(1337178173, 0)); err == nil {
+		t.Fatal("a value re-read as the shop parameter verified")
+	}
+}
+
 func TestExtensionToken(t *testing.T) {
 	t.Parallel()
 	fake := shopifytest.NewServer(t)

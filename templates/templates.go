@@ -7,7 +7,6 @@
 package templates
 
 import (
-	"bytes"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"io/fs"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/shopspring/decimal"
 )
@@ -40,7 +40,10 @@ func New() (*Renderer, error) {
 			return nil, err
 		}
 		key := strings.TrimSuffix(strings.TrimPrefix(n, "messages/"), ".json.tmpl")
-		t, err := parse(key, string(src))
+		t, err := parseTemplate(key, string(src))
+		if err == nil {
+			err = checkSteps(t, key)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("parsing default template %s: %w", key, err)
 		}
@@ -68,8 +71,11 @@ func (r *Renderer) Render(kind, lang, override string, data any) ([]json.RawMess
 	var t *template.Template
 	if override != "" {
 		var err error
-		if t, err = parse(kind, override); err != nil {
+		if t, err = parseTemplate(kind, override); err != nil {
 			return nil, fmt.Errorf("parsing %s template: %w", kind, err)
+		}
+		if err := checkSteps(t, kind); err != nil {
+			return nil, fmt.Errorf("%s template: %w", kind, err)
 		}
 	} else {
 		t = r.defaults[kind+"."+lang]
@@ -80,12 +86,20 @@ func (r *Renderer) Render(kind, lang, override string, data any) ([]json.RawMess
 			return nil, fmt.Errorf("no template for %s", kind)
 		}
 	}
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, data); err != nil {
+	// Each execution gets its own budget: a clone shares the parsed trees
+	// but not the function map, so the loop guard can carry the deadline.
+	t, err := t.Clone()
+	if err != nil {
+		return nil, fmt.Errorf("preparing %s template: %w", kind, err)
+	}
+	b := &budget{deadline: time.Now().Add(MaxRenderTime)}
+	t.Funcs(template.FuncMap{rangeGuard: b.guardRange})
+	out := &limitedWriter{b: b}
+	if err := t.Execute(out, data); err != nil {
 		return nil, fmt.Errorf("rendering %s template: %w", kind, err)
 	}
 	var msgs []json.RawMessage
-	if err := json.Unmarshal(buf.Bytes(), &msgs); err != nil {
+	if err := json.Unmarshal(out.buf, &msgs); err != nil {
 		return nil, fmt.Errorf("%s template did not render a JSON array of messages: %w", kind, err)
 	}
 	if len(msgs) == 0 || len(msgs) > 5 {
@@ -99,12 +113,21 @@ func (r *Renderer) Render(kind, lang, override string, data any) ([]json.RawMess
 	return msgs, nil
 }
 
-func parse(name, src string) (*template.Template, error) {
+// parseTemplate parses src with the shared partials and puts every range behind
+// the run-time loop guard (see budget.go).
+func parseTemplate(name, src string) (*template.Template, error) {
+	if len(src) > MaxSourceBytes {
+		return nil, overBudget("the template is %d KiB; the limit is %d KiB", len(src)>>10, MaxSourceBytes>>10)
+	}
 	t, err := template.New(name).Option("missingkey=error").Funcs(funcs).Parse(partials)
 	if err != nil {
 		return nil, fmt.Errorf("parsing shared template parts: %w", err)
 	}
-	return t.Parse(src)
+	if t, err = t.Parse(src); err != nil {
+		return nil, err
+	}
+	guardRanges(t)
+	return t, nil
 }
 
 // partials are the {{define}} blocks shared by every message template.
@@ -123,6 +146,9 @@ var funcs = template.FuncMap{
 	},
 	"money": Money,
 	"first": func(n int, items []Item) []Item {
+		if n < 0 {
+			return nil
+		}
 		if len(items) > n {
 			return items[:n]
 		}
@@ -137,6 +163,7 @@ var funcs = template.FuncMap{
 		return ""
 	},
 	"hasPrefix": strings.HasPrefix,
+	"printf":    boundedPrintf,
 	"date":      FormatDate,
 	"label":     label,
 	"default": func(def, v string) string {

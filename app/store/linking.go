@@ -193,3 +193,30 @@ func (db *DB) LinkCount(ctx context.Context, shopID int64) (int64, error) {
 	err := db.WithContext(ctx).Model(&LineLink{}).Where("shop_id = ? AND unlinked_at IS NULL", shopID).Count(&n).Error
 	return n, err
 }
+
+// CustomerLinkHistory is what the link rules need to know about a
+// customer's past links: the LINE user of the first one (the one the link
+// coupon was issued to) and when the latest one was made.
+type CustomerLinkHistory struct {
+	FirstLineUserID string
+	LastLinkedAt    *time.Time
+}
+
+// LinkHistory reads a customer's link history (live and ended links).
+func (db *DB) LinkHistory(ctx context.Context, customerID int64) (*CustomerLinkHistory, error) {
+	var links []LineLink
+	if err := db.WithContext(ctx).Select("id", "line_user_id", "linked_at").
+		Where("customer_id = ?", customerID).Order("id").Find(&links).Error; err != nil {
+		return nil, fmt.Errorf("reading the link history of customer %d: %w", customerID, err)
+	}
+	h := &CustomerLinkHistory{}
+	for i, l := range links {
+		if i == 0 {
+			h.FirstLineUserID = l.LineUserID
+		}
+		if at := l.LinkedAt; h.LastLinkedAt == nil || at.After(*h.LastLinkedAt) {
+			h.LastLinkedAt = &at
+		}
+	}
+	return h, nil
+}
