@@ -9,6 +9,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/line"
@@ -37,6 +38,8 @@ type Worker struct {
 	BaseURL string
 	// Shopify is the Shopify app (coupons, tags); nil without credentials.
 	Shopify *shopify.App
+	// Tokens keeps shops' token pairs fresh; built from the fields above when nil.
+	Tokens *core.Tokens
 	// Signer signs click-tracking tokens; nil leaves links untracked.
 	Signer *secretbox.Signer
 	// Limiter caps LINE requests per channel; nil means unlimited.
@@ -83,6 +86,7 @@ func (w *Worker) Mux() *asynq.ServeMux {
 		return w.SendMessage(ctx, p.MessageID)
 	})
 	w.registerCampaigns(mux)
+	w.registerTokens(mux)
 	return mux
 }
 
