@@ -42,8 +42,6 @@ type Worker struct {
 	Tokens *core.Tokens
 	// Signer signs click-tracking tokens; nil leaves links untracked.
 	Signer *secretbox.Signer
-	// Limiter caps LINE requests per channel; nil means unlimited.
-	Limiter *line.Limiter
 }
 
 func (w *Worker) now() time.Time {
