@@ -59,9 +59,23 @@ func loadAdminTemplates() (map[string]*template.Template, error) {
 		},
 		"msgTexts": messageTexts,
 		"add":      func(a, b int) int { return a + b },
+		"bundle":   bundle,
+		"pct": func(n, total int64) int64 {
+			if total == 0 {
+				return 0
+			}
+			return n * 100 / total
+		},
+		"dict": func(kv ...any) map[string]any {
+			m := map[string]any{}
+			for i := 0; i+1 < len(kv); i += 2 {
+				m[kv[i].(string)] = kv[i+1]
+			}
+			return m
+		},
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"home", "customers", "customer", "settings", "templates"} {
+	for _, name := range []string{"home", "customers", "customer", "settings", "templates", "segments", "campaigns"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(adminUI, "adminui/layout.html", "adminui/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parsing admin page %s: %w", name, err)

@@ -25,6 +25,8 @@ func (a *App) routes() *echo.Echo {
 	a.clickRoutes(e)
 	a.adminRoutes(e)
 	a.campaignRoutes(e)
+	a.segmentRoutes(e)
+	a.merchantRoutes(e)
 	return e
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/line"
 	"github.com/tsunagu/tsunagu/shopify"
@@ -322,6 +323,16 @@ func (w *Worker) processLine(ctx context.Context, ev *store.Event) ([]*store.Mes
 		}
 		return nil, record(store.ActUnfollow, "Blocked the LINE account", map[string]any{})
 	case "message":
+		if code, ok := core.StaffLineCodeIn(le.Text); ok {
+			// A staff member linking their own LINE for test sends.
+			claimed, err := w.DB.ClaimStaffLineCode(ctx, shopID, code, le.UserID, "", w.now())
+			if err != nil {
+				return nil, err
+			}
+			if claimed {
+				return nil, nil
+			}
+		}
 		summary := "LINE message (" + le.MessageType + ")"
 		if le.Text != "" {
 			summary = le.Text
