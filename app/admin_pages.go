@@ -60,6 +60,12 @@ func loadAdminTemplates() (map[string]*template.Template, error) {
 		"msgTexts": messageTexts,
 		"add":      func(a, b int) int { return a + b },
 		"bundle":   bundle,
+		"rate": func(n, total int64) string {
+			if total == 0 {
+				return "–"
+			}
+			return strconv.FormatFloat(float64(n)*100/float64(total), 'f', 1, 64) + "%"
+		},
 		"pct": func(n, total int64) int64 {
 			if total == 0 {
 				return 0
@@ -75,7 +81,7 @@ func loadAdminTemplates() (map[string]*template.Template, error) {
 		},
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"home", "customers", "customer", "settings", "templates", "segments", "campaigns"} {
+	for _, name := range []string{"home", "customers", "customer", "settings", "templates", "segments", "campaigns", "campaign_new", "campaign"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(adminUI, "adminui/layout.html", "adminui/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parsing admin page %s: %w", name, err)

@@ -85,6 +85,7 @@ func seedGDPR(t *testing.T, a *App) (*store.Shop, *store.Customer) {
 }
 
 func TestGDPRDataRequest(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 		shop, cust := seedGDPR(t, a)
@@ -133,12 +134,20 @@ func TestGDPRDataRequest(t *testing.T) {
 }
 
 func TestGDPRCustomersRedact(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 		ctx := context.Background()
 		shop, cust := seedGDPR(t, a)
 		// Another customer stays untouched.
 		_, other := seedLinkedCustomer(t, a, 777, "Uother000000000000000000000000000")
+		// Storefront browsing of both (web pixel).
+		if _, err := db.InsertPixelEvents(ctx, []store.PixelEvent{
+			{ShopID: shop.ID, CustomerID: cust.ID, EventID: "pv-1", Name: store.PixelProductViewed, ProductID: 1, OccurredAt: testNow, ReceivedAt: testNow},
+			{ShopID: shop.ID, CustomerID: other.ID, EventID: "pv-2", Name: store.PixelProductViewed, ProductID: 1, OccurredAt: testNow, ReceivedAt: testNow},
+		}); err != nil {
+			t.Fatal(err)
+		}
 		ev := process(t, a, "customers/redact", fmt.Sprintf(`{"shop_id":1,"shop_domain":%q,
 "customer":{"id":%d,"email":%q,"phone":"555"},"orders_to_redact":[299938,280263,220458]}`, testShop, gdprCustomerID, gdprEmail))
 		if ev.Status != store.EventProcessed {
@@ -153,6 +162,11 @@ func TestGDPRCustomersRedact(t *testing.T) {
 		}
 		if c.OrdersCount != 2 {
 			t.Fatalf("anonymous counts lost: orders_count %d", c.OrdersCount)
+		}
+		var browsing []store.PixelEvent
+		db.G.Order("id").Find(&browsing)
+		if len(browsing) != 1 || browsing[0].CustomerID != other.ID {
+			t.Fatalf("storefront activity after redaction: %+v", browsing)
 		}
 		var links []store.LineLink
 		db.G.Where("customer_id = ?", cust.ID).Find(&links)
@@ -212,6 +226,7 @@ func TestGDPRCustomersRedact(t *testing.T) {
 // Compliance webhooks are verified like every other: a bad signature is
 // refused and nothing is stored or done.
 func TestGDPRWebhooksNeedSignature(t *testing.T) {
+	t.Parallel()
 	db := testenv.SQLite(t)
 	a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 	seedGDPR(t, a)
@@ -229,6 +244,7 @@ func TestGDPRWebhooksNeedSignature(t *testing.T) {
 }
 
 func TestGDPRShopRedact(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 		ctx := context.Background()
@@ -269,6 +285,7 @@ func TestGDPRShopRedact(t *testing.T) {
 
 // Uninstall stops a queued message, and reinstall lets new ones through.
 func TestUninstallStopsQueuedMessage(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 		ctx := context.Background()

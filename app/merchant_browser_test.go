@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,7 +44,19 @@ func seedMerchant(t *testing.T, a *App) *store.Shop {
 // waitJS polls a JavaScript condition in the tab.
 func waitJS(t *testing.T, ctx context.Context, expr string) {
 	t.Helper()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+	deadline := time.Now().Add(30 * time.Second)
+	var err error
+	for time.Now().Before(deadline) {
+		// A page that reloads itself (a campaign polling its progress) ends a poll early; poll again.
+		if _, err = chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(time.Until(deadline)))); err == nil {
+			return
+		}
+		if !strings.Contains(err.Error(), "navigated") && !strings.Contains(err.Error(), "context") && !strings.Contains(err.Error(), "Execution context") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
 		dump, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("main").innerText.slice(0, 1500) + " | " + (window.__errs || []).join(";")`))
 		t.Fatalf("waiting for %s: %v\npage: %s", expr, err, dump)
 	}
@@ -71,6 +84,7 @@ func apiCount(t *testing.T, a *App, def string) int64 {
 }
 
 func TestSegmentBuilderBrowser(t *testing.T) {
+	// Not parallel: Chromium is CPU-heavy; beside other tests it can outlast its time budget.
 	db := testenv.Postgres(t)
 	a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 	seedMerchant(t, a)

@@ -25,6 +25,8 @@ func (a *App) merchantRoutes(e *echo.Echo) {
 	g.DELETE("/staff-lines/:id", a.deleteStaffLine)
 	p := e.Group("/admin", a.adminEntry)
 	p.GET("/campaigns", a.campaignsPage)
+	p.GET("/campaigns/new", a.composerPage)
+	p.GET("/campaigns/:id", a.campaignPage)
 }
 
 // campaignForecast answers who a campaign to a segment would reach and

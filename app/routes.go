@@ -27,6 +27,7 @@ func (a *App) routes() *echo.Echo {
 	a.campaignRoutes(e)
 	a.segmentRoutes(e)
 	a.merchantRoutes(e)
+	a.storefrontRoutes(e)
 	return e
 }
 

@@ -33,6 +33,7 @@ func newApp(t *testing.T, fake *shopifytest.Server) *shopify.App {
 }
 
 func TestNewAppRequiresCredentials(t *testing.T) {
+	t.Parallel()
 	if _, err := shopify.NewApp(shopify.AppConfig{APIKey: "k"}); err == nil {
 		t.Fatal("want error without secret")
 	}
@@ -52,6 +53,7 @@ func TestNewAppRequiresCredentials(t *testing.T) {
 // The whole install against the fake: authorize URL, the fake's redirect
 // back, callback verification, code exchange, then the code is spent.
 func TestInstallFlow(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t, shopifytest.WithAutoRedirect())
 	app := newApp(t, fake)
 	state := shopify.NewState()
@@ -124,6 +126,7 @@ func TestInstallFlow(t *testing.T) {
 }
 
 func TestInstallPageMode(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	app := newApp(t, fake)
 	authURL, _ := app.AuthorizeURL(testShop, "s1")
@@ -140,6 +143,7 @@ func TestInstallPageMode(t *testing.T) {
 }
 
 func TestAuthorizeURLRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	app := newApp(t, shopifytest.NewServer(t))
 	if _, err := app.AuthorizeURL("evil.com", "s"); !errors.Is(err, shopify.ErrBadShop) {
 		t.Errorf("evil.com: %v", err)
@@ -150,6 +154,7 @@ func TestAuthorizeURLRejectsBadInput(t *testing.T) {
 }
 
 func TestVerifyCallback(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	app := newApp(t, fake)
 	now := time.Unix(1_800_000_000, 0)
@@ -196,6 +201,7 @@ func TestVerifyCallback(t *testing.T) {
 // Shopify's example from its OAuth docs, and the percent-encoded variant
 // Shopify's JS library signs when a value holds reserved characters.
 func TestVerifyCallbackKnownVectors(t *testing.T) {
+	t.Parallel()
 	app, _ := shopify.NewApp(shopify.AppConfig{APIKey: "k", APISecret: "hush"})
 	q := url.Values{"code": {"0907a61c0c8d55e99db179b68161bc00"}, "shop": {"some-shop.myshopify.com"}, "timestamp": {"1337178173"}}
 	q.Set("hmac", "4712bf92ffc2917d15a2f5a273e39f0116667419aa4b6ac0b3baaf26fa3c4d20")
@@ -212,6 +218,7 @@ func TestVerifyCallbackKnownVectors(t *testing.T) {
 }
 
 func TestExchangeTokenErrors(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	app := newApp(t, fake)
 	ctx := context.Background()
@@ -245,6 +252,7 @@ func errString(_ shopify.Token, err error) string {
 }
 
 func TestExchangeTokenRetries(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	app := newApp(t, fake)
 	fake.FailNext(2, http.StatusServiceUnavailable, "")
@@ -256,6 +264,7 @@ func TestExchangeTokenRetries(t *testing.T) {
 }
 
 func TestSessionToken(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	app := newApp(t, fake)
 	now := time.Now()
@@ -334,6 +343,7 @@ func adminFor(t *testing.T, fake *shopifytest.Server) (*shopify.App, *shopify.Ad
 }
 
 func TestEnsureWebhooksIdempotent(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	_, admin := adminFor(t, fake)
 	ctx := context.Background()
@@ -374,6 +384,7 @@ func TestEnsureWebhooksIdempotent(t *testing.T) {
 }
 
 func TestEnsureWebhooksPaginates(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	_, admin := adminFor(t, fake)
 	ctx := context.Background()
@@ -395,6 +406,7 @@ func TestEnsureWebhooksPaginates(t *testing.T) {
 }
 
 func TestEnsureWebhooksUserError(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	_, admin := adminFor(t, fake)
 	_, err := admin.EnsureWebhooks(context.Background(), "not a url", []string{shopify.TopicOrdersCreate})
@@ -405,6 +417,7 @@ func TestEnsureWebhooksUserError(t *testing.T) {
 }
 
 func TestShopInfo(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	_, admin := adminFor(t, fake)
 	fake.SetShopInfo(testShop, shopifytest.ShopInfo{Name: "つなぐ商店", Email: "o@example.jp", Currency: "JPY", Timezone: "Asia/Tokyo", Locale: "ja"})
@@ -425,6 +438,7 @@ func TestShopInfo(t *testing.T) {
 }
 
 func TestAdminRejectsWrongToken(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	app := newApp(t, fake)
 	otherToken := fake.IssueToken("other.myshopify.com")
@@ -440,6 +454,7 @@ func TestAdminRejectsWrongToken(t *testing.T) {
 }
 
 func TestCreateDiscountCode(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	_, admin := adminFor(t, fake)
 	ctx := context.Background()
@@ -493,6 +508,7 @@ func TestCreateDiscountCode(t *testing.T) {
 }
 
 func TestCreateDiscountCodeValidation(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	_, admin := adminFor(t, fake)
 	tests := []struct {
@@ -520,6 +536,7 @@ func TestCreateDiscountCodeValidation(t *testing.T) {
 }
 
 func TestCustomerTags(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	_, admin := adminFor(t, fake)
 	ctx := context.Background()
@@ -549,6 +566,7 @@ func TestCustomerTags(t *testing.T) {
 }
 
 func TestAdminRetries(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		fail     func(*shopifytest.Server)
@@ -578,6 +596,7 @@ func TestAdminRetries(t *testing.T) {
 }
 
 func TestAdminHonorsRetryAfter(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	_, admin := adminFor(t, fake)
 	fake.FailNext(1, 429, "0.3")
@@ -598,6 +617,7 @@ func TestAdminHonorsRetryAfter(t *testing.T) {
 }
 
 func TestGIDs(t *testing.T) {
+	t.Parallel()
 	if g := shopify.CustomerGID(820982911946154508); g != "gid://shopify/Customer/820982911946154508" {
 		t.Fatal(g)
 	}
@@ -612,5 +632,63 @@ func TestGIDs(t *testing.T) {
 	}
 	if e := shopify.WebhookTopicEnum("orders/create"); e != "ORDERS_CREATE" {
 		t.Fatal(e)
+	}
+}
+
+func TestExtensionToken(t *testing.T) {
+	t.Parallel()
+	fake := shopifytest.NewServer(t)
+	app := newApp(t, fake)
+	now := time.Now()
+	secret := []byte(fake.APISecret)
+	hs := func(mod func(jwt.MapClaims)) string {
+		c := jwt.MapClaims{"dest": testShop, "aud": fake.APIKey, "sub": "gid://shopify/Customer/77",
+			"exp": now.Add(5 * time.Minute).Unix(), "nbf": now.Add(-time.Second).Unix(), "iat": now.Unix(), "jti": "j"}
+		if mod != nil {
+			mod(c)
+		}
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	other, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"dest": testShop, "aud": fake.APIKey,
+		"exp": now.Add(time.Minute).Unix()}).SignedString([]byte("not-the-secret"))
+	tests := []struct {
+		name     string
+		token    string
+		customer int64
+		ok       bool
+	}{
+		{"signed-in customer", hs(nil), 77, true},
+		{"guest has no sub", hs(func(c jwt.MapClaims) { delete(c, "sub") }), 0, true},
+		{"fake's guest token", fake.ExtensionToken(testShop, 0), 0, true},
+		{"fake's customer token", fake.ExtensionToken(testShop, 5), 5, true},
+		{"dest as https URL", hs(func(c jwt.MapClaims) { c["dest"] = "https://" + testShop }), 77, true},
+		{"wrong signature", other, 0, false},
+		{"expired", hs(func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Minute).Unix() }), 0, false},
+		{"no exp", hs(func(c jwt.MapClaims) { delete(c, "exp") }), 0, false},
+		{"wrong aud", hs(func(c jwt.MapClaims) { c["aud"] = "another-app" }), 0, false},
+		{"dest not a shop", hs(func(c jwt.MapClaims) { c["dest"] = "evil.example.com" }), 0, false},
+		{"http dest", hs(func(c jwt.MapClaims) { c["dest"] = "http://" + testShop }), 0, false},
+		{"sub not a customer", hs(func(c jwt.MapClaims) { c["sub"] = "gid://shopify/StaffMember/1" }), 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := app.VerifyExtensionToken(tt.token, now)
+			if tt.ok != (err == nil) {
+				t.Fatalf("err = %v, want ok=%v", err, tt.ok)
+			}
+			if err != nil {
+				if !errors.Is(err, shopify.ErrBadSessionToken) {
+					t.Fatalf("err %v is not ErrBadSessionToken", err)
+				}
+				return
+			}
+			if c.Shop != testShop || c.CustomerID != tt.customer {
+				t.Fatalf("claims = %+v", c)
+			}
+		})
 	}
 }
