@@ -40,6 +40,9 @@ type Worker struct {
 	Shopify *shopify.App
 	// Tokens keeps shops' token pairs fresh; built from the fields above when nil.
 	Tokens *core.Tokens
+	// InstallationID salts LINE retry keys (store.DB.InstallationID); empty
+	// leaves them unsalted.
+	InstallationID string
 	// Signer signs click-tracking tokens; nil leaves links untracked.
 	Signer *secretbox.Signer
 }

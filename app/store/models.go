@@ -261,9 +261,13 @@ type Message struct {
 	Content       string
 	LineRequestID string
 	Attempts      int
-	SentAt        *time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// RetryNonce moves the message to a fresh X-Line-Retry-Key after a
+	// conflict; RetryKeyFrom is Attempts when that key was first used.
+	RetryNonce   int
+	RetryKeyFrom int
+	SentAt       *time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // Final reports whether the message has reached a terminal status.
