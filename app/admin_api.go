@@ -240,6 +240,7 @@ var journeyKinds = []journeyKind{
 	{"follow_up_7", 7 * 24 * 60, true},
 	{"follow_up_30", 30 * 24 * 60, true},
 	{"link_coupon", 0, false},
+	{"browse_abandonment", 120, true},
 }
 
 type journeyJSON struct {
@@ -256,10 +257,15 @@ type journeysJSON struct {
 	DailyCap         int           `json:"daily_cap"`
 	ThankYouTrigger  string        `json:"thank_you_trigger"`
 	RestartFollowUps bool          `json:"restart_follow_ups"`
+	// Browse abandonment: views of the product needed and the cooldown
+	// per customer (0 when writing: keep the current value).
+	BrowseMinViews     int `json:"browse_min_views"`
+	BrowseCooldownDays int `json:"browse_cooldown_days"`
 }
 
 func journeysOf(st store.Settings) journeysJSON {
-	out := journeysJSON{DailyCap: st.Cap(), ThankYouTrigger: st.ThankYouTopic(), RestartFollowUps: st.RestartsFollowUps()}
+	out := journeysJSON{DailyCap: st.Cap(), ThankYouTrigger: st.ThankYouTopic(), RestartFollowUps: st.RestartsFollowUps(),
+		BrowseMinViews: st.BrowseMinViews(), BrowseCooldownDays: int(st.BrowseCooldown().Hours() / 24)}
 	out.QuietStart, out.QuietEnd = st.Quiet()
 	for _, j := range journeyKinds {
 		out.Journeys = append(out.Journeys, journeyJSON{Kind: j.Kind, Enabled: st.JourneyEnabled(j.Kind),
@@ -287,6 +293,12 @@ func (a *App) apiPutJourneys(c echo.Context) error {
 	}
 	if in.ThankYouTrigger != "orders/create" && in.ThankYouTrigger != "orders/paid" {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, "thank_you_trigger must be orders/create or orders/paid")
+	}
+	if in.BrowseMinViews < 0 || in.BrowseMinViews > 20 {
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, "browse_min_views must be between 1 and 20")
+	}
+	if in.BrowseCooldownDays < 0 || in.BrowseCooldownDays > 90 {
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, "browse_cooldown_days must be between 1 and 90")
 	}
 	ctx := c.Request().Context()
 	// Re-read the shop so settings other forms own (incentive, templates) are kept.
@@ -316,6 +328,12 @@ func (a *App) apiPutJourneys(c echo.Context) error {
 	st.QuietStart, st.QuietEnd, st.DailyCap, st.ThankYouTrigger = in.QuietStart, in.QuietEnd, in.DailyCap, in.ThankYouTrigger
 	restart := in.RestartFollowUps
 	st.RestartFollowUps = &restart
+	if in.BrowseMinViews > 0 {
+		st.Browse.MinViews = in.BrowseMinViews
+	}
+	if in.BrowseCooldownDays > 0 {
+		st.Browse.CooldownDays = in.BrowseCooldownDays
+	}
 	if err := a.DB.SaveShopSettings(ctx, shop.ID, st); err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 
 // messageKinds are the message kinds a merchant can edit a template of.
 var messageKinds = []string{"thank_you", "shipping", "cart_reminder", "cart_reminder_2", "follow_up_3", "follow_up_7",
-	"follow_up_30", "link_coupon", "birthday", "win_back", "coupon_expiry"}
+	"follow_up_30", "link_coupon", "birthday", "win_back", "coupon_expiry", "browse_abandonment"}
 
 var templateLangs = []string{"ja", "en"}
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/shopify"
 )
@@ -41,6 +42,8 @@ func (w *Worker) ProcessEvent(ctx context.Context, id int64) error {
 		msgs, perr = w.processApp(ctx, ev)
 	case SourceLINE:
 		msgs, perr = w.processLine(ctx, ev)
+	case core.SourcePixel:
+		msgs, perr = w.processPixel(ctx, ev)
 	default:
 		perr = errIgnore{"unknown source " + ev.Source}
 	}

@@ -28,6 +28,7 @@ const (
 	KindFollowUp3     = "follow_up_3"
 	KindFollowUp7     = "follow_up_7"
 	KindFollowUp30    = "follow_up_30"
+	KindBrowse        = "browse_abandonment"
 )
 
 // Reasons a journey message is cancelled or skipped.
@@ -38,7 +39,7 @@ const (
 )
 
 // JourneyKinds lists every journey in the order merchants see them.
-var JourneyKinds = []string{KindThankYou, KindShipping, KindCartReminder, KindCartReminder2, KindFollowUp3, KindFollowUp7, KindFollowUp30}
+var JourneyKinds = []string{KindThankYou, KindShipping, KindCartReminder, KindCartReminder2, KindFollowUp3, KindFollowUp7, KindFollowUp30, KindBrowse}
 
 // DefaultDelayMinutes is each delayed journey's default delay.
 var DefaultDelayMinutes = map[string]int{
@@ -47,6 +48,7 @@ var DefaultDelayMinutes = map[string]int{
 	KindFollowUp3:     3 * 24 * 60,
 	KindFollowUp7:     7 * 24 * 60,
 	KindFollowUp30:    30 * 24 * 60,
+	KindBrowse:        120,
 }
 
 var (
@@ -288,6 +290,8 @@ func (w *Worker) journeyStillTrue(ctx context.Context, shop *store.Shop, m *stor
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return "", err
 		}
+	case "pixel_event":
+		return w.browseStillTrue(ctx, shop, m)
 	case "fulfillment":
 		f, err := w.DB.Fulfillment(ctx, shop.ID, m.RefID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -330,6 +334,10 @@ func (w *Worker) journeyData(ctx context.Context, shop *store.Shop, m *store.Mes
 				return err
 			}
 			d.Order, d.OrderStatusURL = templateOrder(o), firstNonEmpty(o.OrderStatusURL, d.ShopURL)
+		}
+	case "pixel_event":
+		if err := w.browseData(ctx, shop, m, d); err != nil {
+			return err
 		}
 	case "checkout":
 		c, err := w.DB.Checkout(ctx, shop.ID, m.RefID)

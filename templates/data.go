@@ -18,7 +18,9 @@ type Data struct {
 	Tracking       *Tracking
 	Checkout       *Checkout
 	Coupon         *Coupon
-	LinkURL        string
+	// Product is the product a browse-abandonment message is about.
+	Product *Product
+	LinkURL string
 	// Kind is the message kind being rendered (thank_you, shipping, ...).
 	Kind string
 
@@ -57,6 +59,15 @@ type Item struct {
 	Quantity int
 	Price    decimal.Decimal
 	ImageURL string
+}
+
+// Product is a product the customer looked at on the storefront.
+type Product struct {
+	Title    string
+	URL      string
+	ImageURL string
+	Price    decimal.Decimal
+	Currency string
 }
 
 // Tracking is a shipment's tracking information.

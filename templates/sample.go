@@ -8,7 +8,7 @@ import (
 
 // Kinds with default templates, in the order merchants see them.
 var Kinds = []string{"thank_you", "shipping", "cart_reminder", "cart_reminder_2", "follow_up_3", "follow_up_7", "follow_up_30", "link_coupon",
-	"birthday", "win_back", "coupon_expiry"}
+	"birthday", "win_back", "coupon_expiry", "browse_abandonment"}
 
 // SampleData is realistic data for previewing and validating a template of
 // kind in lang. It carries exactly what that kind gets at send time, so a
@@ -46,6 +46,9 @@ func SampleData(kind, lang string) Data {
 		d.Checkout = &Checkout{URL: "https://tsunagu-demo.myshopify.com/checkouts/sample/recover?key=sample", TotalPrice: decimal.NewFromInt(5700), Currency: "JPY", Items: items}
 	case "link_coupon", "coupon_expiry":
 		d.Coupon = sampleCoupon(lang, ordered)
+	case "browse_abandonment":
+		d.Product = &Product{Title: items[1].Title, URL: "https://tsunagu-demo.myshopify.com/products/mino-yunomi",
+			ImageURL: "https://cdn.shopify.com/s/files/sample/yunomi.jpg", Price: decimal.NewFromInt(3300), Currency: "JPY"}
 	case "birthday":
 		// The merchant's birthday code, when one is set: no expiry of its own.
 		d.Coupon = &Coupon{Code: "BIRTHDAY-2026"}

@@ -136,8 +136,9 @@ var funcs = template.FuncMap{
 		}
 		return ""
 	},
-	"date":  FormatDate,
-	"label": label,
+	"hasPrefix": strings.HasPrefix,
+	"date":      FormatDate,
+	"label":     label,
 	"default": func(def, v string) string {
 		if strings.TrimSpace(v) == "" {
 			return def

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"sort"
 	"testing"
@@ -117,8 +118,24 @@ func seedSegmentFixture(t *testing.T, db *store.DB) segFixture {
 	}
 	coupon("bob", "BOB1", true)
 	coupon("dave", "DAVE1", false)
+	// Storefront activity (web pixel).
+	var evs []store.PixelEvent
+	browse := func(who, name string, product, collection int64, daysAgo int) {
+		evs = append(evs, store.PixelEvent{ShopID: shop.ID, CustomerID: f.ids[who], EventID: who + name + itoa(len(evs)), Name: name,
+			ProductID: product, CollectionID: collection, OccurredAt: segNow.AddDate(0, 0, -daysAgo), ReceivedAt: segNow})
+	}
+	browse("alice", store.PixelProductViewed, 501, 0, 2)
+	browse("alice", store.PixelCollectionView, 0, 9, 20)
+	browse("dave", store.PixelAddedToCart, 777, 0, 1)
+	browse("erin", store.PixelProductViewed, 777, 0, 40)
+	browse("zed", store.PixelProductViewed, 501, 0, 1)
+	if _, err := db.InsertPixelEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
+
+func itoa(n int) string { return fmt.Sprint(n) }
 
 func TestSegmentCompile(t *testing.T) {
 	t.Parallel()
@@ -161,6 +178,13 @@ func TestSegmentCompile(t *testing.T) {
 		{"builtin new", `{"builtin":"new"}`, []string{"erin"}},
 		{"builtin birthday this month", `{"builtin":"birthday_this_month"}`, []string{"alice", "dave"}},
 		{"builtin linked never ordered", `{"builtin":"linked_never_ordered"}`, []string{"dave"}},
+		{"viewed product 501 within 7 days", `{"field":"viewed_product","value":501,"within_days":7}`, []string{"alice"}},
+		{"viewed any product", `{"field":"viewed_product","value":true}`, []string{"alice", "erin"}},
+		{"viewed 777 within 30 days", `{"field":"viewed_product","value":[777],"within_days":30}`, nil},
+		{"not viewed 501", `{"field":"viewed_product","op":"!=","value":501}`, []string{"bob", "carol", "dave", "erin"}},
+		{"viewed collection 9", `{"field":"viewed_collection","value":9}`, []string{"alice"}},
+		{"viewed collection 9 within 7 days", `{"field":"viewed_collection","value":9,"within_days":7}`, nil},
+		{"added to cart within 7 days", `{"field":"added_to_cart","value":true,"within_days":7}`, []string{"dave"}},
 		{"empty and is everyone", `{"and":[]}`, []string{"alice", "bob", "carol", "dave", "erin"}},
 	}
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
@@ -210,6 +234,8 @@ func TestSegmentRejectsBadDefinitions(t *testing.T) {
 		`{"builtin":"everyone"}`,
 		`{"field":"birthday_month","value":13}`,
 		`{"unknown":1}`,
+		`{"field":"viewed_product","value":"shoes"}`,
+		`{"field":"added_to_cart","value":false}`,
 	} {
 		if _, err := store.ParseSegment([]byte(def)); !errors.Is(err, store.ErrBadSegment) {
 			t.Errorf("%s: got %v, want ErrBadSegment", def, err)

@@ -439,6 +439,34 @@ func (c *segCompiler) leaf(n SegmentNode) (string, error) {
 		return cond, nil
 	case "days_since_signup":
 		return daysSince("c.created_at")
+	case "viewed_product", "viewed_collection", "added_to_cart":
+		// Storefront activity from the web pixel. value: true (any), an id
+		// or a list of ids (products; collections for viewed_collection).
+		name, col := PixelProductViewed, "pe.product_id"
+		switch n.Field {
+		case "viewed_collection":
+			name, col = PixelCollectionView, "pe.collection_id"
+		case "added_to_cart":
+			name = PixelAddedToCart
+		}
+		cond := "EXISTS (SELECT 1 FROM pixel_events pe WHERE pe.customer_id = c.id AND pe.name = " + c.arg(name) + since("pe.occurred_at")
+		var anyOf bool
+		var one int64
+		var ids []int64
+		switch {
+		case json.Unmarshal(n.Value, &anyOf) == nil && anyOf:
+		case json.Unmarshal(n.Value, &one) == nil && one > 0:
+			cond += " AND " + col + " = " + c.arg(one)
+		case json.Unmarshal(n.Value, &ids) == nil && len(ids) > 0 && len(ids) <= 100:
+			ph := make([]string, len(ids))
+			for i, id := range ids {
+				ph[i] = c.arg(id)
+			}
+			cond += " AND " + col + " IN (" + strings.Join(ph, ", ") + ")"
+		default:
+			return "", bad("value must be true, an id or a list of up to 100 ids")
+		}
+		return negate(cond + ")")
 	}
 	return "", fmt.Errorf("%w: unknown field %q", ErrBadSegment, n.Field)
 }
@@ -453,7 +481,7 @@ var SegmentFields = []string{
 	"orders_count", "total_spent", "aov", "days_since_last_order", "days_since_first_order", "first_order_date",
 	"last_order_date", "product_id", "vendor", "product_title", "tag", "region", "country", "birthday_month",
 	"accepts_marketing", "linked", "friend", "blocked", "received", "clicked", "coupon_used", "coupon_unused",
-	"days_since_signup",
+	"days_since_signup", "viewed_product", "viewed_collection", "added_to_cart",
 }
 
 // itoa is strconv.FormatInt for ids in SQL-free places (task ids, keys).

@@ -1,5 +1,7 @@
 package store
 
+import "time"
+
 // Settings is a shop's merchant-editable configuration, stored as JSON on the
 // shop row. Zero values mean "use the default" so old rows keep working as
 // fields are added; read it through Effective.
@@ -25,9 +27,43 @@ type Settings struct {
 	AttributionDays int `json:"attribution_days,omitempty"`
 	// Automations configures birthday, win-back and coupon-expiry messages.
 	Automations Automations `json:"automations,omitempty"`
+	// Browse configures the browse-abandonment journey (its delay X is the
+	// journey's DelayMinutes).
+	Browse Browse `json:"browse,omitempty"`
 	// QuotaReservePercent is the share of a limited monthly LINE quota
 	// marketing may not use (nil = core.DefaultTransactionalReserve).
 	QuotaReservePercent *int `json:"quota_reserve_percent,omitempty"`
+}
+
+// Browse is the browse-abandonment journey's settings; zero means default.
+type Browse struct {
+	// MinViews: views of the product needed (an add to cart always counts).
+	MinViews int `json:"min_views,omitempty"`
+	// CooldownDays: at most one browse-abandonment message per customer in this many days.
+	CooldownDays int `json:"cooldown_days,omitempty"`
+}
+
+// Browse-abandonment defaults.
+const (
+	DefaultBrowseMinViews     = 2
+	DefaultBrowseCooldownDays = 7
+)
+
+// BrowseMinViews returns the minimum number of views, defaulted.
+func (s Settings) BrowseMinViews() int {
+	if s.Browse.MinViews <= 0 {
+		return DefaultBrowseMinViews
+	}
+	return s.Browse.MinViews
+}
+
+// BrowseCooldown returns the per-customer cooldown, defaulted.
+func (s Settings) BrowseCooldown() time.Duration {
+	d := s.Browse.CooldownDays
+	if d <= 0 {
+		d = DefaultBrowseCooldownDays
+	}
+	return time.Duration(d) * 24 * time.Hour
 }
 
 // Automations are the scenario messages beyond the order journeys. Each is
@@ -94,8 +130,9 @@ func (s Settings) JourneyEnabled(kind string) bool {
 	return !OffByDefault(kind)
 }
 
-// OffByDefault reports whether a journey is opt-in: the second cart reminder.
-func OffByDefault(kind string) bool { return kind == "cart_reminder_2" }
+// OffByDefault reports whether a journey is opt-in: the second cart reminder,
+// and browse abandonment (it needs the web pixel turned on).
+func OffByDefault(kind string) bool { return kind == "cart_reminder_2" || kind == "browse_abandonment" }
 
 // JourneyDelayMinutes returns the configured delay for kind, or def.
 func (s Settings) JourneyDelayMinutes(kind string, def int) int {

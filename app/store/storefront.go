@@ -180,3 +180,21 @@ func (db *DB) ExtensionsSeen(ctx context.Context, shopID int64) (map[string]time
 	}
 	return out, nil
 }
+
+// LastMessageOfKind is a customer's newest message of a kind (any status).
+func (db *DB) LastMessageOfKind(ctx context.Context, customerID int64, kind string) (*Message, error) {
+	var m Message
+	if err := db.WithContext(ctx).Where("customer_id = ? AND kind = ?", customerID, kind).Order("id DESC").Take(&m).Error; err != nil {
+		return nil, fmt.Errorf("loading the last %s message: %w", kind, notFound(err))
+	}
+	return &m, nil
+}
+
+// CountMessagesOfKind counts a customer's messages of a kind (any status).
+func (db *DB) CountMessagesOfKind(ctx context.Context, customerID int64, kind string) (int64, error) {
+	var n int64
+	if err := db.WithContext(ctx).Model(&Message{}).Where("customer_id = ? AND kind = ?", customerID, kind).Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("counting %s messages: %w", kind, err)
+	}
+	return n, nil
+}

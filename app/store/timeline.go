@@ -192,11 +192,12 @@ const (
 	TLFollows      = "follows"
 	TLClicks       = "clicks"
 	TLGDPR         = "gdpr"
+	TLBrowsing     = "browsing"
 	TLOther        = "other"
 )
 
 // TimelineGroups lists every filter group in display order.
-var TimelineGroups = []string{TLOrders, TLFulfillments, TLCheckouts, TLLinks, TLCoupons, TLMessages, TLInbound, TLFollows, TLClicks, TLGDPR, TLOther}
+var TimelineGroups = []string{TLOrders, TLFulfillments, TLCheckouts, TLLinks, TLCoupons, TLMessages, TLInbound, TLFollows, TLClicks, TLBrowsing, TLGDPR, TLOther}
 
 // Sources of timeline rows; the rank breaks ties between equal times.
 const (
@@ -207,6 +208,7 @@ const (
 	srcCoupon
 	srcMessage
 	srcActivity
+	srcBrowse
 )
 
 // TimelineEntry is one thing that happened to a customer.
@@ -545,6 +547,34 @@ func (db *DB) Timeline(ctx context.Context, shopID, customerID int64, cur *Timel
 					e.Details = map[string]any{}
 				}
 				e.Details["ref_type"], e.Details["ref_id"] = act.RefType, act.RefID
+			}
+			add(e)
+		}
+	}
+	if want(TLBrowsing) {
+		// Storefront activity from the web pixel.
+		var evs []PixelEvent
+		w, a := cur.bound("occurred_at", "id", srcBrowse)
+		if err := g().G.Where("customer_id = ? AND shop_id = ? AND "+w, append([]any{customerID, shopID}, a...)...).
+			Order("occurred_at DESC, id DESC").Limit(n).Find(&evs).Error; err != nil {
+			return nil, nil, fmt.Errorf("loading timeline browsing: %w", err)
+		}
+		if len(evs) > 0 {
+			l := evs[len(evs)-1]
+			saturated(len(evs), l.OccurredAt, srcBrowse, l.ID)
+		}
+		for _, pe := range evs {
+			e := TimelineEntry{At: pe.OccurredAt, Group: TLBrowsing, Kind: pe.Name, ID: pe.ID, Summary: pe.Title, URL: pe.URL, src: srcBrowse}
+			switch {
+			case pe.SearchQuery != "":
+				e.Summary = pe.SearchQuery
+			case pe.ProductID != 0:
+				e.Details = map[string]any{"product_id": pe.ProductID}
+				if !pe.Price.IsZero() {
+					e.Amount, e.Currency = pe.Price, pe.Currency
+				}
+			case pe.CollectionID != 0:
+				e.Details = map[string]any{"collection_id": pe.CollectionID}
 			}
 			add(e)
 		}
