@@ -26,6 +26,8 @@ func adminLang(c echo.Context) string {
 
 // uiText is the admin's strings: key → {ja, en}.
 var uiText = map[string][2]string{
+	"reauth.banner":                  {"Shopify との接続が切れています（トークンを更新できません）。クーポン発行・タグ付けなどは再接続まで保留中で、失われません。", "Tsunagu has lost its connection to Shopify (the token can no longer be refreshed). Coupons, tags and other Shopify work are on hold until you reconnect; nothing is lost."},
+	"reauth.button":                  {"Shopify に再接続", "Reconnect to Shopify"},
 	"nav.home":                       {"ホーム", "Home"},
 	"nav.customers":                  {"顧客", "Customers"},
 	"nav.settings":                   {"設定", "Settings"},

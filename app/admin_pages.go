@@ -38,9 +38,16 @@ type adminPage struct {
 	// admin it adds a fresh session token to every fetch, so the API calls
 	// work even where the iframe's cookies are blocked.
 	AppBridgeKey string
+	BaseURL      string
 }
 
 func (p adminPage) T(key string) string { return tr(p.Lang, key) }
+
+// ReauthURL is where the needs_reauth banner sends the merchant: the
+// authorization code install, top level (it cannot run in the iframe).
+func (p adminPage) ReauthURL() string {
+	return p.BaseURL + "/shopify/install?shop=" + url.QueryEscape(p.Shop.Domain)
+}
 
 // loadAdminTemplates parses one template set per page (layout + page).
 func loadAdminTemplates() (map[string]*template.Template, error) {
@@ -96,7 +103,8 @@ func loadAdminTemplates() (map[string]*template.Template, error) {
 // inside the admin layout; title is a uiText key.
 func (a *App) renderAdmin(c echo.Context, name, title string, data any) error {
 	lang := adminLang(c)
-	p := adminPage{Lang: lang, Title: tr(lang, title), Nav: name, Shop: currentShop(c), Path: c.Request().URL.Path, Data: data}
+	p := adminPage{Lang: lang, Title: tr(lang, title), Nav: name, Shop: currentShop(c), Path: c.Request().URL.Path, Data: data,
+		BaseURL: strings.TrimSuffix(a.Config.BaseURL, "/")}
 	if strings.HasPrefix(a.Config.BaseURL, "https://") {
 		p.AppBridgeKey = a.Config.ShopifyAPIKey
 	}
@@ -115,7 +123,8 @@ func (a *App) renderAdmin(c echo.Context, name, title string, data any) error {
 // Call it from a handler behind a.adminAuth.
 func (a *App) AdminPage(c echo.Context, nav, title string, body template.HTML) error {
 	lang := adminLang(c)
-	p := adminPage{Lang: lang, Title: title, Nav: nav, Shop: currentShop(c), Path: c.Request().URL.Path, Data: body}
+	p := adminPage{Lang: lang, Title: title, Nav: nav, Shop: currentShop(c), Path: c.Request().URL.Path, Data: body,
+		BaseURL: strings.TrimSuffix(a.Config.BaseURL, "/")}
 	if strings.HasPrefix(a.Config.BaseURL, "https://") {
 		p.AppBridgeKey = a.Config.ShopifyAPIKey
 	}

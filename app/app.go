@@ -40,6 +40,8 @@ type App struct {
 	// Shopify is the Shopify app (OAuth, session tokens, Admin API); nil
 	// when no API key/secret is configured (embedded dev mode).
 	Shopify *shopify.App
+	// Tokens keeps shops' expiring offline tokens fresh (app/core).
+	Tokens *core.Tokens
 	// Now is the clock for handlers and workers; tests replace it.
 	Now        func() time.Time
 	HTTPClient *http.Client
@@ -113,11 +115,12 @@ func Assemble(cfg *Config, log *slog.Logger, db *store.DB, redisOpt asynq.RedisC
 		a.Shopify, err = shopify.NewApp(shopify.AppConfig{
 			APIKey: cfg.ShopifyAPIKey, APISecret: cfg.ShopifyAPISecret, Scopes: cfg.ShopifyScopes,
 			RedirectURL: strings.TrimSuffix(cfg.BaseURL, "/") + "/shopify/callback", AdminBase: cfg.ShopifyAdminBase,
-			HTTPClient: a.HTTPClient,
+			HTTPClient: a.HTTPClient, Now: func() time.Time { return a.Now() },
 		})
 		if err != nil {
 			return nil, err
 		}
+		a.Tokens = &core.Tokens{DB: db, Box: a.Box, Shopify: a.Shopify, Log: log, Now: func() time.Time { return a.Now() }}
 	}
 	if a.Templates, err = templates.New(); err != nil {
 		return nil, err
@@ -168,8 +171,8 @@ func (a *App) Worker() *jobs.Worker {
 	return &jobs.Worker{
 		DB: a.DB, Box: a.Box, LINE: a.Messenger, Templates: a.Templates, Queue: a.Queue, Log: a.Log,
 		Now: a.Now, TimeScale: a.Config.TimeScale, BaseURL: a.Config.BaseURL,
-		Shopify: a.Shopify,
-		Signer:  a.Signer, InstallationID: a.installationID, Breaker: a.Breaker,
+		Shopify: a.Shopify, Tokens: a.Tokens,
+		Signer: a.Signer, InstallationID: a.installationID, Breaker: a.Breaker,
 	}
 }
 
@@ -191,6 +194,9 @@ func (a *App) RunWorkers(ctx context.Context) error {
 	mux.Use(a.jobMetrics)
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("starting workers: %w", err)
+	}
+	if err := a.Queue.EnqueueTokenSweep(ctx, a.Now()); err != nil {
+		a.Log.Warn("scheduling the token sweep", "err", err)
 	}
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{}, 2)

@@ -57,11 +57,22 @@ func (a *App) adminAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			return a.unauthorized(c)
 		}
 		shop, err := a.DB.ShopByDomain(req.Context(), domain)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && !shop.Active()) {
-			return a.unauthorized(c)
-		}
-		if err != nil {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
+		}
+		// A session token proves the shop has the app: without a usable
+		// offline token, exchange it for one (Shopify-managed install,
+		// re-authorisation after needs_reauth).
+		if fromToken && a.Tokens != nil && (shop == nil || !shop.Active() || len(shop.AccessTokenEnc) == 0 || shop.NeedsReauthAt != nil) {
+			got, gerr := a.grantFromSessionToken(req.Context(), domain, token, shop)
+			if gerr != nil {
+				a.Log.WarnContext(req.Context(), "token exchange failed", "shop", domain, "err", gerr)
+			} else {
+				shop = got
+			}
+		}
+		if shop == nil || !shop.Active() {
+			return a.unauthorized(c)
 		}
 		if fromToken && req.Method == http.MethodGet && c.QueryParam("id_token") != "" {
 			a.startAdminSession(c, shop.Domain, staff)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +29,24 @@ const (
 
 // noon JST, outside the default quiet hours.
 var testNow = time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)
+
+// testClock is a clock a test moves; the app and the fakes share it.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
 
 func testConfig(lineURL string) *Config {
 	key, _ := secretbox.ParseKey(secretbox.NewKey())
@@ -94,7 +113,7 @@ func webhookRequest(topic, webhookID string, body []byte, secret string) *http.R
 	req.Header.Set(shopify.HeaderTopic, topic)
 	req.Header.Set(shopify.HeaderShopDomain, testShop)
 	req.Header.Set(shopify.HeaderWebhookID, webhookID)
-	req.Header.Set(shopify.HeaderAPIVersion, "2026-04")
+	req.Header.Set(shopify.HeaderAPIVersion, "2026-10")
 	req.Header.Set(shopify.HeaderTriggeredAt, testNow.Format(time.RFC3339))
 	req.Header.Set(shopify.HeaderEventID, "evt-"+webhookID)
 	if secret != "" {

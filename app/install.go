@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
@@ -108,13 +109,31 @@ func (a *App) shopifyCallback(c echo.Context) error {
 		subtle.ConstantTimeCompare([]byte(wantState), []byte(q.Get("state"))) != 1 {
 		return a.installRefused(c, http.StatusForbidden, shop, "The install state does not match the one this browser started with (expired, or another store). Start again.")
 	}
-	token, scopes, err := a.Shopify.ExchangeToken(ctx, shop, q.Get("code"))
+	tok, err := a.Shopify.ExchangeToken(ctx, shop, q.Get("code"))
 	if err != nil {
 		a.Log.WarnContext(ctx, "token exchange failed", "shop", shop, "err", err)
 		return a.installRefused(c, http.StatusBadGateway, shop, "Shopify did not accept the authorization code (it may have been used already). Start the install again.")
 	}
-	admin := a.Shopify.Admin(shop, token)
-	s := &store.Shop{Domain: shop, AccessTokenEnc: a.Box.Seal(token), Scopes: scopes}
+	if _, err := a.completeInstall(ctx, shop, tok); err != nil {
+		if errors.Is(err, errWebhooksRefused) {
+			return a.installRefused(c, http.StatusBadGateway, shop, "Shopify did not accept the webhook subscriptions. Nothing was saved; try the install again in a minute.")
+		}
+		return err
+	}
+	a.startAdminSession(c, shop, "installer")
+	return c.Redirect(http.StatusFound, a.afterInstallURL(shop, q.Get("host")))
+}
+
+var errWebhooksRefused = errors.New("webhook subscriptions refused")
+
+// completeInstall stores a new grant for shop (authorization code or token
+// exchange): it reads the shop's profile, makes sure the webhooks exist
+// (shopify.app.toml declares them; this is the idempotent fallback), stores
+// the encrypted pair and resumes work that waited for it.
+func (a *App) completeInstall(ctx context.Context, shop string, tok shopify.Token) (*store.Shop, error) {
+	admin := a.Shopify.Admin(shop, tok.AccessToken)
+	s := &store.Shop{Domain: shop}
+	a.Tokens.SealInto(s, tok)
 	if info, err := admin.ShopInfo(ctx); err != nil {
 		a.Log.WarnContext(ctx, "reading shop info", "shop", shop, "err", err) // defaults serve until the next install
 	} else {
@@ -124,14 +143,52 @@ func (a *App) shopifyCallback(c echo.Context) error {
 	created, err := admin.EnsureWebhooks(ctx, a.WebhookURL(), shopify.Topics)
 	if err != nil {
 		a.Log.ErrorContext(ctx, "registering webhooks", "shop", shop, "err", err)
-		return a.installRefused(c, http.StatusBadGateway, shop, "Shopify did not accept the webhook subscriptions. Nothing was saved; try the install again in a minute.")
+		return nil, fmt.Errorf("%w: %w", errWebhooksRefused, err)
 	}
 	if err := a.DB.InstallShop(ctx, s, a.Now()); err != nil {
-		return err
+		return nil, err
 	}
-	a.Log.InfoContext(ctx, "shop installed", "shop", shop, "scopes", scopes, "webhooks_created", len(created))
-	a.startAdminSession(c, shop, "installer")
-	return c.Redirect(http.StatusFound, a.afterInstallURL(shop, q.Get("host")))
+	a.resumeWaiting(ctx, s)
+	a.Log.InfoContext(ctx, "shop installed", "shop", shop, "scopes", s.Scopes, "expiring_token", tok.Expiring(), "webhooks_created", len(created))
+	return s, nil
+}
+
+// grantFromSessionToken exchanges a verified App Bridge session token for
+// an expiring offline token (Shopify-managed installation, or a shop that
+// must authorise again) and stores it.
+func (a *App) grantFromSessionToken(ctx context.Context, domain, sessionToken string, cur *store.Shop) (*store.Shop, error) {
+	tok, err := a.Shopify.ExchangeSessionToken(ctx, domain, sessionToken)
+	if err != nil {
+		return nil, fmt.Errorf("token exchange for %s: %w", domain, err)
+	}
+	if cur == nil || !cur.Active() {
+		return a.completeInstall(ctx, domain, tok)
+	}
+	ids, err := a.Tokens.Regranted(ctx, cur, tok)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		a.Dispatcher.Dispatch(id)
+	}
+	a.Log.InfoContext(ctx, "shop authorised again by token exchange", "shop", domain, "events_resumed", len(ids))
+	return a.DB.Shop(ctx, cur.ID)
+}
+
+// resumeWaiting reopens the Admin API work that waited for the shop to
+// authorise again and hands it to the workers (the relay covers a failure).
+func (a *App) resumeWaiting(ctx context.Context, s *store.Shop) {
+	ids, err := a.DB.RequeueWaitingEvents(ctx, s.ID, s.Domain)
+	if err != nil {
+		a.Log.WarnContext(ctx, "reopening waiting events", "shop", s.Domain, "err", err)
+		return
+	}
+	for _, id := range ids {
+		a.Dispatcher.Dispatch(id)
+	}
+	if len(ids) > 0 {
+		a.Log.InfoContext(ctx, "Admin API work resumed after re-authorisation", "shop", s.Domain, "events", len(ids))
+	}
 }
 
 // afterInstallURL is the embedded app inside the Shopify admin when talking

@@ -376,7 +376,6 @@ func TestEmbeddedAdminSessionToken(t *testing.T) {
 		status int
 	}{
 		{"valid", fake.SessionToken(testShop, "42", time.Minute), 200},
-		{"shop not installed", fake.SessionToken("stranger.myshopify.com", "42", time.Minute), 401},
 		{"other app (aud)", other.SessionToken(testShop, "42", time.Minute), 401},
 		{"wrong secret", otherSecret.SessionToken(testShop, "42", time.Minute), 401},
 		{"expired", expired.SessionToken(testShop, "42", time.Minute), 401},
@@ -411,9 +410,32 @@ func TestEmbeddedAdminSessionToken(t *testing.T) {
 	if err := db.MarkShopUninstalled(context.Background(), shop.ID, testNow); err != nil {
 		t.Fatal(err)
 	}
+	fake.Uninstall(testShop)
 	req := httptest.NewRequest(http.MethodGet, "/admin", nil)
 	req.Header.Set("Authorization", "Bearer "+fake.SessionToken(testShop, "42", time.Minute))
 	if rec := deliver(t, a, req); rec.Code != 401 {
 		t.Fatalf("uninstalled shop: %d", rec.Code)
+	}
+	// A shop Tsunagu has never seen, opened from its admin: Shopify installed
+	// the app (managed installation), so the session token is exchanged for
+	// an expiring offline token and the shop is stored with its webhooks.
+	stranger := "stranger.myshopify.com"
+	rec := deliver(t, a, httptest.NewRequest(http.MethodGet, "/admin?embedded=1&id_token="+url.QueryEscape(fake.SessionToken(stranger, "42", time.Minute)), nil))
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `id="shop">`+stranger) {
+		t.Fatalf("managed install: %d", rec.Code)
+	}
+	s, err := db.ShopByDomain(context.Background(), stranger)
+	if err != nil || s.AccessTokenExpiresAt == nil || len(s.RefreshTokenEnc) == 0 || s.InstalledAt == nil {
+		t.Fatalf("managed install stored %+v %v", s, err)
+	}
+	var exchanged bool
+	for _, r := range fake.Requests() {
+		if r.Operation == shopifytest.OpTokenExchange && r.Shop == stranger && r.Status == http.StatusOK {
+			f, _ := url.ParseQuery(string(r.Body))
+			exchanged = f.Get("expiring") == "1"
+		}
+	}
+	if !exchanged {
+		t.Fatal("no expiring token exchange recorded")
 	}
 }

@@ -28,16 +28,18 @@ const (
 // linkEnv is an app wired to a fake LINE and a fake Shopify, with one
 // installed shop (incentive on), its channels and one customer.
 type linkEnv struct {
-	a    *App
-	line *linetest.Server
-	shop *shopifytest.Server
-	s    *store.Shop
-	cust *store.Customer
+	clock *testClock
+	a     *App
+	line  *linetest.Server
+	shop  *shopifytest.Server
+	s     *store.Shop
+	cust  *store.Customer
 }
 
 func newLinkEnv(t testing.TB, db *store.DB, redisOpt asynq.RedisConnOpt, baseURL string) *linkEnv {
 	t.Helper()
-	clock := func() time.Time { return testNow }
+	tc := &testClock{now: testNow}
+	clock := tc.Now
 	fl := linetest.NewServer(t, linetest.WithClock(clock))
 	fl.AddLoginChannel(testLoginChannel, testLoginSecret)
 	fl.AddToken(testLINEToken)
@@ -67,7 +69,7 @@ func newLinkEnv(t testing.TB, db *store.DB, redisOpt asynq.RedisConnOpt, baseURL
 	if err := db.SaveLineChannel(ctx, ch); err != nil {
 		t.Fatal(err)
 	}
-	return &linkEnv{a: a, line: fl, shop: fs, s: shop, cust: addCustomer(t, db, shop.ID, 7001)}
+	return &linkEnv{clock: tc, a: a, line: fl, shop: fs, s: shop, cust: addCustomer(t, db, shop.ID, 7001)}
 }
 
 func addCustomer(t testing.TB, db *store.DB, shopID, shopifyID int64) *store.Customer {

@@ -49,9 +49,13 @@ func (w *Worker) ProcessEvent(ctx context.Context, id int64) error {
 	}
 	status, errText := store.EventProcessed, ""
 	var ign errIgnore
+	var wait errWaitReauth
 	switch {
 	case errors.As(perr, &ign):
 		status, errText = store.EventIgnored, ign.reason
+	case errors.As(perr, &wait):
+		// Not retried: it waits (with the reason) for the shop to authorise again.
+		status, errText = store.EventWaitingReauth, wait.reason
 	case errors.Is(perr, errInvalidPayload):
 		status, errText = store.EventInvalid, perr.Error()
 	case store.IsPermanent(perr):

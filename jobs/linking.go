@@ -121,10 +121,14 @@ func (w *Worker) processApp(ctx context.Context, ev *store.Event) ([]*store.Mess
 	if err != nil {
 		return nil, err
 	}
-	admin := w.shopAdmin(shop)
+	admin, err := w.shopAdmin(shop)
+	if err != nil {
+		return nil, err
+	}
 	switch ev.Topic {
 	case TopicLinkCreated:
-		return w.onLinked(ctx, shop, cust, l, admin)
+		msgs, err := w.onLinked(ctx, shop, cust, l, admin)
+		return msgs, waitReauth(err)
 	case TopicLinkRemoved:
 		if admin == nil {
 			return nil, errIgnore{"Shopify not connected: tag not removed"}
@@ -132,22 +136,9 @@ func (w *Worker) processApp(ctx context.Context, ev *store.Event) ([]*store.Mess
 		if _, err := w.DB.LiveLink(ctx, cust.ID); err == nil {
 			return nil, nil // linked again since
 		}
-		return nil, admin.RemoveCustomerTags(ctx, cust.ShopifyID, TagLinked)
+		return nil, waitReauth(admin.RemoveCustomerTags(ctx, cust.ShopifyID, TagLinked))
 	}
 	return nil, errIgnore{"no handler for topic " + ev.Topic}
-}
-
-// shopAdmin is the shop's Admin API client, nil when the app has no Shopify
-// credentials or the shop no token.
-func (w *Worker) shopAdmin(shop *store.Shop) *shopify.Admin {
-	if w.Shopify == nil || len(shop.AccessTokenEnc) == 0 {
-		return nil
-	}
-	tok, err := w.Box.Open(shop.AccessTokenEnc)
-	if err != nil || tok == "" {
-		return nil
-	}
-	return w.Shopify.Admin(shop.Domain, tok)
 }
 
 // onLinked issues the link coupon in Shopify (once), plans its LINE message

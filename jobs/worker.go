@@ -38,6 +38,8 @@ type Worker struct {
 	BaseURL string
 	// Shopify is the Shopify app (coupons, tags); nil without credentials.
 	Shopify *shopify.App
+	// Tokens keeps shops' token pairs fresh; built from the fields above when nil.
+	Tokens *core.Tokens
 	// InstallationID salts LINE retry keys (store.DB.InstallationID); empty
 	// leaves them unsalted.
 	InstallationID string
@@ -88,6 +90,7 @@ func (w *Worker) Mux() *asynq.ServeMux {
 	})
 	w.registerCampaigns(mux)
 	w.registerSchedules(mux)
+	w.registerTokens(mux)
 	return mux
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,22 +13,47 @@ import (
 	goshopify "github.com/bold-commerce/go-shopify/v4"
 )
 
+// TokenSource hands an Admin client the shop's current access token and
+// renews it when Shopify refuses it. app/core implements it on top of the
+// stored, encrypted token pair.
+type TokenSource interface {
+	// AccessToken returns a usable access token, refreshed first when it is
+	// about to expire.
+	AccessToken(ctx context.Context) (string, error)
+	// Renew is called once when Shopify answered 401 to rejected; it returns
+	// a newer token (refreshing unless another process already did).
+	Renew(ctx context.Context, rejected string) (string, error)
+}
+
+// staticToken is a TokenSource of one token that cannot be renewed.
+type staticToken string
+
+func (t staticToken) AccessToken(context.Context) (string, error) { return string(t), nil }
+func (t staticToken) Renew(context.Context, string) (string, error) {
+	return "", errors.New("shopify: access token refused and no way to renew it")
+}
+
 // Admin calls one shop's GraphQL Admin API with its offline token.
 type Admin struct {
+	app    *App
 	shop   string
-	client *goshopify.Client
+	tokens TokenSource
 	err    error // set when the shop domain is invalid; every call returns it
 	tries  int
 }
 
-// Admin returns an Admin API client for shop.
+// Admin returns an Admin API client for shop with a fixed access token.
 func (a *App) Admin(shop, accessToken string) *Admin {
-	ad := &Admin{shop: shop, tries: a.maxTries}
+	return a.AdminWith(shop, staticToken(accessToken))
+}
+
+// AdminWith returns an Admin API client for shop that takes its token from
+// ts before every call and renews it once on a 401.
+func (a *App) AdminWith(shop string, ts TokenSource) *Admin {
+	ad := &Admin{app: a, shop: shop, tokens: ts, tries: a.maxTries}
 	if !ValidShopDomain(shop) {
 		ad.err = fmt.Errorf("admin client: %w: %q", ErrBadShop, shop)
-		return ad
 	}
-	ad.client, ad.err = a.client(shop, accessToken)
 	return ad
 }
 
@@ -71,26 +97,49 @@ func userErrors(op string, errs []UserError) error {
 	return &UserErrors{Op: op, Errors: errs}
 }
 
-// query runs one GraphQL operation. GraphQL cost throttling arrives as a 200
-// with a THROTTLED error; go-shopify turns it into a RateLimitError, which
-// is retried here (HTTP 429/5xx are retried by the transport).
+// query runs one GraphQL operation under the one policy every Admin call
+// follows: the token comes from the TokenSource (refreshed before expiry);
+// a 401 renews it once and retries; GraphQL cost throttling (a 200 with a
+// THROTTLED error, which go-shopify turns into a RateLimitError) waits for
+// the bucket to refill and retries; HTTP 429/5xx are retried by the
+// transport, honouring Retry-After.
 func (ad *Admin) query(ctx context.Context, op, q string, vars, resp any) error {
 	if ad.err != nil {
 		return ad.err
 	}
+	wrap := func(err error) error { return fmt.Errorf("shopify: %s on %s: %w", op, ad.shop, err) }
+	token, err := ad.tokens.AccessToken(ctx)
+	if err != nil {
+		return wrap(err)
+	}
+	renewed := false
 	for attempt := 1; ; attempt++ {
-		err := ad.client.GraphQL.Query(ctx, q, vars, resp)
-		var rl goshopify.RateLimitError
-		if err == nil || !errors.As(err, &rl) || rl.Status != 200 || attempt >= ad.tries {
-			if err != nil {
-				return fmt.Errorf("shopify: %s on %s: %w", op, ad.shop, err)
-			}
+		client, err := ad.app.client(ad.shop, token)
+		if err != nil {
+			return wrap(err)
+		}
+		err = client.GraphQL.Query(ctx, q, vars, resp)
+		if err == nil {
 			return nil
+		}
+		var re goshopify.ResponseError
+		if errors.As(err, &re) && (re.Status == http.StatusUnauthorized || IsNonExpiringRefused(err)) && !renewed {
+			renewed = true
+			next, rerr := ad.tokens.Renew(ctx, token)
+			if rerr != nil {
+				return wrap(fmt.Errorf("%w; renewing the token: %w", err, rerr))
+			}
+			token = next
+			continue
+		}
+		var rl goshopify.RateLimitError
+		if !errors.As(err, &rl) || rl.Status != 200 || attempt >= ad.tries {
+			return wrap(err)
 		}
 		wait := min(time.Duration(rl.RetryAfter)*time.Second, maxRetryWait)
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("shopify: %s on %s: %w", op, ad.shop, ctx.Err())
+			return wrap(ctx.Err())
 		case <-time.After(wait):
 		}
 	}

@@ -1,7 +1,6 @@
 package shopify
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -19,8 +18,9 @@ import (
 	goshopify "github.com/bold-commerce/go-shopify/v4"
 )
 
-// DefaultAPIVersion is the Admin API version used when AppConfig leaves it empty.
-const DefaultAPIVersion = "2026-04"
+// DefaultAPIVersion is the Admin API version used when AppConfig leaves it
+// empty: the newest stable version as of December 2026.
+const DefaultAPIVersion = "2026-10"
 
 // DefaultAdminBase is Shopify's own Admin origin; {shop} is the shop domain.
 const DefaultAdminBase = "https://{shop}"
@@ -51,6 +51,8 @@ type AppConfig struct {
 	APIVersion string
 	// HTTPClient defaults to a client with a 30s timeout.
 	HTTPClient *http.Client
+	// Now is the clock token expiries are computed with (time.Now by default).
+	Now func() time.Time
 }
 
 // App is a Shopify app: OAuth install, session tokens and Admin API clients.
@@ -205,43 +207,22 @@ func SignQuery(secret string, q url.Values) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// ExchangeToken trades the callback's code for an offline access token.
-func (a *App) ExchangeToken(ctx context.Context, shop, code string) (accessToken, scope string, err error) {
-	if !ValidShopDomain(shop) {
-		return "", "", fmt.Errorf("exchange token: %w: %q", ErrBadShop, shop)
-	}
-	if code == "" {
-		return "", "", errors.New("shopify: exchange token: empty code")
-	}
-	c, err := a.client(shop, "")
-	if err != nil {
-		return "", "", fmt.Errorf("shopify: exchange token for %s: %w", shop, err)
-	}
-	body := struct {
-		ClientID     string `json:"client_id"`
-		ClientSecret string `json:"client_secret"`
-		Code         string `json:"code"`
-	}{a.cfg.APIKey, a.cfg.APISecret, code}
-	req, err := c.NewRequest(ctx, http.MethodPost, "admin/oauth/access_token", body, nil)
-	if err != nil {
-		return "", "", fmt.Errorf("shopify: exchange token for %s: %w", shop, err)
-	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-		Scope       string `json:"scope"`
-	}
-	if err := c.Do(req, &tok); err != nil {
-		return "", "", fmt.Errorf("shopify: exchange token for %s: %w", shop, err)
-	}
-	if tok.AccessToken == "" {
-		return "", "", fmt.Errorf("shopify: exchange token for %s: no access_token in response", shop)
-	}
-	return tok.AccessToken, tok.Scope, nil
-}
-
 // client builds a go-shopify client for one shop whose requests go to
 // AdminBase and are retried on 429/5xx.
 func (a *App) client(shop, token string) (*goshopify.Client, error) {
+	hc, err := a.httpClient(shop)
+	if err != nil {
+		return nil, err
+	}
+	return goshopify.NewClient(a.gs, shop, token,
+		goshopify.WithVersion(a.cfg.APIVersion),
+		goshopify.WithHTTPClient(hc),
+		goshopify.WithLogger(quietLogger{}), // its debug log would print secrets and tokens
+	)
+}
+
+// httpClient is the configured client with the AdminBase/retry transport.
+func (a *App) httpClient(shop string) (*http.Client, error) {
 	hc := *a.cfg.HTTPClient
 	t := &transport{base: hc.Transport, maxTries: a.maxTries, backoff: a.backoff}
 	if origin := a.adminOrigin(shop); origin != "https://"+shop {
@@ -252,11 +233,14 @@ func (a *App) client(shop, token string) (*goshopify.Client, error) {
 		t.origin, t.shop = u, shop
 	}
 	hc.Transport = t
-	return goshopify.NewClient(a.gs, shop, token,
-		goshopify.WithVersion(a.cfg.APIVersion),
-		goshopify.WithHTTPClient(&hc),
-		goshopify.WithLogger(quietLogger{}), // its debug log would print secrets and tokens
-	)
+	return &hc, nil
+}
+
+func (a *App) now() time.Time {
+	if a.cfg.Now != nil {
+		return a.cfg.Now().UTC()
+	}
+	return time.Now().UTC()
 }
 
 type quietLogger struct{}

@@ -41,7 +41,7 @@ func TestNewAppRequiresCredentials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if app.APIVersion() != "2026-04" {
+	if app.APIVersion() != "2026-10" {
 		t.Errorf("default version = %q", app.APIVersion())
 	}
 	u, err := app.AuthorizeURL(testShop, "st")
@@ -91,26 +91,33 @@ func TestInstallFlow(t *testing.T) {
 	if err != nil || shop != testShop {
 		t.Fatalf("VerifyCallback = %q, %v", shop, err)
 	}
-	token, scope, err := app.ExchangeToken(context.Background(), shop, cb.Get("code"))
+	tok, err := app.ExchangeToken(context.Background(), shop, cb.Get("code"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(token, "shpat_") || scope != "read_orders,write_discounts,write_customers" {
-		t.Fatalf("token = %q scope = %q", token, scope)
+	token := tok.AccessToken
+	if !strings.HasPrefix(token, "shpat_") || tok.Scope != "read_orders,write_discounts,write_customers" {
+		t.Fatalf("token = %q scope = %q", token, tok.Scope)
+	}
+	// An expiring pair: one hour for the access token, 90 days for the refresh token.
+	if !tok.Expiring() || time.Until(tok.ExpiresAt) > time.Hour || time.Until(tok.ExpiresAt) < 59*time.Minute ||
+		time.Until(tok.RefreshExpiresAt) < 89*24*time.Hour {
+		t.Fatalf("token pair %+v is not an expiring one", tok)
 	}
 	// A code is good once.
-	if _, _, err := app.ExchangeToken(context.Background(), shop, cb.Get("code")); err == nil {
+	if _, err := app.ExchangeToken(context.Background(), shop, cb.Get("code")); err == nil {
 		t.Fatal("second exchange of the same code succeeded")
 	}
 	// The token works on the Admin API.
 	if _, err := app.Admin(shop, token).ShopInfo(context.Background()); err != nil {
 		t.Fatalf("admin call with exchanged token: %v", err)
 	}
-	// What the fake saw: the token request carried the credentials as JSON.
+	// What the fake saw: the token request carried the credentials and asked for an expiring token.
 	var sawExchange bool
 	for _, r := range fake.Requests() {
-		if r.Operation == "access_token" && r.Status == 200 {
-			sawExchange = strings.Contains(string(r.Body), `"client_secret":"`+fake.APISecret+`"`) && r.Shop == testShop
+		if r.Operation == shopifytest.OpAccessToken && r.Status == 200 {
+			form, _ := url.ParseQuery(string(r.Body))
+			sawExchange = form.Get("client_secret") == fake.APISecret && form.Get("expiring") == "1" && r.Shop == testShop
 		}
 	}
 	if !sawExchange {
@@ -215,21 +222,21 @@ func TestExchangeTokenErrors(t *testing.T) {
 	fake := shopifytest.NewServer(t)
 	app := newApp(t, fake)
 	ctx := context.Background()
-	if _, _, err := app.ExchangeToken(ctx, "evil.com", "c"); !errors.Is(err, shopify.ErrBadShop) {
+	if _, err := app.ExchangeToken(ctx, "evil.com", "c"); !errors.Is(err, shopify.ErrBadShop) {
 		t.Errorf("bad shop: %v", err)
 	}
-	if _, _, err := app.ExchangeToken(ctx, testShop, "unknown"); err == nil {
+	if _, err := app.ExchangeToken(ctx, testShop, "unknown"); err == nil {
 		t.Error("unknown code accepted")
 	}
 	// A code issued for one shop cannot be spent on another.
 	code := fake.CallbackQuery("other.myshopify.com", "s").Get("code")
-	if _, _, err := app.ExchangeToken(ctx, testShop, code); err == nil {
+	if _, err := app.ExchangeToken(ctx, testShop, code); err == nil {
 		t.Error("code of another shop accepted")
 	}
 	// Wrong secret.
 	bad, _ := shopify.NewApp(shopify.AppConfig{APIKey: fake.APIKey, APISecret: "nope", AdminBase: fake.AdminBase()})
 	code = fake.CallbackQuery(testShop, "s").Get("code")
-	if _, _, err := bad.ExchangeToken(ctx, testShop, code); err == nil {
+	if _, err := bad.ExchangeToken(ctx, testShop, code); err == nil {
 		t.Error("wrong secret accepted")
 	}
 	if strings.Contains(errString(bad.ExchangeToken(ctx, testShop, code)), "nope") {
@@ -237,7 +244,7 @@ func TestExchangeTokenErrors(t *testing.T) {
 	}
 }
 
-func errString(_, _ string, err error) string {
+func errString(_ shopify.Token, err error) string {
 	if err == nil {
 		return ""
 	}
@@ -250,8 +257,8 @@ func TestExchangeTokenRetries(t *testing.T) {
 	app := newApp(t, fake)
 	fake.FailNext(2, http.StatusServiceUnavailable, "")
 	code := fake.CallbackQuery(testShop, "s").Get("code")
-	tok, _, err := app.ExchangeToken(context.Background(), testShop, code)
-	if err != nil || tok == "" {
+	tok, err := app.ExchangeToken(context.Background(), testShop, code)
+	if err != nil || tok.AccessToken == "" {
 		t.Fatalf("exchange after two 503s: %q %v", tok, err)
 	}
 }
@@ -425,7 +432,7 @@ func TestShopInfo(t *testing.T) {
 	// The request carried the token header to the versioned endpoint.
 	reqs := fake.Requests()
 	last := reqs[len(reqs)-1]
-	if last.Path != "/admin/api/2026-04/graphql.json" || last.Header.Get("X-Shopify-Access-Token") == "" || last.Operation != "shop,shopLocales" {
+	if last.Path != "/admin/api/2026-10/graphql.json" || last.Header.Get("X-Shopify-Access-Token") == "" || last.Operation != "shop,shopLocales" {
 		t.Fatalf("request = %s %s op=%s", last.Method, last.Path, last.Operation)
 	}
 }

@@ -27,13 +27,20 @@ func (db *DB) installShop(ctx context.Context, s *Shop, at time.Time) error {
 		cur, err := tx.ShopByDomain(ctx, s.Domain)
 		if errors.Is(err, ErrNotFound) {
 			s.InstalledAt, s.UninstalledAt, s.RedactedAt = &at, nil, nil
+			s.TokenVersion, s.TokenRefreshedAt, s.NeedsReauthAt, s.ReauthReason = 1, &at, nil, ""
 			return tx.CreateShop(ctx, s)
 		}
 		if err != nil {
 			return err
 		}
+		// A new grant: the whole pair is replaced and the version bumped, so
+		// a refresh that read the old pair cannot write over it.
 		upd := map[string]any{
-			"access_token_enc": s.AccessTokenEnc, "scopes": s.Scopes, "installed_at": at,
+			"access_token_enc": s.AccessTokenEnc, "access_token_expires_at": utcPtr(s.AccessTokenExpiresAt),
+			"refresh_token_enc": s.RefreshTokenEnc, "refresh_token_expires_at": utcPtr(s.RefreshTokenExpiresAt),
+			"token_refreshed_at": at, "token_version": gorm.Expr("token_version + 1"),
+			"needs_reauth_at": nil, "reauth_reason": "",
+			"scopes": s.Scopes, "installed_at": at,
 			"uninstalled_at": nil, "redacted_at": nil, "updated_at": at,
 		}
 		// Profile fields only when Shopify told us (a failed shop query keeps the old ones).

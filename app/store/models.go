@@ -14,16 +14,26 @@ type Shop struct {
 	Name           string
 	Email          string
 	AccessTokenEnc []byte
-	Scopes         string
-	Timezone       string
-	Currency       string
-	Locale         string
-	Settings       Settings `gorm:"serializer:json"`
-	InstalledAt    *time.Time
-	UninstalledAt  *time.Time
-	RedactedAt     *time.Time
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// The rest of the expiring offline token pair (see SaveShopToken).
+	AccessTokenExpiresAt  *time.Time
+	RefreshTokenEnc       []byte
+	RefreshTokenExpiresAt *time.Time
+	TokenRefreshedAt      *time.Time
+	TokenVersion          int64
+	// NeedsReauthAt is set when no refresh can recover the grant; Admin API
+	// work waits (ReauthReason says why) until the shop authorises again.
+	NeedsReauthAt *time.Time
+	ReauthReason  string
+	Scopes        string
+	Timezone      string
+	Currency      string
+	Locale        string
+	Settings      Settings `gorm:"serializer:json"`
+	InstalledAt   *time.Time
+	UninstalledAt *time.Time
+	RedactedAt    *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // Active reports whether the shop is installed and may be sent for.
@@ -209,6 +219,9 @@ const (
 	// (a permanent refusal, or every attempt failed). Admin lists these and
 	// an operator can replay them.
 	EventDead = "dead"
+	// EventWaitingReauth: the event needs the Admin API and the shop must
+	// authorise again; it is processed again once it has (RequeueWaitingEvents).
+	EventWaitingReauth = "waiting_reauth"
 )
 
 // Event is one inbound webhook delivery, stored before it is acknowledged.

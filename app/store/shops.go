@@ -53,7 +53,8 @@ func (db *DB) SaveShopSettings(ctx context.Context, shopID int64, st Settings) e
 // MarkShopUninstalled records that the app was removed from the shop.
 func (db *DB) MarkShopUninstalled(ctx context.Context, shopID int64, at time.Time) error {
 	return db.WithContext(ctx).Model(&Shop{}).Where("id = ?", shopID).
-		Updates(map[string]any{"uninstalled_at": at.UTC(), "access_token_enc": nil, "updated_at": at.UTC()}).Error
+		Updates(map[string]any{"uninstalled_at": at.UTC(), "access_token_enc": nil, "refresh_token_enc": nil,
+			"access_token_expires_at": nil, "refresh_token_expires_at": nil, "updated_at": at.UTC()}).Error
 }
 
 // LineChannel loads the shop's LINE channel configuration.

@@ -36,18 +36,32 @@ func costExtensions(available int) map[string]any {
 	}}
 }
 
+// NonExpiringRefused is the Admin API's answer (403) to a non-expiring
+// offline token of a public app from 2027-01-01.
+const NonExpiringRefused = "[API] Non-expiring access tokens are no longer accepted for the Admin API. Request an expiring offline access token and refresh it with its refresh token."
+
 const invalidToken = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 
 func (s *Server) graphql(w http.ResponseWriter, r *http.Request, body []byte, rec *Request) {
 	tok := r.Header.Get("X-Shopify-Access-Token")
 	s.mu.Lock()
-	shop, ok := s.tokens[tok]
+	at, ok := s.tokens[tok]
+	now := s.now()
+	// A token of another shop is as good as none; so is an expired one.
+	ok = ok && (rec.Shop == "" || rec.Shop == at.shop) && (at.expiresAt.IsZero() || now.Before(at.expiresAt))
+	if ok && !at.expiresAt.IsZero() {
+		useLocked(at.pair)
+	}
 	s.mu.Unlock()
-	// A token of another shop is as good as none.
-	if !ok || (rec.Shop != "" && rec.Shop != shop) {
+	if !ok {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"errors": invalidToken})
 		return
 	}
+	if at.expiresAt.IsZero() {
+		writeJSON(w, http.StatusForbidden, map[string]string{"errors": NonExpiringRefused})
+		return
+	}
+	shop := at.shop
 	rec.Shop = shop
 	var in struct {
 		Query         string         `json:"query"`

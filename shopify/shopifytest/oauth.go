@@ -3,6 +3,7 @@ package shopifytest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"io"
 	"mime"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/tsunagu/tsunagu/shopify"
 )
@@ -40,7 +42,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.Operation = "authorize"
 		s.authorize(rw, r, &rec)
 	case path == "/admin/oauth/access_token" && r.Method == http.MethodPost:
-		rec.Operation = "access_token"
+		rec.Operation = OpAccessToken
 		if s.injectFailure(rw) {
 			return
 		}
@@ -59,6 +61,9 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 }
+
+// Unwrap lets http.ResponseController reach the connection (to hijack it).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) WriteHeader(code int) {
 	w.status = code
@@ -134,44 +139,158 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rec *Request)
 }
 
 func (s *Server) accessToken(w http.ResponseWriter, r *http.Request, body []byte, rec *Request) {
-	var in struct {
-		ClientID     string `json:"client_id"`
-		ClientSecret string `json:"client_secret"`
-		Code         string `json:"code"`
-	}
+	form := url.Values{}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct == "application/json" {
+		var in map[string]any
 		if err := json.NewDecoder(bytes.NewReader(body)).Decode(&in); err != nil {
 			writeJSON(w, http.StatusBadRequest, oauthError("malformed JSON body"))
 			return
 		}
+		for k, v := range in {
+			form.Set(k, fmt.Sprint(v))
+		}
 	} else {
-		form, _ := url.ParseQuery(string(body))
-		in.ClientID, in.ClientSecret, in.Code = form.Get("client_id"), form.Get("client_secret"), form.Get("code")
+		form, _ = url.ParseQuery(string(body))
 	}
-	if in.ClientID != s.APIKey || in.ClientSecret != s.APISecret {
+	if form.Get("client_id") != s.APIKey || form.Get("client_secret") != s.APISecret {
 		writeJSON(w, http.StatusBadRequest, oauthError("The client credentials are invalid"))
 		return
 	}
+	switch form.Get("grant_type") {
+	case "refresh_token":
+		rec.Operation = OpRefresh
+		s.refresh(w, form.Get("refresh_token"), rec)
+	case "urn:ietf:params:oauth:grant-type:token-exchange":
+		rec.Operation = OpTokenExchange
+		s.tokenExchange(w, form, rec)
+	case "", "authorization_code":
+		s.codeExchange(w, form, rec)
+	default:
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type", "error_description": "The grant type is not supported"})
+	}
+}
+
+func (s *Server) codeExchange(w http.ResponseWriter, form url.Values, rec *Request) {
 	s.mu.Lock()
-	g, ok := s.codes[in.Code]
+	g, ok := s.codes[form.Get("code")]
 	if ok && !g.used && (rec.Shop == "" || rec.Shop == g.shop) {
 		g.used = true
 	} else {
 		ok = false
 	}
-	var tok string
+	var out map[string]any
 	if ok {
-		tok = "shpat_" + randHex(16)
-		s.tokens[tok] = g.shop
 		rec.Shop = g.shop
+		delete(s.uninstalled, g.shop)
+		out = s.grantLocked(g.shop, g.scope, form.Get("expiring") == "1", nil)
 	}
 	s.mu.Unlock()
 	if !ok {
 		writeJSON(w, http.StatusBadRequest, oauthError("The authorization code was not found or was already used"))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"access_token": tok, "scope": g.scope})
+	s.answerToken(w, out)
+}
+
+func (s *Server) tokenExchange(w http.ResponseWriter, form url.Values, rec *Request) {
+	if form.Get("subject_token_type") != "urn:ietf:params:oauth:token-type:id_token" ||
+		form.Get("requested_token_type") != "urn:shopify:params:oauth:token-type:offline-access-token" {
+		writeJSON(w, http.StatusBadRequest, oauthError("subject_token_type or requested_token_type is not supported"))
+		return
+	}
+	shop, err := s.verifySessionToken(form.Get("subject_token"))
+	if err != nil || (rec.Shop != "" && rec.Shop != shop) {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_subject_token", "error_description": "The subject token is invalid"})
+		return
+	}
+	rec.Shop = shop
+	s.mu.Lock()
+	if s.uninstalled[shop] {
+		s.mu.Unlock()
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_subject_token", "error_description": "The app is not installed on this shop"})
+		return
+	}
+	out := s.grantLocked(shop, s.scopes, form.Get("expiring") == "1", nil)
+	s.mu.Unlock()
+	s.answerToken(w, out)
+}
+
+func (s *Server) refresh(w http.ResponseWriter, token string, rec *Request) {
+	s.mu.Lock()
+	rt, ok := s.refreshTokens[token]
+	now := s.now()
+	if !ok || rt.retired || !now.Before(rt.expiresAt) || (rec.Shop != "" && rec.Shop != rt.shop) {
+		s.mu.Unlock()
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant",
+			"error_description": "The refresh token is invalid, expired, revoked, or was already used"})
+		return
+	}
+	rec.Shop = rt.shop
+	s.refreshCalls[rt.shop]++
+	out := s.grantLocked(rt.shop, rt.scope, true, rt)
+	lose := s.loseTokenAnswers > 0
+	if lose {
+		s.loseTokenAnswers--
+	}
+	s.mu.Unlock()
+	if lose {
+		// The pair is issued but the answer never arrives: drop the connection.
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close()
+			return
+		}
+	}
+	s.answerToken(w, out)
+}
+
+// grantLocked issues a new token for shop, revoking every earlier one (one
+// active expiring token per app and shop). from is the refresh token spent,
+// which stays usable until the new pair is first used; s.mu must be held.
+func (s *Server) grantLocked(shop, scope string, expiring bool, from *refreshToken) map[string]any {
+	now := s.now()
+	for tok, at := range s.tokens {
+		if at.shop == shop {
+			delete(s.tokens, tok)
+		}
+	}
+	for _, rt := range s.refreshTokens {
+		if rt.shop == shop && rt != from {
+			rt.retired = true
+		}
+	}
+	access := &accessToken{shop: shop}
+	tok := "shpat_" + randHex(16)
+	out := map[string]any{"access_token": tok, "scope": scope}
+	if expiring {
+		access.expiresAt = now.Add(AccessTokenTTL)
+		rt := &refreshToken{shop: shop, scope: scope, expiresAt: now.Add(RefreshTokenTTL)}
+		if from != nil {
+			rt.predecessor = from
+		}
+		rtok := "shprt_" + randHex(16)
+		s.refreshTokens[rtok] = rt
+		access.pair = rt
+		out["expires_in"] = int(AccessTokenTTL / time.Second)
+		out["refresh_token"] = rtok
+		out["refresh_token_expires_in"] = int(RefreshTokenTTL / time.Second)
+	}
+	s.tokens[tok] = access
+	return out
+}
+
+func (s *Server) answerToken(w http.ResponseWriter, out map[string]any) {
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, out)
+}
+
+// useLocked records the first use of a pair: the refresh token spent to
+// get it is retired from then on. s.mu must be held.
+func useLocked(rt *refreshToken) {
+	if rt != nil && rt.predecessor != nil {
+		rt.predecessor.retired = true
+		rt.predecessor = nil
+	}
 }
 
 func oauthError(desc string) map[string]string {

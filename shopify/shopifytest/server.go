@@ -67,14 +67,50 @@ type Server struct {
 	now          func() time.Time
 	autoRedirect bool
 
-	mu       sync.Mutex
-	codes    map[string]*grant
-	tokens   map[string]string // access token -> shop
-	shops    map[string]*shopState
-	requests []Request
-	failures []failure
-	throttle int
-	nextID   int64
+	mu               sync.Mutex
+	codes            map[string]*grant
+	tokens           map[string]*accessToken
+	refreshTokens    map[string]*refreshToken
+	refreshCalls     map[string]int // shop -> refresh grants answered
+	loseTokenAnswers int
+	uninstalled      map[string]bool
+	scopes           string
+	shops            map[string]*shopState
+	requests         []Request
+	failures         []failure
+	throttle         int
+	nextID           int64
+}
+
+// Token lifetimes Shopify gives expiring offline tokens.
+const (
+	AccessTokenTTL  = time.Hour
+	RefreshTokenTTL = 90 * 24 * time.Hour
+)
+
+// Operation names of token endpoint requests in Request.Operation.
+const (
+	OpAccessToken   = "access_token" // authorization code grant
+	OpRefresh       = "refresh_token"
+	OpTokenExchange = "token_exchange"
+)
+
+// accessToken is an issued access token. A non-expiring one (zero
+// expiresAt) is refused by the Admin API with 403, as Shopify does for
+// public apps from 2027-01-01.
+type accessToken struct {
+	shop      string
+	expiresAt time.Time
+	pair      *refreshToken // the refresh token issued with it
+}
+
+type refreshToken struct {
+	shop, scope string
+	expiresAt   time.Time
+	retired     bool
+	// predecessor is the refresh token spent for this pair; it stays
+	// usable until this pair is first used.
+	predecessor *refreshToken
 }
 
 type grant struct {
@@ -140,13 +176,17 @@ type ShopInfo struct {
 func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	s := &Server{
-		APIKey:    DefaultAPIKey,
-		APISecret: DefaultAPISecret,
-		Shop:      DefaultShop,
-		now:       time.Now,
-		codes:     map[string]*grant{},
-		tokens:    map[string]string{},
-		shops:     map[string]*shopState{},
+		APIKey:        DefaultAPIKey,
+		APISecret:     DefaultAPISecret,
+		Shop:          DefaultShop,
+		now:           time.Now,
+		codes:         map[string]*grant{},
+		tokens:        map[string]*accessToken{},
+		refreshTokens: map[string]*refreshToken{},
+		refreshCalls:  map[string]int{},
+		uninstalled:   map[string]bool{},
+		scopes:        "read_orders,read_customers,write_customers,read_fulfillments,write_discounts",
+		shops:         map[string]*shopState{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -182,13 +222,92 @@ func (s *Server) App(redirectURL string, scopes ...string) shopify.AppConfig {
 	}
 }
 
-// IssueToken registers an access token for shop, skipping the OAuth dance.
-func (s *Server) IssueToken(shop string) string {
-	tok := "shpat_" + randHex(16)
+// TokenPair is an expiring offline token pair issued by the fake.
+type TokenPair struct {
+	AccessToken, RefreshToken   string
+	ExpiresAt, RefreshExpiresAt time.Time
+}
+
+// IssueToken issues an expiring offline token pair for shop, skipping the
+// OAuth dance, and returns its access token (valid one hour of the fake's
+// clock). Like any new grant it revokes the shop's earlier tokens.
+func (s *Server) IssueToken(shop string) string { return s.IssueTokenPair(shop).AccessToken }
+
+// IssueTokenPair is IssueToken returning the whole pair.
+func (s *Server) IssueTokenPair(shop string) TokenPair {
 	s.mu.Lock()
-	s.tokens[tok] = shop
+	defer s.mu.Unlock()
+	out := s.grantLocked(shop, s.scopes, true, nil)
+	now := s.now()
+	return TokenPair{AccessToken: out["access_token"].(string), RefreshToken: out["refresh_token"].(string),
+		ExpiresAt: now.Add(AccessTokenTTL), RefreshExpiresAt: now.Add(RefreshTokenTTL)}
+}
+
+// IssueNonExpiringToken issues a legacy non-expiring offline token, which
+// the Admin API refuses with 403.
+func (s *Server) IssueNonExpiringToken(shop string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.grantLocked(shop, s.scopes, false, nil)["access_token"].(string)
+}
+
+// Revoke invalidates every token and refresh token of shop, as an
+// uninstall or a revoked grant does.
+func (s *Server) Revoke(shop string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for tok, at := range s.tokens {
+		if at.shop == shop {
+			delete(s.tokens, tok)
+		}
+	}
+	for _, rt := range s.refreshTokens {
+		if rt.shop == shop {
+			rt.retired = true
+		}
+	}
+}
+
+// Uninstall removes the app from shop: its tokens are revoked and a token
+// exchange is refused until an authorization code grant installs it again.
+func (s *Server) Uninstall(shop string) {
+	s.Revoke(shop)
+	s.mu.Lock()
+	s.uninstalled[shop] = true
 	s.mu.Unlock()
-	return tok
+}
+
+// LoseNextRefreshAnswers makes the next n refresh grants issue their new
+// pair but drop the connection before answering (a lost response).
+func (s *Server) LoseNextRefreshAnswers(n int) {
+	s.mu.Lock()
+	s.loseTokenAnswers += n
+	s.mu.Unlock()
+}
+
+// RefreshCalls is how many refresh grants the fake answered for shop.
+func (s *Server) RefreshCalls(shop string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refreshCalls[shop]
+}
+
+// verifySessionToken checks an App Bridge session token as Shopify's token
+// exchange does and returns its shop.
+func (s *Server) verifySessionToken(tok string) (string, error) {
+	var c jwt.MapClaims
+	_, err := jwt.ParseWithClaims(tok, &c, func(*jwt.Token) (any, error) { return []byte(s.APISecret), nil },
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithAudience(s.APIKey), jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(s.now))
+	if err != nil {
+		return "", err
+	}
+	dest, _ := c["dest"].(string)
+	u, err := url.Parse(dest)
+	if err != nil || !shopify.ValidShopDomain(u.Host) {
+		return "", fmt.Errorf("dest %q is not a shop", dest)
+	}
+	return u.Host, nil
 }
 
 // SetShopInfo sets what shop { ... } answers for shop.

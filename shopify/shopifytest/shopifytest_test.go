@@ -167,7 +167,7 @@ func TestSignWebhook(t *testing.T) {
 	}
 	meta := shopify.MetaFromHeader(h)
 	if meta.Topic != "orders/create" || meta.ShopDomain != DefaultShop || meta.WebhookID == "" || meta.EventID == "" ||
-		meta.APIVersion != "2026-04" || meta.TriggeredAt == "" {
+		meta.APIVersion != shopify.DefaultAPIVersion || meta.TriggeredAt == "" {
 		t.Fatalf("meta = %+v", meta)
 	}
 	if h2 := s.SignWebhook(shopify.TopicOrdersCreate, body); h2.Get(shopify.HeaderWebhookID) == meta.WebhookID {
@@ -222,11 +222,11 @@ func TestAuthorizeShopFromPath(t *testing.T) {
 	if string(host) != "admin.shopify.com/store/second" {
 		t.Errorf("host = %q", host)
 	}
-	tok, _, err := app.ExchangeToken(t.Context(), shop, q.Get("code"))
+	tok, err := app.ExchangeToken(t.Context(), shop, q.Get("code"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info, err := app.Admin(shop, tok).ShopInfo(t.Context()); err != nil || info.MyshopifyDomain != "second.myshopify.com" {
+	if info, err := app.Admin(shop, tok.AccessToken).ShopInfo(t.Context()); err != nil || info.MyshopifyDomain != "second.myshopify.com" {
 		t.Fatalf("ShopInfo = %+v, %v", info, err)
 	}
 	// Wrong client_id is refused on the authorize page.
