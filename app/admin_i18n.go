@@ -228,7 +228,9 @@ var uiText = map[string][2]string{
 func tr(lang, key string) string {
 	v, ok := uiText[key]
 	if !ok {
-		return key
+		if v, ok = inboxText[key]; !ok {
+			return key
+		}
 	}
 	if lang == "en" {
 		return v[1]

@@ -133,7 +133,14 @@ func (a *App) adminPages(e *echo.Echo) {
 		if err != nil {
 			return err
 		}
-		return render(c, "customers", "cust.title", map[string]any{"Q": c.QueryParam("q"), "Hits": hits, "Next": next})
+		// LINE friends who never linked are found by their LINE name too.
+		var friends []store.LineFriend
+		if before == 0 {
+			if friends, err = a.DB.SearchFriends(c.Request().Context(), shop.ID, c.QueryParam("q"), 25); err != nil {
+				return err
+			}
+		}
+		return render(c, "customers", "cust.title", map[string]any{"Q": c.QueryParam("q"), "Hits": hits, "Next": next, "Friends": friends})
 	})
 	g.GET("/customers/:id", func(c echo.Context) error {
 		shop := currentShop(c)

@@ -14,6 +14,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/labstack/echo/v4"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/jobs"
@@ -137,7 +138,14 @@ func (a *App) Worker() *jobs.Worker {
 		Now: a.Now, TimeScale: a.Config.TimeScale, BaseURL: a.Config.BaseURL,
 		Shopify: a.Shopify,
 		Signer:  a.Signer, Limiter: a.Limiter,
+		Friends: a.Friends(),
 	}
+}
+
+// Friends builds the LINE friend and reply rules with the app's dependencies.
+func (a *App) Friends() *core.Friends {
+	return &core.Friends{DB: a.DB, Box: a.Box, LINE: a.Messenger, Limiter: a.Limiter, Signer: a.Signer,
+		BaseURL: a.Config.BaseURL, Log: a.Log, Now: a.Now}
 }
 
 // Relay builds the outbox relay.

@@ -25,6 +25,7 @@ func (a *App) routes() *echo.Echo {
 	a.clickRoutes(e)
 	a.adminRoutes(e)
 	a.campaignRoutes(e)
+	a.inboxRoutes(e)
 	return e
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/line"
@@ -41,6 +42,9 @@ type Worker struct {
 	Signer *secretbox.Signer
 	// Limiter caps LINE requests per channel; nil means unlimited.
 	Limiter *line.Limiter
+	// Friends keeps LINE friends, greets and auto-replies; nil leaves
+	// LINE users who are not linked unrecorded (tests of other parts).
+	Friends *core.Friends
 }
 
 func (w *Worker) now() time.Time {
