@@ -13,6 +13,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/labstack/echo/v4"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/secretbox"
@@ -44,7 +45,9 @@ type App struct {
 	HTTPClient *http.Client
 	// LineLogin is the LINE Login client (ID linking).
 	LineLogin *line.Login
-	// Limiter paces LINE requests per channel (Config.LineRate).
+	// Limiter paces every Messaging API call per channel and endpoint across
+	// processes (LINE's limits, capped at Config.LineRate); the Messenger
+	// waits on it.
 	Limiter *line.Limiter
 	// Metrics is the app's Prometheus registry (served at /metrics).
 	Metrics *Metrics
@@ -112,9 +115,16 @@ func Assemble(cfg *Config, log *slog.Logger, db *store.DB, redisOpt asynq.RedisC
 	a.Dispatcher = jobs.NewDispatcher(a.Queue, log, 4, 10000)
 	// Closers run in reverse: the dispatcher drains before the queue closes.
 	a.closers = append(a.closers, a.Dispatcher.Close)
-	a.Messenger = line.NewMessenger(cfg.LineAPIBase, a.HTTPClient, line.WithDataAPIBase(cfg.LineDataAPIBase))
+	// One rate limit per LINE channel and endpoint, counted in Redis so
+	// that every serve and worker process shares it.
+	rdb, ok := redisOpt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return nil, fmt.Errorf("connecting the LINE rate limiter: unexpected Redis client %T", redisOpt.MakeRedisClient())
+	}
+	a.closers = append(a.closers, func() { _ = rdb.Close() })
+	a.Limiter = line.NewLimiter(rdb, cfg.LineRate)
+	a.Messenger = line.NewMessenger(cfg.LineAPIBase, a.HTTPClient, line.WithDataAPIBase(cfg.LineDataAPIBase), line.WithLimiter(a.Limiter))
 	a.LineLogin = line.NewLogin(a.HTTPClient)
-	a.Limiter = NewLineLimiter(cfg.LineRate)
 	a.echo = a.routes()
 	return a, nil
 }
@@ -137,14 +147,14 @@ func (a *App) Worker() *jobs.Worker {
 		DB: a.DB, Box: a.Box, LINE: a.Messenger, Templates: a.Templates, Queue: a.Queue, Log: a.Log,
 		Now: a.Now, TimeScale: a.Config.TimeScale, BaseURL: a.Config.BaseURL,
 		Shopify: a.Shopify,
-		Signer:  a.Signer, Limiter: a.Limiter,
+		Signer:  a.Signer,
 		Friends: a.Friends(),
 	}
 }
 
 // Friends builds the LINE friend and reply rules with the app's dependencies.
 func (a *App) Friends() *core.Friends {
-	return &core.Friends{DB: a.DB, Box: a.Box, LINE: a.Messenger, Limiter: a.Limiter, Signer: a.Signer,
+	return &core.Friends{DB: a.DB, Box: a.Box, LINE: a.Messenger, Signer: a.Signer,
 		BaseURL: a.Config.BaseURL, Log: a.Log, Now: a.Now}
 }
 

@@ -9,19 +9,10 @@ import (
 
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/jobs"
-	"github.com/tsunagu/tsunagu/line"
 )
 
 func (a *App) clickRoutes(e *echo.Echo) {
 	e.GET("/c/:token", a.click)
-}
-
-// NewLineLimiter paces LINE requests at rate per second per channel. The
-// burst is a twentieth of a second's worth, so a backlog drains smoothly
-// instead of starting with a spike.
-func NewLineLimiter(rate float64) *line.Limiter {
-	burst := int(rate / 20)
-	return line.NewLimiter(rate, max(burst, 1))
 }
 
 // click records a click on a link in a message and redirects to its target

@@ -73,12 +73,13 @@ func runJourneyBench(b *testing.B, orders, rate, conc int) {
 	fake := linetest.NewServer(b)
 	fake.AddToken(testLINEToken)
 	fake.SetRateLimit(float64(rate))
-	a, err := Assemble(testConfig(fake.URL), quietLogger(), db, testenv.Redis(b))
+	cfg := testConfig(fake.URL)
+	cfg.LineRate = float64(rate)
+	a, err := Assemble(cfg, quietLogger(), db, testenv.Redis(b))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer a.Close()
-	a.Limiter = NewLineLimiter(float64(rate))
 	var clk clock
 	t0 := time.Date(2025, 1, 15, 3, 0, 0, 0, time.UTC) // noon in Tokyo, in the real past
 	clk.Set(t0)

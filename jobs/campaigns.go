@@ -166,7 +166,7 @@ func (w *Worker) SendCampaignBatch(ctx context.Context, id int64, batch int) err
 	if !ok {
 		return fmt.Errorf("campaign %d: the LINE client cannot multicast: %w", id, asynq.SkipRetry)
 	}
-	token, limitKey, err := w.channel(ctx, shop.ID)
+	token, err := w.channelToken(ctx, shop.ID)
 	if err != nil {
 		return err
 	}
@@ -197,10 +197,6 @@ func (w *Worker) SendCampaignBatch(ctx context.Context, id int64, batch int) err
 	to := make([]string, len(rs))
 	for i, r := range rs {
 		to[i] = r.LineUserID
-	}
-	// The channel's rate limit is shared with journey pushes.
-	if err := w.Limiter.Wait(ctx, limitKey); err != nil {
-		return err
 	}
 	res, err := mc.Multicast(ctx, token, to, msgs, line.RetryKey(store.CampaignTaskKey(id, batch)))
 	if err != nil {
@@ -248,26 +244,21 @@ func (w *Worker) settleCampaign(ctx context.Context, id int64) error {
 	return err
 }
 
+// channelToken is the shop's Messaging API token; "" means LINE is not
+// connected.
 func (w *Worker) channelToken(ctx context.Context, shopID int64) (string, error) {
-	token, _, err := w.channel(ctx, shopID)
-	return token, err
-}
-
-// channel is the shop's Messaging API token and its rate-limit key; an
-// empty token means LINE is not connected.
-func (w *Worker) channel(ctx context.Context, shopID int64) (token, limitKey string, err error) {
 	ch, err := w.DB.LineChannel(ctx, shopID)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", "", nil
+		return "", nil
 	}
 	if err != nil {
-		return "", "", err
+		return "", err
 	}
-	token, err = w.Box.Open(ch.MessagingTokenEnc)
+	token, err := w.Box.Open(ch.MessagingTokenEnc)
 	if err != nil {
-		return "", "", nil
+		return "", nil
 	}
-	return token, lineChannelKey(ch), nil
+	return token, nil
 }
 
 // campaignMessages renders a variant: "{{link}}" becomes its tracked link.

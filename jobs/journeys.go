@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"regexp"
-	"strconv"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -450,9 +449,4 @@ func retryBackoff(n int) time.Duration {
 	}
 	d := time.Duration(2<<n) * time.Second
 	return min(d, 10*time.Minute)
-}
-
-// lineChannelKey names a shop's LINE channel for the rate limiter.
-func lineChannelKey(ch *store.LineChannel) string {
-	return "channel:" + strconv.FormatInt(ch.ID, 10)
 }

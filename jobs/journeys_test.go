@@ -62,6 +62,8 @@ type env struct {
 	shop *store.Shop
 	cust *store.Customer
 	seq  int
+	// redis is the test's Redis database (the queue's).
+	redis asynq.RedisClientOpt
 }
 
 // newEnv is a worker on a fresh SQLite database and a Redis database, with
@@ -81,9 +83,10 @@ func newEnvOn(t *testing.T, db *store.DB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := asynq.NewClient(testenv.Redis(t))
+	redisOpt := testenv.Redis(t)
+	client := asynq.NewClient(redisOpt)
 	t.Cleanup(func() { client.Close() })
-	e := &env{t: t, ctx: ctx, line: &fakeLINE{}, now: t0}
+	e := &env{t: t, ctx: ctx, line: &fakeLINE{}, now: t0, redis: redisOpt}
 	e.w = &Worker{DB: db, Box: box, LINE: e.line, Templates: tpl, Queue: NewQueue(client),
 		Now: func() time.Time { return e.now }, BaseURL: "https://app.example", Signer: secretbox.NewSigner(key)}
 	installed := t0.Add(-time.Hour)
@@ -599,27 +602,6 @@ func TestSentLinksAreTracked(t *testing.T) {
 	var stored []json.RawMessage
 	if err := json.Unmarshal([]byte(m.Content), &stored); err != nil || len(stored) != 2 {
 		t.Fatalf("stored content: %v %s", err, m.Content)
-	}
-}
-
-// SendMessage waits for the channel's rate limiter before it takes the
-// message: with the bucket empty the send gives up when its context ends
-// and leaves the message queued for the retry.
-func TestSendWaitsForRateLimit(t *testing.T) {
-	e := newEnv(t)
-	e.w.Limiter = line.NewLimiter(0.0001, 1) // one token, then one per ~3 hours
-	k1, k2 := e.order(801), e.order(802)
-	if m, err := e.sendAt(k1, t0); err != nil || m.Status != store.MsgSent {
-		t.Fatalf("first send: %v %s", err, m.Status)
-	}
-	ctx, cancel := context.WithTimeout(e.ctx, 50*time.Millisecond)
-	defer cancel()
-	err := e.w.SendMessage(ctx, e.msg(k2).ID)
-	if err == nil {
-		t.Fatal("second send went through an empty bucket")
-	}
-	if m := e.msg(k2); m.Status != store.MsgQueued || e.line.count() != 1 {
-		t.Fatalf("second message %s, %d pushes; want queued and 1", m.Status, e.line.count())
 	}
 }
 

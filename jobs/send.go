@@ -158,11 +158,6 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 			map[string]any{"reason": ReasonRenderFailed + ": " + err.Error()})
 		return terr
 	}
-	// Wait for the channel's rate limit before taking the message, so time
-	// spent waiting never looks like a send in flight.
-	if err := w.Limiter.Wait(ctx, lineChannelKey(ch)); err != nil {
-		return err
-	}
 	content, _ := json.Marshal(msgs)
 	claim := map[string]any{"content": string(content), "attempts": m.Attempts + 1, "line_user_id": link.LineUserID}
 	var moved bool

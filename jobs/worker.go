@@ -40,8 +40,6 @@ type Worker struct {
 	Shopify *shopify.App
 	// Signer signs click-tracking tokens; nil leaves links untracked.
 	Signer *secretbox.Signer
-	// Limiter caps LINE requests per channel; nil means unlimited.
-	Limiter *line.Limiter
 	// Friends keeps LINE friends, greets and auto-replies; nil leaves
 	// LINE users who are not linked unrecorded (tests of other parts).
 	Friends *core.Friends

@@ -3,65 +3,134 @@ package line
 import (
 	"context"
 	"fmt"
-	"sync"
+	"math"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
 )
 
-// Limiter is a token bucket per LINE channel. LINE's rate limits are per
-// channel, so one busy shop must not slow down the others.
+// Endpoint names a Messaging API endpoint for rate limiting. LINE limits
+// each endpoint of each channel on its own ("rate limits for each API
+// function (endpoint) on a per-channel basis").
+type Endpoint string
+
+// The endpoints Tsunagu calls.
+const (
+	EndpointPush           Endpoint = "push"
+	EndpointMulticast      Endpoint = "multicast"
+	EndpointReply          Endpoint = "reply"
+	EndpointBotInfo        Endpoint = "bot_info"
+	EndpointProfile        Endpoint = "profile"
+	EndpointRichMenuCreate Endpoint = "richmenu_create"
+	EndpointRichMenuDelete Endpoint = "richmenu_delete"
+	EndpointRichMenuImage  Endpoint = "richmenu_image"
+	EndpointRichMenuLink   Endpoint = "richmenu_link"
+	EndpointRichMenuUnlink Endpoint = "richmenu_unlink"
+	EndpointQuota          Endpoint = "quota"
+	EndpointInsight        Endpoint = "insight"
+)
+
+// RateLimit is at most N requests per Period.
+type RateLimit struct {
+	N      float64
+	Period time.Duration
+}
+
+// DefaultLimits are LINE's published per-channel limits (Messaging API
+// reference, "Rate limits", as of 2026): multicast 200 requests per second,
+// creating and deleting rich menus 100 per hour, every other endpoint 2,000
+// per second. Endpoints missing here get DefaultLimit.
+func DefaultLimits() map[Endpoint]RateLimit {
+	return map[Endpoint]RateLimit{
+		EndpointMulticast:      {200, time.Second},
+		EndpointRichMenuCreate: {100, time.Hour},
+		EndpointRichMenuDelete: {100, time.Hour},
+	}
+}
+
+// DefaultLimit is LINE's limit for "other API endpoints".
+var DefaultLimit = RateLimit{2000, time.Second}
+
+// Limiter paces Messaging API calls per LINE channel and endpoint with one
+// GCRA counter in Redis, so every process (several `tsunagu worker`s, the
+// HTTP servers) shares the same budget, as LINE advises ("use a shared
+// counter across the whole source of requests"). It never lets more than
+// the limit through in any window of the limit's period: the burst is taken
+// out of the steady rate.
 type Limiter struct {
-	perSecond rate.Limit
-	burst     int
-
-	mu      sync.Mutex
-	buckets map[string]*rate.Limiter
+	rl      *redis_rate.Limiter
+	limits  map[Endpoint]redis_rate.Limit
+	deflt   redis_rate.Limit
+	ceiling float64
 }
 
-// NewLimiter returns a Limiter that allows perSecond requests per channel with
-// the given burst. perSecond <= 0 means unlimited.
-func NewLimiter(perSecond float64, burst int) *Limiter {
-	lim := rate.Limit(perSecond)
-	if perSecond <= 0 {
-		lim = rate.Inf
-	}
-	if burst < 1 {
-		burst = 1
-	}
-	return &Limiter{perSecond: lim, burst: burst, buckets: make(map[string]*rate.Limiter)}
+// NewLimiter returns a Limiter on rdb with LINE's default limits, each
+// capped at ceiling requests per second (TSUNAGU_LINE_RATE); ceiling <= 0
+// means LINE's limits alone.
+func NewLimiter(rdb redis.UniversalClient, ceiling float64) *Limiter {
+	return NewLimiterWith(rdb, DefaultLimits(), ceiling)
 }
 
-// bucket returns the channel's token bucket, creating it on first use.
-func (l *Limiter) bucket(channelKey string) *rate.Limiter {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, ok := l.buckets[channelKey]
-	if !ok {
-		b = rate.NewLimiter(l.perSecond, l.burst)
-		l.buckets[channelKey] = b
+// NewLimiterWith is NewLimiter with explicit per-endpoint limits.
+func NewLimiterWith(rdb redis.UniversalClient, limits map[Endpoint]RateLimit, ceiling float64) *Limiter {
+	l := &Limiter{rl: redis_rate.NewLimiter(rdb), limits: make(map[Endpoint]redis_rate.Limit), ceiling: ceiling}
+	for ep, r := range limits {
+		l.limits[ep] = l.gcra(r)
 	}
-	return b
+	l.deflt = l.gcra(DefaultLimit)
+	return l
 }
 
-// Wait blocks until the channel may make one more request or ctx ends.
-// A nil Limiter never waits.
-func (l *Limiter) Wait(ctx context.Context, channelKey string) error {
+// gcra turns a limit (capped by the ceiling) into GCRA parameters whose
+// burst plus steady rate never exceed the limit within one period.
+func (l *Limiter) gcra(r RateLimit) redis_rate.Limit {
+	if l.ceiling > 0 && r.N/r.Period.Seconds() > l.ceiling {
+		r = RateLimit{l.ceiling, time.Second}
+	}
+	if r.N < 1 {
+		// Fractional rates: one request per 1/N periods.
+		return redis_rate.Limit{Rate: 1, Burst: 1, Period: time.Duration(float64(r.Period) / r.N)}
+	}
+	n := int(math.Floor(r.N))
+	burst := max(1, n/40)
+	if n-burst < 1 {
+		return redis_rate.Limit{Rate: 1, Burst: 1, Period: r.Period}
+	}
+	return redis_rate.Limit{Rate: n - burst, Burst: burst, Period: r.Period}
+}
+
+// Limit is what the limiter allows for ep (for logs and tests).
+func (l *Limiter) Limit(ep Endpoint) redis_rate.Limit {
+	if lim, ok := l.limits[ep]; ok {
+		return lim
+	}
+	return l.deflt
+}
+
+// Wait blocks until channelKey may call ep or ctx ends. A nil Limiter never
+// waits. An unreachable Redis is an error (the caller retries later) rather
+// than an unpaced call.
+func (l *Limiter) Wait(ctx context.Context, channelKey string, ep Endpoint) error {
 	if l == nil {
 		return nil
 	}
-	if err := l.bucket(channelKey).Wait(ctx); err != nil {
-		return fmt.Errorf("line: waiting for rate limit: %w", err)
+	lim := l.Limit(ep)
+	key := "tsunagu:line:" + channelKey + ":" + string(ep)
+	for {
+		res, err := l.rl.Allow(ctx, key, lim)
+		if err != nil {
+			return fmt.Errorf("line: rate limiter for %s: %w", ep, err)
+		}
+		if res.Allowed > 0 {
+			return nil
+		}
+		t := time.NewTimer(max(res.RetryAfter, time.Millisecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("line: waiting for the %s rate limit: %w", ep, ctx.Err())
+		case <-t.C:
+		}
 	}
-	return nil
-}
-
-// Allow reports whether the channel may make a request at time now, taking a
-// token if so. It never blocks; it exists for callers that prefer to
-// reschedule work rather than wait, and for deterministic tests.
-func (l *Limiter) Allow(channelKey string, now time.Time) bool {
-	if l == nil {
-		return true
-	}
-	return l.bucket(channelKey).AllowN(now, 1)
 }

@@ -119,7 +119,9 @@ func NewMessenger(apiBase string, hc *http.Client, opts ...MessengerOption) *Mes
 }
 
 // channelKey identifies a channel by a hash of its token so that the token
-// itself never becomes a map key that might be printed.
+// itself never becomes a key that might be printed. A channel has one
+// long-lived access token at a time, so every installation and process
+// sending for the channel shares the key (and its rate limit).
 func channelKey(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:8])
@@ -147,14 +149,14 @@ func (m *Messenger) client(token string) (*messaging_api.MessagingApiAPI, error)
 	return c, nil
 }
 
-// call waits for the limiter and returns a per-call copy of the client bound
+// call waits for the endpoint's rate limit and returns a per-call copy of the client bound
 // to ctx. WithContext mutates the client, so sharing one would race.
-func (m *Messenger) call(ctx context.Context, token string) (*messaging_api.MessagingApiAPI, error) {
+func (m *Messenger) call(ctx context.Context, token string, ep Endpoint) (*messaging_api.MessagingApiAPI, error) {
 	c, err := m.client(token)
 	if err != nil {
 		return nil, err
 	}
-	if err := m.limiter.Wait(ctx, channelKey(token)); err != nil {
+	if err := m.limiter.Wait(ctx, channelKey(token), ep); err != nil {
 		return nil, err
 	}
 	cp := *c
@@ -174,7 +176,7 @@ func (m *Messenger) Push(ctx context.Context, channelToken, to string, msgs []Me
 	if err := checkRetryKey(retryKey); err != nil {
 		return SendResult{}, fmt.Errorf("line: push: %w", err)
 	}
-	c, err := m.call(ctx, channelToken)
+	c, err := m.call(ctx, channelToken, EndpointPush)
 	if err != nil {
 		return SendResult{}, fmt.Errorf("line: push: %w", err)
 	}
@@ -198,7 +200,7 @@ func (m *Messenger) Multicast(ctx context.Context, channelToken string, to []str
 	if err := checkRetryKey(retryKey); err != nil {
 		return SendResult{}, fmt.Errorf("line: multicast: %w", err)
 	}
-	c, err := m.call(ctx, channelToken)
+	c, err := m.call(ctx, channelToken, EndpointMulticast)
 	if err != nil {
 		return SendResult{}, fmt.Errorf("line: multicast: %w", err)
 	}
@@ -221,7 +223,7 @@ func (m *Messenger) Reply(ctx context.Context, channelToken, replyToken string, 
 	if err != nil {
 		return SendResult{}, fmt.Errorf("line: reply: %w", err)
 	}
-	c, err := m.call(ctx, channelToken)
+	c, err := m.call(ctx, channelToken, EndpointReply)
 	if err != nil {
 		return SendResult{}, fmt.Errorf("line: reply: %w", err)
 	}
@@ -232,7 +234,7 @@ func (m *Messenger) Reply(ctx context.Context, channelToken, replyToken string, 
 // BotInfo returns the bot behind channelToken; it doubles as the "test
 // connection" check for a merchant's channel settings.
 func (m *Messenger) BotInfo(ctx context.Context, channelToken string) (BotInfo, error) {
-	c, err := m.call(ctx, channelToken)
+	c, err := m.call(ctx, channelToken, EndpointBotInfo)
 	if err != nil {
 		return BotInfo{}, fmt.Errorf("line: bot info: %w", err)
 	}
@@ -249,7 +251,7 @@ func (m *Messenger) Profile(ctx context.Context, channelToken, userID string) (P
 	if userID == "" {
 		return Profile{}, errors.New("line: profile: missing user id")
 	}
-	c, err := m.call(ctx, channelToken)
+	c, err := m.call(ctx, channelToken, EndpointProfile)
 	if err != nil {
 		return Profile{}, fmt.Errorf("line: profile: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tsunagu/tsunagu/app/testenv"
 	"github.com/tsunagu/tsunagu/line"
 	"github.com/tsunagu/tsunagu/line/linetest"
 )
@@ -231,48 +232,6 @@ func TestBotInfoAndProfile(t *testing.T) {
 	}
 }
 
-func TestMessengerWaitsOnLimiter(t *testing.T) {
-	fake := linetest.NewServer(t)
-	lim := line.NewLimiter(1, 1)
-	m := line.NewMessenger(fake.URL, fake.Client(), line.WithLimiter(lim))
-	if _, err := m.BotInfo(context.Background(), token); err != nil {
-		t.Fatal(err)
-	}
-	// The bucket is now empty: a call whose context ends before the next
-	// token arrives must fail without reaching LINE.
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := m.BotInfo(ctx, token); err == nil {
-		t.Fatal("BotInfo with an exhausted limiter and a cancelled context: want error")
-	}
-	if n := fake.Requests(); n != 1 {
-		t.Errorf("fake saw %d requests, want 1", n)
-	}
-	// Another channel has its own bucket.
-	if _, err := m.BotInfo(context.Background(), "other-token"); err != nil {
-		t.Errorf("other channel: %v", err)
-	}
-}
-
-func TestLimiterBoundsRate(t *testing.T) {
-	lim := line.NewLimiter(10, 5) // 10/s, burst 5
-	start := time.Unix(1_700_000_000, 0)
-	allowed := 0
-	// 100 attempts spread evenly over one simulated second.
-	for i := range 100 {
-		if lim.Allow("shop-a", start.Add(time.Duration(i)*10*time.Millisecond)) {
-			allowed++
-		}
-	}
-	// At most burst + rate*elapsed (0.99s) = 5 + 9.9.
-	if allowed < 14 || allowed > 15 {
-		t.Errorf("allowed %d calls in 1s, want 14..15", allowed)
-	}
-	if !lim.Allow("shop-b", start) {
-		t.Error("a second channel was limited by the first")
-	}
-}
-
 func TestRichMenuPerUser(t *testing.T) {
 	fake := linetest.NewServer(t, linetest.WithTokens(token))
 	m := line.NewMessenger(fake.URL, fake.Client(), line.WithDataAPIBase(fake.URL))
@@ -315,7 +274,7 @@ func TestBatches(t *testing.T) {
 
 func TestConcurrentPushes(t *testing.T) {
 	fake, m := newFake(t)
-	m2 := line.NewMessenger(fake.URL, fake.Client(), line.WithLimiter(line.NewLimiter(0, 1)))
+	m2 := line.NewMessenger(fake.URL, fake.Client(), line.WithLimiter(line.NewLimiter(testenv.RedisClient(t), 0)))
 	done := make(chan error, 40)
 	for i := range 40 {
 		mm := m

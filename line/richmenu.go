@@ -11,7 +11,7 @@ import (
 )
 
 // blobCall is call for the content (api-data) origin.
-func (m *Messenger) blobCall(ctx context.Context, token string) (*messaging_api.MessagingApiBlobAPI, error) {
+func (m *Messenger) blobCall(ctx context.Context, token string, ep Endpoint) (*messaging_api.MessagingApiBlobAPI, error) {
 	if token == "" {
 		return nil, errors.New("line: missing channel access token")
 	}
@@ -30,7 +30,7 @@ func (m *Messenger) blobCall(ctx context.Context, token string) (*messaging_api.
 		m.blobClients[key] = c
 	}
 	m.mu.Unlock()
-	if err := m.limiter.Wait(ctx, key); err != nil {
+	if err := m.limiter.Wait(ctx, key, ep); err != nil {
 		return nil, err
 	}
 	cp := *c
@@ -45,7 +45,7 @@ func (m *Messenger) CreateRichMenu(ctx context.Context, channelToken string, men
 	if err := json.Unmarshal(menu, &req); err != nil {
 		return "", fmt.Errorf("line: create rich menu: %w: %v", ErrInvalidMessage, err)
 	}
-	c, err := m.call(ctx, channelToken)
+	c, err := m.call(ctx, channelToken, EndpointRichMenuCreate)
 	if err != nil {
 		return "", fmt.Errorf("line: create rich menu: %w", err)
 	}
@@ -58,7 +58,7 @@ func (m *Messenger) CreateRichMenu(ctx context.Context, channelToken string, men
 
 // UploadRichMenuImage uploads the menu's image (image/png or image/jpeg).
 func (m *Messenger) UploadRichMenuImage(ctx context.Context, channelToken, richMenuID, contentType string, image []byte) error {
-	c, err := m.blobCall(ctx, channelToken)
+	c, err := m.blobCall(ctx, channelToken, EndpointRichMenuImage)
 	if err != nil {
 		return fmt.Errorf("line: upload rich menu image: %w", err)
 	}
@@ -69,7 +69,7 @@ func (m *Messenger) UploadRichMenuImage(ctx context.Context, channelToken, richM
 // LinkRichMenu shows richMenuID to one user (e.g. a "member" menu once
 // their LINE account is linked to the shop).
 func (m *Messenger) LinkRichMenu(ctx context.Context, channelToken, userID, richMenuID string) error {
-	c, err := m.call(ctx, channelToken)
+	c, err := m.call(ctx, channelToken, EndpointRichMenuLink)
 	if err != nil {
 		return fmt.Errorf("line: link rich menu: %w", err)
 	}
@@ -79,7 +79,7 @@ func (m *Messenger) LinkRichMenu(ctx context.Context, channelToken, userID, rich
 
 // UnlinkRichMenu returns the user to the default rich menu.
 func (m *Messenger) UnlinkRichMenu(ctx context.Context, channelToken, userID string) error {
-	c, err := m.call(ctx, channelToken)
+	c, err := m.call(ctx, channelToken, EndpointRichMenuUnlink)
 	if err != nil {
 		return fmt.Errorf("line: unlink rich menu: %w", err)
 	}

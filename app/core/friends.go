@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -70,17 +69,11 @@ type LINEClient interface {
 	Profile(ctx context.Context, channelToken, userID string) (line.Profile, error)
 }
 
-// Waiter paces LINE requests per channel (line.Limiter).
-type Waiter interface {
-	Wait(ctx context.Context, channelKey string) error
-}
-
 // Friends applies the rules about LINE friends and replies.
 type Friends struct {
 	DB      *store.DB
 	Box     *secretbox.Box
 	LINE    LINEClient
-	Limiter Waiter // nil: unpaced
 	Signer  *secretbox.Signer
 	BaseURL string
 	Log     *slog.Logger
@@ -116,13 +109,6 @@ func (s *Friends) channel(ctx context.Context, shopID int64) (*store.LineChannel
 		return ch, "", false, nil
 	}
 	return ch, tok, true, nil
-}
-
-func (s *Friends) wait(ctx context.Context, ch *store.LineChannel) error {
-	if s.Limiter == nil {
-		return nil
-	}
-	return s.Limiter.Wait(ctx, "channel:"+strconv.FormatInt(ch.ID, 10))
 }
 
 // Seen is a LINE webhook event as the friend rules need it.
@@ -223,11 +209,8 @@ func (s *Friends) refreshProfile(ctx context.Context, f *store.LineFriend) {
 	if f.ProfileAt != nil && s.now().Sub(*f.ProfileAt) < ProfileMaxAge {
 		return
 	}
-	ch, tok, ok, err := s.channel(ctx, f.ShopID)
+	_, tok, ok, err := s.channel(ctx, f.ShopID)
 	if err != nil || !ok {
-		return
-	}
-	if err := s.wait(ctx, ch); err != nil {
 		return
 	}
 	p, err := s.LINE.Profile(ctx, tok, f.LineUserID)
@@ -406,7 +389,7 @@ func (s *Friends) send(ctx context.Context, f *store.LineFriend, kind, key, staf
 	if reason != "" {
 		return skip(reason)
 	}
-	ch, tok, ok, err := s.channel(ctx, f.ShopID)
+	_, tok, ok, err := s.channel(ctx, f.ShopID)
 	if err != nil {
 		return nil, err
 	}
@@ -420,9 +403,7 @@ func (s *Friends) send(ctx context.Context, f *store.LineFriend, kind, key, staf
 	if !created {
 		return m, nil // the same form submitted again: sent (or refused) once
 	}
-	if err := s.wait(ctx, ch); err != nil {
-		return nil, err
-	}
+	// The Messenger waits on the channel's rate limit itself.
 	now := s.now()
 	delivery, res, sendErr := "", line.SendResult{}, error(nil)
 	sealed, took, err := s.DB.TakeReplyToken(ctx, f.ID, now.Add(-(line.ReplyTokenTTL - replyMargin)))

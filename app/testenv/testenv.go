@@ -230,3 +230,13 @@ func Fixture(t testing.TB, rel string) []byte {
 	}
 	return b
 }
+
+// RedisClient is a go-redis client on a Redis database of the test's own
+// (see Redis), closed when the test ends.
+func RedisClient(t testing.TB) *redis.Client {
+	t.Helper()
+	opt := Redis(t)
+	c := redis.NewClient(&redis.Options{Addr: opt.Addr, DB: opt.DB})
+	t.Cleanup(func() { c.Close() })
+	return c
+}

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
 	"github.com/tsunagu/tsunagu/app/secretbox"
@@ -233,10 +234,12 @@ func benchCampaign(ctx context.Context, args []string) error {
 	fake := &fakeLINE{lim: rate.NewLimiter(rate.Limit(*perSec), max(1, int(*perSec))), keys: map[string]bool{}, delivered: map[string]int{}}
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
-	msgr := line.NewMessenger(srv.URL, &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
-		line.WithLimiter(line.NewLimiter(*perSec, 1)))
-
 	redisOpt := asynq.RedisClientOpt{Addr: *redisAddr, DB: *redisDB}
+	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr, DB: *redisDB})
+	defer rdb.Close()
+	// The app's limiter (shared through Redis) at the fake's limit.
+	msgr := line.NewMessenger(srv.URL, &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+		line.WithLimiter(line.NewLimiterWith(rdb, map[line.Endpoint]line.RateLimit{line.EndpointMulticast: {N: *perSec, Period: time.Second}}, 0)))
 	insp := asynq.NewInspector(redisOpt)
 	for _, q := range []string{jobs.QueueEvents, jobs.QueueMessages} {
 		_ = insp.DeleteQueue(q, true)
