@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/shopspring/decimal"
 	"github.com/skip2/go-qrcode"
@@ -54,7 +55,7 @@ func loadAdminTemplates() (map[string]*template.Template, error) {
 		"add":      func(a, b int) int { return a + b },
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"home", "customers", "customer", "settings", "templates"} {
+	for _, name := range []string{"home", "customers", "customer", "settings", "templates", "inbox", "conversation", "inboxsetup"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(adminUI, "adminui/layout.html", "adminui/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parsing admin page %s: %w", name, err)
@@ -164,9 +165,14 @@ func (a *App) adminPages(e *echo.Echo) {
 		for i := range entries {
 			entries[i].At = entries[i].At.In(loc)
 		}
+		// Staff answer the customer's LINE from here too (issue 13).
+		friend, err := a.DB.FriendByCustomer(c.Request().Context(), shop.ID, id)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 		return render(c, "customer", "tl.title", map[string]any{
 			"C": det.Customer, "Link": det.Link, "Entries": entries, "Next": nextCursor, "Kind": c.QueryParam("kind"),
-			"Groups": store.TimelineGroups,
+			"Groups": store.TimelineGroups, "Friend": friend, "ReplyKey": uuid.NewString(),
 		})
 	})
 	g.GET("/settings", func(c echo.Context) error {

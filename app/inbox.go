@@ -31,6 +31,7 @@ func (a *App) inboxRoutes(e *echo.Echo) {
 	api.GET("/auto-replies", a.apiAutoReplies)
 	api.POST("/auto-replies", a.apiNewAutoReply)
 	api.DELETE("/auto-replies/:id", a.apiDeleteAutoReply)
+	a.inboxPages(e)
 }
 
 // limitBody refuses request bodies over n bytes with 413.

@@ -179,6 +179,11 @@ func TestUnlinkedFriendSearchAndMerge(t *testing.T) {
 			t.Fatalf("inbox %+v", inbox)
 		}
 		fid := inbox.Conversations[0].ID
+		for _, path := range []string{"/admin/inbox", "/admin/inbox?filter=unlinked", "/admin/inbox/" + itoa(fid), "/admin/inbox/setup"} {
+			if rec := adminDo(t, e.a, testShop, http.MethodGet, path, nil); rec.Code != 200 || !strings.Contains(rec.Body.String(), "Kaede Friend") && !strings.Contains(path, "setup") {
+				t.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
+			}
+		}
 
 		// Link through LINE Login: the friend and its message join the customer.
 		la := e.authorize(t, e.start(t, e.cust))
