@@ -30,7 +30,7 @@ var uiText = map[string][2]string{
 	"nav.templates":                  {"テンプレート", "Templates"},
 	"nav.segments":                   {"セグメント", "Segments"},
 	"nav.campaigns":                  {"キャンペーン", "Campaigns"},
-	"camp.title":                     {"セグメントとキャンペーン", "Segments and campaigns"},
+	"camp.title":                     {"キャンペーン", "Campaigns"},
 	"camp.segments":                  {"セグメントの確認", "Preview a segment"},
 	"camp.seg_help":                  {"保存済み・組み込みのセグメント、または条件（JSON）を選ぶと、対象人数とお客様の例を表示します。", "Pick a saved or built-in segment, or write a definition (JSON), to see how many customers match and a sample of them."},
 	"camp.segment":                   {"セグメント", "Segment"},
@@ -228,9 +228,13 @@ var uiText = map[string][2]string{
 func tr(lang, key string) string {
 	v, ok := uiText[key]
 	if !ok {
-		if v, ok = inboxText[key]; !ok {
-			return key
-		}
+		v, ok = merchantText[key]
+	}
+	if !ok {
+		v, ok = inboxText[key]
+	}
+	if !ok {
+		return key
 	}
 	if lang == "en" {
 		return v[1]

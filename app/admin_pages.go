@@ -53,9 +53,30 @@ func loadAdminTemplates() (map[string]*template.Template, error) {
 		},
 		"msgTexts": messageTexts,
 		"add":      func(a, b int) int { return a + b },
+		"bundle":   bundle,
+		"rate": func(n, total int64) string {
+			if total == 0 {
+				return "–"
+			}
+			return strconv.FormatFloat(float64(n)*100/float64(total), 'f', 1, 64) + "%"
+		},
+		"pct": func(n, total int64) int64 {
+			if total == 0 {
+				return 0
+			}
+			return n * 100 / total
+		},
+		"dict": func(kv ...any) map[string]any {
+			m := map[string]any{}
+			for i := 0; i+1 < len(kv); i += 2 {
+				m[kv[i].(string)] = kv[i+1]
+			}
+			return m
+		},
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"home", "customers", "customer", "settings", "templates", "inbox", "conversation", "inboxsetup"} {
+	for _, name := range []string{"home", "customers", "customer", "settings", "templates", "segments", "campaigns", "campaign_new", "campaign",
+		"inbox", "conversation", "inboxsetup"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(adminUI, "adminui/layout.html", "adminui/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parsing admin page %s: %w", name, err)

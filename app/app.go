@@ -51,7 +51,12 @@ type App struct {
 	Limiter *line.Limiter
 	// Metrics is the app's Prometheus registry (served at /metrics).
 	Metrics *Metrics
-	logins  *loginLimiter
+	// Storefront answers the shopper-facing extensions; Pixel ingests the
+	// web pixel's events.
+	Storefront  *core.Storefront
+	Pixel       *core.Pixel
+	pixelLimits *pixelLimiter
+	logins      *loginLimiter
 	// adminTmpl are the admin page templates (see AdminPage).
 	adminTmpl map[string]*template.Template
 	dashCache dashCache
@@ -125,6 +130,11 @@ func Assemble(cfg *Config, log *slog.Logger, db *store.DB, redisOpt asynq.RedisC
 	a.Limiter = line.NewLimiter(rdb, cfg.LineRate)
 	a.Messenger = line.NewMessenger(cfg.LineAPIBase, a.HTTPClient, line.WithDataAPIBase(cfg.LineDataAPIBase), line.WithLimiter(a.Limiter))
 	a.LineLogin = line.NewLogin(a.HTTPClient)
+	seen := &core.SeenRecorder{DB: db}
+	now := func() time.Time { return a.Now() }
+	a.Storefront = &core.Storefront{DB: db, LinkURL: a.LinkURL, Seen: seen, Now: now}
+	a.Pixel = &core.Pixel{DB: db, Secret: cfg.SecretKey, Seen: seen, Now: now}
+	a.pixelLimits = newPixelLimiter(pixelShopRate, pixelShopBurst, pixelClientRate, pixelClientBurst)
 	a.echo = a.routes()
 	return a, nil
 }

@@ -42,8 +42,6 @@ func (a *App) campaignRoutes(e *echo.Echo) {
 	g.POST("/richmenus", a.createRichMenu)
 	g.DELETE("/richmenus/:id", a.deleteRichMenu)
 	g.POST("/richmenus/sync", a.syncRichMenus)
-	e.GET("/admin/campaigns", a.campaignsPage, a.adminEntry)
-	e.GET("/admin/segments", a.campaignsPage, a.adminEntry)
 	e.GET("/cc/:id/:variant", a.campaignClick)
 }
 

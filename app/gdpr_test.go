@@ -139,6 +139,13 @@ func TestGDPRCustomersRedact(t *testing.T) {
 		shop, cust := seedGDPR(t, a)
 		// Another customer stays untouched.
 		_, other := seedLinkedCustomer(t, a, 777, "Uother000000000000000000000000000")
+		// Storefront browsing of both (web pixel).
+		if _, err := db.InsertPixelEvents(ctx, []store.PixelEvent{
+			{ShopID: shop.ID, CustomerID: cust.ID, EventID: "pv-1", Name: store.PixelProductViewed, ProductID: 1, OccurredAt: testNow, ReceivedAt: testNow},
+			{ShopID: shop.ID, CustomerID: other.ID, EventID: "pv-2", Name: store.PixelProductViewed, ProductID: 1, OccurredAt: testNow, ReceivedAt: testNow},
+		}); err != nil {
+			t.Fatal(err)
+		}
 		ev := process(t, a, "customers/redact", fmt.Sprintf(`{"shop_id":1,"shop_domain":%q,
 "customer":{"id":%d,"email":%q,"phone":"555"},"orders_to_redact":[299938,280263,220458]}`, testShop, gdprCustomerID, gdprEmail))
 		if ev.Status != store.EventProcessed {
@@ -153,6 +160,11 @@ func TestGDPRCustomersRedact(t *testing.T) {
 		}
 		if c.OrdersCount != 2 {
 			t.Fatalf("anonymous counts lost: orders_count %d", c.OrdersCount)
+		}
+		var browsing []store.PixelEvent
+		db.G.Order("id").Find(&browsing)
+		if len(browsing) != 1 || browsing[0].CustomerID != other.ID {
+			t.Fatalf("storefront activity after redaction: %+v", browsing)
 		}
 		var links []store.LineLink
 		db.G.Where("customer_id = ?", cust.ID).Find(&links)

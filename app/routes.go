@@ -25,6 +25,9 @@ func (a *App) routes() *echo.Echo {
 	a.clickRoutes(e)
 	a.adminRoutes(e)
 	a.campaignRoutes(e)
+	a.segmentRoutes(e)
+	a.merchantRoutes(e)
+	a.storefrontRoutes(e)
 	a.inboxRoutes(e)
 	return e
 }

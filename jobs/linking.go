@@ -354,6 +354,16 @@ func (w *Worker) processLine(ctx context.Context, ev *store.Event) ([]*store.Mes
 		}
 		return nil, record(store.ActUnfollow, "Blocked the LINE account", map[string]any{})
 	case "message":
+		if code, ok := core.StaffLineCodeIn(le.Text); ok {
+			// A staff member linking their own LINE for test sends.
+			claimed, err := w.DB.ClaimStaffLineCode(ctx, shopID, code, le.UserID, "", w.now())
+			if err != nil {
+				return nil, err
+			}
+			if claimed {
+				return nil, nil
+			}
+		}
 		summary := "LINE message (" + le.MessageType + ")"
 		if le.Text != "" {
 			summary = le.Text

@@ -607,3 +607,61 @@ func TestGIDs(t *testing.T) {
 		t.Fatal(e)
 	}
 }
+
+func TestExtensionToken(t *testing.T) {
+	t.Parallel()
+	fake := shopifytest.NewServer(t)
+	app := newApp(t, fake)
+	now := time.Now()
+	secret := []byte(fake.APISecret)
+	hs := func(mod func(jwt.MapClaims)) string {
+		c := jwt.MapClaims{"dest": testShop, "aud": fake.APIKey, "sub": "gid://shopify/Customer/77",
+			"exp": now.Add(5 * time.Minute).Unix(), "nbf": now.Add(-time.Second).Unix(), "iat": now.Unix(), "jti": "j"}
+		if mod != nil {
+			mod(c)
+		}
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	other, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"dest": testShop, "aud": fake.APIKey,
+		"exp": now.Add(time.Minute).Unix()}).SignedString([]byte("not-the-secret"))
+	tests := []struct {
+		name     string
+		token    string
+		customer int64
+		ok       bool
+	}{
+		{"signed-in customer", hs(nil), 77, true},
+		{"guest has no sub", hs(func(c jwt.MapClaims) { delete(c, "sub") }), 0, true},
+		{"fake's guest token", fake.ExtensionToken(testShop, 0), 0, true},
+		{"fake's customer token", fake.ExtensionToken(testShop, 5), 5, true},
+		{"dest as https URL", hs(func(c jwt.MapClaims) { c["dest"] = "https://" + testShop }), 77, true},
+		{"wrong signature", other, 0, false},
+		{"expired", hs(func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Minute).Unix() }), 0, false},
+		{"no exp", hs(func(c jwt.MapClaims) { delete(c, "exp") }), 0, false},
+		{"wrong aud", hs(func(c jwt.MapClaims) { c["aud"] = "another-app" }), 0, false},
+		{"dest not a shop", hs(func(c jwt.MapClaims) { c["dest"] = "evil.example.com" }), 0, false},
+		{"http dest", hs(func(c jwt.MapClaims) { c["dest"] = "http://" + testShop }), 0, false},
+		{"sub not a customer", hs(func(c jwt.MapClaims) { c["sub"] = "gid://shopify/StaffMember/1" }), 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := app.VerifyExtensionToken(tt.token, now)
+			if tt.ok != (err == nil) {
+				t.Fatalf("err = %v, want ok=%v", err, tt.ok)
+			}
+			if err != nil {
+				if !errors.Is(err, shopify.ErrBadSessionToken) {
+					t.Fatalf("err %v is not ErrBadSessionToken", err)
+				}
+				return
+			}
+			if c.Shop != testShop || c.CustomerID != tt.customer {
+				t.Fatalf("claims = %+v", c)
+			}
+		})
+	}
+}

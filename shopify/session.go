@@ -65,3 +65,53 @@ func (a *App) VerifySessionToken(token string, now time.Time) (*SessionClaims, e
 		ExpiresAt: c.ExpiresAt.Time,
 	}, nil
 }
+
+// ExtensionClaims is what a verified checkout / customer account UI
+// extension session token says.
+type ExtensionClaims struct {
+	Shop string // from dest
+	// CustomerID is the signed-in customer's Shopify id (sub
+	// gid://shopify/Customer/N), 0 for a guest.
+	CustomerID int64
+	ExpiresAt  time.Time
+}
+
+// VerifyExtensionToken verifies the session token a checkout or customer
+// account UI extension sends (sessionToken.get()): HS256 signed with the app
+// secret, aud is our API key, exp/nbf valid at now (10s leeway), dest names
+// the shop (bare domain or https URL). sub, present only for a signed-in
+// customer, must be a Customer GID.
+func (a *App) VerifyExtensionToken(token string, now time.Time) (*ExtensionClaims, error) {
+	var c sessionJWT
+	_, err := jwt.ParseWithClaims(token, &c,
+		func(*jwt.Token) (any, error) { return []byte(a.cfg.APISecret), nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithAudience(a.cfg.APIKey),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(sessionLeeway),
+		jwt.WithTimeFunc(func() time.Time { return now }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadSessionToken, err)
+	}
+	host := c.Dest
+	if strings.Contains(host, "://") {
+		u, err := url.Parse(c.Dest)
+		if err != nil || u.Scheme != "https" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return nil, fmt.Errorf("%w: dest %q is not a shop", ErrBadSessionToken, c.Dest)
+		}
+		host = u.Host
+	}
+	if !ValidShopDomain(host) {
+		return nil, fmt.Errorf("%w: dest %q is not a shop", ErrBadSessionToken, c.Dest)
+	}
+	out := &ExtensionClaims{Shop: strings.ToLower(host), ExpiresAt: c.ExpiresAt.Time}
+	if c.Subject != "" {
+		typ, id, err := ParseGID(c.Subject)
+		if err != nil || typ != "Customer" || id <= 0 {
+			return nil, fmt.Errorf("%w: sub %q is not a customer", ErrBadSessionToken, c.Subject)
+		}
+		out.CustomerID = id
+	}
+	return out, nil
+}

@@ -126,11 +126,12 @@ func (db *DB) ExportCustomer(ctx context.Context, shopID, customerID int64) (*Cu
 
 // RedactResult counts what a customer redaction touched.
 type RedactResult struct {
-	Orders    int64 `json:"orders"`
-	Checkouts int64 `json:"checkouts"`
-	Links     int64 `json:"line_links"`
-	Messages  int64 `json:"messages"`
-	Skipped   int64 `json:"messages_skipped"`
+	Orders      int64 `json:"orders"`
+	Checkouts   int64 `json:"checkouts"`
+	Links       int64 `json:"line_links"`
+	Messages    int64 `json:"messages"`
+	Skipped     int64 `json:"messages_skipped"`
+	PixelEvents int64 `json:"pixel_events"`
 }
 
 // RedactCustomer erases a customer's personal data and LINE link while
@@ -192,6 +193,12 @@ func (db *DB) RedactCustomer(ctx context.Context, shopID, customerID int64, reas
 			last_text = '', reply_token_enc = NULL, redacted_at = ?, updated_at = ? WHERE shop_id = ? AND customer_id = ?`, at, at, shopID, customerID).Error; err != nil {
 			return fmt.Errorf("erasing LINE friend of customer %d: %w", customerID, err)
 		}
+		// Storefront browsing (web pixel) is deleted outright.
+		res = g.Where("shop_id = ? AND customer_id = ?", shopID, customerID).Delete(&PixelEvent{})
+		if res.Error != nil {
+			return fmt.Errorf("erasing storefront activity of customer %d: %w", customerID, res.Error)
+		}
+		r.PixelEvents = res.RowsAffected
 		// Activity text can quote the customer (inbound LINE messages, exports).
 		if err := g.Model(&Activity{}).Where("shop_id = ? AND customer_id = ?", shopID, customerID).
 			Updates(map[string]any{"summary": "", "data": "{}"}).Error; err != nil {

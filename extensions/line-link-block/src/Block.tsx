@@ -20,7 +20,7 @@ export function LinkBlock({ api }: { api: BlockAPI }) {
     if (!order) {
       return;
     }
-    const url = blockRequestURL(TSUNAGU_APP_URL, api.target, order, api.checkoutToken());
+    const url = blockRequestURL(TSUNAGU_APP_URL, api.target, order, api.checkoutToken(), api.language());
     fetchBlock((u, init) => fetch(u, init), url, api.token, (ms) => new Promise((r) => setTimeout(r, ms))).then((res) =>
       setV(view(res, api.settings(), api.language())),
     );

@@ -42,7 +42,8 @@ describe('lang and links', () => {
     expect(isSafeLink('not a url')).toBe(false);
   });
   it('builds the request URL', () => {
-    const u = new URL(blockRequestURL('https://app.example/', 'thank_you', 'gid://shopify/Order/1', 'tok'));
+    const u = new URL(blockRequestURL('https://app.example/', 'thank_you', 'gid://shopify/Order/1', 'tok', 'ja-JP'));
+    expect(u.searchParams.get('lang')).toBe('ja');
     expect(u.pathname).toBe('/ext/link-block');
     expect(u.searchParams.get('order_id')).toBe('gid://shopify/Order/1');
     expect(u.searchParams.get('checkout_token')).toBe('tok');

@@ -77,8 +77,14 @@ export function isSafeLink(u: string): boolean {
 }
 
 /** blockRequestURL is the app endpoint the block asks. */
-export function blockRequestURL(appURL: string, target: 'thank_you' | 'order_status', orderID: string, checkoutToken?: string): string {
-  const q = new URLSearchParams({ target, order_id: orderID });
+export function blockRequestURL(
+  appURL: string,
+  target: 'thank_you' | 'order_status',
+  orderID: string,
+  checkoutToken?: string,
+  isoCode?: string,
+): string {
+  const q = new URLSearchParams({ target, order_id: orderID, lang: lang(isoCode) });
   if (checkoutToken) {
     q.set('checkout_token', checkoutToken);
   }

@@ -47,8 +47,10 @@ async function fill(el: HTMLElement): Promise<void> {
     }
   }
   let answer: ProxyAnswer | null = null;
+  const lang = el.dataset.lang || document.documentElement.lang;
+  const showQR = el.dataset.showQr === 'true';
   try {
-    const res = await fetch(blockURL(el.dataset.proxy || '/apps/tsunagu', el.dataset.placement || ''), {
+    const res = await fetch(blockURL(el.dataset.proxy || '/apps/tsunagu', el.dataset.placement || '', lang, showQR), {
       credentials: 'same-origin',
       headers: { Accept: 'application/json' },
     });
@@ -60,8 +62,8 @@ async function fill(el: HTMLElement): Promise<void> {
     heading: el.dataset.heading,
     body: el.dataset.body,
     button: el.dataset.button,
-    showQR: el.dataset.showQr === 'true',
-    lang: el.dataset.lang || document.documentElement.lang,
+    showQR,
+    lang,
   });
   if (m) draw(el, m);
 }

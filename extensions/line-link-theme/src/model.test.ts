@@ -37,7 +37,8 @@ describe('model', () => {
 
 describe('urls', () => {
   it('blockURL', () => {
-    expect(blockURL('/apps/tsunagu/', 'product')).toBe('/apps/tsunagu/block?placement=product');
+    expect(blockURL('/apps/tsunagu/', 'product')).toBe('/apps/tsunagu/block?placement=product&lang=en');
+    expect(blockURL('/apps/tsunagu', 'cart', 'ja', true)).toBe('/apps/tsunagu/block?placement=cart&lang=ja&qr=1');
   });
   it('safeHref', () => {
     expect(safeHref('https://a.example/')).toBe('https://a.example/');

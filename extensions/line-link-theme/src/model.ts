@@ -76,6 +76,8 @@ export function model(a: ProxyAnswer | null, o: BlockOptions): BlockModel | null
 }
 
 /** blockURL is the app proxy request for this placement. */
-export function blockURL(proxy: string, placement: string): string {
-  return proxy.replace(/\/+$/, '') + '/block?placement=' + encodeURIComponent(placement.slice(0, 40));
+export function blockURL(proxy: string, placement: string, lang?: string, qr?: boolean): string {
+  const q = new URLSearchParams({ placement: placement.slice(0, 40), lang: (lang ?? '').toLowerCase().startsWith('ja') ? 'ja' : 'en' });
+  if (qr) q.set('qr', '1');
+  return proxy.replace(/\/+$/, '') + '/block?' + q.toString();
 }

@@ -1,0 +1,183 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/shopspring/decimal"
+
+	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/app/testenv"
+)
+
+// seedMerchant makes a shop with 40 customers of 0-5 orders; every other
+// one linked, every fifth linked one blocked, and one order with products.
+func seedMerchant(t *testing.T, a *App) *store.Shop {
+	t.Helper()
+	ctx := context.Background()
+	shop, _ := seedLinkedCustomer(t, a, 1, uid("owner"))
+	for i := 0; i < 40; i++ {
+		last := testNow.Add(-time.Duration(i*9) * 24 * time.Hour)
+		c := store.Customer{ShopID: shop.ID, ShopifyID: int64(5000 + i), FirstName: fmt.Sprintf("客%d", i), LastName: "佐藤",
+			Email: fmt.Sprintf("c%d@example.jp", i), OrdersCount: i % 6, TotalSpent: decimal.NewFromInt(int64(i * 3000)),
+			LastOrderAt: &last, CreatedAt: testNow, UpdatedAt: testNow}
+		mustDo(t, a.DB.WithContext(ctx).Omit("id").Create(&c).Error)
+		if i%2 == 0 {
+			l := &store.LineLink{ShopID: shop.ID, CustomerID: c.ID, LineUserID: uid(fmt.Sprint("m", i)), Friend: true, LinkedAt: testNow}
+			mustDo(t, a.DB.CreateLink(ctx, l))
+			if i%10 == 0 {
+				mustDo(t, a.DB.WithContext(ctx).Model(l).Update("blocked", true).Error)
+			}
+		}
+	}
+	return shop
+}
+
+// waitJS polls a JavaScript condition in the tab.
+func waitJS(t *testing.T, ctx context.Context, expr string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var err error
+	for time.Now().Before(deadline) {
+		// A page that reloads itself (a campaign polling its progress) ends a poll early; poll again.
+		if _, err = chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(time.Until(deadline)))); err == nil {
+			return
+		}
+		if !strings.Contains(err.Error(), "navigated") && !strings.Contains(err.Error(), "context") && !strings.Contains(err.Error(), "Execution context") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		dump, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("main").innerText.slice(0, 1500) + " | " + (window.__errs || []).join(";")`))
+		t.Fatalf("waiting for %s: %v\npage: %s", expr, err, dump)
+	}
+}
+
+func evalJS[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("evaluating %s: %v", expr, err)
+	}
+	return v
+}
+
+// apiCount is what the preview API answers for def.
+func apiCount(t *testing.T, a *App, def string) int64 {
+	t.Helper()
+	rec := adminCall(t, a, http.MethodPost, "/api/segments/preview", map[string]any{"definition": json.RawMessage(def)})
+	if rec.Code != http.StatusOK {
+		t.Fatalf("preview %s: %d %s", def, rec.Code, rec.Body)
+	}
+	return decode[struct {
+		Count int64 `json:"count"`
+	}](t, rec).Count
+}
+
+func TestSegmentBuilderBrowser(t *testing.T) {
+	db := testenv.Postgres(t)
+	a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
+	seedMerchant(t, a)
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	ctx := testenv.Browser(t)
+
+	mustDo(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/admin/segments?lang=ja&id_token="+sessionToken(t, testShop))))
+	waitJS(t, ctx, `document.getElementById("seg-count").dataset.state === "done"`)
+	// No conditions: everyone (41 customers).
+	if got := evalJS[string](t, ctx, `document.getElementById("seg-count").dataset.count`); got != "41" {
+		t.Fatalf("empty segment counts %s, want 41", got)
+	}
+
+	// A group with "number of orders at least 3", typed from the keyboard.
+	mustDo(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("seg-add-group"))))
+	mustDo(t, chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(`.cond input[type=number]`), "3")))
+	want := apiCount(t, a, `{"field":"orders_count","op":">=","value":3}`)
+	waitJS(t, ctx, `document.getElementById("seg-count").dataset.count === "`+strconv.FormatInt(want, 10)+`" && document.getElementById("seg-count").dataset.state === "done"`)
+
+	// Add "linked to LINE = yes" to the same group.
+	mustDo(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`.add-cond`))))
+	evalJS[bool](t, ctx, `(() => { const s = document.querySelectorAll(".cond-field")[1]; s.value = "linked"; s.dispatchEvent(new Event("change")); return true })()`)
+	def := `{"and":[{"field":"orders_count","op":">=","value":3},{"field":"linked","op":"=","value":true}]}`
+	want = apiCount(t, a, def)
+	if want == 0 {
+		t.Fatal("seed has no linked customer with 3+ orders")
+	}
+	waitJS(t, ctx, `document.getElementById("seg-count").dataset.count === "`+strconv.FormatInt(want, 10)+`" && document.getElementById("seg-count").dataset.state === "done"`)
+
+	// The funnel on the page is the API's.
+	rec := adminCall(t, a, http.MethodPost, "/api/segments/funnel", map[string]any{"definition": json.RawMessage(def)})
+	var f struct {
+		Steps []struct {
+			Key   string `json:"key"`
+			Count int64  `json:"count"`
+		} `json:"steps"`
+	}
+	mustDo(t, json.Unmarshal(rec.Body.Bytes(), &f))
+	shown := evalJS[map[string]string](t, ctx, `Object.fromEntries([...document.querySelectorAll("#seg-funnel li")].map(li => [li.dataset.step, li.dataset.count]))`)
+	for _, s := range f.Steps {
+		if shown[s.Key] != strconv.FormatInt(s.Count, 10) {
+			t.Errorf("funnel step %s shows %q, API says %d", s.Key, shown[s.Key], s.Count)
+		}
+	}
+	if shown["not_blocked"] == shown["linked"] {
+		t.Errorf("blocked customers not taken out of the funnel: %v", shown)
+	}
+
+	// Saving without a name puts the error next to the name field.
+	mustDo(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("seg-save"))))
+	if msg := evalJS[string](t, ctx, `document.getElementById("seg-name-err").textContent`); msg == "" {
+		t.Error("no error next to the empty name")
+	}
+	mustDo(t, chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("seg-name"), "リピーター（LINE）")))
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.ID("seg-save"))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `location.search.startsWith("?id=") && document.getElementById("seg-count").dataset.state === "done"`)
+	ss, err := a.DB.Segments(context.Background(), currentShopID(t, a))
+	if err != nil || len(ss) != 1 || ss[0].Name != "リピーター（LINE）" {
+		t.Fatalf("saved segments: %+v %v", ss, err)
+	}
+	rec = adminCall(t, a, http.MethodPost, "/api/segments/preview", map[string]any{"segment_id": ss[0].ID})
+	saved := decode[struct {
+		Count int64 `json:"count"`
+	}](t, rec).Count
+	if saved != want {
+		t.Errorf("saved segment counts %d, built %d", saved, want)
+	}
+	// Reloaded into the builder: two conditions, same count.
+	if n := evalJS[int](t, ctx, `document.querySelectorAll(".cond").length`); n != 2 {
+		t.Errorf("reloaded segment shows %d conditions", n)
+	}
+	waitJS(t, ctx, `document.getElementById("seg-count").dataset.count === "`+strconv.FormatInt(want, 10)+`"`)
+	keepScreenshot(t, ctx, "segments")
+
+	// Duplicate, then delete the copy.
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.ID("seg-dup"))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `document.querySelectorAll("#seg-saved li").length === 2`)
+	mustDo(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`)))
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.ID("seg-delete"))); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, `location.search === "" && document.querySelectorAll("#seg-saved li").length === 1`)
+}
+
+func currentShopID(t *testing.T, a *App) int64 {
+	t.Helper()
+	s, err := a.DB.ShopByDomain(context.Background(), testShop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.ID
+}

@@ -1,0 +1,217 @@
+package app
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/tsunagu/tsunagu/app/core"
+	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/line"
+)
+
+// merchantRoutes installs the campaign composer and report pages, the
+// automations page, and the JSON endpoints only they need.
+func (a *App) merchantRoutes(e *echo.Echo) {
+	g := e.Group("/api", a.adminAuth)
+	g.POST("/campaigns/forecast", a.campaignForecast)
+	g.POST("/campaigns/test", a.campaignTestSend)
+	g.GET("/campaigns/:id/ab", a.campaignAB)
+	g.GET("/staff-lines", a.listStaffLines)
+	g.POST("/staff-lines", a.createStaffLine)
+	g.DELETE("/staff-lines/:id", a.deleteStaffLine)
+	p := e.Group("/admin", a.adminEntry)
+	p.GET("/campaigns", a.campaignsPage)
+	p.GET("/campaigns/new", a.composerPage)
+	p.GET("/campaigns/:id", a.campaignPage)
+}
+
+// campaignForecast answers who a campaign to a segment would reach and
+// what it would cost, before the merchant confirms.
+func (a *App) campaignForecast(c echo.Context) error {
+	var in segmentRef
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	shop := currentShop(c)
+	n, err := a.DB.ResolveSegment(ctx, shop.ID, in.SegmentID, in.Builtin, in.Definition)
+	if err != nil {
+		return storeError(err)
+	}
+	f, err := core.SegmentFunnel(ctx, a.DB, shop, n, a.Now())
+	if err != nil {
+		return err
+	}
+	// A campaign waits out quiet hours, so everyone under the cap gets it.
+	fc := core.ForecastSend(f.ReachableLater, shop.Settings.ReportOptions().YenPerMessage, nil)
+	return c.JSON(http.StatusOK, map[string]any{"funnel": f, "forecast": fc})
+}
+
+// validateCampaignMessages checks messages as LINE would, with {{link}}
+// standing in for the tracked link.
+func validateCampaignMessages(msgs []json.RawMessage) error {
+	if len(msgs) == 0 || len(msgs) > line.MaxMessagesPerRequest {
+		return core.Errorf(core.EINVALID, "a message needs 1 to %d parts", line.MaxMessagesPerRequest)
+	}
+	for i, m := range msgs {
+		probe := strings.ReplaceAll(string(m), "{{link}}", "https://example.com/c")
+		if _, err := line.ValidateMessage(line.Message(probe)); err != nil {
+			return core.Errorf(core.EINVALID, "message %d: %v", i+1, err)
+		}
+	}
+	return nil
+}
+
+// campaignTestSend pushes a draft message to a staff member's own LINE
+// account (never to a customer), with {{link}} going straight to the link.
+func (a *App) campaignTestSend(c echo.Context) error {
+	var in struct {
+		StaffLineID int64             `json:"staff_line_id"`
+		Messages    []json.RawMessage `json:"messages"`
+		Link        string            `json:"link"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	if err := validateCampaignMessages(in.Messages); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	shop := currentShop(c)
+	sl, err := a.DB.StaffLine(ctx, shop.ID, in.StaffLineID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && sl.LineUserID == "") {
+		return core.Errorf(core.EINVALID, "pick a staff member whose LINE is linked")
+	}
+	if err != nil {
+		return err
+	}
+	token, err := a.channelToken(c)
+	if err != nil {
+		return err
+	}
+	link := in.Link
+	if link == "" {
+		link = "https://" + shop.Domain
+	}
+	enc, _ := json.Marshal(link)
+	msgs := make([]line.Message, len(in.Messages))
+	for i, m := range in.Messages {
+		msgs[i] = line.Message(strings.ReplaceAll(string(m), "{{link}}", strings.Trim(string(enc), `"`)))
+	}
+	if _, err := a.Messenger.Push(ctx, token, sl.LineUserID, msgs, line.RetryKey("test:"+randomToken())); err != nil {
+		return core.Errorf(core.EUNAVAILABLE, "LINE refused the test message: %v", err)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"sent_to": sl.Name})
+}
+
+// channelToken is the shop's Messaging API token, or a conflict saying
+// LINE is not connected.
+func (a *App) channelToken(c echo.Context) (string, error) {
+	ch, err := a.DB.LineChannel(c.Request().Context(), currentShop(c).ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", core.Errorf(core.ECONFLICT, "connect a LINE channel first (Settings)")
+	}
+	if err != nil {
+		return "", err
+	}
+	token, err := a.Box.Open(ch.MessagingTokenEnc)
+	if err != nil || token == "" {
+		return "", core.Errorf(core.ECONFLICT, "connect a LINE channel first (Settings)")
+	}
+	return token, nil
+}
+
+func (a *App) listStaffLines(c echo.Context) error {
+	ls, err := a.DB.StaffLines(c.Request().Context(), currentShop(c).ID)
+	if err != nil {
+		return err
+	}
+	now := a.Now()
+	out := ls[:0]
+	for _, l := range ls {
+		if l.LinkedAt == nil && !l.CodeExpiresAt.After(now) {
+			continue // an expired, unused code
+		}
+		if l.LinkedAt != nil {
+			l.Code = ""
+		}
+		out = append(out, l)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"staff_lines": out})
+}
+
+// createStaffLine starts linking a staff member's LINE: it answers a code
+// to send to the official account from LINE.
+func (a *App) createStaffLine(c echo.Context) error {
+	var in struct {
+		Name string `json:"name"`
+	}
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Name == "" || len([]rune(in.Name)) > 60 {
+		return core.Errorf(core.EINVALID, "name is required (at most 60 characters)")
+	}
+	now := a.Now()
+	sl := &store.StaffLine{ShopID: currentShop(c).ID, Name: in.Name, Code: core.NewStaffLineCode(),
+		CodeExpiresAt: now.Add(core.StaffCodeTTL), CreatedAt: now, UpdatedAt: now}
+	if err := a.DB.CreateStaffLine(c.Request().Context(), sl); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, sl)
+}
+
+func (a *App) deleteStaffLine(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if err := a.DB.DeleteStaffLine(c.Request().Context(), currentShop(c).ID, id); err != nil {
+		return storeError(err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// abView is a campaign's A/B comparison on clicks and on conversions.
+type abView struct {
+	Variants    []store.Metrics `json:"variants"`
+	Clicks      *core.ABResult  `json:"clicks,omitempty"`
+	Conversions *core.ABResult  `json:"conversions,omitempty"`
+}
+
+func (a *App) abOf(c echo.Context, camp *store.Campaign) (*store.CampaignReport, *abView, error) {
+	rep, err := a.DB.CampaignReport(c.Request().Context(), camp, a.reportOptions(currentShop(c)))
+	if err != nil {
+		return nil, nil, err
+	}
+	v := &abView{}
+	for _, m := range rep.Variants {
+		if m.Key != "" {
+			v.Variants = append(v.Variants, m)
+		}
+	}
+	if len(v.Variants) == 2 {
+		x, y := v.Variants[0], v.Variants[1]
+		cl := core.CompareAB(core.ABArm{Name: x.Key, Trials: x.Sent, Successes: x.UniqueClicks}, core.ABArm{Name: y.Key, Trials: y.Sent, Successes: y.UniqueClicks})
+		cv := core.CompareAB(core.ABArm{Name: x.Key, Trials: x.Sent, Successes: x.Conversions}, core.ABArm{Name: y.Key, Trials: y.Sent, Successes: y.Conversions})
+		v.Clicks, v.Conversions = &cl, &cv
+	}
+	return rep, v, nil
+}
+
+func (a *App) campaignAB(c echo.Context) error {
+	camp, err := a.loadCampaign(c)
+	if err != nil {
+		return err
+	}
+	_, v, err := a.abOf(c, camp)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
+}

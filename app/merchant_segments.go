@@ -1,0 +1,136 @@
+package app
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/tsunagu/tsunagu/app/core"
+	"github.com/tsunagu/tsunagu/app/store"
+)
+
+// segField describes one segment field for the point-and-click builder:
+// which operators it takes and what input suits its value.
+type segField struct {
+	Key string `json:"key"`
+	// Type picks the input: number, days, money, date, product, vendor,
+	// contains, text, month, bool, kind, click.
+	Type   string   `json:"type"`
+	Ops    []string `json:"ops"`
+	Within bool     `json:"within,omitempty"` // takes within_days
+}
+
+var (
+	opsCompare = []string{">=", "<=", "=", "!=", ">", "<"}
+	opsDate    = []string{"<", "<=", "=", ">=", ">"}
+	opsIn      = []string{"in", "not_in"}
+	opsEq      = []string{"=", "!="}
+	opsBool    = []string{"="}
+)
+
+// segFields is the builder's field list, in the order it offers them.
+var segFields = []segField{
+	{Key: "orders_count", Type: "number", Ops: opsCompare},
+	{Key: "total_spent", Type: "money", Ops: opsCompare},
+	{Key: "aov", Type: "money", Ops: opsCompare},
+	{Key: "days_since_last_order", Type: "days", Ops: opsCompare},
+	{Key: "days_since_first_order", Type: "days", Ops: opsCompare},
+	{Key: "last_order_date", Type: "date", Ops: opsDate},
+	{Key: "first_order_date", Type: "date", Ops: opsDate},
+	{Key: "product_id", Type: "product", Ops: opsIn},
+	{Key: "product_title", Type: "contains", Ops: []string{"contains", "not_contains"}},
+	{Key: "vendor", Type: "vendor", Ops: opsEq},
+	{Key: "coupon_used", Type: "bool", Ops: opsBool},
+	{Key: "coupon_unused", Type: "bool", Ops: opsBool},
+	{Key: "tag", Type: "text", Ops: opsEq},
+	{Key: "region", Type: "text", Ops: opsEq},
+	{Key: "country", Type: "text", Ops: opsEq},
+	{Key: "birthday_month", Type: "month", Ops: opsEq},
+	{Key: "days_since_signup", Type: "days", Ops: opsCompare},
+	{Key: "accepts_marketing", Type: "bool", Ops: opsBool},
+	{Key: "linked", Type: "bool", Ops: opsBool},
+	{Key: "friend", Type: "bool", Ops: opsBool},
+	{Key: "blocked", Type: "bool", Ops: opsBool},
+	{Key: "received", Type: "kind", Ops: opsEq, Within: true},
+	{Key: "clicked", Type: "click", Ops: opsEq, Within: true},
+}
+
+func (a *App) segmentRoutes(e *echo.Echo) {
+	g := e.Group("/api", a.adminAuth)
+	g.POST("/segments/funnel", a.segmentFunnel)
+	g.GET("/segments/products", a.segmentProducts)
+	e.GET("/admin/segments", a.segmentsPage, a.adminEntry)
+}
+
+// segmentFunnel answers the reachability funnel of a segment reference.
+func (a *App) segmentFunnel(c echo.Context) error {
+	var in segmentRef
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	shop := currentShop(c)
+	n, err := a.DB.ResolveSegment(ctx, shop.ID, in.SegmentID, in.Builtin, in.Definition)
+	if err != nil {
+		return storeError(err)
+	}
+	f, err := core.SegmentFunnel(ctx, a.DB, shop, n, a.Now())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, f)
+}
+
+// segmentProducts backs the product picker with what the shop has sold.
+func (a *App) segmentProducts(c echo.Context) error {
+	q := c.QueryParam("q")
+	if len(q) > 100 {
+		return echo.NewHTTPError(http.StatusBadRequest, "q is too long")
+	}
+	ctx := c.Request().Context()
+	shop := currentShop(c)
+	ps, err := a.DB.SoldProducts(ctx, shop.ID, q, 20)
+	if err != nil {
+		return err
+	}
+	vs, err := a.DB.SoldVendors(ctx, shop.ID, 50)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"products": ps, "vendors": vs})
+}
+
+// segmentsPage is the segment builder: saved segments on the left, the
+// point-and-click editor with its live count, funnel and sample.
+func (a *App) segmentsPage(c echo.Context) error {
+	ctx := c.Request().Context()
+	shop := currentShop(c)
+	ss, err := a.DB.Segments(ctx, shop.ID)
+	if err != nil {
+		return err
+	}
+	var cur *store.Segment
+	if id, _ := strconv.ParseInt(c.QueryParam("id"), 10, 64); id > 0 {
+		cur, err = a.DB.SegmentByID(ctx, shop.ID, id)
+		if errors.Is(err, store.ErrNotFound) {
+			cur = nil
+		} else if err != nil {
+			return err
+		}
+	}
+	type builtin struct {
+		Key        string            `json:"key"`
+		Definition store.SegmentNode `json:"definition"`
+	}
+	var bs []builtin
+	for _, k := range store.BuiltinSegmentKeys() {
+		n, _ := store.BuiltinSegment(k)
+		bs = append(bs, builtin{k, n})
+	}
+	kinds := append([]string{"campaign"}, messageKinds...)
+	return a.renderAdmin(c, "segments", "segb.title", map[string]any{
+		"Segments": ss, "Cur": cur, "Builtins": bs, "Fields": segFields, "Kinds": kinds, "Currency": shop.Currency,
+	})
+}
