@@ -172,6 +172,7 @@ type searchRes struct {
 }
 
 func TestAdminCustomerSearch(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 		s := seedAdmin(t, a)
@@ -254,6 +255,7 @@ func TestAdminCustomerSearch(t *testing.T) {
 }
 
 func TestAdminAccessRules(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 		s := seedAdmin(t, a)
@@ -316,6 +318,7 @@ type timelineRes struct {
 }
 
 func TestAdminTimeline(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 		s := seedAdmin(t, a)
@@ -420,6 +423,7 @@ func TestAdminTimeline(t *testing.T) {
 }
 
 func TestAdminJourneySettings(t *testing.T) {
+	t.Parallel()
 	db := testenv.Postgres(t)
 	a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 	s := seedAdmin(t, a)
@@ -479,6 +483,7 @@ func TestAdminJourneySettings(t *testing.T) {
 }
 
 func TestAdminTemplates(t *testing.T) {
+	t.Parallel()
 	db := testenv.SQLite(t)
 	a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 	s := seedAdmin(t, a)
@@ -559,6 +564,7 @@ func TestAdminTemplates(t *testing.T) {
 }
 
 func TestAdminDashboard(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 		s := seedAdmin(t, a)
@@ -594,6 +600,7 @@ func TestAdminDashboard(t *testing.T) {
 }
 
 func TestLINEErrorMetrics(t *testing.T) {
+	t.Parallel()
 	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/push") {
 			w.WriteHeader(http.StatusTooManyRequests)
@@ -618,6 +625,7 @@ func TestLINEErrorMetrics(t *testing.T) {
 }
 
 func TestMetricsAndJobsDashboard(t *testing.T) {
+	t.Parallel()
 	db := testenv.SQLite(t)
 	a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 	seedAdmin(t, a)

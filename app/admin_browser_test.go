@@ -73,6 +73,7 @@ func seedDashboard(t *testing.T, a *App, s *adminSeed) {
 }
 
 func TestAdminBrowser(t *testing.T) {
+	// Not parallel: Chromium is CPU-heavy; beside other tests it can outlast its time budget.
 	db := testenv.Postgres(t)
 	a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 	s := seedAdmin(t, a)

@@ -18,6 +18,7 @@ import (
 )
 
 func TestAdminPagesRender(t *testing.T) {
+	t.Parallel()
 	db := testenv.SQLite(t)
 	a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 	s := seedAdmin(t, a)
@@ -63,6 +64,7 @@ func TestAdminPagesRender(t *testing.T) {
 }
 
 func TestLinkFromOrderStatusPage(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 		s := seedAdmin(t, a)
@@ -104,6 +106,7 @@ func TestLinkFromOrderStatusPage(t *testing.T) {
 }
 
 func TestSearchBadCursor(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t, testenv.SQLite(t), testenv.Redis(t), "http://127.0.0.1:1")
 	seedAdmin(t, a)
 	if rec := adminDo(t, a, testShop, "GET", "/api/customers?cursor=abc", nil); rec.Code != 400 {
@@ -112,6 +115,7 @@ func TestSearchBadCursor(t *testing.T) {
 }
 
 func TestAdminPageForOtherAreas(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t, testenv.SQLite(t), testenv.Redis(t), "http://127.0.0.1:1")
 	seedAdmin(t, a)
 	a.echo.GET("/admin/segments", func(c echo.Context) error {

@@ -115,6 +115,7 @@ func runWorker(t *testing.T, a *App, w *jobs.Worker) (stop func()) {
 }
 
 func TestCampaignEndToEndWithRestart(t *testing.T) {
+	t.Parallel()
 	fake := linetest.NewServer(t)
 	db := testenv.Postgres(t)
 	a := newTestApp(t, db, testenv.Redis(t), fake.URL)
@@ -221,6 +222,7 @@ func TestCampaignEndToEndWithRestart(t *testing.T) {
 }
 
 func TestCampaignCancelMidway(t *testing.T) {
+	t.Parallel()
 	fake := linetest.NewServer(t)
 	db := testenv.Postgres(t)
 	a := newTestApp(t, db, testenv.Redis(t), fake.URL)
@@ -258,6 +260,7 @@ func TestCampaignCancelMidway(t *testing.T) {
 }
 
 func TestCampaignABSplitDeterministicAndWinner(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		fake := linetest.NewServer(t)
 		a := newTestApp(t, db, testenv.Redis(t), fake.URL)
@@ -368,6 +371,7 @@ func uid(name string) string {
 func mustDec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 
 func TestCampaignScheduledAndQuietHours(t *testing.T) {
+	t.Parallel()
 	fake := linetest.NewServer(t)
 	a := newTestApp(t, testenv.Postgres(t), testenv.Redis(t), fake.URL)
 	seedAudience(t, a, 10)
@@ -422,6 +426,7 @@ func TestCampaignScheduledAndQuietHours(t *testing.T) {
 }
 
 func TestCampaignsToResume(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		shop := &store.Shop{Domain: testShop}

@@ -8,6 +8,7 @@ import (
 )
 
 func TestLineRateConfig(t *testing.T) {
+	t.Parallel()
 	key := secretbox.NewKey()
 	cases := []struct {
 		value   string

@@ -12,6 +12,7 @@ import (
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestLoadConfig(t *testing.T) {
+	t.Parallel()
 	key := secretbox.NewKey()
 	prod := func(extra map[string]string) map[string]string {
 		m := map[string]string{"TSUNAGU_ENV": "production", "TSUNAGU_BASE_URL": "https://t.example.com", "TSUNAGU_SECRET_KEY": key,
@@ -66,6 +67,7 @@ func TestLoadConfig(t *testing.T) {
 }
 
 func TestDevKeyIsStable(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	c1, err := LoadConfig(envOf(map[string]string{"TSUNAGU_DATA_DIR": dir}))
 	if err != nil {
@@ -88,6 +90,7 @@ func TestDevKeyIsStable(t *testing.T) {
 }
 
 func TestRedactURL(t *testing.T) {
+	t.Parallel()
 	if got := redactURL("redis://:hunter2@h:6379/0"); strings.Contains(got, "hunter2") {
 		t.Fatalf("password leaked: %s", got)
 	}

@@ -9,6 +9,7 @@ import (
 )
 
 func TestCustomerUpsertFromWebhooks(t *testing.T) {
+	t.Parallel()
 	type want struct {
 		email, first, last, tags, region, country, birthday string
 		marketing                                           bool

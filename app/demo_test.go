@@ -14,6 +14,7 @@ import (
 // The demo shop is what a newcomer sees first: it must open in the admin
 // with customers, a timeline and dashboard numbers, and never be seeded twice.
 func TestSeedDemo(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")

@@ -85,6 +85,7 @@ func seedGDPR(t *testing.T, a *App) (*store.Shop, *store.Customer) {
 }
 
 func TestGDPRDataRequest(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 		shop, cust := seedGDPR(t, a)
@@ -133,6 +134,7 @@ func TestGDPRDataRequest(t *testing.T) {
 }
 
 func TestGDPRCustomersRedact(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 		ctx := context.Background()
@@ -224,6 +226,7 @@ func TestGDPRCustomersRedact(t *testing.T) {
 // Compliance webhooks are verified like every other: a bad signature is
 // refused and nothing is stored or done.
 func TestGDPRWebhooksNeedSignature(t *testing.T) {
+	t.Parallel()
 	db := testenv.SQLite(t)
 	a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 	seedGDPR(t, a)
@@ -241,6 +244,7 @@ func TestGDPRWebhooksNeedSignature(t *testing.T) {
 }
 
 func TestGDPRShopRedact(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 		ctx := context.Background()
@@ -281,6 +285,7 @@ func TestGDPRShopRedact(t *testing.T) {
 
 // Uninstall stops a queued message, and reinstall lets new ones through.
 func TestUninstallStopsQueuedMessage(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 		ctx := context.Background()

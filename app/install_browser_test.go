@@ -17,6 +17,7 @@ import (
 // The whole install in headless Chromium against the fake Shopify: install
 // URL → Shopify's authorize page → Install → callback → the admin page.
 func TestInstallFlowInBrowser(t *testing.T) {
+	// Not parallel: Chromium is CPU-heavy; beside other tests it can outlast its time budget.
 	db := testenv.SQLite(t)
 	var handler http.Handler
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))

@@ -92,6 +92,7 @@ func countShops(t *testing.T, db *store.DB) int64 {
 }
 
 func TestInstallHappyAndReinstall(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		a, fake := newInstallApp(t, db, "")
 		ctx := context.Background()
@@ -159,6 +160,7 @@ func TestInstallHappyAndReinstall(t *testing.T) {
 }
 
 func TestInstallRefusals(t *testing.T) {
+	t.Parallel()
 	db := testenv.SQLite(t)
 	a, fake := newInstallApp(t, db, "")
 	signed := func(shop, state string, ts time.Time, code string) url.Values {
@@ -233,6 +235,7 @@ func TestInstallRefusals(t *testing.T) {
 }
 
 func TestInstallRejectsBadShopParam(t *testing.T) {
+	t.Parallel()
 	a, _ := newInstallApp(t, testenv.SQLite(t), "")
 	for _, shop := range []string{"", "evil.com", "shop.myshopify.com.evil.com", "https://evil.com/x.myshopify.com", "a.myshopify.com:443"} {
 		rec := get(t, a, "/shopify/install?shop="+url.QueryEscape(shop))
@@ -248,6 +251,7 @@ func TestInstallRejectsBadShopParam(t *testing.T) {
 }
 
 func TestInstallWebhookFailureStoresNothing(t *testing.T) {
+	t.Parallel()
 	db := testenv.SQLite(t)
 	a, fake := newInstallApp(t, db, "")
 	ck, state := beginInstall(t, a, fake, testShop)
@@ -263,6 +267,7 @@ func TestInstallWebhookFailureStoresNothing(t *testing.T) {
 }
 
 func TestAdminURL(t *testing.T) {
+	t.Parallel()
 	db := testenv.SQLite(t)
 	a, _ := newInstallApp(t, db, "")
 	u, err := AdminURL(a.Config, "tsunagu-test", testNow, time.Minute)
@@ -300,6 +305,7 @@ func TestAdminURL(t *testing.T) {
 }
 
 func TestAdminLaunchFromShopify(t *testing.T) {
+	t.Parallel()
 	db := testenv.SQLite(t)
 	a, fake := newInstallApp(t, db, "")
 	launch := func(extra url.Values) string {
@@ -334,6 +340,7 @@ func TestAdminLaunchFromShopify(t *testing.T) {
 }
 
 func TestAfterInstallURL(t *testing.T) {
+	t.Parallel()
 	a, _ := newInstallApp(t, testenv.SQLite(t), "")
 	a.Config.ShopifyAdminBase = shopify.DefaultAdminBase
 	host := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
@@ -355,6 +362,7 @@ func TestAfterInstallURL(t *testing.T) {
 // Inside the Shopify admin every request carries an App Bridge session
 // token; it scopes the request to the token's shop.
 func TestEmbeddedAdminSessionToken(t *testing.T) {
+	t.Parallel()
 	db := testenv.SQLite(t)
 	a, fake := newInstallApp(t, db, "")
 	seedLinkedCustomer(t, a, 1, "")

@@ -82,6 +82,7 @@ func startTestWorkers(t *testing.T, a *App, w *jobs.Worker, concurrency int, gra
 // (sent, or never sent after a cancel), quiet hours, duplicate webhooks and
 // a worker killed mid-send — and every message pushed exactly once.
 func TestJourneysEndToEnd(t *testing.T) {
+	t.Parallel()
 	db := testenv.Postgres(t)
 	fake := linetest.NewServer(t)
 	fake.AddToken(testLINEToken)
@@ -282,6 +283,7 @@ func pushesTo(fake *linetest.Server, user string) int {
 }
 
 func TestClickRejectsBadTokens(t *testing.T) {
+	t.Parallel()
 	db := testenv.SQLite(t)
 	a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 	forged := a.Signer.Sign("session", []byte(`{"m":1,"k":"x","u":"https://evil.example"}`), testNow.Add(time.Hour))

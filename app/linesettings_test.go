@@ -38,6 +38,7 @@ func decodeJSON(t *testing.T, rec *httptest.ResponseRecorder) map[string]any {
 }
 
 func TestLineSettingsAPI(t *testing.T) {
+	t.Parallel()
 	db := testenv.SQLite(t)
 	e := newLinkEnv(t, db, testenv.Redis(t), "")
 	ctx := context.Background()
@@ -122,6 +123,7 @@ func TestLineSettingsAPI(t *testing.T) {
 }
 
 func TestIncentiveSettingsAPI(t *testing.T) {
+	t.Parallel()
 	db := testenv.SQLite(t)
 	e := newLinkEnv(t, db, testenv.Redis(t), "")
 	for _, tc := range []struct {

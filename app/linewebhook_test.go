@@ -50,6 +50,7 @@ func (e *linkEnv) lineWebhook(key string, body []byte, sig string) *httptest.Res
 }
 
 func TestLineWebhookRejects(t *testing.T) {
+	t.Parallel()
 	db := testenv.SQLite(t)
 	e := newLinkEnv(t, db, testenv.Redis(t), "")
 	body := lineFixture(t, "follow.json", testLineUser, "01HMQGW40RZJPJM3RAJP7BHC2Q")
@@ -85,6 +86,7 @@ func TestLineWebhookRejects(t *testing.T) {
 // with reason "blocked"; follow makes them reachable again; messages go to
 // the timeline; redeliveries are stored once; the unlink postback unlinks.
 func TestLineWebhookReachability(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		e := newLinkEnv(t, db, testenv.Redis(t), "")
 		ctx := context.Background()
@@ -192,6 +194,7 @@ func TestLineWebhookReachability(t *testing.T) {
 // Linked without adding the bot: the coupon is held back (reason
 // not_friend) and goes out when the follow event arrives.
 func TestLinkNotFriendThenFollow(t *testing.T) {
+	t.Parallel()
 	db := testenv.SQLite(t)
 	e := newLinkEnv(t, db, testenv.Redis(t), "")
 	ctx := context.Background()

@@ -18,6 +18,7 @@ import (
 // consent redirect), the callback and the Japanese result page with the
 // coupon code; then the unlink button.
 func TestLinkFlowInBrowser(t *testing.T) {
+	// Not parallel: Chromium is CPU-heavy; beside other tests it can outlast its time budget.
 	db := testenv.SQLite(t)
 	var h http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))

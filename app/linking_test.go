@@ -25,6 +25,7 @@ import (
 // page shows the coupon; the job creates it in Shopify (this customer only,
 // one use), pushes it as a Flex message and tags the customer.
 func TestLinkHappyPath(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		e := newLinkEnv(t, db, testenv.Redis(t), "")
 		ctx := context.Background()
@@ -153,6 +154,7 @@ func between(s, from, to string) string {
 
 // Every way a callback can be wrong is refused and stores nothing.
 func TestLinkCallbackRefused(t *testing.T) {
+	t.Parallel()
 	db := testenv.SQLite(t)
 	e := newLinkEnv(t, db, testenv.Redis(t), "")
 	idToken := func(mut func(jwt.MapClaims), secret string) func(nonce string) string {
@@ -271,6 +273,7 @@ func lineLoginForging(t *testing.T, e *linkEnv, idToken string) *lineLoginT {
 // Two callbacks for the same customer at once (two tabs, a double tap) make
 // one link and one coupon, on PostgreSQL where they truly run in parallel.
 func TestLinkConcurrentCallbacks(t *testing.T) {
+	t.Parallel()
 	db := testenv.Postgres(t)
 	e := newLinkEnv(t, db, testenv.Redis(t), "")
 	const n = 4
@@ -306,6 +309,7 @@ func TestLinkConcurrentCallbacks(t *testing.T) {
 // One LINE user ↔ one customer per shop: relinking elsewhere is refused
 // with a clear page until the old link is removed.
 func TestLinkRelinkRefused(t *testing.T) {
+	t.Parallel()
 	db := testenv.SQLite(t)
 	e := newLinkEnv(t, db, testenv.Redis(t), "")
 	la := e.authorize(t, e.start(t, e.cust))
@@ -334,6 +338,7 @@ func TestLinkRelinkRefused(t *testing.T) {
 }
 
 func TestLinkStartRefused(t *testing.T) {
+	t.Parallel()
 	db := testenv.SQLite(t)
 	e := newLinkEnv(t, db, testenv.Redis(t), "")
 	good, _ := e.a.LinkURL(e.s.ID, e.cust.ID)
@@ -360,6 +365,7 @@ func TestLinkStartRefused(t *testing.T) {
 }
 
 func TestLinkCouponIssuance(t *testing.T) {
+	t.Parallel()
 	fixed := store.Incentive{Enabled: true, Kind: "fixed", Value: 500, MinimumSubtotal: 3000, ValidDays: 14, Title: "500円OFF"}
 	for _, tc := range []struct {
 		name          string
@@ -427,6 +433,7 @@ func TestLinkCouponIssuance(t *testing.T) {
 
 // The storefront entry through Shopify's app proxy.
 func TestLinkAppProxy(t *testing.T) {
+	t.Parallel()
 	db := testenv.SQLite(t)
 	e := newLinkEnv(t, db, testenv.Redis(t), "")
 	signed := func(customer string, ts time.Time) string {

@@ -13,6 +13,7 @@ import (
 )
 
 func TestSegmentFunnelAPI(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 		shop := seedMerchant(t, a)

@@ -84,6 +84,7 @@ func apiCount(t *testing.T, a *App, def string) int64 {
 }
 
 func TestSegmentBuilderBrowser(t *testing.T) {
+	// Not parallel: Chromium is CPU-heavy; beside other tests it can outlast its time budget.
 	db := testenv.Postgres(t)
 	a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 	seedMerchant(t, a)

@@ -18,6 +18,7 @@ import (
 )
 
 func TestSegmentAPI(t *testing.T) {
+	t.Parallel()
 	fake := linetest.NewServer(t)
 	a := newTestApp(t, testenv.Postgres(t), testenv.Redis(t), fake.URL)
 	seedAudience(t, a, 30)
@@ -111,6 +112,7 @@ func TestSegmentAPI(t *testing.T) {
 }
 
 func TestRichMenuPerSegmentRelinks(t *testing.T) {
+	t.Parallel()
 	fake := linetest.NewServer(t)
 	a := newTestApp(t, testenv.Postgres(t), testenv.Redis(t), fake.URL)
 	au := seedAudience(t, a, 3)
@@ -157,6 +159,7 @@ func TestRichMenuPerSegmentRelinks(t *testing.T) {
 }
 
 func TestAutomationsPlanOnce(t *testing.T) {
+	t.Parallel()
 	fake := linetest.NewServer(t)
 	a := newTestApp(t, testenv.Postgres(t), testenv.Redis(t), fake.URL)
 	au := seedAudience(t, a, 3)

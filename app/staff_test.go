@@ -15,6 +15,7 @@ import (
 )
 
 func TestPasswordHash(t *testing.T) {
+	t.Parallel()
 	h, err := hashPassword("correct horse battery")
 	if err != nil {
 		t.Fatal(err)
@@ -60,6 +61,7 @@ func withCookie(method, target string, ck *http.Cookie, body string) *http.Reque
 }
 
 func TestStaffAccounts(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 		s := seedAdmin(t, a)
@@ -158,6 +160,7 @@ func TestStaffAccounts(t *testing.T) {
 }
 
 func TestStaffLoginThrottle(t *testing.T) {
+	t.Parallel()
 	db := testenv.SQLite(t)
 	a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 	seedAdmin(t, a)
@@ -178,6 +181,7 @@ func TestStaffLoginThrottle(t *testing.T) {
 }
 
 func TestCrossSiteWritesRefused(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t, testenv.SQLite(t), testenv.Redis(t), "http://127.0.0.1:1")
 	seedAdmin(t, a)
 	ck := &http.Cookie{Name: adminCookie, Value: a.Signer.Sign(adminPurpose, []byte(testShop+"|1"), testNow.Add(time.Hour))}

@@ -44,6 +44,7 @@ func orderFixture(t *testing.T) ([]byte, int64) {
 }
 
 func TestShopifyWebhookRejects(t *testing.T) {
+	t.Parallel()
 	db := testenv.SQLite(t)
 	a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 	body, _ := orderFixture(t)
@@ -102,6 +103,7 @@ func TestShopifyWebhookRejects(t *testing.T) {
 }
 
 func TestShopifyWebhookDuplicateAcknowledged(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
 		body, _ := orderFixture(t)
@@ -129,6 +131,7 @@ func TestShopifyWebhookDuplicateAcknowledged(t *testing.T) {
 // the right recipient, retry key and text, though the webhook comes three
 // times and the worker restarts in between.
 func TestOrderCreateThankYouExactlyOnce(t *testing.T) {
+	t.Parallel()
 	db := testenv.Postgres(t)
 	fake := linetest.NewServer(t)
 	fake.AddToken(testLINEToken)
@@ -199,6 +202,7 @@ func TestOrderCreateThankYouExactlyOnce(t *testing.T) {
 }
 
 func TestOrderCreateUnlinkedIsSkippedWithReason(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		fake := linetest.NewServer(t)
 		fake.AddToken(testLINEToken)
@@ -224,6 +228,8 @@ func TestOrderCreateUnlinkedIsSkippedWithReason(t *testing.T) {
 // acknowledged; once Redis is back the relay enqueues them, all are processed
 // and no message goes out twice.
 func TestRedisOutageLosesNothing(t *testing.T) {
+	// Not parallel: it pushes 100 webhooks through a Redis it stops and restarts;
+	// beside other tests on two cores it can outlast its deadline.
 	db := testenv.Postgres(t)
 	fake := linetest.NewServer(t)
 	fake.AddToken(testLINEToken)

@@ -181,6 +181,7 @@ func (e *env) sendAt(key string, at time.Time) (store.Message, error) {
 }
 
 func TestPlanOrderJourneys(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.mustEvent(shopify.TopicOrdersCreate, orderJSON(501, 7001, ""))
 	sid, cid := e.shop.ID, e.cust.ID
@@ -210,6 +211,7 @@ func TestPlanOrderJourneys(t *testing.T) {
 }
 
 func TestPlanRules(t *testing.T) {
+	t.Parallel()
 	type check struct {
 		key    string // with %d for shop and customer ids
 		status string // "" means absent
@@ -353,6 +355,7 @@ func TestPlanRules(t *testing.T) {
 }
 
 func TestFulfillmentBeforeOrderRetries(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	err := e.event(shopify.TopicFulfillmentsCreate, fulfillmentJSON(92, 700, "YT1", ""))
 	if err == nil || !errors.Is(err, store.ErrNotFound) {
@@ -380,6 +383,7 @@ func fulfillmentJSON(id, order int64, number, url string) string {
 
 // The rules checked right before a send, one case each.
 func TestSendRules(t *testing.T) {
+	t.Parallel()
 	day := 24 * time.Hour
 	tokyo, _ := time.LoadLocation("Asia/Tokyo")
 	cases := []struct {
@@ -577,6 +581,7 @@ func (e *env) sentToday(n int) {
 // The message's links go through click tracking with a signed token that
 // names the message and the target.
 func TestSentLinksAreTracked(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.mustEvent(shopify.TopicCheckoutsCreate, checkoutJSON("tk9", "ct9", 7001))
 	m, err := e.sendAt(e.key(KindCartReminder, "ktk9"), t0.Add(time.Hour))
@@ -606,6 +611,7 @@ func TestSentLinksAreTracked(t *testing.T) {
 }
 
 func TestRetryDelay(t *testing.T) {
+	t.Parallel()
 	rate := &line.APIError{Status: 429, RetryAfter: 30 * time.Second}
 	cases := []struct {
 		n        int
@@ -635,6 +641,7 @@ func TestRetryDelay(t *testing.T) {
 }
 
 func TestClickToken(t *testing.T) {
+	t.Parallel()
 	key, _ := secretbox.ParseKey(secretbox.NewKey())
 	s := secretbox.NewSigner(key)
 	tok := ClickToken(s, Click{MessageID: 42, Kind: KindShipping, Target: "https://track.example/?n=1"}, t0)
@@ -662,6 +669,7 @@ func TestClickToken(t *testing.T) {
 }
 
 func TestWithUTM(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ in, kind, want string }{
 		{"https://shop.example/p", "follow_up_30", "https://shop.example/p?utm_campaign=follow_up_30&utm_medium=message&utm_source=line"},
 		{"https://shop.example/p?a=1&utm_source=mail", "shipping", "https://shop.example/p?a=1&utm_campaign=shipping&utm_medium=message&utm_source=mail"},
@@ -675,6 +683,7 @@ func TestWithUTM(t *testing.T) {
 }
 
 func TestDedupeKeys(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ got, want string }{
 		{FollowUpKey(KindFollowUp7, 1, 555, 9), "follow_up_7/s1/o555/c9"},
 		{CartReminderKey(KindCartReminder, 1, "abc123", 9), "cart_reminder/s1/kabc123/c9"},
@@ -693,6 +702,7 @@ func TestDedupeKeys(t *testing.T) {
 
 // The day-30 nudge reminds the customer of a coupon they still hold.
 func TestFollowUp30RemindsCoupon(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	issued, expires := t0, t0.Add(40*24*time.Hour)
 	if err := e.w.DB.G.Create(&store.Coupon{ShopID: e.shop.ID, CustomerID: &e.cust.ID, Campaign: "link", Code: "LINE-ABCD-1234",
@@ -712,6 +722,7 @@ func TestFollowUp30RemindsCoupon(t *testing.T) {
 // Workers sending to one customer at once cannot slip past the daily cap
 // together: exactly the cap goes out, the rest waits for tomorrow.
 func TestDailyCapHoldsUnderConcurrency(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		e := newEnvOn(t, db)
 		var ids []int64

@@ -38,6 +38,7 @@ func startWorkerProcess(t *testing.T, w Worker, redisOpt asynq.RedisClientOpt, l
 // (the fake, itself limited to 10/s) never sees more than 10 requests in
 // any one-second window and never answers 429.
 func TestTwoWorkersShareTheLINERate(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	fake := linetest.NewServer(t)
 	fake.SetRateLimit(10)

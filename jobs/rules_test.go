@@ -6,6 +6,7 @@ import (
 )
 
 func TestQuietUntil(t *testing.T) {
+	t.Parallel()
 	tokyo, _ := time.LoadLocation("Asia/Tokyo")
 	at := func(day, h, m int) time.Time { return time.Date(2026, 11, day, h, m, 0, 0, tokyo) }
 	cases := []struct {

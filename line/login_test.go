@@ -56,6 +56,7 @@ func authorize(t *testing.T, fake *linetest.Server, authURL string) url.Values {
 }
 
 func TestAuthorizeURL(t *testing.T) {
+	t.Parallel()
 	cfg := line.LoginConfig{ChannelID: "1234567890", RedirectURI: "https://shop.example/cb?x=1"}
 	verifier, challenge := line.NewPKCE()
 	if len(verifier) < 43 || len(verifier) > 128 || challenge == "" || challenge == verifier {
@@ -90,6 +91,7 @@ func TestAuthorizeURL(t *testing.T) {
 }
 
 func TestLoginFlow(t *testing.T) {
+	t.Parallel()
 	for _, es256 := range []bool{false, true} {
 		name := "HS256"
 		var opts []linetest.Option
@@ -135,6 +137,7 @@ func TestLoginFlow(t *testing.T) {
 }
 
 func TestExchangeFailures(t *testing.T) {
+	t.Parallel()
 	fake, login, cfg := loginSetup(t)
 	ctx := context.Background()
 	start := func() (code, verifier string) {
@@ -166,6 +169,7 @@ func TestExchangeFailures(t *testing.T) {
 }
 
 func TestFriendshipStatusNotFriend(t *testing.T) {
+	t.Parallel()
 	fake, login, cfg := loginSetup(t)
 	fake.SetLoginUser("U0000000000000000000000000000beef", "Jiro", false)
 	verifier, challenge := line.NewPKCE()
@@ -195,6 +199,7 @@ func hs256(t *testing.T, secret string, claims jwt.MapClaims) string {
 }
 
 func TestVerifyIDTokenFailures(t *testing.T) {
+	t.Parallel()
 	fake, login, cfg := loginSetup(t)
 	now := time.Unix(1_750_000_000, 0)
 	good := func() jwt.MapClaims {
@@ -257,6 +262,7 @@ func TestVerifyIDTokenFailures(t *testing.T) {
 // LINE's published example payload has exp before iat: a correct verifier
 // rejects it as expired, whatever the clock says.
 func TestVerifyIDTokenPublishedExample(t *testing.T) {
+	t.Parallel()
 	_, login, _ := loginSetup(t)
 	b, err := os.ReadFile(filepath.Join(linetest.FixturesDir(t), "line", "login", "id_token_payload.json"))
 	if err != nil {

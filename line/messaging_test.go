@@ -31,6 +31,7 @@ func newFake(t *testing.T) (*linetest.Server, *line.Messenger) {
 }
 
 func TestPushRecordedByFake(t *testing.T) {
+	t.Parallel()
 	fake, m := newFake(t)
 	key := line.RetryKey("thanks/order-1001/cust-1")
 	msgs := []line.Message{line.TextMessage("ありがとうございます"), line.FlexMessage("ご注文ありがとうございます", bubble("#1001"))}
@@ -59,6 +60,7 @@ func TestPushRecordedByFake(t *testing.T) {
 }
 
 func TestMulticast(t *testing.T) {
+	t.Parallel()
 	fake, m := newFake(t)
 	to := []string{userID, "U" + strings.Repeat("a", 32)}
 	if _, err := m.Multicast(context.Background(), token, to, []line.Message{line.TextMessage("sale")}, line.RetryKey("campaign-1/batch-0")); err != nil {
@@ -78,6 +80,7 @@ func TestMulticast(t *testing.T) {
 }
 
 func TestDuplicateRetryKey(t *testing.T) {
+	t.Parallel()
 	fake, m := newFake(t)
 	key := line.RetryKey("ship/order-7/cust-2")
 	msgs := []line.Message{line.TextMessage("発送しました")}
@@ -98,6 +101,7 @@ func TestDuplicateRetryKey(t *testing.T) {
 }
 
 func TestRateLimitedIsRetryable(t *testing.T) {
+	t.Parallel()
 	fake, m := newFake(t)
 	fake.FailNext(http.StatusTooManyRequests, 1)
 	_, err := m.Push(context.Background(), token, userID, []line.Message{line.TextMessage("hi")}, line.RetryKey("k1"))
@@ -122,6 +126,7 @@ func TestRateLimitedIsRetryable(t *testing.T) {
 }
 
 func TestBadRequestNotRetryable(t *testing.T) {
+	t.Parallel()
 	fake, m := newFake(t)
 	// A recipient LINE doesn't know the shape of: refused by the fake with
 	// LINE's message, not caught locally.
@@ -145,6 +150,7 @@ func TestBadRequestNotRetryable(t *testing.T) {
 }
 
 func TestUnauthorized(t *testing.T) {
+	t.Parallel()
 	_, m := newFake(t)
 	_, err := m.Push(context.Background(), "wrong-token", userID, []line.Message{line.TextMessage("hi")}, "")
 	var apiErr *line.APIError
@@ -157,6 +163,7 @@ func TestUnauthorized(t *testing.T) {
 }
 
 func TestNetworkErrorRetryable(t *testing.T) {
+	t.Parallel()
 	fake, _ := newFake(t)
 	url := fake.URL
 	fake.Close()
@@ -169,6 +176,7 @@ func TestNetworkErrorRetryable(t *testing.T) {
 }
 
 func TestLocalValidation(t *testing.T) {
+	t.Parallel()
 	fake, m := newFake(t)
 	cases := map[string][]line.Message{
 		"none":           nil,
@@ -201,6 +209,7 @@ func TestLocalValidation(t *testing.T) {
 }
 
 func TestRetryKeyDeterministicUUID(t *testing.T) {
+	t.Parallel()
 	a, b := line.RetryKey("thanks/1/2"), line.RetryKey("thanks/1/2")
 	if a != b {
 		t.Errorf("RetryKey not deterministic: %s vs %s", a, b)
@@ -214,6 +223,7 @@ func TestRetryKeyDeterministicUUID(t *testing.T) {
 }
 
 func TestBotInfoAndProfile(t *testing.T) {
+	t.Parallel()
 	fake, m := newFake(t)
 	fake.SetBotInfo(linetest.BotInfo{UserID: "Ubot", BasicID: "@shop", DisplayName: "Shop"})
 	info, err := m.BotInfo(context.Background(), token)
@@ -233,6 +243,7 @@ func TestBotInfoAndProfile(t *testing.T) {
 }
 
 func TestRichMenuPerUser(t *testing.T) {
+	t.Parallel()
 	fake := linetest.NewServer(t, linetest.WithTokens(token))
 	m := line.NewMessenger(fake.URL, fake.Client(), line.WithDataAPIBase(fake.URL))
 	ctx := context.Background()
@@ -262,6 +273,7 @@ func TestRichMenuPerUser(t *testing.T) {
 }
 
 func TestBatches(t *testing.T) {
+	t.Parallel()
 	to := make([]string, 1201)
 	b := line.Batches(to)
 	if len(b) != 3 || len(b[0]) != 500 || len(b[1]) != 500 || len(b[2]) != 201 {
@@ -273,6 +285,7 @@ func TestBatches(t *testing.T) {
 }
 
 func TestConcurrentPushes(t *testing.T) {
+	t.Parallel()
 	fake, m := newFake(t)
 	m2 := line.NewMessenger(fake.URL, fake.Client(), line.WithLimiter(line.NewLimiter(testenv.RedisClient(t), 0)))
 	done := make(chan error, 40)

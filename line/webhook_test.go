@@ -27,6 +27,7 @@ func webhookFixture(t *testing.T, name string) []byte {
 // Every fixture parses through both entry points, with the same events,
 // skipping only the types the SDK doesn't know.
 func TestWebhookAllFixtures(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob(filepath.Join(linetest.FixturesDir(t), "line", "webhooks", "*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no webhook fixtures: %v", err)
@@ -76,6 +77,7 @@ func TestWebhookAllFixtures(t *testing.T) {
 }
 
 func TestWebhookFixtureContents(t *testing.T) {
+	t.Parallel()
 	one := func(name string) line.Event {
 		t.Helper()
 		body := webhookFixture(t, name)
@@ -127,6 +129,7 @@ func TestWebhookFixtureContents(t *testing.T) {
 }
 
 func TestWebhookBadSignature(t *testing.T) {
+	t.Parallel()
 	body := webhookFixture(t, "follow.json")
 	good := linetest.SignWebhook(webhookSecret, body)
 	tampered := append([]byte(nil), body...)
@@ -153,6 +156,7 @@ func TestWebhookBadSignature(t *testing.T) {
 }
 
 func TestWebhookVerifyRequest(t *testing.T) {
+	t.Parallel()
 	// LINE's "Verify" button sends no events.
 	body := []byte(`{"destination":"U0123456789abcdef0123456789abcdef","events":[]}`)
 	dest, evs, err := line.ParseEvents(webhookSecret, body, linetest.SignWebhook(webhookSecret, body))

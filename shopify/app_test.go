@@ -33,6 +33,7 @@ func newApp(t *testing.T, fake *shopifytest.Server) *shopify.App {
 }
 
 func TestNewAppRequiresCredentials(t *testing.T) {
+	t.Parallel()
 	if _, err := shopify.NewApp(shopify.AppConfig{APIKey: "k"}); err == nil {
 		t.Fatal("want error without secret")
 	}
@@ -52,6 +53,7 @@ func TestNewAppRequiresCredentials(t *testing.T) {
 // The whole install against the fake: authorize URL, the fake's redirect
 // back, callback verification, code exchange, then the code is spent.
 func TestInstallFlow(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t, shopifytest.WithAutoRedirect())
 	app := newApp(t, fake)
 	state := shopify.NewState()
@@ -117,6 +119,7 @@ func TestInstallFlow(t *testing.T) {
 }
 
 func TestInstallPageMode(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	app := newApp(t, fake)
 	authURL, _ := app.AuthorizeURL(testShop, "s1")
@@ -133,6 +136,7 @@ func TestInstallPageMode(t *testing.T) {
 }
 
 func TestAuthorizeURLRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	app := newApp(t, shopifytest.NewServer(t))
 	if _, err := app.AuthorizeURL("evil.com", "s"); !errors.Is(err, shopify.ErrBadShop) {
 		t.Errorf("evil.com: %v", err)
@@ -143,6 +147,7 @@ func TestAuthorizeURLRejectsBadInput(t *testing.T) {
 }
 
 func TestVerifyCallback(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	app := newApp(t, fake)
 	now := time.Unix(1_800_000_000, 0)
@@ -189,6 +194,7 @@ func TestVerifyCallback(t *testing.T) {
 // Shopify's example from its OAuth docs, and the percent-encoded variant
 // Shopify's JS library signs when a value holds reserved characters.
 func TestVerifyCallbackKnownVectors(t *testing.T) {
+	t.Parallel()
 	app, _ := shopify.NewApp(shopify.AppConfig{APIKey: "k", APISecret: "hush"})
 	q := url.Values{"code": {"0907a61c0c8d55e99db179b68161bc00"}, "shop": {"some-shop.myshopify.com"}, "timestamp": {"1337178173"}}
 	q.Set("hmac", "4712bf92ffc2917d15a2f5a273e39f0116667419aa4b6ac0b3baaf26fa3c4d20")
@@ -205,6 +211,7 @@ func TestVerifyCallbackKnownVectors(t *testing.T) {
 }
 
 func TestExchangeTokenErrors(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	app := newApp(t, fake)
 	ctx := context.Background()
@@ -238,6 +245,7 @@ func errString(_, _ string, err error) string {
 }
 
 func TestExchangeTokenRetries(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	app := newApp(t, fake)
 	fake.FailNext(2, http.StatusServiceUnavailable, "")
@@ -249,6 +257,7 @@ func TestExchangeTokenRetries(t *testing.T) {
 }
 
 func TestSessionToken(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	app := newApp(t, fake)
 	now := time.Now()
@@ -327,6 +336,7 @@ func adminFor(t *testing.T, fake *shopifytest.Server) (*shopify.App, *shopify.Ad
 }
 
 func TestEnsureWebhooksIdempotent(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	_, admin := adminFor(t, fake)
 	ctx := context.Background()
@@ -367,6 +377,7 @@ func TestEnsureWebhooksIdempotent(t *testing.T) {
 }
 
 func TestEnsureWebhooksPaginates(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	_, admin := adminFor(t, fake)
 	ctx := context.Background()
@@ -388,6 +399,7 @@ func TestEnsureWebhooksPaginates(t *testing.T) {
 }
 
 func TestEnsureWebhooksUserError(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	_, admin := adminFor(t, fake)
 	_, err := admin.EnsureWebhooks(context.Background(), "not a url", []string{shopify.TopicOrdersCreate})
@@ -398,6 +410,7 @@ func TestEnsureWebhooksUserError(t *testing.T) {
 }
 
 func TestShopInfo(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	_, admin := adminFor(t, fake)
 	fake.SetShopInfo(testShop, shopifytest.ShopInfo{Name: "つなぐ商店", Email: "o@example.jp", Currency: "JPY", Timezone: "Asia/Tokyo", Locale: "ja"})
@@ -418,6 +431,7 @@ func TestShopInfo(t *testing.T) {
 }
 
 func TestAdminRejectsWrongToken(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	app := newApp(t, fake)
 	otherToken := fake.IssueToken("other.myshopify.com")
@@ -433,6 +447,7 @@ func TestAdminRejectsWrongToken(t *testing.T) {
 }
 
 func TestCreateDiscountCode(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	_, admin := adminFor(t, fake)
 	ctx := context.Background()
@@ -486,6 +501,7 @@ func TestCreateDiscountCode(t *testing.T) {
 }
 
 func TestCreateDiscountCodeValidation(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	_, admin := adminFor(t, fake)
 	tests := []struct {
@@ -513,6 +529,7 @@ func TestCreateDiscountCodeValidation(t *testing.T) {
 }
 
 func TestCustomerTags(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	_, admin := adminFor(t, fake)
 	ctx := context.Background()
@@ -542,6 +559,7 @@ func TestCustomerTags(t *testing.T) {
 }
 
 func TestAdminRetries(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		fail     func(*shopifytest.Server)
@@ -571,6 +589,7 @@ func TestAdminRetries(t *testing.T) {
 }
 
 func TestAdminHonorsRetryAfter(t *testing.T) {
+	t.Parallel()
 	fake := shopifytest.NewServer(t)
 	_, admin := adminFor(t, fake)
 	fake.FailNext(1, 429, "0.3")
@@ -591,6 +610,7 @@ func TestAdminHonorsRetryAfter(t *testing.T) {
 }
 
 func TestGIDs(t *testing.T) {
+	t.Parallel()
 	if g := shopify.CustomerGID(820982911946154508); g != "gid://shopify/Customer/820982911946154508" {
 		t.Fatal(g)
 	}

@@ -6,6 +6,7 @@ import (
 )
 
 func TestValidShopDomain(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		shop string
 		want bool
@@ -39,6 +40,7 @@ func TestValidShopDomain(t *testing.T) {
 }
 
 func TestNormalizeShopDomain(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in, want string
 		ok       bool

@@ -20,6 +20,7 @@ func fixturesDir(t *testing.T) string {
 }
 
 func TestDecodeWebhookFixtures(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(fixturesDir(t), "shopify", "webhooks")
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil || len(files) == 0 {
@@ -134,6 +135,7 @@ func checkCustomer(t *testing.T, v any) {
 }
 
 func TestDecodeWebhookUnknownTopic(t *testing.T) {
+	t.Parallel()
 	if _, err := DecodeWebhook("products/create", []byte(`{}`)); err == nil {
 		t.Fatal("want error for unknown topic")
 	}
@@ -145,6 +147,7 @@ func TestDecodeWebhookUnknownTopic(t *testing.T) {
 // Payload types must survive the variations seen across Shopify's examples
 // and real deliveries, and never round 64-bit ids through float64.
 func TestOrderLenient(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		body  string
@@ -183,6 +186,7 @@ func TestOrderLenient(t *testing.T) {
 }
 
 func TestFulfillmentTrackingFallback(t *testing.T) {
+	t.Parallel()
 	var f Fulfillment
 	if err := f.UnmarshalJSON([]byte(`{"id":1,"tracking_number":null,"tracking_numbers":"ABC","tracking_urls":["https://t/1"]}`)); err != nil {
 		t.Fatal(err)

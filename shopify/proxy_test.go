@@ -10,6 +10,7 @@ import (
 )
 
 func TestVerifyProxy(t *testing.T) {
+	t.Parallel()
 	// The example from Shopify's app proxy documentation.
 	doc := url.Values{
 		"extra": {"1", "2"}, "shop": {"shop-name.myshopify.com"}, "logged_in_customer_id": {"1"},

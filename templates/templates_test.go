@@ -25,6 +25,7 @@ func renderer(t *testing.T) *templates.Renderer {
 // Every default template, in both languages, renders with its sample data to
 // messages the fake LINE server accepts under LINE's OpenAPI schema.
 func TestDefaultTemplatesAcceptedByLINE(t *testing.T) {
+	t.Parallel()
 	r := renderer(t)
 	fake := linetest.NewServer(t)
 	fake.AddToken("tok")
@@ -61,6 +62,7 @@ func TestDefaultTemplatesAcceptedByLINE(t *testing.T) {
 }
 
 func TestRenderContent(t *testing.T) {
+	t.Parallel()
 	r := renderer(t)
 	cases := []struct {
 		kind, lang string
@@ -109,6 +111,7 @@ func TestRenderContent(t *testing.T) {
 
 // Every link in every default template goes through Track.
 func TestEveryLinkIsTracked(t *testing.T) {
+	t.Parallel()
 	r := renderer(t)
 	for _, kind := range templates.Kinds {
 		d := templates.SampleData(kind, "ja").WithTracker(func(target string) string { return "https://app.example/c/TOKEN" })
@@ -156,6 +159,7 @@ func collectURIs(t *testing.T, raw []json.RawMessage, out *[]string) {
 }
 
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	r := renderer(t)
 	def, _ := r.Default("thank_you", "ja")
 	flex := func(contents string) string {
@@ -209,6 +213,7 @@ func TestValidate(t *testing.T) {
 
 // A merchant override is used instead of the default and in either language.
 func TestRenderOverride(t *testing.T) {
+	t.Parallel()
 	r := renderer(t)
 	raw, err := r.Render("thank_you", "en", `[{"type":"text","text":{{json (printf "Merci %s" .Order.Name)}}}]`, templates.SampleData("thank_you", "en"))
 	if err != nil || len(raw) != 1 || !strings.Contains(string(raw[0]), "Merci #1001") {
@@ -217,6 +222,7 @@ func TestRenderOverride(t *testing.T) {
 }
 
 func TestMoney(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		amount, cur, want string
 	}{
@@ -237,6 +243,7 @@ func TestMoney(t *testing.T) {
 
 // A birthday message without a merchant coupon says nothing about a coupon.
 func TestBirthdayWithoutCoupon(t *testing.T) {
+	t.Parallel()
 	r := renderer(t)
 	d := templates.SampleData("birthday", "ja")
 	d.Coupon = nil

@@ -6,6 +6,7 @@ import (
 )
 
 func TestSealOpen(t *testing.T) {
+	t.Parallel()
 	key, err := ParseKey(NewKey())
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +38,7 @@ func TestSealOpen(t *testing.T) {
 }
 
 func TestOpenRejects(t *testing.T) {
+	t.Parallel()
 	k1, _ := ParseKey(NewKey())
 	k2, _ := ParseKey(NewKey())
 	b1, _ := New(k1)
@@ -58,6 +60,7 @@ func TestOpenRejects(t *testing.T) {
 }
 
 func TestParseKey(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in string
 		ok bool

@@ -7,6 +7,7 @@ import (
 )
 
 func TestSigner(t *testing.T) {
+	t.Parallel()
 	key, _ := ParseKey(NewKey())
 	other, _ := ParseKey(NewKey())
 	s, s2 := NewSigner(key), NewSigner(other)

@@ -121,6 +121,7 @@ func seedSegmentFixture(t *testing.T, db *store.DB) segFixture {
 }
 
 func TestSegmentCompile(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		def  string
@@ -200,6 +201,7 @@ func TestSegmentCompile(t *testing.T) {
 }
 
 func TestSegmentRejectsBadDefinitions(t *testing.T) {
+	t.Parallel()
 	for _, def := range []string{
 		`{"field":"orders_count","op":"; DROP TABLE customers","value":1}`,
 		`{"field":"nope","op":"=","value":1}`,
@@ -234,6 +236,7 @@ func containsQuoteOR(s string) bool {
 }
 
 func TestJourneyReport(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		f := seedSegmentFixture(t, db)

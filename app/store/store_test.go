@@ -22,6 +22,7 @@ func newShop(t *testing.T, db *store.DB) *store.Shop {
 }
 
 func TestMigrateTwice(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		if err := db.Migrate(context.Background(), nil); err != nil {
 			t.Fatalf("second migrate: %v", err)
@@ -30,6 +31,7 @@ func TestMigrateTwice(t *testing.T) {
 }
 
 func TestInsertEventIdempotent(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		for i, want := range []bool{true, false, false} {
@@ -56,6 +58,7 @@ func TestInsertEventIdempotent(t *testing.T) {
 }
 
 func TestCustomerOrderStats(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		shop := newShop(t, db)
@@ -102,6 +105,7 @@ func TestCustomerOrderStats(t *testing.T) {
 }
 
 func TestRedactedCustomerStaysRedacted(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		shop := newShop(t, db)
@@ -121,6 +125,7 @@ func TestRedactedCustomerStaysRedacted(t *testing.T) {
 }
 
 func TestPlanMessageOnce(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		shop := newShop(t, db)
@@ -147,6 +152,7 @@ func TestPlanMessageOnce(t *testing.T) {
 }
 
 func TestOneLiveLinkPerUser(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		shop := newShop(t, db)

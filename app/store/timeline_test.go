@@ -15,6 +15,7 @@ import (
 // rows of several sources share one timestamp (a batch of messages planned
 // in one go) and one source has far more rows than a page.
 func TestTimelinePagesExactlyOnce(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		shop := &store.Shop{Domain: "pages.myshopify.com"}

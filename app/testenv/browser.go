@@ -29,7 +29,8 @@ func chromiumPath() string {
 
 // Browser starts a headless Chromium (Debian's package) for the test and
 // returns a chromedp context for one tab. Every call to chromedp.Run on it is
-// bounded by the test's 60 s budget. The browser exits when the test ends.
+// bounded by the test's 3-minute budget, a guard against hangs generous enough
+// for a loaded two-core machine. The browser exits when the test ends.
 // chromedp v0.23's API: chromedp.Do(ctx, actions...) for actions without a
 // result, v, err := chromedp.Run(ctx, action) for one with (see its docs/API.md).
 func Browser(t testing.TB) context.Context {
@@ -52,7 +53,7 @@ func Browser(t testing.TB) context.Context {
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
 	t.Cleanup(func() { cancelTimeout(); cancelTab(); cancelAlloc() })
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("starting Chromium: %v", err)

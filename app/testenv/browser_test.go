@@ -10,6 +10,7 @@ import (
 )
 
 func TestBrowserRendersAPage(t *testing.T) {
+	// Not parallel: Chromium is CPU-heavy; beside other tests it can outlast its time budget.
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write([]byte(`<!doctype html><title>t</title><p id="x">つなぐ</p><script>document.getElementById("x").dataset.js = "on"</script>`))

@@ -6,6 +6,7 @@ package testenv
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/line/linetest"
+	"github.com/tsunagu/tsunagu/migrations"
 )
 
 // Environment variables that point tests at the services.
@@ -52,15 +54,19 @@ func randomName(prefix string) string {
 }
 
 // Postgres creates a fresh, migrated database for the test and drops it after.
+// Tests run in parallel (and several test processes share one server), so the
+// admin connection is held only while creating and dropping, and the test's
+// pool is kept small: a few dozen tests at once stay well under
+// max_connections (.ci/run sets 400).
 func Postgres(t testing.TB) *store.DB {
 	t.Helper()
 	ctx := context.Background()
-	admin, err := store.Open(ctx, postgresAdminURL())
+	tpl, err := postgresTemplate(ctx)
 	if err != nil {
 		t.Fatalf("PostgreSQL is required for this test (set %s): %v", EnvPostgres, err)
 	}
 	name := randomName("tsunagu_t_")
-	if err := admin.G.Exec("CREATE DATABASE " + name).Error; err != nil {
+	if err := adminExec(ctx, "CREATE DATABASE "+name+" TEMPLATE "+tpl); err != nil {
 		t.Fatalf("creating test database: %v", err)
 	}
 	u, _ := url.Parse(postgresAdminURL())
@@ -69,15 +75,100 @@ func Postgres(t testing.TB) *store.DB {
 	if err != nil {
 		t.Fatalf("opening test database: %v", err)
 	}
+	if _, bench := t.(*testing.B); !bench {
+		sqlDB, _ := db.G.DB()
+		sqlDB.SetMaxOpenConns(testPoolSize)
+		sqlDB.SetMaxIdleConns(4)
+	}
 	t.Cleanup(func() {
 		db.Close()
-		admin.G.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-		admin.Close()
+		if err := adminExec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Logf("dropping test database %s: %v", name, err)
+		}
 	})
 	if err := db.Migrate(ctx, nil); err != nil {
 		t.Fatalf("migrating test database: %v", err)
 	}
 	return db
+}
+
+// testPoolSize bounds each test database's connections: room for the
+// workers (concurrency 4) and the concurrent requests a test makes, each of
+// which may hold a transaction and one more connection. Benchmarks keep the
+// production pool so their numbers mean what docs/BENCHMARKS.md says.
+const testPoolSize = 16
+
+// postgresTemplate returns the name of a database holding the current
+// migrations, creating it the first time: copying it is much faster than
+// migrating every test's database. Its name is a hash of the migrations, so
+// branches with different schemas never share one; an advisory lock makes
+// concurrent test processes build it once.
+func postgresTemplate(ctx context.Context) (string, error) {
+	list, err := migrations.List(migrations.Postgres)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, m := range list {
+		fmt.Fprintf(h, "%s\x00%s\x00", m.Name, m.SQL)
+	}
+	tpl := "tsunagu_tpl_" + hex.EncodeToString(h.Sum(nil))[:16]
+
+	admin, err := store.Open(ctx, postgresAdminURL())
+	if err != nil {
+		return "", err
+	}
+	defer admin.Close()
+	sqlDB, _ := admin.G.DB()
+	conn, err := sqlDB.Conn(ctx) // the session lock needs one connection throughout
+	if err != nil {
+		return "", fmt.Errorf("connecting to PostgreSQL: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(7283042)"); err != nil {
+		return "", fmt.Errorf("taking the template lock: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(7283042)") //nolint:errcheck
+	var n int
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", tpl).Scan(&n); err != nil {
+		return "", fmt.Errorf("looking for the template database: %w", err)
+	}
+	if n == 1 {
+		return tpl, nil
+	}
+	// Build under another name and rename when complete, so a crash
+	// midway never leaves a half-migrated template behind.
+	build := tpl + "_build"
+	for _, stmt := range []string{"DROP DATABASE IF EXISTS " + build + " WITH (FORCE)", "CREATE DATABASE " + build} {
+		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			return "", fmt.Errorf("creating the template database: %w", err)
+		}
+	}
+	u, _ := url.Parse(postgresAdminURL())
+	u.Path = "/" + build
+	db, err := store.Open(ctx, u.String())
+	if err != nil {
+		return "", fmt.Errorf("opening the template database: %w", err)
+	}
+	err = db.Migrate(ctx, nil)
+	db.Close()
+	if err != nil {
+		return "", fmt.Errorf("migrating the template database: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, "ALTER DATABASE "+build+" RENAME TO "+tpl); err != nil {
+		return "", fmt.Errorf("naming the template database: %w", err)
+	}
+	return tpl, nil
+}
+
+// adminExec runs one statement on the admin database over a short-lived connection.
+func adminExec(ctx context.Context, stmt string) error {
+	admin, err := store.Open(ctx, postgresAdminURL())
+	if err != nil {
+		return err
+	}
+	defer admin.Close()
+	return admin.G.WithContext(ctx).Exec(stmt).Error
 }
 
 // SQLite creates a fresh, migrated SQLite database in the test's temp dir.

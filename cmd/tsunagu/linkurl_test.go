@@ -15,6 +15,7 @@ import (
 )
 
 func TestLinkURLCommand(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	key := secretbox.NewKey()

@@ -8,6 +8,7 @@ import (
 )
 
 func TestAdminURLCommand(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{
 		"TSUNAGU_DATA_DIR": t.TempDir(), "TSUNAGU_BASE_URL": "https://tsunagu.example.com",
 		"TSUNAGU_SECRET_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",

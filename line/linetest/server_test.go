@@ -52,6 +52,7 @@ func push(msgs ...string) string {
 const validFlex = `{"type":"flex","altText":"Order #1001","contents":{"type":"bubble","body":{"type":"box","layout":"vertical","contents":[{"type":"text","text":"Thanks!","weight":"bold"},{"type":"button","action":{"type":"uri","label":"View","uri":"https://example.com/o/1001"}}]}}}`
 
 func TestValidPushAccepted(t *testing.T) {
+	t.Parallel()
 	s := linetest.NewServer(t, linetest.WithTokens(tok))
 	a := send(t, s, "/v2/bot/message/push", tok, uuid.NewString(), push(`{"type":"text","text":"hi"}`, validFlex))
 	if a.status != 200 {
@@ -71,6 +72,7 @@ func TestValidPushAccepted(t *testing.T) {
 // Each case is refused by LINE's OpenAPI document (or, marked, by a limit
 // LINE documents outside it).
 func TestInvalidRequestsRejected(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, body, wantProp string
 	}{
@@ -120,6 +122,7 @@ func TestInvalidRequestsRejected(t *testing.T) {
 }
 
 func TestRetryKeySemantics(t *testing.T) {
+	t.Parallel()
 	s := linetest.NewServer(t, linetest.WithTokens(tok, "tok2"))
 	key := uuid.NewString()
 	first := send(t, s, "/v2/bot/message/push", tok, key, push(`{"type":"text","text":"hi"}`))
@@ -150,6 +153,7 @@ func TestRetryKeySemantics(t *testing.T) {
 }
 
 func TestAuthFailuresAndRateLimit(t *testing.T) {
+	t.Parallel()
 	s := linetest.NewServer(t)
 	s.AddToken(tok)
 	if a := send(t, s, "/v2/bot/message/push", "other", "", push(`{"type":"text","text":"hi"}`)); a.status != 401 {
@@ -178,6 +182,7 @@ func TestAuthFailuresAndRateLimit(t *testing.T) {
 }
 
 func TestServerRateLimit(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(1_700_000_000, 0)
 	s := linetest.NewServer(t, linetest.WithTokens(tok), linetest.WithClock(func() time.Time { return now }))
 	s.SetRateLimit(2) // burst 2, clock frozen: the third call is refused
@@ -195,6 +200,7 @@ func TestServerRateLimit(t *testing.T) {
 }
 
 func TestRichMenu(t *testing.T) {
+	t.Parallel()
 	s := linetest.NewServer(t, linetest.WithTokens(tok))
 	create := `{"size":{"width":2500,"height":843},"selected":false,"name":"member","chatBarText":"Menu","areas":[{"bounds":{"x":0,"y":0,"width":2500,"height":843},"action":{"type":"uri","uri":"https://example.com"}}]}`
 	a := send(t, s, "/v2/bot/richmenu", tok, "", create)
@@ -233,6 +239,7 @@ func TestRichMenu(t *testing.T) {
 }
 
 func TestSignWebhook(t *testing.T) {
+	t.Parallel()
 	// Known answer from: printf body | openssl dgst -sha256 -hmac secret -binary | base64
 	if got := linetest.SignWebhook("secret", []byte("body")); got != "3EaYNVf+oSe0OvchRn65s/3iM4/j4U9RlSqoR4wT01U=" {
 		t.Errorf("SignWebhook = %s", got)
@@ -240,6 +247,7 @@ func TestSignWebhook(t *testing.T) {
 }
 
 func TestConcurrentSameRetryKey(t *testing.T) {
+	t.Parallel()
 	s := linetest.NewServer(t, linetest.WithTokens(tok))
 	key := uuid.NewString()
 	const n = 20

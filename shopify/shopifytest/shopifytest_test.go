@@ -15,6 +15,7 @@ import (
 )
 
 func TestParseOperation(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		q        string
@@ -74,6 +75,7 @@ func gql(t *testing.T, s *Server, token, query string, vars map[string]any) (int
 }
 
 func TestGraphQLAuthAndErrors(t *testing.T) {
+	t.Parallel()
 	s := NewServer(t)
 	if code, out := gql(t, s, "shpat_wrong", `{ shop { name } }`, nil); code != 401 || !strings.Contains(out["errors"].(string), "Invalid API key") {
 		t.Fatalf("bad token: %d %v", code, out)
@@ -103,6 +105,7 @@ func TestGraphQLAuthAndErrors(t *testing.T) {
 }
 
 func TestDiscountValidation(t *testing.T) {
+	t.Parallel()
 	s := NewServer(t)
 	tok := s.IssueToken(DefaultShop)
 	const m = `mutation d($in: DiscountCodeBasicInput!) { discountCodeBasicCreate(basicCodeDiscount: $in) { codeDiscountNode { id } userErrors { field code message } } }`
@@ -152,6 +155,7 @@ func TestDiscountValidation(t *testing.T) {
 }
 
 func TestSignWebhook(t *testing.T) {
+	t.Parallel()
 	body := []byte(`{"id": 820982911946154508}`)
 	s := NewServer(t)
 	h := s.SignWebhook(shopify.TopicOrdersCreate, body)
@@ -182,6 +186,7 @@ func TestSignWebhook(t *testing.T) {
 // With ShopAdminBase the authorize page knows the shop from the path, and
 // the callback is signed so the app verifies it.
 func TestAuthorizeShopFromPath(t *testing.T) {
+	t.Parallel()
 	clock := time.Unix(1_800_000_000, 0)
 	s := NewServer(t, WithClock(func() time.Time { return clock }))
 	cfg := s.App("http://127.0.0.1:1/cb?x=1", "read_orders")
