@@ -57,6 +57,8 @@ type App struct {
 	Pixel       *core.Pixel
 	pixelLimits *pixelLimiter
 	logins      *loginLimiter
+	// installationID salts LINE retry keys (migration 0020).
+	installationID string
 	// adminTmpl are the admin page templates (see AdminPage).
 	adminTmpl map[string]*template.Template
 	dashCache dashCache
@@ -102,6 +104,9 @@ func Assemble(cfg *Config, log *slog.Logger, db *store.DB, redisOpt asynq.RedisC
 		return nil, err
 	}
 	a.Signer = secretbox.NewSigner(cfg.SecretKey)
+	if a.installationID, err = db.InstallationID(context.Background()); err != nil {
+		return nil, err
+	}
 	if cfg.ShopifyAPIKey != "" && cfg.ShopifyAPISecret != "" {
 		a.Shopify, err = shopify.NewApp(shopify.AppConfig{
 			APIKey: cfg.ShopifyAPIKey, APISecret: cfg.ShopifyAPISecret, Scopes: cfg.ShopifyScopes,
@@ -157,7 +162,7 @@ func (a *App) Worker() *jobs.Worker {
 		DB: a.DB, Box: a.Box, LINE: a.Messenger, Templates: a.Templates, Queue: a.Queue, Log: a.Log,
 		Now: a.Now, TimeScale: a.Config.TimeScale, BaseURL: a.Config.BaseURL,
 		Shopify: a.Shopify,
-		Signer:  a.Signer,
+		Signer:  a.Signer, InstallationID: a.installationID,
 		Friends: a.Friends(),
 	}
 }
@@ -165,7 +170,7 @@ func (a *App) Worker() *jobs.Worker {
 // Friends builds the LINE friend and reply rules with the app's dependencies.
 func (a *App) Friends() *core.Friends {
 	return &core.Friends{DB: a.DB, Box: a.Box, LINE: a.Messenger, Signer: a.Signer,
-		BaseURL: a.Config.BaseURL, Log: a.Log, Now: a.Now}
+		BaseURL: a.Config.BaseURL, InstallationID: a.installationID, Log: a.Log, Now: a.Now}
 }
 
 // Relay builds the outbox relay.

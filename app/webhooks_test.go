@@ -182,8 +182,8 @@ func TestOrderCreateThankYouExactlyOnce(t *testing.T) {
 	if p.To != "U4af4980629aaaaaaaaaaaaaaaaaaaaaa" {
 		t.Errorf("push to %q", p.To)
 	}
-	if p.RetryKey != line.RetryKey(key) {
-		t.Errorf("retry key %q, want %q", p.RetryKey, line.RetryKey(key))
+	if want := line.RetryKey(a.installationID + "/" + key); p.RetryKey != want {
+		t.Errorf("retry key %q, want %q (salted with the installation id)", p.RetryKey, want)
 	}
 	var msg struct{ Type, Text string }
 	json.Unmarshal(p.Messages[0], &msg)

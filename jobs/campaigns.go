@@ -198,7 +198,7 @@ func (w *Worker) SendCampaignBatch(ctx context.Context, id int64, batch int) err
 	for i, r := range rs {
 		to[i] = r.LineUserID
 	}
-	res, err := mc.Multicast(ctx, token, to, msgs, line.RetryKey(store.CampaignTaskKey(id, batch)))
+	res, err := mc.Multicast(ctx, token, to, msgs, w.retryKey(store.CampaignTaskKey(id, batch), 0))
 	if err != nil {
 		var apiErr *line.APIError
 		if errors.As(err, &apiErr) && !apiErr.Retryable() || isLastAttempt(ctx) {

@@ -89,6 +89,9 @@ func newEnvOn(t *testing.T, db *store.DB) *env {
 	e := &env{t: t, ctx: ctx, line: &fakeLINE{}, now: t0, redis: redisOpt}
 	e.w = &Worker{DB: db, Box: box, LINE: e.line, Templates: tpl, Queue: NewQueue(client),
 		Now: func() time.Time { return e.now }, BaseURL: "https://app.example", Signer: secretbox.NewSigner(key)}
+	if e.w.InstallationID, err = db.InstallationID(ctx); err != nil {
+		t.Fatal(err)
+	}
 	installed := t0.Add(-time.Hour)
 	e.shop = &store.Shop{Domain: fmt.Sprintf("rules-%d.myshopify.com", time.Now().UnixNano()), Name: "Rules", InstalledAt: &installed}
 	if err := db.CreateShop(ctx, e.shop); err != nil {
@@ -533,7 +536,7 @@ func TestSendRules(t *testing.T) {
 				}
 				if tc.pushes == 1 {
 					p := e.line.pushes[0]
-					if p.To != "U00000000000000000000000000000001" || p.RetryKey != line.RetryKey(key) {
+					if p.To != "U00000000000000000000000000000001" || p.RetryKey != e.w.retryKey(key, 0) {
 						t.Fatalf("push to %s with retry key %s", p.To, p.RetryKey)
 					}
 					// A second run of the same task never sends again.

@@ -176,7 +176,7 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 	if err != nil || !moved {
 		return err
 	}
-	res, err := w.LINE.Push(ctx, token, link.LineUserID, msgs, line.RetryKey(m.DedupeKey))
+	res, err := w.LINE.Push(ctx, token, link.LineUserID, msgs, w.retryKey(m.DedupeKey, m.RetryNonce))
 	if err != nil {
 		var apiErr *line.APIError
 		last := isLastAttempt(ctx)
@@ -189,6 +189,9 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 	}
 	reqID := res.RequestID
 	if res.Duplicate {
+		if !keyTriedBefore(m) {
+			return w.retryKeyConflict(ctx, m, res.AcceptedRequestID)
+		}
 		reqID = res.AcceptedRequestID
 	}
 	_, err = w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgSending}, store.MsgSent,

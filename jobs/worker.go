@@ -38,6 +38,9 @@ type Worker struct {
 	BaseURL string
 	// Shopify is the Shopify app (coupons, tags); nil without credentials.
 	Shopify *shopify.App
+	// InstallationID salts LINE retry keys (store.DB.InstallationID); empty
+	// leaves them unsalted.
+	InstallationID string
 	// Signer signs click-tracking tokens; nil leaves links untracked.
 	Signer *secretbox.Signer
 	// Friends keeps LINE friends, greets and auto-replies; nil leaves

@@ -11,6 +11,7 @@
 //	{{bool}}   boolean
 //	{{text_pattern}} operator class for bytewise prefix ranges on an index
 //	           (text_pattern_ops on PostgreSQL, nothing on SQLite)
+//	{{random_id}} 32 random hex digits, drawn when the statement runs
 package migrations
 
 import (
@@ -87,12 +88,17 @@ func List(dialect string) ([]Migration, error) {
 // textPattern is {{text_pattern}}, kept apart from types to keep that table stable.
 var textPattern = map[string]string{Postgres: "text_pattern_ops", SQLite: ""}
 
+// randomID is {{random_id}}: 128 random bits from the database's own
+// generator, so a value is drawn once, when the migration runs.
+var randomID = map[string]string{Postgres: "replace(gen_random_uuid()::text, '-', '')", SQLite: "lower(hex(randomblob(16)))"}
+
 // Render replaces the type placeholders for dialect.
 func Render(sql, dialect string) string {
 	for k, v := range types[dialect] {
 		sql = strings.ReplaceAll(sql, k, v)
 	}
 	sql = strings.ReplaceAll(sql, "{{text_pattern}}", textPattern[dialect])
+	sql = strings.ReplaceAll(sql, "{{random_id}}", randomID[dialect])
 	return sql
 }
 

@@ -76,8 +76,10 @@ type Friends struct {
 	LINE    LINEClient
 	Signer  *secretbox.Signer
 	BaseURL string
-	Log     *slog.Logger
-	Now     func() time.Time
+	// InstallationID salts retry keys, as for every other push.
+	InstallationID string
+	Log            *slog.Logger
+	Now            func() time.Time
 }
 
 func (s *Friends) now() time.Time {
@@ -428,7 +430,7 @@ func (s *Friends) send(ctx context.Context, f *store.LineFriend, kind, key, staf
 			return m, err
 		}
 		delivery = store.DeliveryPush
-		res, sendErr = s.LINE.Push(ctx, tok, f.LineUserID, msgs, line.RetryKey(m.DedupeKey))
+		res, sendErr = s.LINE.Push(ctx, tok, f.LineUserID, msgs, line.RetryKey(s.InstallationID+"/"+m.DedupeKey))
 	}
 	if sendErr != nil {
 		reason := ReasonSendFailed + ": " + sendErr.Error()

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -146,4 +147,17 @@ func (db *DB) CancelMessages(ctx context.Context, shopID int64, refType string, 
 		return 0, fmt.Errorf("cancelling %s messages for %s %d: %w", kinds, refType, refID, res.Error)
 	}
 	return res.RowsAffected, nil
+}
+
+// InstallationID is this installation's random id (migration 0020), which
+// salts LINE retry keys.
+func (db *DB) InstallationID(ctx context.Context) (string, error) {
+	var salt []string
+	if err := db.WithContext(ctx).Raw("SELECT retry_salt FROM installation WHERE id = 1").Scan(&salt).Error; err != nil {
+		return "", fmt.Errorf("reading the installation id: %w", err)
+	}
+	if len(salt) == 0 || salt[0] == "" {
+		return "", errors.New("reading the installation id: none stored (migration 0020 not applied?)")
+	}
+	return salt[0], nil
 }

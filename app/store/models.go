@@ -248,9 +248,13 @@ type Message struct {
 	Content       string
 	LineRequestID string
 	Attempts      int
-	SentAt        *time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// RetryNonce moves the message to a fresh X-Line-Retry-Key after a
+	// conflict; RetryKeyFrom is Attempts when that key was first used.
+	RetryNonce   int
+	RetryKeyFrom int
+	SentAt       *time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 	// FriendID is the LINE friend a reply or greeting went to (linked or not).
 	FriendID *int64
 	// Delivery is how LINE got it: DeliveryReply (free) or DeliveryPush (counted).

@@ -25,6 +25,9 @@ type Settings struct {
 	AttributionDays int `json:"attribution_days,omitempty"`
 	// Automations configures birthday, win-back and coupon-expiry messages.
 	Automations Automations `json:"automations,omitempty"`
+	// QuotaReservePercent is the share of a limited monthly LINE quota
+	// marketing may not use (nil = core.DefaultTransactionalReserve).
+	QuotaReservePercent *int `json:"quota_reserve_percent,omitempty"`
 	// Greeting is the welcome to a new LINE friend and the link nudge.
 	Greeting Greeting `json:"greeting,omitempty"`
 }

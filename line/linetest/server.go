@@ -127,7 +127,10 @@ type Server struct {
 	replies    []Reply
 	replyToks  map[string]time.Time // issued reply token -> issued at; deleted when used
 	rejected   []Rejection
-	accepted   map[string]string // token hash + retry key -> accepted request id
+	accepted   map[string]acceptedKey // channel + retry key -> the request that took it
+	channels   map[string]string      // token -> channel id (AddChannelToken)
+	quota      map[string]int64       // channel -> monthly limit (SetMonthlyLimit)
+	usage      map[string]int64       // channel -> messages sent this month
 	failStatus int
 	failLeft   int
 	limiter    *rate.Limiter
@@ -147,7 +150,10 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 		t:         t,
 		now:       time.Now,
 		tokens:    make(map[string]bool),
-		accepted:  make(map[string]string),
+		accepted:  make(map[string]acceptedKey),
+		channels:  make(map[string]string),
+		quota:     make(map[string]int64),
+		usage:     make(map[string]int64),
 		replyToks: make(map[string]time.Time),
 		profiles:  make(map[string]Profile),
 		richMenus: make(map[string]bool),
@@ -184,6 +190,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /v2/bot/message/multicast", s.botAPI(s.handleMulticast))
 	mux.HandleFunc("POST /v2/bot/message/reply", s.botAPI(s.handleReply))
 	mux.HandleFunc("GET /v2/bot/info", s.botAPI(s.handleBotInfo))
+	mux.HandleFunc("GET /v2/bot/message/quota", s.botAPI(s.handleQuota))
+	mux.HandleFunc("GET /v2/bot/message/quota/consumption", s.botAPI(s.handleQuotaConsumption))
 	mux.HandleFunc("GET /v2/bot/profile/{userId}", s.botAPI(s.handleProfile))
 	mux.HandleFunc("POST /v2/bot/richmenu", s.botAPI(s.handleCreateRichMenu))
 	mux.HandleFunc("POST /v2/bot/richmenu/{richMenuId}/content", s.botAPI(s.handleRichMenuContent))
@@ -209,6 +217,106 @@ func (s *Server) AddToken(token string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tokens[token] = true
+}
+
+// AddChannelToken registers token as a valid access token of channelID.
+// LINE scopes retry keys to the channel, not the token: two installations
+// sending on one channel with tokens of their own still share keys.
+// Tokens not registered this way are each a channel of their own.
+func (s *Server) AddChannelToken(channelID, token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens[token] = true
+	s.channels[token] = channelID
+}
+
+// channelOf is the channel a token sends for (the caller holds s.mu).
+func (s *Server) channelOf(token string) string {
+	if ch, ok := s.channels[token]; ok {
+		return "channel:" + ch
+	}
+	return "token:" + hashToken(token)
+}
+
+// acceptedKey is a retry key LINE has accepted, for 24 hours.
+type acceptedKey struct {
+	requestID string
+	at        time.Time
+}
+
+// retryKeyTTL is how long LINE remembers an accepted retry key.
+const retryKeyTTL = 24 * time.Hour
+
+// acceptedBy returns the request that took key on c's channel within the
+// last 24 hours (the caller holds s.mu).
+func (s *Server) acceptedBy(c *botCall, key string) (string, bool) {
+	a, ok := s.accepted[s.channelOf(c.token)+"/"+key]
+	if !ok || s.now().Sub(a.at) >= retryKeyTTL {
+		return "", false
+	}
+	return a.requestID, true
+}
+
+// SetMonthlyLimit gives token's channel a monthly limit of limit messages
+// (a push counts 1, a multicast 1 per recipient); beyond it sends answer
+// 429 "You have reached your monthly limit." as LINE does. limit < 0 removes
+// the limit. The quota endpoints report it.
+func (s *Server) SetMonthlyLimit(token string, limit int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if limit < 0 {
+		delete(s.quota, s.channelOf(token))
+		return
+	}
+	s.quota[s.channelOf(token)] = limit
+}
+
+// Usage is how many messages token's channel has sent this month.
+func (s *Server) Usage(token string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.usage[s.channelOf(token)]
+}
+
+// MonthlyLimitMessage is LINE's error message for a 429 at the monthly limit.
+const MonthlyLimitMessage = "You have reached your monthly limit."
+
+// RateLimitMessage is LINE's error message for a 429 over the rate limit.
+const RateLimitMessage = "The API rate limit has been exceeded. Try again later."
+
+// spend takes n messages from c's monthly allowance; false (and the 429
+// written) when they do not fit.
+func (s *Server) spend(w http.ResponseWriter, c *botCall, n int64) bool {
+	s.mu.Lock()
+	ch := s.channelOf(c.token)
+	limit, limited := s.quota[ch]
+	ok := !limited || s.usage[ch]+n <= limit
+	if ok {
+		s.usage[ch] += n
+	}
+	s.mu.Unlock()
+	if !ok {
+		writeError(w, http.StatusTooManyRequests, MonthlyLimitMessage, nil)
+	}
+	return ok
+}
+
+func (s *Server) handleQuota(w http.ResponseWriter, r *http.Request, c *botCall) {
+	s.mu.Lock()
+	limit, limited := s.quota[s.channelOf(c.token)]
+	s.mu.Unlock()
+	if !limited {
+		writeJSON(w, http.StatusOK, map[string]any{"type": "none"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"type": "limited", "value": limit})
+}
+
+func (s *Server) handleQuotaConsumption(w http.ResponseWriter, r *http.Request, c *botCall) {
+	s.mu.Lock()
+	used := s.usage[s.channelOf(c.token)]
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"totalUsage": used})
 }
 
 // FailNext makes the next n send requests (push, multicast) that pass
@@ -362,7 +470,7 @@ func (s *Server) botAPI(h func(http.ResponseWriter, *http.Request, *botCall)) ht
 		if status := s.takeFailure(isSend); status != 0 {
 			if status == http.StatusTooManyRequests {
 				w.Header().Set("Retry-After", "1")
-				writeError(w, status, "You have reached your monthly limit.", nil)
+				writeError(w, status, RateLimitMessage, nil)
 				return
 			}
 			writeError(w, status, http.StatusText(status), nil)
@@ -370,7 +478,7 @@ func (s *Server) botAPI(h func(http.ResponseWriter, *http.Request, *botCall)) ht
 		}
 		if !s.allow() {
 			w.Header().Set("Retry-After", "1")
-			writeError(w, http.StatusTooManyRequests, "Too Many Requests", nil)
+			writeError(w, http.StatusTooManyRequests, RateLimitMessage, nil)
 			return
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, 10<<20))
@@ -430,7 +538,8 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request, c *botCall, specP
 // --- Messaging API -------------------------------------------------------
 
 // retryGate applies LINE's retry-key rule: a key already accepted for this
-// channel answers 409 with X-Line-Accepted-Request-Id. It returns false when
+// channel (by any of its tokens) in the last 24 hours answers 409 with
+// X-Line-Accepted-Request-Id. It returns false when
 // it has answered.
 func (s *Server) retryGate(w http.ResponseWriter, r *http.Request, c *botCall) (key string, ok bool) {
 	key = r.Header.Get("X-Line-Retry-Key")
@@ -442,7 +551,7 @@ func (s *Server) retryGate(w http.ResponseWriter, r *http.Request, c *botCall) (
 		return "", false
 	}
 	s.mu.Lock()
-	prev, dup := s.accepted[hashToken(c.token)+"/"+key]
+	prev, dup := s.acceptedBy(c, key)
 	s.mu.Unlock()
 	if dup {
 		w.Header().Set("X-Line-Accepted-Request-Id", prev)
@@ -457,11 +566,10 @@ func (s *Server) accept(c *botCall, key string, record func()) (prev string, ok 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if key != "" {
-		k := hashToken(c.token) + "/" + key
-		if prev, dup := s.accepted[k]; dup {
+		if prev, dup := s.acceptedBy(c, key); dup {
 			return prev, false
 		}
-		s.accepted[k] = c.requestID
+		s.accepted[s.channelOf(c.token)+"/"+key] = acceptedKey{c.requestID, s.now()}
 	}
 	record()
 	return "", true
@@ -481,6 +589,9 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request, c *botCall) 
 		Messages []json.RawMessage `json:"messages"`
 	}
 	_ = json.Unmarshal(c.body, &req) // validated above
+	if !s.spend(w, c, 1) {
+		return
+	}
 	if prev, ok := s.accept(c, key, func() {
 		s.pushes = append(s.pushes, Push{To: req.To, Messages: req.Messages, RetryKey: key, Token: c.token, At: s.now()})
 	}); !ok {
@@ -558,6 +669,9 @@ func (s *Server) handleMulticast(w http.ResponseWriter, r *http.Request, c *botC
 		Messages []json.RawMessage `json:"messages"`
 	}
 	_ = json.Unmarshal(c.body, &req)
+	if !s.spend(w, c, int64(len(req.To))) {
+		return
+	}
 	if prev, ok := s.accept(c, key, func() {
 		s.multicasts = append(s.multicasts, Multicast{To: req.To, Messages: req.Messages, RetryKey: key, Token: c.token, At: s.now()})
 	}); !ok {

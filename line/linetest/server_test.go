@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -263,5 +264,84 @@ func TestConcurrentSameRetryKey(t *testing.T) {
 	}
 	if counts[200] != 1 || counts[409] != n-1 || len(s.Pushes()) != 1 {
 		t.Errorf("statuses %v, pushes %d; want one 200 and %d 409s", counts, len(s.Pushes()), n-1)
+	}
+}
+
+// Retry keys belong to the channel, not the token, and LINE forgets them
+// after 24 hours.
+func TestRetryKeysPerChannelFor24Hours(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	s := linetest.NewServer(t, linetest.WithClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now }))
+	s.AddChannelToken("2000000001", "staging-token")
+	s.AddChannelToken("2000000001", "production-token")
+	s.AddChannelToken("2000000002", "other-shop-token")
+	key := uuid.NewString()
+	body := push(`{"type":"text","text":"hi"}`)
+	first := send(t, s, "/v2/bot/message/push", "staging-token", key, body)
+	cases := []struct {
+		name   string
+		token  string
+		later  time.Duration
+		status int
+	}{
+		{"same channel, other token", "production-token", 0, 409},
+		{"other channel", "other-shop-token", 0, 200},
+		{"same channel after 23 h", "production-token", 23 * time.Hour, 409},
+		{"same channel after 24 h", "production-token", time.Hour, 200},
+	}
+	for _, tc := range cases {
+		mu.Lock()
+		now = now.Add(tc.later)
+		mu.Unlock()
+		a := send(t, s, "/v2/bot/message/push", tc.token, key, body)
+		if a.status != tc.status {
+			t.Errorf("%s: %d, want %d", tc.name, a.status, tc.status)
+		}
+		if a.status == 409 && a.header.Get("X-Line-Accepted-Request-Id") != first.header.Get("X-Line-Request-Id") {
+			t.Errorf("%s: accepted request %q, want %q", tc.name, a.header.Get("X-Line-Accepted-Request-Id"), first.header.Get("X-Line-Request-Id"))
+		}
+	}
+}
+
+// A channel's monthly limit: sends beyond it answer LINE's monthly-limit
+// 429, and the quota endpoints report limit and usage.
+func TestMonthlyLimit(t *testing.T) {
+	t.Parallel()
+	s := linetest.NewServer(t, linetest.WithTokens(tok))
+	get := func(path string) map[string]any {
+		req, _ := http.NewRequest(http.MethodGet, s.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := s.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&out)
+		return out
+	}
+	if q := get("/v2/bot/message/quota"); q["type"] != "none" {
+		t.Errorf("quota without a limit: %v", q)
+	}
+	s.SetMonthlyLimit(tok, 2)
+	body := push(`{"type":"text","text":"hi"}`)
+	statuses := []int{}
+	for range 3 {
+		statuses = append(statuses, send(t, s, "/v2/bot/message/push", tok, uuid.NewString(), body).status)
+	}
+	if statuses[0] != 200 || statuses[1] != 200 || statuses[2] != 429 {
+		t.Errorf("statuses %v, want 200 200 429", statuses)
+	}
+	a := send(t, s, "/v2/bot/message/push", tok, uuid.NewString(), body)
+	if a.body["message"] != linetest.MonthlyLimitMessage {
+		t.Errorf("429 message %v", a.body["message"])
+	}
+	if q := get("/v2/bot/message/quota"); q["type"] != "limited" || q["value"] != float64(2) {
+		t.Errorf("quota %v", q)
+	}
+	if c := get("/v2/bot/message/quota/consumption"); c["totalUsage"] != float64(2) {
+		t.Errorf("consumption %v", c)
 	}
 }
