@@ -182,3 +182,51 @@ func currentShopID(t *testing.T, a *App) int64 {
 	}
 	return s.ID
 }
+
+func TestAutomationsBrowser(t *testing.T) {
+	// On the real clock: the page counts messages by when they were written.
+	a, fake, tok := realTimeApp(t)
+	ctx0 := context.Background()
+	shop, cust := seedLinkedCustomer(t, a, 77, uid("birthday-girl"))
+	noQuietHours(t, a, shop)
+	today := time.Now().In(shop.Location()).Format("01-02")
+	mustDo(t, a.DB.WithContext(ctx0).Model(cust).Update("birthday", "1990-"+today).Error)
+	startWorkers(t, a)
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	ctx := testenv.Browser(t)
+
+	mustDo(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/admin/automations?lang=ja&id_token="+tok)))
+	if on := evalJS[bool](t, ctx, `document.querySelector('tr[data-kind="birthday"] [name="on"]').checked`); on {
+		t.Fatal("birthday is on before the merchant turned it on")
+	}
+	// Switch birthday on from the keyboard; follow-up 3 becomes 5 days 6 hours.
+	mustDo(t, chromedp.Do(ctx, chromedp.Focus(chromedp.CSS(`tr[data-kind="birthday"] [name="on"]`)), chromedp.KeyEvent(" ")))
+	mustDo(t, chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(`tr[data-kind="birthday"] [name="birthday_coupon"]`), "BDAY10")))
+	setValue(t, ctx, `tr[data-kind="follow_up_3"] [name="days"]`, "5")
+	setValue(t, ctx, `tr[data-kind="follow_up_3"] [name="hours"]`, "6")
+	// A bad number is refused next to its field.
+	setValue(t, ctx, `tr[data-kind="win_back"] [name="win_back_days"]`, "0")
+	mustDo(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("auto-save"))))
+	waitJS(t, ctx, `document.getElementById("err-win_back").textContent !== ""`)
+	setValue(t, ctx, `tr[data-kind="win_back"] [name="win_back_days"]`, "120")
+	mustDo(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("auto-run"))))
+	waitJS(t, ctx, `document.getElementById("auto-result").textContent.includes("1 件")`)
+
+	s, err := a.DB.Shop(ctx0, shop.ID)
+	mustDo(t, err)
+	au := s.Settings.Automations
+	if !au.Birthday || au.BirthdayCoupon != "BDAY10" || au.WinBackDays != 120 || s.Settings.JourneyDelayMinutes("follow_up_3", 0) != 5*24*60+6*60 {
+		t.Errorf("saved settings: %+v, follow-up 3 delay %d", au, s.Settings.JourneyDelayMinutes("follow_up_3", 0))
+	}
+	eventually(t, "the birthday push", func() bool { return len(fake.Pushes()) == 1 })
+	if p := fake.Pushes()[0]; p.To != uid("birthday-girl") {
+		t.Errorf("birthday pushed to %s", p.To)
+	}
+	// Running again plans nothing new: once per customer per year.
+	waitJS(t, ctx, `document.readyState === "complete" && document.querySelector('tr[data-kind="birthday"] td[data-sent]') !== null`)
+	mustDo(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("auto-run"))))
+	waitJS(t, ctx, `document.getElementById("auto-result").textContent.includes("0 件")`)
+	waitJS(t, ctx, `document.readyState === "complete" && document.querySelector('tr[data-kind="birthday"] td[data-sent]').textContent === "1"`)
+	keepScreenshot(t, ctx, "automations")
+}

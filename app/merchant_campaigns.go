@@ -20,6 +20,7 @@ func (a *App) merchantRoutes(e *echo.Echo) {
 	g.POST("/campaigns/forecast", a.campaignForecast)
 	g.POST("/campaigns/test", a.campaignTestSend)
 	g.GET("/campaigns/:id/ab", a.campaignAB)
+	g.POST("/automations/run", a.runAutomations)
 	g.GET("/staff-lines", a.listStaffLines)
 	g.POST("/staff-lines", a.createStaffLine)
 	g.DELETE("/staff-lines/:id", a.deleteStaffLine)
@@ -27,6 +28,7 @@ func (a *App) merchantRoutes(e *echo.Echo) {
 	p.GET("/campaigns", a.campaignsPage)
 	p.GET("/campaigns/new", a.composerPage)
 	p.GET("/campaigns/:id", a.campaignPage)
+	p.GET("/automations", a.automationsPage)
 }
 
 // campaignForecast answers who a campaign to a segment would reach and

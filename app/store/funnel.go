@@ -42,3 +42,20 @@ LEFT JOIN (SELECT m.customer_id, COUNT(*) AS n FROM messages m
 	}
 	return out, nil
 }
+
+// LastMessageAt is when each message kind was last planned for the shop.
+func (db *DB) LastMessageAt(ctx context.Context, shopID int64, kinds []string) (map[string]time.Time, error) {
+	var rows []struct {
+		Kind string
+		At   time.Time
+	}
+	err := db.WithContext(ctx).Raw("SELECT kind, MAX(created_at) AS at FROM messages WHERE shop_id = ? AND kind IN ? GROUP BY kind", shopID, kinds).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("reading the last message of each kind: %w", err)
+	}
+	out := map[string]time.Time{}
+	for _, r := range rows {
+		out[r.Kind] = r.At
+	}
+	return out, nil
+}
