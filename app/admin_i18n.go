@@ -235,6 +235,9 @@ func tr(lang, key string) string {
 		v, ok = merchantText[key]
 	}
 	if !ok {
+		v, ok = inboxText[key]
+	}
+	if !ok {
 		return key
 	}
 	if lang == "en" {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/shopspring/decimal"
 	"github.com/skip2/go-qrcode"
@@ -81,7 +82,8 @@ func loadAdminTemplates() (map[string]*template.Template, error) {
 		},
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"home", "customers", "customer", "settings", "templates", "segments", "campaigns", "campaign_new", "campaign", "automations"} {
+	for _, name := range []string{"home", "customers", "customer", "settings", "templates", "segments", "campaigns", "campaign_new", "campaign", "automations",
+		"inbox", "conversation", "inboxsetup"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(adminUI, "adminui/layout.html", "adminui/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parsing admin page %s: %w", name, err)
@@ -162,7 +164,14 @@ func (a *App) adminPages(e *echo.Echo) {
 		if err != nil {
 			return err
 		}
-		return render(c, "customers", "cust.title", map[string]any{"Q": c.QueryParam("q"), "Hits": hits, "Next": next})
+		// LINE friends who never linked are found by their LINE name too.
+		var friends []store.LineFriend
+		if before == 0 {
+			if friends, err = a.DB.SearchFriends(c.Request().Context(), shop.ID, c.QueryParam("q"), 25); err != nil {
+				return err
+			}
+		}
+		return render(c, "customers", "cust.title", map[string]any{"Q": c.QueryParam("q"), "Hits": hits, "Next": next, "Friends": friends})
 	})
 	g.GET("/customers/:id", func(c echo.Context) error {
 		shop := currentShop(c)
@@ -186,9 +195,14 @@ func (a *App) adminPages(e *echo.Echo) {
 		for i := range entries {
 			entries[i].At = entries[i].At.In(loc)
 		}
+		// Staff answer the customer's LINE from here too (issue 13).
+		friend, err := a.DB.FriendByCustomer(c.Request().Context(), shop.ID, id)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 		return render(c, "customer", "tl.title", map[string]any{
 			"C": det.Customer, "Link": det.Link, "Entries": entries, "Next": nextCursor, "Kind": c.QueryParam("kind"),
-			"Groups": store.TimelineGroups,
+			"Groups": store.TimelineGroups, "Friend": friend, "ReplyKey": uuid.NewString(),
 		})
 	})
 	g.GET("/settings", func(c echo.Context) error {

@@ -173,7 +173,14 @@ func (a *App) Worker() *jobs.Worker {
 		Now: a.Now, TimeScale: a.Config.TimeScale, BaseURL: a.Config.BaseURL,
 		Shopify: a.Shopify, Tokens: a.Tokens,
 		Signer: a.Signer, InstallationID: a.installationID, Breaker: a.Breaker,
+		Friends: a.Friends(),
 	}
+}
+
+// Friends builds the LINE friend and reply rules with the app's dependencies.
+func (a *App) Friends() *core.Friends {
+	return &core.Friends{DB: a.DB, Box: a.Box, LINE: a.Messenger, Signer: a.Signer,
+		BaseURL: a.Config.BaseURL, InstallationID: a.installationID, Log: a.Log, Now: a.Now}
 }
 
 // Relay builds the outbox relay.

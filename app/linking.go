@@ -39,6 +39,7 @@ func (a *App) linkRoutes(e *echo.Echo) {
 	e.GET(linkCallbackPath, a.linkCallback)
 	e.POST("/link/unlink", a.linkUnlink)
 	e.GET("/proxy/link", a.proxyLink)
+	e.GET("/link/friend", a.friendLink)
 	e.POST("/webhooks/line/:key", a.lineWebhook)
 	a.settingsRoutes(e)
 }
@@ -324,6 +325,10 @@ func (a *App) createLink(ctx context.Context, shop *store.Shop, cust *store.Cust
 				continue // lost a race; look again
 			}
 			outcome, link = linkNew, l
+			// The friend (and everything they did before linking) joins the customer.
+			if err := core.MergeOnLink(ctx, tx, shop.ID, cust.ID, claims.Subject, claims.Name, claims.Picture, friend, now); err != nil {
+				return err
+			}
 			cid := cust.ID
 			if err := tx.AddActivity(ctx, &store.Activity{ShopID: shop.ID, CustomerID: &cid, Kind: store.ActLinked,
 				Summary: "LINE linked: " + claims.Name, Data: fmt.Sprintf(`{"line_user_id":%q,"friend":%t}`, claims.Subject, friend),

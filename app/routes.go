@@ -28,6 +28,7 @@ func (a *App) routes() *echo.Echo {
 	a.segmentRoutes(e)
 	a.merchantRoutes(e)
 	a.storefrontRoutes(e)
+	a.inboxRoutes(e)
 	return e
 }
 

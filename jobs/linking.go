@@ -287,10 +287,20 @@ func (w *Worker) processLine(ctx context.Context, ev *store.Event) ([]*store.Mes
 	if l != nil {
 		custID, refID = &l.CustomerID, l.ID
 	}
+	// Every LINE user met is a friend row, linked or not (issue 13).
+	var friendID *int64
+	var friend *store.LineFriend
+	if w.Friends != nil {
+		friend, err = w.Friends.Observe(ctx, core.Seen{ShopID: shopID, Event: le, ReceivedAt: ev.ReceivedAt})
+		if err != nil {
+			return nil, err
+		}
+		friendID = &friend.ID
+	}
 	record := func(kind, summary string, data map[string]any) error {
 		data["line_user_id"] = le.UserID
 		b, _ := json.Marshal(data)
-		return w.DB.AddActivity(ctx, &store.Activity{ShopID: shopID, CustomerID: custID, Kind: kind, Summary: summary,
+		return w.DB.AddActivity(ctx, &store.Activity{ShopID: shopID, CustomerID: custID, FriendID: friendID, Kind: kind, Summary: summary,
 			Data: string(b), RefType: "line_link", RefID: refID, OccurredAt: at})
 	}
 	switch le.Type {
@@ -314,7 +324,19 @@ func (w *Worker) processLine(ctx context.Context, ev *store.Event) ([]*store.Mes
 				}
 			}
 		}
-		return planned, record(store.ActFollow, "Added the LINE account as a friend", map[string]any{"unblocked": le.Unblocked})
+		if err := record(store.ActFollow, "Added the LINE account as a friend", map[string]any{"unblocked": le.Unblocked}); err != nil {
+			return nil, err
+		}
+		if friend != nil {
+			shop, err := w.DB.Shop(ctx, shopID)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := w.Friends.Greet(ctx, shop, friend, le); err != nil {
+				w.log().WarnContext(ctx, "greeting not sent", "friend_id", friend.ID, "err", err)
+			}
+		}
+		return planned, nil
 	case "unfollow":
 		if l != nil {
 			if err := w.DB.SetLinkReachability(ctx, l.ID, false, true, w.now()); err != nil {
@@ -337,7 +359,15 @@ func (w *Worker) processLine(ctx context.Context, ev *store.Event) ([]*store.Mes
 		if le.Text != "" {
 			summary = le.Text
 		}
-		return nil, record(store.ActLineMessageIn, summary, map[string]any{"message_id": le.MessageID, "type": le.MessageType, "text": le.Text})
+		if err := record(store.ActLineMessageIn, summary, map[string]any{"message_id": le.MessageID, "type": le.MessageType, "text": le.Text}); err != nil {
+			return nil, err
+		}
+		if friend != nil && le.Text != "" {
+			if _, err := w.Friends.AutoReply(ctx, friend, le.Text, le.WebhookEventID); err != nil {
+				w.log().WarnContext(ctx, "auto-reply not sent", "friend_id", friend.ID, "err", err)
+			}
+		}
+		return nil, nil
 	case "postback":
 		q, _ := url.ParseQuery(le.PostbackData)
 		if q.Get("action") != "unlink" {

@@ -47,6 +47,9 @@ type Worker struct {
 	Signer *secretbox.Signer
 	// Breaker holds sends on a channel while LINE keeps failing; nil never holds.
 	Breaker *core.Breaker
+	// Friends keeps LINE friends, greets and auto-replies; nil leaves
+	// LINE users who are not linked unrecorded (tests of other parts).
+	Friends *core.Friends
 }
 
 func (w *Worker) now() time.Time {

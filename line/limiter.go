@@ -19,6 +19,7 @@ type Endpoint string
 const (
 	EndpointPush           Endpoint = "push"
 	EndpointMulticast      Endpoint = "multicast"
+	EndpointReply          Endpoint = "reply"
 	EndpointBotInfo        Endpoint = "bot_info"
 	EndpointProfile        Endpoint = "profile"
 	EndpointRichMenuCreate Endpoint = "richmenu_create"

@@ -208,6 +208,29 @@ func (m *Messenger) Multicast(ctx context.Context, channelToken string, to []str
 	return sendResult("multicast", res, err)
 }
 
+// ReplyTokenTTL is how long LINE guarantees a reply token: "use it within
+// one minute of receiving the webhook; beyond that it is not guaranteed to
+// work" (Messaging API reference, Send reply message).
+const ReplyTokenTTL = time.Minute
+
+// Reply answers a webhook event with its reply token: free, but only once
+// per token and only within ReplyTokenTTL.
+func (m *Messenger) Reply(ctx context.Context, channelToken, replyToken string, msgs []Message) (SendResult, error) {
+	if replyToken == "" {
+		return SendResult{}, errors.New("line: reply: missing reply token")
+	}
+	sdkMsgs, err := toSDKMessages(msgs)
+	if err != nil {
+		return SendResult{}, fmt.Errorf("line: reply: %w", err)
+	}
+	c, err := m.call(ctx, channelToken, EndpointReply)
+	if err != nil {
+		return SendResult{}, fmt.Errorf("line: reply: %w", err)
+	}
+	res, _, err := c.ReplyMessageWithHttpInfo(&messaging_api.ReplyMessageRequest{ReplyToken: replyToken, Messages: sdkMsgs})
+	return sendResult("reply", res, err)
+}
+
 // BotInfo returns the bot behind channelToken; it doubles as the "test
 // connection" check for a merchant's channel settings.
 func (m *Messenger) BotInfo(ctx context.Context, channelToken string) (BotInfo, error) {

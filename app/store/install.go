@@ -194,6 +194,12 @@ func (db *DB) RedactCustomer(ctx context.Context, shopID, customerID int64, reas
 			return fmt.Errorf("erasing checkouts of customer %d: %w", customerID, res.Error)
 		}
 		r.Checkouts = res.RowsAffected
+		// The LINE friend behind the customer: profile and last words go;
+		// the user id is replaced so the row can never be matched again.
+		if err := g.Exec(`UPDATE line_friends SET line_user_id = 'redacted:' || CAST(id AS TEXT), display_name = '', picture_url = '',
+			last_text = '', reply_token_enc = NULL, redacted_at = ?, updated_at = ? WHERE shop_id = ? AND customer_id = ?`, at, at, shopID, customerID).Error; err != nil {
+			return fmt.Errorf("erasing LINE friend of customer %d: %w", customerID, err)
+		}
 		// Storefront browsing (web pixel) is deleted outright.
 		res = g.Where("shop_id = ? AND customer_id = ?", shopID, customerID).Delete(&PixelEvent{})
 		if res.Error != nil {
@@ -265,6 +271,10 @@ func (db *DB) DeleteShopData(ctx context.Context, shopID int64, domain string, k
 			{"checkouts", "DELETE FROM checkouts WHERE shop_id = ?", []any{shopID}},
 			{"orders", "DELETE FROM orders WHERE shop_id = ?", []any{shopID}},
 			{"LINE links", "DELETE FROM line_links WHERE shop_id = ?", []any{shopID}},
+			{"LINE friends", "DELETE FROM line_friends WHERE shop_id = ?", []any{shopID}},
+			{"canned replies", "DELETE FROM canned_replies WHERE shop_id = ?", []any{shopID}},
+			{"auto replies", "DELETE FROM auto_replies WHERE shop_id = ?", []any{shopID}},
+			{"webhook forwards", "DELETE FROM webhook_forwards WHERE shop_id = ?", []any{shopID}},
 			{"customers", "DELETE FROM customers WHERE shop_id = ?", []any{shopID}},
 			{"LINE channel", "DELETE FROM line_channels WHERE shop_id = ?", []any{shopID}},
 			{"events", "DELETE FROM events WHERE (shop_id = ? OR shop_domain = ?) AND id <> ?", []any{shopID, domain, keepEventID}},

@@ -278,7 +278,19 @@ type Message struct {
 	ExpiresAt *time.Time
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// FriendID is the LINE friend a reply or greeting went to (linked or not).
+	FriendID *int64
+	// Delivery is how LINE got it: DeliveryReply (free) or DeliveryPush (counted).
+	Delivery string
+	// StaffName signs a staff reply.
+	StaffName string
 }
+
+// Message deliveries.
+const (
+	DeliveryReply = "reply"
+	DeliveryPush  = "push"
+)
 
 // Final reports whether the message has reached a terminal status.
 func (m *Message) Final() bool {
@@ -317,6 +329,9 @@ type Activity struct {
 	RefType    string
 	RefID      int64
 	OccurredAt time.Time
+	// FriendID is the LINE friend the entry is about, linked or not; linking
+	// sets CustomerID on every entry of the friend.
+	FriendID *int64
 }
 
 // Activity kinds.
@@ -330,6 +345,7 @@ const (
 	ActCouponIssued    = "coupon_issued"
 	ActGDPRDataRequest = "gdpr_data_request"
 	ActGDPRRedact      = "gdpr_redact"
+	ActPostback        = "line_postback"
 )
 
 // BeforeSave stores a checkout without lines as "[]": the column is NOT NULL.

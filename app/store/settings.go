@@ -37,6 +37,39 @@ type Settings struct {
 	// QuotaReservePercent is the share of a limited monthly LINE quota
 	// marketing may not use (nil = core.DefaultTransactionalReserve).
 	QuotaReservePercent *int `json:"quota_reserve_percent,omitempty"`
+	// Greeting is the welcome to a new LINE friend and the link nudge.
+	Greeting Greeting `json:"greeting,omitempty"`
+}
+
+// Greeting configures what a new LINE friend receives. On by default: the
+// welcome is free (sent with the follow event's reply token).
+type Greeting struct {
+	Disabled bool `json:"disabled,omitempty"`
+	// Text and Button per language ("" = the built-in default).
+	TextJA   string `json:"text_ja,omitempty"`
+	TextEN   string `json:"text_en,omitempty"`
+	ButtonJA string `json:"button_ja,omitempty"`
+	ButtonEN string `json:"button_en,omitempty"`
+	// Returning also greets a friend who unblocked the account.
+	Returning bool `json:"returning,omitempty"`
+	// NudgeDays: a friend not linked this many days after adding the
+	// account gets one "link and receive your coupon" push (0 = default 3).
+	NudgeDays int  `json:"nudge_days,omitempty"`
+	NudgeOff  bool `json:"nudge_off,omitempty"`
+}
+
+// DefaultNudgeDays is when an unlinked friend is invited to link.
+const DefaultNudgeDays = 3
+
+// Nudge returns whether the link nudge is on and after how many days.
+func (g Greeting) Nudge() (bool, int) {
+	if g.NudgeOff {
+		return false, 0
+	}
+	if g.NudgeDays <= 0 {
+		return true, DefaultNudgeDays
+	}
+	return true, g.NudgeDays
 }
 
 // Browse is the browse-abandonment journey's settings; zero means default.

@@ -37,6 +37,18 @@ type Multicast struct {
 	At       time.Time
 }
 
+// Reply is a reply message the fake accepted.
+type Reply struct {
+	ReplyToken string
+	Messages   []json.RawMessage
+	Token      string
+	At         time.Time
+}
+
+// ReplyTokenTTL is how long the fake honours a reply token: LINE documents
+// that a reply token must be used within one minute of the webhook.
+const ReplyTokenTTL = time.Minute
+
 // Rejection is a request the fake refused because it was invalid (by LINE's
 // OpenAPI document or LINE's documented limits).
 type Rejection struct {
@@ -112,6 +124,8 @@ type Server struct {
 	requests   int
 	pushes     []Push
 	multicasts []Multicast
+	replies    []Reply
+	replyToks  map[string]time.Time // issued reply token -> issued at; deleted when used
 	rejected   []Rejection
 	accepted   map[string]acceptedKey // channel + retry key -> the request that took it
 	channels   map[string]string      // token -> channel id (AddChannelToken)
@@ -140,6 +154,7 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 		channels:  make(map[string]string),
 		quota:     make(map[string]int64),
 		usage:     make(map[string]int64),
+		replyToks: make(map[string]time.Time),
 		profiles:  make(map[string]Profile),
 		richMenus: make(map[string]bool),
 		images:    make(map[string][]byte),
@@ -173,6 +188,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v2/bot/message/push", s.botAPI(s.handlePush))
 	mux.HandleFunc("POST /v2/bot/message/multicast", s.botAPI(s.handleMulticast))
+	mux.HandleFunc("POST /v2/bot/message/reply", s.botAPI(s.handleReply))
 	mux.HandleFunc("GET /v2/bot/info", s.botAPI(s.handleBotInfo))
 	mux.HandleFunc("GET /v2/bot/message/quota", s.botAPI(s.handleQuota))
 	mux.HandleFunc("GET /v2/bot/message/quota/consumption", s.botAPI(s.handleQuotaConsumption))
@@ -348,6 +364,28 @@ func (s *Server) Pushes() []Push {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Push(nil), s.pushes...)
+}
+
+// IssueReplyToken makes tok a reply token LINE would have put in a webhook
+// event now (by the fake's clock): usable once, within ReplyTokenTTL.
+func (s *Server) IssueReplyToken(tok string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.replyToks[tok] = s.now()
+}
+
+// SetClock replaces the fake's clock (reply-token age, rate windows).
+func (s *Server) SetClock(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
+}
+
+// Replies returns the accepted replies in order.
+func (s *Server) Replies() []Reply {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Reply(nil), s.replies...)
 }
 
 // Multicasts returns the accepted multicasts in order.
@@ -559,6 +597,49 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request, c *botCall) 
 	}); !ok {
 		w.Header().Set("X-Line-Accepted-Request-Id", prev)
 		writeJSON(w, http.StatusConflict, errorResponse{Message: "The retry key is already accepted"})
+		return
+	}
+	type sent struct {
+		ID         string `json:"id"`
+		QuoteToken string `json:"quoteToken"`
+	}
+	out := struct {
+		SentMessages []sent `json:"sentMessages"`
+	}{}
+	for range req.Messages {
+		out.SentMessages = append(out.SentMessages, sent{ID: strconv.FormatInt(time.Now().UnixNano(), 10), QuoteToken: uuid.NewString()})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handleReply accepts a reply whose token was issued, is unused and is not
+// older than ReplyTokenTTL; LINE answers anything else with 400 "Invalid
+// reply token".
+func (s *Server) handleReply(w http.ResponseWriter, r *http.Request, c *botCall) {
+	if !s.check(w, r, c, "/v2/bot/message/reply", nil, false) {
+		return
+	}
+	if d := checkSend(c.body, false); len(d) > 0 {
+		s.reject(w, r, c.body, fmt.Sprintf("The request body has %d error(s)", len(d)), d)
+		return
+	}
+	var req struct {
+		ReplyToken string            `json:"replyToken"`
+		Messages   []json.RawMessage `json:"messages"`
+	}
+	_ = json.Unmarshal(c.body, &req) // validated above
+	s.mu.Lock()
+	issued, ok := s.replyToks[req.ReplyToken]
+	now := s.now()
+	if ok && now.Sub(issued) <= ReplyTokenTTL {
+		delete(s.replyToks, req.ReplyToken)
+		s.replies = append(s.replies, Reply{ReplyToken: req.ReplyToken, Messages: req.Messages, Token: c.token, At: now})
+	} else {
+		ok = false
+	}
+	s.mu.Unlock()
+	if !ok {
+		writeError(w, http.StatusBadRequest, "Invalid reply token", nil)
 		return
 	}
 	type sent struct {

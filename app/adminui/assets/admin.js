@@ -179,4 +179,12 @@
     document.getElementById("tpl-save").addEventListener("click", function () { save(src.value); });
     document.getElementById("tpl-reset").addEventListener("click", function () { save(""); });
   }
+
+  // Canned replies: picking one fills the reply box, which staff may edit.
+  document.querySelectorAll("select[data-fill]").forEach(function (sel) {
+    sel.addEventListener("change", function () {
+      var box = document.getElementById(sel.dataset.fill);
+      if (box && sel.value) { box.value = sel.value; box.focus(); }
+    });
+  });
 })();
