@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,29 +18,11 @@ import (
 
 const friendUser = "U0f0e0d0c0b0a09080706050403020100"
 
-// testClock is a clock tests move forward; the app and the fake LINE share it.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // newInboxEnv is a linkEnv whose app and fake LINE run on a movable clock.
 func newInboxEnv(t *testing.T, db *store.DB) (*linkEnv, *testClock) {
 	t.Helper()
 	e := newLinkEnv(t, db, testenv.Redis(t), "")
-	clk := &testClock{t: testNow}
+	clk := &testClock{now: testNow}
 	e.a.Now = clk.Now
 	e.line.SetClock(clk.Now)
 	return e, clk
