@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -48,8 +49,12 @@ func (a *App) campaignForecast(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	q, err := a.DB.LineQuota(ctx, shop.ID)
+	if err != nil {
+		return err
+	}
 	// A campaign waits out quiet hours, so everyone under the cap gets it.
-	fc := core.ForecastSend(f.ReachableLater, shop.Settings.ReportOptions().YenPerMessage, nil)
+	fc := core.ForecastSend(f.ReachableLater, shop.Settings.ReportOptions().YenPerMessage, quotaLeft(q, a.Now()))
 	return c.JSON(http.StatusOK, map[string]any{"funnel": f, "forecast": fc})
 }
 
@@ -216,4 +221,17 @@ func (a *App) campaignAB(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, v)
+}
+
+// quotaLeft is this month's remaining LINE messages from the last reading,
+// nil when unknown or unlimited.
+func quotaLeft(q *store.LineQuota, now time.Time) *int64 {
+	if !q.Limited || q.CheckedAt == nil || q.CheckedAt.Year() != now.Year() || q.CheckedAt.Month() != now.Month() {
+		return nil
+	}
+	left := max(q.MonthlyLimit-q.Used, 0)
+	if q.ExhaustedMonth == now.Format("2006-01") {
+		left = 0
+	}
+	return &left
 }
