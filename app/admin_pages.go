@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"crypto/subtle"
 	"embed"
 	"encoding/json"
@@ -20,6 +21,7 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/skip2/go-qrcode"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
 	templates "github.com/tsunagu/tsunagu/templates"
 )
@@ -215,9 +217,14 @@ func (a *App) adminPages(e *echo.Echo) {
 		if ch != nil {
 			webhook = a.Config.BaseURL + "/webhooks/line/" + ch.WebhookKey
 		}
+		exts, err := a.extensionStatus(c.Request().Context(), shop.ID)
+		if err != nil {
+			return err
+		}
 		return render(c, "settings", "set.title", map[string]any{
 			"Journeys": journeysOf(shop.Settings), "Incentive": shop.Settings.Incentive, "Channel": ch, "Webhook": webhook,
-			"LinkURL": a.orderLinkURL(shop.Domain), "Snippet": a.orderStatusSnippet(shop.Domain),
+			"Extensions": exts, "ThemeEditorURL": a.themeEmbedURL(shop.Domain),
+			"CheckoutEditorURL": "https://" + shop.Domain + "/admin/settings/checkout/editor",
 		})
 	})
 	g.GET("/templates", func(c echo.Context) error {
@@ -333,21 +340,34 @@ func messageTexts(content string) []string {
 	return out
 }
 
-// orderLinkURL is the per-order linking entry the order status page uses;
-// {order_id} and {key} are filled by Liquid.
-func (a *App) orderLinkURL(shopDomain string) string {
-	return a.Config.BaseURL + "/link/order?shop=" + url.QueryEscape(shopDomain) + "&order={{ order.id }}&key={{ checkout.token }}"
+// extensionRow is one app extension on the settings page: whether the shop's
+// storefront or checkout has rendered it in the last 7 days.
+type extensionRow struct {
+	Key      string // i18n key of its name
+	Seen     bool
+	LastSeen time.Time
 }
 
-func (a *App) orderStatusSnippet(shopDomain string) string {
-	return `{% if customer %}
-<div style="margin:16px 0;padding:16px;border:1px solid #06c755;border-radius:8px">
-  <p style="margin:0 0 8px">LINE と連携すると、発送のお知らせやクーポンが届きます。</p>
-  <a href="` + a.orderLinkURL(shopDomain) + `" style="display:inline-block;background:#06c755;color:#fff;padding:10px 16px;border-radius:6px;text-decoration:none">LINE で連携する</a>
-  <p style="margin:12px 0 4px;font-size:12px">パソコンでご覧の方は、LINE のあるスマートフォンで読み取ってください。</p>
-  <img src="` + strings.Replace(a.orderLinkURL(shopDomain), "/link/order?", "/link/order/qr.png?", 1) + `" width="120" height="120" alt="QR">
-</div>
-{% endif %}`
+// extensionStatus lists the extensions in the order a merchant turns them on.
+func (a *App) extensionStatus(ctx context.Context, shopID int64) ([]extensionRow, error) {
+	seen, err := a.DB.ExtensionsSeen(ctx, shopID)
+	if err != nil {
+		return nil, err
+	}
+	since := a.Now().Add(-7 * 24 * time.Hour)
+	var out []extensionRow
+	for _, ext := range []string{core.ExtThankYou, core.ExtOrderStatus, core.ExtThemeEmbed, core.ExtThemeBlock, core.ExtWebPixel} {
+		at, ok := seen[ext]
+		out = append(out, extensionRow{Key: "ext." + ext, Seen: ok && at.After(since), LastSeen: at})
+	}
+	return out, nil
+}
+
+// themeEmbedURL opens the theme editor with Tsunagu's app embed switched on
+// (Shopify's deep link: activateAppId=<api key>/<embed block handle>).
+func (a *App) themeEmbedURL(shopDomain string) string {
+	return "https://" + shopDomain + "/admin/themes/current/editor?context=apps&activateAppId=" +
+		url.QueryEscape(a.Config.ShopifyAPIKey) + "/line_embed"
 }
 
 // linkFromOrder starts ID linking from the order status page: the buyer

@@ -38,7 +38,10 @@ func TestAdminPagesRender(t *testing.T) {
 		{han + "?kind=messages", 200, []string{"フォロー（3日後）"}, []string{"届きました？"}},
 		{han + "?kind=bogus", 400, nil, nil},
 		{"/admin/customers/" + itoa(s.intruder.ID), 404, nil, []string{"secret of shop B"}},
-		{"/admin/settings", 200, []string{"LINE チャネル", "/link/order?shop=tsunagu-test.myshopify.com", "{{ checkout.token }}", `value="21:00"`}, nil},
+		{"/admin/settings", 200, []string{"LINE チャネル", `value="21:00"`, "https://tsunagu-test.myshopify.com/admin/settings/checkout/editor",
+			"https://tsunagu-test.myshopify.com/admin/themes/current/editor?context=apps", "activateAppId=", "/line_embed", "サンクスページのブロック", "まだ表示なし"},
+			// Shopify switched off Additional scripts: nothing may tell the merchant to paste there.
+			[]string{"追加スクリプト」に貼り付け", "{{ checkout.token }}", "Snippet"}},
 		{"/admin/templates?kind=shipping&tlang=en", 200, []string{`data-kind="shipping"`, `data-lang="en"`}, nil},
 		{"/admin/assets/admin.css", 200, []string{"--accent"}, nil},
 	}
