@@ -64,6 +64,7 @@ func (w *Worker) applyOrder(ctx context.Context, shop *store.Shop, topic string,
 			TotalPrice: o.TotalPrice, SubtotalPrice: o.SubtotalPrice, FinancialStatus: o.FinancialStatus,
 			FulfillmentStatus: o.FulfillmentStatus, CheckoutToken: o.CheckoutToken, CartToken: o.CartToken,
 			OrderStatusURL: o.OrderStatusURL, CancelledAt: o.CancelledAt, OrderedAt: w.now(), ShopifyUpdatedAt: o.UpdatedAt,
+			Locale: o.CustomerLocale,
 		}
 		if o.CreatedAt != nil {
 			so.OrderedAt = o.CreatedAt.UTC()

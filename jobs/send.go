@@ -287,18 +287,25 @@ func (w *Worker) reschedule(ctx context.Context, m *store.Message, at time.Time)
 
 // render builds the LINE messages for m from the shop's template.
 func (w *Worker) render(ctx context.Context, shop *store.Shop, cust *store.Customer, m *store.Message) ([]line.Message, error) {
-	lang := "ja"
-	if strings.HasPrefix(cust.Locale, "en") {
-		lang = "en"
-	}
-	d := templates.Data{Lang: lang, ShopName: firstNonEmpty(shop.Name, shop.Domain), ShopURL: "https://" + shop.Domain, CustomerName: core.DisplayName(cust.Name(lang))}
-	if m.RefType == "order" {
+	var order *store.Order
+	shopped := ""
+	switch m.RefType {
+	case "order":
 		o, err := w.DB.Order(ctx, shop.ID, m.RefID)
 		if err != nil {
 			return nil, err
 		}
-		d.Order = templateOrder(o)
-		d.OrderStatusURL = firstNonEmpty(o.OrderStatusURL, d.ShopURL)
+		order, shopped = o, o.Locale
+	case "checkout":
+		if c, err := w.DB.Checkout(ctx, shop.ID, m.RefID); err == nil {
+			shopped = c.Locale
+		}
+	}
+	lang := core.MessageLang(cust.Locale, shopped, shop.Locale)
+	d := templates.Data{Lang: lang, ShopName: firstNonEmpty(shop.Name, shop.Domain), ShopURL: "https://" + shop.Domain, CustomerName: core.DisplayName(cust.Name(lang))}
+	if order != nil {
+		d.Order = templateOrder(order)
+		d.OrderStatusURL = firstNonEmpty(order.OrderStatusURL, d.ShopURL)
 	}
 	if m.RefType == "coupon" {
 		if err := w.couponData(ctx, shop, m, &d); err != nil {

@@ -145,8 +145,10 @@ type Order struct {
 	CartToken         string
 	OrderStatusURL    string
 	DiscountCodes     string
-	CancelledAt       *time.Time
-	OrderedAt         time.Time
+	// Locale is the order's customer_locale: the language the buyer shopped in.
+	Locale      string
+	CancelledAt *time.Time
+	OrderedAt   time.Time
 	// ShopifyUpdatedAt is Shopify's updated_at of the stored version.
 	ShopifyUpdatedAt *time.Time
 	CreatedAt        time.Time

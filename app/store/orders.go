@@ -10,7 +10,7 @@ import (
 )
 
 var orderColumns = []string{"customer_id", "name", "email", "currency", "total_price", "subtotal_price", "financial_status",
-	"fulfillment_status", "checkout_token", "cart_token", "order_status_url", "discount_codes", "ordered_at", "updated_at", "shopify_updated_at"}
+	"fulfillment_status", "checkout_token", "cart_token", "order_status_url", "discount_codes", "locale", "ordered_at", "updated_at", "shopify_updated_at"}
 
 // notOlder keeps a stored order when the delivery is older than it: Shopify
 // delivers webhooks out of order, and a late orders/create must not undo a
