@@ -185,7 +185,11 @@ func TestTokenLostRefreshAnswerRecovered(t *testing.T) {
 		}
 		reqs := e.refreshRequests()
 		if len(reqs) != 2 || reqs[0].Get("refresh_token") != rt || reqs[1].Get("refresh_token") != rt {
-			t.Fatalf("%d refresh requests, want 2 with the previous refresh token", len(reqs))
+			var ops []string
+			for _, r := range e.shop.Requests() {
+				ops = append(ops, string(r.Operation))
+			}
+			t.Fatalf("%d refresh requests, want 2 with the previous refresh token (requests: %v)", len(reqs), ops)
 		}
 		// The new pair has been used, so the previous refresh token is retired.
 		if _, err := e.a.Shopify.RefreshToken(ctx, testShop, rt); !errors.Is(err, shopify.ErrGrantRevoked) {
