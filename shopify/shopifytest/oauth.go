@@ -31,6 +31,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	defer func() {
+		if rec.recorded {
+			return
+		}
 		rec.Status = rw.status
 		s.mu.Lock()
 		s.requests = append(s.requests, rec)
@@ -237,6 +240,11 @@ func (s *Server) refresh(w http.ResponseWriter, token string, rec *Request) {
 	if lose {
 		// The pair is issued but the answer never arrives: drop the connection.
 		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			// Log it before the client sees the drop and retries.
+			rec.Status, rec.recorded = 0, true
+			s.mu.Lock()
+			s.requests = append(s.requests, *rec)
+			s.mu.Unlock()
 			conn.Close()
 			return
 		}

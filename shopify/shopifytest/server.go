@@ -141,7 +141,11 @@ type Request struct {
 	Body      []byte
 	Operation string         // "authorize", "access_token" or the GraphQL root fields, e.g. "tagsAdd"
 	Variables map[string]any // GraphQL variables
-	Status    int            // status the fake answered with
+	Status    int            // status the fake answered with (0: the connection was dropped unanswered)
+
+	// recorded: already in the log (a dropped answer is logged before the
+	// connection closes, so a client that retries at once finds it there).
+	recorded bool
 }
 
 // Subscription is a webhook subscription held by the fake.
