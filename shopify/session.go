@@ -35,17 +35,9 @@ type sessionJWT struct {
 // our API key, exp/nbf valid at now (10s leeway), dest is https://<shop>
 // and iss is dest + "/admin".
 func (a *App) VerifySessionToken(token string, now time.Time) (*SessionClaims, error) {
-	var c sessionJWT
-	_, err := jwt.ParseWithClaims(token, &c,
-		func(*jwt.Token) (any, error) { return []byte(a.cfg.APISecret), nil },
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithAudience(a.cfg.APIKey),
-		jwt.WithExpirationRequired(),
-		jwt.WithLeeway(sessionLeeway),
-		jwt.WithTimeFunc(func() time.Time { return now }),
-	)
+	c, err := a.parseSessionJWT(token, now)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadSessionToken, err)
+		return nil, err
 	}
 	dest, err := url.Parse(c.Dest)
 	if err != nil || dest.Scheme != "https" || !ValidShopDomain(dest.Host) ||
@@ -82,17 +74,9 @@ type ExtensionClaims struct {
 // the shop (bare domain or https URL). sub, present only for a signed-in
 // customer, must be a Customer GID.
 func (a *App) VerifyExtensionToken(token string, now time.Time) (*ExtensionClaims, error) {
-	var c sessionJWT
-	_, err := jwt.ParseWithClaims(token, &c,
-		func(*jwt.Token) (any, error) { return []byte(a.cfg.APISecret), nil },
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithAudience(a.cfg.APIKey),
-		jwt.WithExpirationRequired(),
-		jwt.WithLeeway(sessionLeeway),
-		jwt.WithTimeFunc(func() time.Time { return now }),
-	)
+	c, err := a.parseSessionJWT(token, now)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadSessionToken, err)
+		return nil, err
 	}
 	host := c.Dest
 	if strings.Contains(host, "://") {
@@ -114,4 +98,23 @@ func (a *App) VerifyExtensionToken(token string, now time.Time) (*ExtensionClaim
 		out.CustomerID = id
 	}
 	return out, nil
+}
+
+// parseSessionJWT checks what App Bridge and UI extension session tokens
+// share: HS256 with the app secret, aud our API key, exp/nbf at now with
+// sessionLeeway. The callers check dest (and sub) their own way.
+func (a *App) parseSessionJWT(token string, now time.Time) (*sessionJWT, error) {
+	var c sessionJWT
+	_, err := jwt.ParseWithClaims(token, &c,
+		func(*jwt.Token) (any, error) { return []byte(a.cfg.APISecret), nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithAudience(a.cfg.APIKey),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(sessionLeeway),
+		jwt.WithTimeFunc(func() time.Time { return now }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadSessionToken, err)
+	}
+	return &c, nil
 }
