@@ -35,20 +35,11 @@ func (a *App) merchantRoutes(e *echo.Echo) {
 // campaignForecast answers who a campaign to a segment would reach and
 // what it would cost, before the merchant confirms.
 func (a *App) campaignForecast(c echo.Context) error {
-	var in segmentRef
-	if err := bindJSON(c, &in); err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	shop := currentShop(c)
-	n, err := a.DB.ResolveSegment(ctx, shop.ID, in.SegmentID, in.Builtin, in.Definition)
-	if err != nil {
-		return storeError(err)
-	}
-	f, err := core.SegmentFunnel(ctx, a.DB, shop, n, a.Now())
+	f, err := a.funnelOfRequest(c)
 	if err != nil {
 		return err
 	}
+	ctx, shop := c.Request().Context(), currentShop(c)
 	q, err := a.DB.LineQuota(ctx, shop.ID)
 	if err != nil {
 		return err

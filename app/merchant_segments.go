@@ -67,17 +67,7 @@ func (a *App) segmentRoutes(e *echo.Echo) {
 
 // segmentFunnel answers the reachability funnel of a segment reference.
 func (a *App) segmentFunnel(c echo.Context) error {
-	var in segmentRef
-	if err := bindJSON(c, &in); err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	shop := currentShop(c)
-	n, err := a.DB.ResolveSegment(ctx, shop.ID, in.SegmentID, in.Builtin, in.Definition)
-	if err != nil {
-		return storeError(err)
-	}
-	f, err := core.SegmentFunnel(ctx, a.DB, shop, n, a.Now())
+	f, err := a.funnelOfRequest(c)
 	if err != nil {
 		return err
 	}
@@ -133,4 +123,20 @@ func (a *App) segmentsPage(c echo.Context) error {
 	return a.renderAdmin(c, "segments", "segb.title", map[string]any{
 		"Segments": ss, "Cur": cur, "Builtins": bs, "Fields": segFields, "Kinds": templates.KindNames(nil), "Currency": shop.Currency,
 	})
+}
+
+// funnelOfRequest resolves the segment reference in the JSON body and
+// answers its reachability funnel: shared by the builder and the composer.
+func (a *App) funnelOfRequest(c echo.Context) (*core.Funnel, error) {
+	var in segmentRef
+	if err := bindJSON(c, &in); err != nil {
+		return nil, err
+	}
+	ctx := c.Request().Context()
+	shop := currentShop(c)
+	n, err := a.DB.ResolveSegment(ctx, shop.ID, in.SegmentID, in.Builtin, in.Definition)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	return core.SegmentFunnel(ctx, a.DB, shop, n, a.Now())
 }
