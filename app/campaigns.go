@@ -437,7 +437,7 @@ func (a *App) campaignClick(c echo.Context) error {
 }
 
 func (a *App) enqueueRichMenuSync(c echo.Context, shopID int64) {
-	if err := a.Queue.EnqueueRichMenuSync(c.Request().Context(), shopID, a.Now()); err != nil {
+	if err := jobs.RequestRichMenuSync(c.Request().Context(), a.DB, a.Queue, shopID, a.Now()); err != nil {
 		a.Log.Warn("enqueueing rich menu sync", "shop_id", shopID, "err", err)
 	}
 }
