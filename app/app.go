@@ -69,6 +69,9 @@ type App struct {
 	// reconcileEvery is the reconciler's interval (0: its default, 30 s);
 	// tests shorten it.
 	reconcileEvery time.Duration
+	// requestTimeout is each request's deadline (0: RequestDeadline); tests
+	// shorten it.
+	requestTimeout time.Duration
 
 	echo     *echo.Echo
 	closers  []func()
