@@ -14,6 +14,7 @@ import (
 
 	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/jobs"
 	"github.com/tsunagu/tsunagu/line"
 )
 
