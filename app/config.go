@@ -57,7 +57,8 @@ const (
 const MinOpsTokenLen = 16
 
 // DefaultScopes are the Shopify access scopes Tsunagu asks for; README says why each.
-var DefaultScopes = []string{"read_orders", "read_customers", "write_customers", "read_fulfillments", "write_discounts"}
+var DefaultScopes = []string{"read_orders", "read_customers", "write_customers", "read_fulfillments", "write_discounts",
+	"write_pixels", "read_customer_events"}
 
 // ConfigError lists every problem found in the environment, so one run
 // shows everything to fix.
