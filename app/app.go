@@ -61,6 +61,8 @@ type App struct {
 	Pixel       *core.Pixel
 	pixelLimits *pixelLimiter
 	logins      *loginLimiter
+	// jobsMonitor is asynqmon for operators (nil without an ops token).
+	jobsMonitor echo.HandlerFunc
 	// installationID salts LINE retry keys (migration 0020).
 	installationID string
 	// adminTmpl are the admin page templates (see AdminPage).
@@ -150,6 +152,12 @@ func Assemble(cfg *Config, log *slog.Logger, db *store.DB, redisOpt asynq.RedisC
 	a.Storefront = &core.Storefront{DB: db, LinkURL: a.LinkURL, Seen: seen, Now: now}
 	a.Pixel = &core.Pixel{DB: db, Secret: cfg.SecretKey, Seen: seen, Now: now}
 	a.pixelLimits = newPixelLimiter(pixelShopRate, pixelShopBurst, pixelClientRate, pixelClientBurst)
+	a.logins = &loginLimiter{fails: map[string][]time.Time{}}
+	// The templates are embedded: a parse error is a build defect.
+	if a.adminTmpl, err = loadAdminTemplates(); err != nil {
+		return nil, err
+	}
+	a.jobsMonitor = a.newJobsMonitor()
 	a.echo = a.routes()
 	return a, nil
 }
