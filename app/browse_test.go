@@ -47,7 +47,8 @@ func TestBrowseAbandonmentEndToEnd(t *testing.T) {
 	pixel := func(client string, cust *store.Customer, events ...map[string]any) core.IngestResult {
 		t.Helper()
 		body, _ := json.Marshal(map[string]any{"shop": testShop, "key": key, "client_id": client,
-			"customer_id": fmt.Sprint(cust.ShopifyID), "consent": map[string]bool{"analytics": true, "marketing": true}, "events": events})
+			"customer_id": fmt.Sprint(cust.ShopifyID), "customer_token": core.PixelCustomerToken(a.Config.SecretKey, testShop, cust.ShopifyID, testNow.Add(time.Hour)),
+			"consent": map[string]bool{"analytics": true, "marketing": true}, "events": events})
 		rec := postPixel(t, a, body, "https://"+testShop)
 		if rec.Code != 200 {
 			t.Fatalf("pixel: %d %s", rec.Code, rec.Body)

@@ -40,7 +40,8 @@ type Config struct {
 }
 
 // DefaultScopes are the Shopify access scopes Tsunagu asks for; README says why each.
-var DefaultScopes = []string{"read_orders", "read_customers", "write_customers", "read_fulfillments", "write_discounts"}
+var DefaultScopes = []string{"read_orders", "read_customers", "write_customers", "read_fulfillments", "write_discounts",
+	"write_pixels", "read_customer_events"}
 
 // LoadConfig reads the configuration from getenv. In development (the
 // default) missing secrets are generated into the data folder; in production

@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/shopify"
@@ -120,6 +121,24 @@ func (a *App) shopifyCallback(c echo.Context) error {
 
 var errWebhooksRefused = errors.New("webhook subscriptions refused")
 
+// webPixelSettings are the web pixel's settings for shop (the fields of
+// extensions/web-pixel/shopify.extension.toml).
+func (a *App) webPixelSettings(shop string) map[string]string {
+	return map[string]string{"endpoint": a.Config.BaseURL + "/pixel/events", "key": core.PixelKey(a.Config.SecretKey, shop)}
+}
+
+// enableWebPixel turns the storefront pixel on for browse abandonment. It
+// does not fail the install: a grant without the pixel scopes still runs
+// everything else, and Settings offers to turn the pixel on later.
+func (a *App) enableWebPixel(ctx context.Context, admin *shopify.Admin, shop string) {
+	id, err := admin.EnsureWebPixel(ctx, a.webPixelSettings(shop))
+	if err != nil {
+		a.Log.WarnContext(ctx, "turning on the web pixel", "shop", shop, "err", err)
+		return
+	}
+	a.Log.InfoContext(ctx, "web pixel on", "shop", shop, "pixel", id)
+}
+
 // completeInstall stores a new grant for shop (authorization code or token
 // exchange): it reads the shop's profile, makes sure the webhooks exist
 // (shopify.app.toml declares them; this is the idempotent fallback), stores
@@ -142,6 +161,7 @@ func (a *App) completeInstall(ctx context.Context, shop string, tok shopify.Toke
 	if err := a.DB.InstallShop(ctx, s, a.Now()); err != nil {
 		return nil, err
 	}
+	a.enableWebPixel(ctx, admin, shop)
 	a.resumeWaiting(ctx, s)
 	a.Log.InfoContext(ctx, "shop installed", "shop", shop, "scopes", s.Scopes, "expiring_token", tok.Expiring(), "webhooks_created", len(created))
 	return s, nil

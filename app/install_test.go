@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/BurntSushi/toml"
+
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/app/testenv"
 	"github.com/tsunagu/tsunagu/shopify"
@@ -135,6 +139,11 @@ func TestInstallHappyAndReinstall(t *testing.T) {
 				t.Fatalf("customers/update without metafield namespaces: %+v", s)
 			}
 		}
+		// The web pixel is on, pointing at this app with the shop's key.
+		px, ok := fake.WebPixel(testShop)
+		if !ok || px["endpoint"] != a.Config.BaseURL+"/pixel/events" || px["key"] != core.PixelKey(a.Config.SecretKey, testShop) {
+			t.Fatalf("web pixel after install = %v %v", px, ok)
+		}
 		// The session cookie opens the admin page on this shop.
 		page := get(t, a, "/admin?shop="+testShop, cookieNamed(rec, adminCookie))
 		if page.Code != http.StatusOK || !strings.Contains(page.Body.String(), "Tsunagu</title>") || !strings.Contains(page.Body.String(), testShop) {
@@ -149,6 +158,9 @@ func TestInstallHappyAndReinstall(t *testing.T) {
 		if got := len(fake.Subscriptions()); got != len(shopify.Topics) {
 			t.Fatalf("reinstall: %d subscriptions, want %d", got, len(shopify.Topics))
 		}
+		if px2, ok := fake.WebPixel(testShop); !ok || !maps.Equal(px, px2) {
+			t.Fatalf("reinstall: web pixel = %v %v", px2, ok)
+		}
 		again, err := db.ShopByDomain(ctx, testShop)
 		if err != nil || again.ID != shop.ID || again.UninstalledAt != nil || len(again.AccessTokenEnc) == 0 {
 			t.Fatalf("reinstall: %+v %v", again, err)
@@ -157,6 +169,21 @@ func TestInstallHappyAndReinstall(t *testing.T) {
 			t.Fatalf("%d shops", n)
 		}
 	})
+}
+
+// shopify.app.toml (what `shopify app deploy` declares) asks for the same
+// scopes as the install flow.
+func TestAppTomlScopes(t *testing.T) {
+	t.Parallel()
+	var conf struct {
+		AccessScopes struct{ Scopes string } `toml:"access_scopes"`
+	}
+	if _, err := toml.DecodeFile("../shopify.app.toml", &conf); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Split(conf.AccessScopes.Scopes, ","); !slices.Equal(got, DefaultScopes) {
+		t.Errorf("shopify.app.toml scopes %q, DefaultScopes %q", got, DefaultScopes)
+	}
 }
 
 func TestInstallRefusals(t *testing.T) {

@@ -89,6 +89,9 @@ type proxyAnswer struct {
 	LoginURL  string `json:"login_url,omitempty"`
 	Incentive string `json:"incentive,omitempty"`
 	QR        string `json:"qr,omitempty"`
+	// PixelToken proves the signed-in customer to the web pixel's ingest
+	// (core.PixelCustomerToken); the theme script keeps it in a cookie.
+	PixelToken string `json:"pixel_token,omitempty"`
 }
 
 func (a *App) proxyBlock(c echo.Context) error {
@@ -108,6 +111,9 @@ func (a *App) proxyBlock(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "no-store, private")
 	prefix := proxyPrefix(q.Get("path_prefix"))
 	out := proxyAnswer{State: ans.State, Incentive: ans.Incentive}
+	if custID > 0 {
+		out.PixelToken = a.Pixel.CustomerToken(domain, custID)
+	}
 	switch ans.State {
 	case core.BlockLink:
 		// Through the proxy, so the link is always for whoever is signed in.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -161,7 +162,7 @@ func TestProxyBlock(t *testing.T) {
 		{"unsigned", "shop=" + testShop + "&logged_in_customer_id=7001", 401, nil},
 		{"tampered customer", strings.Replace(signed(7001, "placement=product"), "logged_in_customer_id=7001", "logged_in_customer_id=7003", 1), 401, nil},
 		{"guest is asked to sign in, back into linking", signed(0, "placement=product&lang=en"), 200, func(t *testing.T, p proxyAnswer) {
-			if p.State != core.BlockSignIn || p.LoginURL != "/account/login?return_url=%2Fapps%2Ftsunagu%2Flink" || p.LinkURL != "" || p.QR != "" {
+			if p.State != core.BlockSignIn || p.LoginURL != "/account/login?return_url=%2Fapps%2Ftsunagu%2Flink" || p.LinkURL != "" || p.QR != "" || p.PixelToken != "" {
 				t.Errorf("%+v", p)
 			}
 		}},
@@ -170,9 +171,10 @@ func TestProxyBlock(t *testing.T) {
 				t.Errorf("%+v", p)
 			}
 		}},
-		{"linked customer sees nothing", signed(7003, "placement=product"), 200, func(t *testing.T, p proxyAnswer) {
-			if p.State != core.BlockLinked || p.LinkURL != "" {
-				t.Errorf("%+v", p)
+		{"linked customer sees nothing, but their browser gets the pixel proof", signed(7003, "placement=product"), 200, func(t *testing.T, p proxyAnswer) {
+			want := core.PixelCustomerToken(a.Config.SecretKey, testShop, 7003, testNow.Add(core.PixelTokenTTL))
+			if p.State != core.BlockLinked || p.LinkURL != "" || p.PixelToken != want {
+				t.Errorf("%+v, want pixel token %s", p, want)
 			}
 		}},
 		{"unknown signed-in customer may still link", signed(8888, "placement=embed"), 200, func(t *testing.T, p proxyAnswer) {
@@ -214,9 +216,19 @@ func newPixelEnv(t *testing.T, db *store.DB) *pixelEnv {
 	return &pixelEnv{linkEnv: env, key: core.PixelKey(env.a.Config.SecretKey, testShop)}
 }
 
+// batch is a pixel request; a numeric customer comes with the app's proof,
+// as the theme script hands it to a signed-in shopper.
 func (p *pixelEnv) batch(client, customer string, consent bool, events ...map[string]any) []byte {
+	tok := ""
+	if id, err := strconv.ParseInt(customer, 10, 64); err == nil {
+		tok = core.PixelCustomerToken(p.a.Config.SecretKey, testShop, id, testNow.Add(core.PixelTokenTTL))
+	}
+	return p.batchWithToken(client, customer, tok, consent, events...)
+}
+
+func (p *pixelEnv) batchWithToken(client, customer, token string, consent bool, events ...map[string]any) []byte {
 	b, _ := json.Marshal(map[string]any{"shop": testShop, "key": p.key, "client_id": client, "customer_id": customer,
-		"consent": map[string]bool{"analytics": consent, "marketing": consent}, "events": events})
+		"customer_token": token, "consent": map[string]bool{"analytics": consent, "marketing": consent}, "events": events})
 	return b
 }
 
@@ -331,6 +343,22 @@ func TestPixelIngestStoresKnownCustomersOnce(t *testing.T) {
 			rec := postPixel(t, a, p.batch("c2", tc.customer, tc.consent, viewed("n-"+tc.name, 333, testNow)), "")
 			readJSON(t, rec, &res)
 			if rec.Code != 200 || res.Stored != 0 || res.Dropped != tc.dropped {
+				t.Errorf("%s: %d %+v", tc.name, rec.Code, res)
+			}
+		}
+		// The customer id comes from the browser: without the app's proof
+		// for this very customer and shop, it names nobody.
+		secret := a.Config.SecretKey
+		for _, tc := range []struct{ name, token string }{
+			{"no proof", ""},
+			{"proof of another customer", core.PixelCustomerToken(secret, testShop, 7002, testNow.Add(time.Hour))},
+			{"proof for another shop", core.PixelCustomerToken(secret, "other.myshopify.com", 7001, testNow.Add(time.Hour))},
+			{"expired proof", core.PixelCustomerToken(secret, testShop, 7001, testNow.Add(-time.Second))},
+			{"forged proof", "7001.9999999999.AAAAAAAAAAAAAAAAAAAAAAAA"},
+		} {
+			rec := postPixel(t, a, p.batchWithToken("c3", "7001", tc.token, true, viewed("u-"+tc.name, 444, testNow)), "")
+			readJSON(t, rec, &res)
+			if rec.Code != 200 || res.Stored != 0 || res.Dropped != core.PixelUnverified {
 				t.Errorf("%s: %d %+v", tc.name, rec.Code, res)
 			}
 		}

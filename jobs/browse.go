@@ -166,12 +166,10 @@ func (w *Worker) browseData(ctx context.Context, shop *store.Shop, m *store.Mess
 	if err != nil {
 		return err
 	}
-	u := pe.URL
-	switch {
-	case strings.HasPrefix(u, "/") && !strings.HasPrefix(u, "//"):
-		u = d.ShopURL + u
-	case !strings.HasPrefix(u, "https://"):
-		u = d.ShopURL
+	// Only a path on the shop's own storefront: the URL came from a browser.
+	u := d.ShopURL
+	if strings.HasPrefix(pe.URL, "/") && !strings.HasPrefix(pe.URL, "//") && !strings.Contains(pe.URL, "\\") {
+		u = d.ShopURL + pe.URL
 	}
 	d.Product = &templates.Product{Title: firstNonEmpty(pe.Title, d.ShopName), URL: u, ImageURL: pe.ImageURL, Price: pe.Price,
 		Currency: firstNonEmpty(pe.Currency, shop.Currency)}

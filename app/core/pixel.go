@@ -3,10 +3,13 @@ package core
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -32,7 +35,10 @@ type PixelBatch struct {
 	Key        string `json:"key"`
 	ClientID   string `json:"client_id"`
 	CustomerID string `json:"customer_id"`
-	Consent    struct {
+	// CustomerToken is the app's proof of CustomerID (PixelCustomerToken),
+	// handed to the signed-in shopper's browser through the app proxy.
+	CustomerToken string `json:"customer_token"`
+	Consent       struct {
 		Analytics bool `json:"analytics"`
 		Marketing bool `json:"marketing"`
 	} `json:"consent"`
@@ -74,6 +80,8 @@ func ParsePixelBatch(body []byte, now time.Time) (*PixelBatch, []store.PixelEven
 		return nil, nil, Errorf(EINVALID, "shop must be a *.myshopify.com domain")
 	case b.Key == "" || len(b.Key) > 128:
 		return nil, nil, Errorf(EINVALID, "key is required")
+	case len(b.CustomerToken) > 200:
+		return nil, nil, Errorf(EINVALID, "customer_token is too long")
 	case b.ClientID == "" || len(b.ClientID) > 128:
 		return nil, nil, Errorf(EINVALID, "client_id is required (at most 128 characters)")
 	case len(b.Events) == 0 || len(b.Events) > PixelMaxEvents:
@@ -172,7 +180,49 @@ type Pixel struct {
 const (
 	PixelNoConsent       = "no_consent"
 	PixelUnknownCustomer = "unknown_customer"
+	// PixelUnverified: the batch names a customer without the app's proof.
+	// The pixel's customer id comes from the browser; trusting it alone
+	// would let anyone put events (and so a browse reminder with a title
+	// and image of their choosing) on another customer's account.
+	PixelUnverified = "unverified_customer"
 )
+
+// PixelTokenTTL is how long a browser's customer proof is good for.
+const PixelTokenTTL = 30 * 24 * time.Hour
+
+// PixelCustomerToken proves to the ingest endpoint that this browser's
+// shopper is Shopify customer id of shop: the app proxy (which Shopify
+// signs with logged_in_customer_id) hands it out, the theme script keeps it
+// in a first-party cookie and the pixel sends it back.
+func PixelCustomerToken(secret []byte, shop string, customerID int64, exp time.Time) string {
+	body := strconv.FormatInt(customerID, 10) + "." + strconv.FormatInt(exp.Unix(), 10)
+	return body + "." + pixelTokenMAC(secret, shop, body)
+}
+
+func pixelTokenMAC(secret []byte, shop, body string) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("pixel-customer:" + strings.ToLower(shop) + ":" + body))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
+}
+
+// CustomerToken is PixelCustomerToken for a shopper the app proxy vouches for now.
+func (p *Pixel) CustomerToken(shop string, customerID int64) string {
+	return PixelCustomerToken(p.Secret, shop, customerID, p.Now().Add(PixelTokenTTL))
+}
+
+// verifyPixelCustomer reports whether token proves customerID for shop at now.
+func verifyPixelCustomer(secret []byte, shop string, customerID int64, token string, now time.Time) bool {
+	id, rest, ok := strings.Cut(token, ".")
+	if !ok || id != strconv.FormatInt(customerID, 10) {
+		return false
+	}
+	expS, mac, ok := strings.Cut(rest, ".")
+	exp, err := strconv.ParseInt(expS, 10, 64)
+	if !ok || err != nil || now.Unix() > exp {
+		return false
+	}
+	return hmac.Equal([]byte(mac), []byte(pixelTokenMAC(secret, shop, id+"."+expS)))
+}
 
 // IngestResult says what became of a batch.
 type IngestResult struct {
@@ -218,6 +268,9 @@ func (p *Pixel) Ingest(ctx context.Context, b *PixelBatch, evs []store.PixelEven
 		return IngestResult{Dropped: PixelUnknownCustomer}, nil
 	}
 	sid, _ := positiveID(b.CustomerID)
+	if !verifyPixelCustomer(p.Secret, b.Shop, sid, b.CustomerToken, p.Now()) {
+		return IngestResult{Dropped: PixelUnverified}, nil
+	}
 	cust, err := p.DB.CustomerByShopifyID(ctx, shop.ID, sid)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && cust.RedactedAt != nil) {
 		return IngestResult{Dropped: PixelUnknownCustomer}, nil

@@ -111,6 +111,8 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request, body []byte, re
 			v, err = s.discountCodeBasicCreate(shop, st, args)
 		case op.mutation && (f.name == "tagsAdd" || f.name == "tagsRemove"):
 			v, err = s.tagsMutation(st, f.name == "tagsAdd", args)
+		case f.name == "webPixel" || f.name == "webPixelCreate" || f.name == "webPixelUpdate":
+			v, err = s.webPixelField(op.mutation, f.name, at.scope(), st, args)
 		case !op.mutation && f.name == "webhookSubscriptions":
 			v, err = webhookSubscriptions(st, args)
 		case !op.mutation && f.name == "shop":

@@ -53,6 +53,9 @@ func WithShop(domain string) Option { return func(s *Server) { s.Shop = domain }
 // rendering the page with an Install link.
 func WithAutoRedirect() Option { return func(s *Server) { s.autoRedirect = true } }
 
+// WithScopes sets the scopes of tokens issued by IssueToken (comma-separated).
+func WithScopes(scopes string) Option { return func(s *Server) { s.scopes = scopes } }
+
 // WithClock sets the clock used for callback timestamps and records.
 func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
 
@@ -104,6 +107,13 @@ type accessToken struct {
 	pair      *refreshToken // the refresh token issued with it
 }
 
+func (t *accessToken) scope() string {
+	if t.pair == nil {
+		return ""
+	}
+	return t.pair.scope
+}
+
 type refreshToken struct {
 	shop, scope string
 	expiresAt   time.Time
@@ -128,6 +138,7 @@ type shopState struct {
 	subs      []Subscription
 	discounts []Discount
 	tags      map[string][]string // gid -> tags
+	pixel     *webPixel
 }
 
 // Request is one request the fake received.
@@ -189,7 +200,7 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 		refreshTokens: map[string]*refreshToken{},
 		refreshCalls:  map[string]int{},
 		uninstalled:   map[string]bool{},
-		scopes:        "read_orders,read_customers,write_customers,read_fulfillments,write_discounts",
+		scopes:        "read_orders,read_customers,write_customers,read_fulfillments,write_discounts,write_pixels,read_customer_events",
 		shops:         map[string]*shopState{},
 	}
 	for _, o := range opts {
@@ -392,7 +403,10 @@ func (s *Server) SignQuery(q url.Values) url.Values {
 // after an install of shop, with a fresh single-use code, timestamped now
 // by the fake's clock.
 func (s *Server) CallbackQuery(shop, state string) url.Values {
-	return s.callbackQuery(shop, state, "")
+	s.mu.Lock()
+	scope := s.scopes
+	s.mu.Unlock()
+	return s.callbackQuery(shop, state, scope)
 }
 
 func (s *Server) callbackQuery(shop, state, scope string) url.Values {

@@ -1,4 +1,4 @@
-import { BlockModel, ProxyAnswer, blockURL, model } from './model';
+import { BlockModel, ProxyAnswer, blockURL, model, pixelCookie } from './model';
 
 // Fills every [data-tsunagu-line] element on the page.
 function draw(el: HTMLElement, m: BlockModel): void {
@@ -58,6 +58,8 @@ async function fill(el: HTMLElement): Promise<void> {
   } catch {
     return;
   }
+  const cookie = pixelCookie(answer, location.protocol === 'https:');
+  if (cookie) document.cookie = cookie;
   const m = model(answer, {
     heading: el.dataset.heading,
     body: el.dataset.body,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { blockURL, model, safeHref } from './model';
+import { blockURL, model, pixelCookie, safeHref } from './model';
 
 describe('model', () => {
   it('offers the link to a signed-in customer, with QR when asked', () => {
@@ -44,5 +44,19 @@ describe('urls', () => {
     expect(safeHref('https://a.example/')).toBe('https://a.example/');
     expect(safeHref('http://a.example/')).toBeNull();
     expect(safeHref(undefined)).toBeNull();
+  });
+});
+
+describe('pixelCookie', () => {
+  it('keeps the proof for the pixel, Secure on https', () => {
+    expect(pixelCookie({ state: 'linked', pixel_token: '7001.1790000000.abc_-9' }, true)).toBe(
+      '_tsunagu_px=7001.1790000000.abc_-9; Path=/; Max-Age=2592000; SameSite=Lax; Secure',
+    );
+  });
+  it.each([
+    ['guest', { state: 'sign_in' as const }],
+    ['not a token', { state: 'link' as const, pixel_token: 'x; Domain=evil.com' }],
+  ])('%s: no cookie', (_, a) => {
+    expect(pixelCookie(a, true)).toBeNull();
   });
 });

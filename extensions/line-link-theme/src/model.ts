@@ -9,6 +9,20 @@ export interface ProxyAnswer {
   login_url?: string;
   incentive?: string;
   qr?: string;
+  /** proof of the signed-in customer for the web pixel (see pixelCookie) */
+  pixel_token?: string;
+}
+
+/** PIXEL_COOKIE is read back by the web pixel (extensions/web-pixel). */
+export const PIXEL_COOKIE = '_tsunagu_px';
+
+/** pixelCookie is the first-party cookie that hands the app's customer
+ * proof to the web pixel, or null when the answer carries none (a guest)
+ * or something that is not a token. */
+export function pixelCookie(a: ProxyAnswer | null, https: boolean): string | null {
+  const t = a?.pixel_token;
+  if (!t || t.length > 200 || !/^[0-9]+\.[0-9]+\.[A-Za-z0-9_-]+$/.test(t)) return null;
+  return `${PIXEL_COOKIE}=${t}; Path=/; Max-Age=${30 * 24 * 3600}; SameSite=Lax${https ? '; Secure' : ''}`;
 }
 
 export interface BlockOptions {

@@ -37,6 +37,8 @@ export interface IngestBatch {
   key: string;
   client_id: string;
   customer_id?: string;
+  /** the app's proof of customer_id, from the theme script's cookie */
+  customer_token?: string;
   consent: Consent;
   events: IngestEvent[];
 }

@@ -14,6 +14,17 @@ register(({ analytics, browser, init, settings, customerPrivacy }) => {
     consent = { analytics: e.customerPrivacy.analyticsProcessingAllowed, marketing: e.customerPrivacy.marketingAllowed };
   });
   let clientID = '';
+  // The theme script keeps the app's proof of the signed-in customer here
+  // (extensions/line-link-theme); without it the app ignores customer_id.
+  let customerToken: string | undefined;
+  const readToken = () =>
+    browser.cookie
+      .get('_tsunagu_px')
+      .then((v) => {
+        customerToken = v || undefined;
+      })
+      .catch(() => {});
+  void readToken();
   const batcher = new Batcher(
     (events) => {
       if (!allowed(consent) || clientID === '') {
@@ -24,6 +35,7 @@ register(({ analytics, browser, init, settings, customerPrivacy }) => {
         key: String(settings.key ?? ''),
         client_id: clientID,
         customer_id: numericID(init.data.customer?.id),
+        customer_token: customerToken,
         consent,
         events,
       };
@@ -38,6 +50,7 @@ register(({ analytics, browser, init, settings, customerPrivacy }) => {
   for (const name of SUBSCRIBED) {
     analytics.subscribe(name, (event: any) => {
       clientID = event.clientId ?? clientID;
+      void readToken();
       const ev = toIngest(event);
       if (ev && allowed(consent)) {
         batcher.add(ev);
