@@ -221,7 +221,7 @@ func (a *App) pageSettings(c echo.Context) error {
 	return a.renderAdmin(c, "settings", "set.title", map[string]any{
 		"Journeys": journeysOf(shop.Settings), "Incentive": shop.Settings.Incentive, "Channel": ch, "Webhook": webhook,
 		"Extensions": exts, "ThemeEditorURL": a.themeEmbedURL(shop.Domain),
-		"CheckoutEditorURL": "https://" + shop.Domain + "/admin/settings/checkout/editor",
+		"CheckoutEditorURL": checkoutEditorURL(shop.Domain),
 	})
 }
 
@@ -248,6 +248,8 @@ func (a *App) pageTemplates(c echo.Context) error {
 type checkItem struct {
 	Key, Href string
 	Done      bool
+	// Shopify: a page of the Shopify admin, opened in the top frame.
+	Shopify bool
 }
 
 func (a *App) homeData(c echo.Context) (map[string]any, error) {
@@ -259,13 +261,30 @@ func (a *App) homeData(c echo.Context) (map[string]any, error) {
 	}
 	var links int64
 	a.DB.WithContext(ctx).Model(&store.LineLink{}).Where("shop_id = ?", shop.ID).Limit(1).Count(&links)
+	seen, err := a.DB.ExtensionsSeen(ctx, shop.ID)
+	if err != nil {
+		return nil, err
+	}
+	since := a.Now().Add(-core.ExtensionActiveWindow)
+	active := func(exts ...string) bool {
+		for _, e := range exts {
+			if seen[e].After(since) {
+				return true
+			}
+		}
+		return false
+	}
 	st := shop.Settings
 	items := []checkItem{
-		{"setup.line", "/admin/settings#line", chErr == nil},
-		{"setup.incentive", "/admin/settings#incentive", st.Incentive.Enabled},
-		{"setup.journeys", "/admin/settings#journeys", len(st.Journeys) > 0},
-		{"setup.templates", "/admin/templates", len(st.Templates) > 0},
-		{"setup.link", "/admin/settings#link", links > 0},
+		{Key: "setup.line", Href: "/admin/settings#line", Done: chErr == nil},
+		{Key: "setup.incentive", Href: "/admin/settings#incentive", Done: st.Incentive.Enabled},
+		{Key: "setup.journeys", Href: "/admin/settings#journeys", Done: len(st.Journeys) > 0},
+		{Key: "setup.templates", Href: "/admin/templates", Done: len(st.Templates) > 0},
+		// Straight into Shopify's editors: the block and the embed are
+		// turned on there, not here. Done once a shopper has seen them.
+		{Key: "setup.checkout", Href: checkoutEditorURL(shop.Domain), Shopify: true, Done: active(core.ExtThankYou, core.ExtOrderStatus)},
+		{Key: "setup.theme", Href: a.themeEmbedURL(shop.Domain), Shopify: true, Done: active(core.ExtThemeEmbed, core.ExtThemeBlock)},
+		{Key: "setup.link", Href: "/admin/settings#link", Done: links > 0},
 	}
 	done := 0
 	for _, it := range items {
@@ -356,6 +375,12 @@ func (a *App) extensionStatus(ctx context.Context, shopID int64) ([]extensionRow
 		out = append(out, extensionRow{Key: "ext." + ext, Seen: ok && at.After(since), LastSeen: at})
 	}
 	return out, nil
+}
+
+// checkoutEditorURL opens the checkout and accounts editor on the Thank-you
+// page with the app blocks listed, where the merchant adds Tsunagu's block.
+func checkoutEditorURL(shopDomain string) string {
+	return "https://" + shopDomain + "/admin/settings/checkout/editor?page=thank-you&context=apps"
 }
 
 // themeEmbedURL opens the theme editor with Tsunagu's app embed switched on

@@ -29,7 +29,10 @@ func TestAdminPagesRender(t *testing.T) {
 		want      []string
 		forbidden []string
 	}{
-		{"/admin", 200, []string{"はじめの設定", "LINE チャネルを接続する", "配信の成果", "サンクスメッセージ", "LINE 未連携"}, nil},
+		{"/admin", 200, []string{"はじめの設定", "LINE チャネルを接続する", "配信の成果", "サンクスメッセージ", "LINE 未連携",
+			// The checklist leads straight into Shopify's editors, in the top frame.
+			`href="https://tsunagu-test.myshopify.com/admin/settings/checkout/editor?page=thank-you&amp;context=apps" target="_top"`,
+			`href="https://tsunagu-test.myshopify.com/admin/themes/current/editor?context=apps&amp;activateAppId=`}, nil},
 		{"/admin?lang=en", 200, []string{"Set up Tsunagu", "Thank-you message"}, nil},
 		{"/admin/customers?q=yamada", 200, []string{"Yamada Hanako", "はなちゃん🌸"}, []string{"山田 太郎"}},
 		{"/admin/customers?q=zzz", 200, []string{"見つかりませんでした"}, nil},
