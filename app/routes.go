@@ -87,7 +87,8 @@ func (a *App) routeTable() []route {
 		{Method: GET, Path: "/ext/link-block", Role: rolePublic, H: a.extLinkBlock, MW: mw(extCORS)},
 		{Method: POST, Path: "/pixel/events", Role: rolePublic, H: a.pixelEvents, MW: mw(pixelCORS, a.refuseForeignOrigin)},
 		{Method: GET, Path: "/c/:token", Role: rolePublic, H: a.click},
-		{Method: GET, Path: "/cc/:id/:variant", Role: rolePublic, H: a.campaignClick},
+		{Method: GET, Path: "/cc/:token", Role: rolePublic, H: a.campaignClick},
+		{Method: GET, Path: "/cc/:id/:variant", Role: rolePublic, H: a.legacyCampaignClick},
 
 		// Operators.
 		{Method: GET, Path: "/metrics", Role: roleOps, H: a.metricsHandler()},
