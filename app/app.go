@@ -7,10 +7,12 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/hibiken/asynq"
 	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
@@ -60,7 +62,11 @@ type App struct {
 	Storefront  *core.Storefront
 	Pixel       *core.Pixel
 	pixelLimits *pixelLimiter
-	logins      *loginLimiter
+	// rdb is the Redis shared by every process: sign-in limits and click
+	// counting live there (rate counts through redis_rate).
+	rdb    redis.UniversalClient
+	rate   *redis_rate.Limiter
+	signin *signinGuard
 	// installationID salts LINE retry keys (migration 0020).
 	installationID string
 	// adminTmpl are the admin page templates (see AdminPage).
@@ -138,6 +144,8 @@ func Assemble(cfg *Config, log *slog.Logger, db *store.DB, redisOpt asynq.RedisC
 	}
 	a.closers = append(a.closers, func() { _ = rdb.Close() })
 	a.Limiter = line.NewLimiter(rdb, cfg.LineRate)
+	a.rdb, a.rate = rdb, redis_rate.NewLimiter(rdb)
+	a.signin = newSigninGuard(runtime.GOMAXPROCS(0))
 	// Metrics first: the Messenger copies the HTTP client, so the LINE
 	// instrumentation must be on it before (push, multicast, rich menus).
 	a.Metrics = newMetrics(a)
@@ -151,6 +159,10 @@ func Assemble(cfg *Config, log *slog.Logger, db *store.DB, redisOpt asynq.RedisC
 	a.Pixel = &core.Pixel{DB: db, Secret: cfg.SecretKey, Seen: seen, Now: now}
 	a.pixelLimits = newPixelLimiter(pixelShopRate, pixelShopBurst, pixelClientRate, pixelClientBurst)
 	a.echo = a.routes()
+	// Client addresses (per-client limits): the peer, or the first address
+	// a proxy on a loopback or private network saw in X-Forwarded-For. A
+	// client on the internet cannot choose its own address this way.
+	a.echo.IPExtractor = echo.ExtractIPFromXFFHeader()
 	return a, nil
 }
 

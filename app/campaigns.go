@@ -12,8 +12,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
-	"github.com/tsunagu/tsunagu/jobs"
 	"github.com/tsunagu/tsunagu/line"
 )
 
@@ -42,7 +42,8 @@ func (a *App) campaignRoutes(e *echo.Echo) {
 	g.POST("/richmenus", a.createRichMenu)
 	g.DELETE("/richmenus/:id", a.deleteRichMenu)
 	g.POST("/richmenus/sync", a.syncRichMenus)
-	e.GET("/cc/:id/:variant", a.campaignClick)
+	e.GET("/cc/:token", a.campaignClick)
+	e.GET("/cc/:id/:variant", a.legacyCampaignClick)
 }
 
 // decodeJSON reads a JSON body strictly: malformed input is a 400.
@@ -231,6 +232,11 @@ func (a *App) createCampaign(c echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("variant %d needs a unique name", i+1))
 		}
 		seen[v.Name] = true
+		if v.Link != "" {
+			if err := core.CheckLink(v.Link); err != nil {
+				return core.Errorf(core.EINVALID, "variant %s: %s", v.Name, core.ErrorMessage(err))
+			}
+		}
 		if len(v.Messages) == 0 || len(v.Messages) > line.MaxMessagesPerRequest {
 			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("variant %s needs 1 to %d messages", v.Name, line.MaxMessagesPerRequest))
 		}
@@ -402,38 +408,6 @@ func (a *App) campaignWinner(c echo.Context) error {
 		return err
 	}
 	return a.getCampaign(c)
-}
-
-// campaignClick records a click on a campaign's tracked link and redirects
-// to the variant's destination with UTM parameters. The visitor cookie
-// makes unique clicks countable without knowing who the reader is.
-func (a *App) campaignClick(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	camp, err := a.DB.Campaign(ctx, 0, id)
-	if err != nil {
-		return storeError(err)
-	}
-	v := camp.Variant(c.Param("variant"))
-	if v == nil || v.Link == "" {
-		return echo.NewHTTPError(http.StatusNotFound, "not found")
-	}
-	visitor := ""
-	if ck, err := c.Cookie("tsunagu_v"); err == nil && len(ck.Value) <= 64 {
-		visitor = ck.Value
-	} else {
-		visitor = randomToken()
-		c.SetCookie(&http.Cookie{Name: "tsunagu_v", Value: visitor, Path: "/cc/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	}
-	data, _ := json.Marshal(map[string]string{"variant": v.Name, "visitor": visitor})
-	if err := a.DB.AddActivity(ctx, &store.Activity{ShopID: camp.ShopID, Kind: store.ActClick, Summary: "campaign " + camp.Name,
-		Data: string(data), RefType: "campaign", RefID: camp.ID, OccurredAt: a.Now()}); err != nil {
-		a.Log.Warn("recording a campaign click", "campaign_id", camp.ID, "err", err)
-	}
-	return c.Redirect(http.StatusFound, jobs.UTMLink(v.Link, camp.ID, v.Name))
 }
 
 func (a *App) enqueueRichMenuSync(c echo.Context, shopID int64) {

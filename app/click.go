@@ -1,11 +1,18 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/labstack/echo/v4"
+
+	"github.com/tsunagu/tsunagu/app/core"
 
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/jobs"
@@ -44,4 +51,108 @@ func (a *App) click(c echo.Context) error {
 func clickData(target string) string {
 	b, _ := json.Marshal(map[string]string{"url": target})
 	return string(b)
+}
+
+// Campaign click counting. The tracked link is public (anyone a customer
+// forwards it to can open it), so a hit is counted only within bounds:
+// once per campaign, client address and visitor cookie per window, at most
+// clickPerClient counted clicks per campaign and client address per hour
+// (people behind one carrier NAT share an address), and at most
+// clickPerCampaign per campaign per minute overall. Every hit still
+// redirects; an uncounted one writes nothing. The counters live in Redis,
+// shared by every process.
+const (
+	clickDedupeWindow = 24 * time.Hour
+	clickPerClient    = 10
+	clickPerCampaign  = 300
+)
+
+// campaignClick records a click on a campaign's tracked link (/cc/{token},
+// see jobs.CampaignLinkURL) and redirects to the variant's destination
+// with UTM parameters. The visitor cookie makes unique clicks countable
+// without knowing who the reader is.
+func (a *App) campaignClick(c echo.Context) error {
+	id, variant, err := jobs.ParseCampaignClickToken(a.Signer, c.Param("token"), a.Now())
+	if err != nil {
+		return echo.NewHTTPError(http.StatusNotFound, "this link is invalid")
+	}
+	return a.redirectCampaign(c, id, variant, true)
+}
+
+// legacyCampaignClick answers the sequential links (/cc/{id}/{variant})
+// sent before click ids were signed. Those messages sit in customers'
+// LINE chats, so the link keeps taking them to the shop; but the URL can
+// be enumerated and forged, so a hit is never counted, and only campaigns
+// that were actually sent answer (a draft's destination stays private).
+func (a *App) legacyCampaignClick(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	return a.redirectCampaign(c, id, c.Param("variant"), false)
+}
+
+func (a *App) redirectCampaign(c echo.Context, id int64, variant string, count bool) error {
+	ctx := c.Request().Context()
+	camp, err := a.DB.Campaign(ctx, 0, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return echo.NewHTTPError(http.StatusNotFound, "not found")
+	}
+	if err != nil {
+		return err
+	}
+	v := camp.Variant(variant)
+	// A link saved before schemes were checked is re-checked here.
+	if v == nil || v.Link == "" || camp.StartedAt == nil || core.CheckLink(v.Link) != nil {
+		return echo.NewHTTPError(http.StatusNotFound, "not found")
+	}
+	visitor := ""
+	if ck, err := c.Cookie("tsunagu_v"); err == nil && ck.Value != "" && len(ck.Value) <= 64 {
+		visitor = ck.Value
+	} else {
+		visitor = randomToken()
+		c.SetCookie(&http.Cookie{Name: "tsunagu_v", Value: visitor, Path: "/cc/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	}
+	if count && a.clickCounts(ctx, camp.ID, clientKey(c), visitor) {
+		data, _ := json.Marshal(map[string]string{"variant": v.Name, "visitor": visitor})
+		if err := a.DB.AddActivity(ctx, &store.Activity{ShopID: camp.ShopID, Kind: store.ActClick, Summary: "campaign " + camp.Name,
+			Data: string(data), RefType: "campaign", RefID: camp.ID, OccurredAt: a.Now()}); err != nil {
+			a.Log.Warn("recording a campaign click", "campaign_id", camp.ID, "err", err)
+		}
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	c.Response().Header().Set("Referrer-Policy", "no-referrer")
+	return c.Redirect(http.StatusFound, jobs.UTMLink(v.Link, camp.ID, v.Name))
+}
+
+// clickCounts says whether a hit on campaign id from client with visitor
+// cookie visitor is counted (see the bounds above). When Redis cannot say,
+// the click is not counted: the redirect matters more than the count.
+func (a *App) clickCounts(ctx context.Context, campaignID int64, client, visitor string) bool {
+	camp := strconv.FormatInt(campaignID, 10)
+	first, err := a.rdb.SetNX(ctx, "tsunagu:cc:seen:"+camp+":"+hashKey(client+"\x00"+visitor), 1, clickDedupeWindow).Result()
+	if err != nil {
+		a.Log.Warn("click dedupe unavailable", "err", err)
+		return false
+	}
+	if !first {
+		return false
+	}
+	for _, l := range []struct {
+		key string
+		lim redis_rate.Limit
+	}{
+		{"tsunagu:cc:client:" + camp + ":" + hashKey(client), redis_rate.PerHour(clickPerClient)},
+		{"tsunagu:cc:campaign:" + camp, redis_rate.PerMinute(clickPerCampaign)},
+	} {
+		res, err := a.rate.Allow(ctx, l.key, l.lim)
+		if err != nil {
+			a.Log.Warn("click limiter unavailable", "err", err)
+			return false
+		}
+		if res.Allowed == 0 {
+			return false
+		}
+	}
+	return true
 }

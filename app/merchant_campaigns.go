@@ -78,6 +78,11 @@ func (a *App) campaignTestSend(c echo.Context) error {
 	if err := validateCampaignMessages(in.Messages); err != nil {
 		return err
 	}
+	if in.Link != "" {
+		if err := core.CheckLink(in.Link); err != nil {
+			return err
+		}
+	}
 	ctx := c.Request().Context()
 	shop := currentShop(c)
 	sl, err := a.DB.StaffLine(ctx, shop.ID, in.StaffLineID)

@@ -12,8 +12,6 @@ import (
 	"net/mail"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"golang.org/x/crypto/argon2"
@@ -74,40 +72,6 @@ func checkPassword(hash, pw string) bool {
 	return subtle.ConstantTimeCompare(got, want) == 1
 }
 
-// loginLimiter refuses sign-ins for a key after too many recent failures.
-type loginLimiter struct {
-	mu    sync.Mutex
-	fails map[string][]time.Time
-}
-
-const (
-	loginMaxFails = 5
-	loginWindow   = 15 * time.Minute
-)
-
-func (l *loginLimiter) blocked(key string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	recent := l.fails[key][:0]
-	for _, t := range l.fails[key] {
-		if now.Sub(t) < loginWindow {
-			recent = append(recent, t)
-		}
-	}
-	if len(recent) == 0 {
-		delete(l.fails, key)
-	} else {
-		l.fails[key] = recent
-	}
-	return len(recent) >= loginMaxFails
-}
-
-func (l *loginLimiter) fail(key string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.fails[key] = append(l.fails[key], now)
-}
-
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <html lang="{{.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Tsunagu</title><link rel="stylesheet" href="/admin/assets/admin.css"></head>
@@ -123,7 +87,6 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 </form></main></body></html>`))
 
 func (a *App) staffRoutes(e *echo.Echo) {
-	a.logins = &loginLimiter{fails: map[string][]time.Time{}}
 	e.Use(a.staffRoles)
 	e.GET("/admin/login", a.loginForm)
 	e.POST("/admin/login", a.login)
@@ -155,9 +118,16 @@ func (a *App) login(c echo.Context) error {
 	email := strings.ToLower(strings.TrimSpace(c.FormValue("email")))
 	pw := c.FormValue("password")
 	bad := "メールアドレスまたはパスワードが違います / Wrong email or password"
-	key := domain + "|" + email
+	client, account := clientKey(c), domain+"|"+email
 	now := a.Now()
-	if a.logins.blocked(key, now) {
+	verdict, err := a.signinAllowed(ctx, client, account)
+	if err != nil {
+		a.Log.Error("sign-in limits unavailable", "err", err)
+		c.Response().Header().Set("Retry-After", "5")
+		return a.renderLogin(c, http.StatusServiceUnavailable, domain, email, "ただいまログインできません。しばらくしてからお試しください / Sign-in is unavailable, try again shortly")
+	}
+	if !verdict.allowed {
+		c.Response().Header().Set("Retry-After", retryAfterSeconds(verdict.retryAfter))
 		return a.renderLogin(c, http.StatusTooManyRequests, domain, email, "しばらくしてからお試しください / Too many attempts, try again later")
 	}
 	var acct *store.StaffAccount
@@ -170,19 +140,24 @@ func (a *App) login(c echo.Context) error {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	hash := ""
+	// Hash even when the account does not exist, so timing does not tell.
+	hash := dummyHash
 	if acct != nil {
 		hash = acct.PasswordHash
 	}
-	// Hash even when the account does not exist, so timing does not tell.
-	ok := checkPassword(hash, pw)
-	if !ok && hash == "" {
-		checkPassword(dummyHash, pw)
+	ok, err := a.signin.verify(ctx, hash, pw)
+	if errors.Is(err, errSigninBusy) {
+		c.Response().Header().Set("Retry-After", "1")
+		return a.renderLogin(c, http.StatusServiceUnavailable, domain, email, "混み合っています。しばらくしてからお試しください / Too many sign-ins right now, try again in a moment")
+	}
+	if err != nil {
+		return err
 	}
 	if !ok || acct == nil || acct.DisabledAt != nil {
-		a.logins.fail(key, now)
+		a.signinFailed(ctx, client, account)
 		return a.renderLogin(c, http.StatusUnauthorized, domain, email, bad)
 	}
+	a.signinSucceeded(ctx, client, account)
 	if err := a.DB.UpdateStaff(ctx, shop.ID, acct.ID, map[string]any{"last_login_at": now}); err != nil {
 		return err
 	}
@@ -289,7 +264,7 @@ func (a *App) apiCreateStaff(c echo.Context) error {
 	if len([]rune(in.Password)) < minPassword {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, fmt.Sprintf("the password needs at least %d characters", minPassword))
 	}
-	hash, err := hashPassword(in.Password)
+	hash, err := a.signin.hash(c.Request().Context(), in.Password)
 	if err != nil {
 		return err
 	}
@@ -329,7 +304,7 @@ func (a *App) apiUpdateStaff(c echo.Context) error {
 		if len([]rune(in.Password)) < minPassword {
 			return echo.NewHTTPError(http.StatusUnprocessableEntity, fmt.Sprintf("the password needs at least %d characters", minPassword))
 		}
-		if cols["password_hash"], err = hashPassword(in.Password); err != nil {
+		if cols["password_hash"], err = a.signin.hash(c.Request().Context(), in.Password); err != nil {
 			return err
 		}
 	}

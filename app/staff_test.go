@@ -160,27 +160,6 @@ func TestStaffAccounts(t *testing.T) {
 	})
 }
 
-func TestStaffLoginThrottle(t *testing.T) {
-	t.Parallel()
-	db := testenv.SQLite(t)
-	a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
-	seedAdmin(t, a)
-	if rec := adminDo(t, a, testShop, "POST", "/api/staff", map[string]string{"email": "v@support.example", "password": "viewer-password-1"}); rec.Code != 201 {
-		t.Fatal(rec.Code)
-	}
-	for i := 0; i < loginMaxFails; i++ {
-		login(t, a, testShop, "v@support.example", "wrong-password-x")
-	}
-	// Even the right password waits out the window now.
-	if rec, ck := login(t, a, testShop, "v@support.example", "viewer-password-1"); rec.Code != http.StatusTooManyRequests || ck != nil {
-		t.Fatalf("after %d failures: %d", loginMaxFails, rec.Code)
-	}
-	a.Now = func() time.Time { return testNow.Add(loginWindow) }
-	if rec, ck := login(t, a, testShop, "v@support.example", "viewer-password-1"); rec.Code != http.StatusSeeOther || ck == nil {
-		t.Fatalf("after the window: %d", rec.Code)
-	}
-}
-
 func TestCrossSiteWritesRefused(t *testing.T) {
 	t.Parallel()
 	a := newTestApp(t, testenv.SQLite(t), testenv.Redis(t), "http://127.0.0.1:1")

@@ -58,3 +58,36 @@ func TestErrorCodes(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckLink(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		link string
+		ok   bool
+	}{
+		{"https://shop.example/sale?x=1", true},
+		{"http://shop.example", true},
+		{"HTTPS://shop.example/a", true},
+		{"javascript:alert(1)", false},
+		{"JavaScript:alert(1)", false},
+		{"data:text/html,<script>alert(1)</script>", false},
+		{"//evil.example/x", false},
+		{"/relative", false},
+		{"https:evil.example", false},
+		{"https://", false},
+		{"https://user:pw@shop.example", false},
+		{"https://shop.example/\nx", false},
+		{" https://shop.example", false},
+		{"https:\\\\evil.example", false},
+		{"ftp://shop.example", false},
+		{"", false},
+	} {
+		err := core.CheckLink(tc.link)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckLink(%q) = %v, want ok=%v", tc.link, err, tc.ok)
+		}
+		if err != nil && core.ErrorCode(err) != core.EINVALID {
+			t.Errorf("CheckLink(%q) code %s", tc.link, core.ErrorCode(err))
+		}
+	}
+}
