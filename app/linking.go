@@ -438,8 +438,8 @@ func (a *App) proxyLink(c echo.Context) error {
 	}
 	cust, err := a.DB.CustomerByShopifyID(ctx, shop.ID, custID)
 	if errors.Is(err, store.ErrNotFound) {
-		cust = &store.Customer{ShopID: shop.ID, ShopifyID: custID}
-		err = a.DB.UpsertCustomer(ctx, cust)
+		// Create the row only; a concurrent webhook's profile stays.
+		cust, err = a.DB.UpsertCustomerProfile(ctx, store.CustomerProfile{ShopID: shop.ID, ShopifyID: custID})
 	}
 	if err != nil {
 		return err

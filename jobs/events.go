@@ -128,6 +128,10 @@ func (w *Worker) processShopify(ctx context.Context, ev *store.Event) ([]*store.
 			return nil, err
 		}
 		return nil, w.applyCustomer(ctx, shop, &c)
+	case shopify.TopicCustomerTagsAdded, shopify.TopicCustomerTagsRemoved:
+		return nil, w.applyCustomerTags(ctx, shop, ev, ev.Topic == shopify.TopicCustomerTagsAdded)
+	case shopify.TopicEmailConsentUpdate, shopify.TopicSMSConsentUpdate:
+		return nil, w.applyConsent(ctx, shop, ev)
 	case shopify.TopicAppUninstalled:
 		return nil, w.shopUninstalled(ctx, shop, ev)
 	case shopify.TopicCustomersDataRequest:

@@ -13,19 +13,30 @@ import (
 	"github.com/tsunagu/tsunagu/shopify"
 )
 
-// applyCustomer upserts a customer from customers/create|update: profile,
-// tags, region, marketing consent and, when the merchant keeps one in a
-// metafield, the birthday. A redacted customer is never refilled.
+// applyCustomer upserts a customer from customers/create|update: the
+// profile fields the payload carries (an absent key leaves the stored value
+// alone), region and, when the merchant keeps one in a metafield, the
+// birthday. Tags and consent come from their own topics since API 2025-01;
+// a payload of an older version that still carries them is applied with
+// the same ordering rules. A redacted customer is never refilled.
 func (w *Worker) applyCustomer(ctx context.Context, shop *store.Shop, c *shopify.Customer) error {
-	if c.ID == 0 {
+	if c.ID <= 0 {
 		return fmt.Errorf("%w: customer without id", errInvalidPayload)
 	}
-	sc := &store.Customer{
-		ShopID: shop.ID, ShopifyID: c.ID, Email: strings.TrimSpace(c.Email), FirstName: c.FirstName, LastName: c.LastName,
-		Phone: c.Phone, Tags: strings.Join(c.TagList(), ", "), Locale: c.Locale,
+	p := store.CustomerProfile{ShopID: shop.ID, ShopifyID: c.ID}
+	field := func(key, v string) *string {
+		if !c.Has(key) {
+			return nil
+		}
+		v = strings.TrimSpace(v)
+		return &v
 	}
-	sc.Region, sc.Country = c.Region()
-	sc.AcceptsMarketing, _ = c.AcceptsEmailMarketing()
+	p.Email, p.FirstName, p.LastName = field("email", c.Email), field("first_name", c.FirstName), field("last_name", c.LastName)
+	p.Phone, p.Locale = field("phone", c.Phone), field("locale", c.Locale)
+	if c.Has("default_address") || c.Has("addresses") {
+		r, ctry := c.Region()
+		p.Region, p.Country = &r, &ctry
+	}
 	var updatedAt *time.Time
 	if c.UpdatedAt != nil {
 		t := c.UpdatedAt.UTC()
@@ -40,11 +51,113 @@ func (w *Worker) applyCustomer(ctx context.Context, shop *store.Shop, c *shopify
 		if err == nil && old.ShopifyUpdatedAt != nil && updatedAt != nil && updatedAt.Before(*old.ShopifyUpdatedAt) {
 			return errIgnore{"older than the customer already stored"}
 		}
-		if err := tx.UpsertCustomer(ctx, sc); err != nil {
+		sc, err := tx.UpsertCustomerProfile(ctx, p)
+		if err != nil {
 			return err
+		}
+		at := w.now()
+		if updatedAt != nil {
+			at = *updatedAt
+		}
+		if c.Has("tags") { // API versions before 2025-01 only
+			if err := tx.SetCustomerTags(ctx, sc.ID, c.TagList(), at); err != nil {
+				return err
+			}
+		}
+		if accepts, ok := c.AcceptsEmailMarketing(); ok { // likewise
+			state := "not_subscribed"
+			if accepts {
+				state = "subscribed"
+			}
+			when := at
+			if c.EmailMarketing != nil && c.EmailMarketing.ConsentUpdatedAt != nil {
+				when = *c.EmailMarketing.ConsentUpdatedAt
+			}
+			if err := tx.SetMarketingConsent(ctx, sc.ID, store.ConsentEmail, state, when); err != nil && !errors.Is(err, store.ErrStaleConsent) {
+				return err
+			}
 		}
 		// Only a present metafield sets the birthday: order payloads carry none.
 		return tx.SetCustomerFromWebhook(ctx, sc.ID, c.Birthday(), updatedAt)
+	})
+}
+
+// applyCustomerTags applies customer.tags_added / customer.tags_removed:
+// the listed tags change at occurredAt; per tag the latest change wins,
+// so deliveries may come in any order and twice.
+func (w *Worker) applyCustomerTags(ctx context.Context, shop *store.Shop, ev *store.Event, add bool) error {
+	var p shopify.CustomerTags
+	if err := decode(ev.Payload, &p); err != nil {
+		return err
+	}
+	id, err := p.CustomerID()
+	if err != nil || id <= 0 {
+		return fmt.Errorf("%w: customerId %q", errInvalidPayload, p.CustomerGID)
+	}
+	at := ev.ReceivedAt
+	if p.OccurredAt != nil {
+		at = *p.OccurredAt
+	}
+	return w.DB.Tx(ctx, func(tx *store.DB) error {
+		c, err := tx.UpsertCustomerProfile(ctx, store.CustomerProfile{ShopID: shop.ID, ShopifyID: id})
+		if err != nil {
+			return err
+		}
+		if c.RedactedAt != nil {
+			return errIgnore{"customer redacted"}
+		}
+		changed, err := tx.ApplyCustomerTags(ctx, c.ID, p.Tags, add, at)
+		if err == nil && !changed {
+			return errIgnore{"no tag changed (a redelivery, or older than the stored change)"}
+		}
+		return err
+	})
+}
+
+// applyConsent applies customers_email_marketing_consent/update and
+// customers_marketing_consent/update (SMS): the state at its
+// consent_updated_at (else when the delivery arrived); an older update
+// than the stored one changes nothing.
+func (w *Worker) applyConsent(ctx context.Context, shop *store.Shop, ev *store.Event) error {
+	var (
+		id      int64
+		channel string
+		consent *shopify.Consent
+	)
+	switch ev.Topic {
+	case shopify.TopicEmailConsentUpdate:
+		var p shopify.EmailConsentUpdate
+		if err := decode(ev.Payload, &p); err != nil {
+			return err
+		}
+		id, channel, consent = p.CustomerID, store.ConsentEmail, p.Consent
+	default:
+		var p shopify.SMSConsentUpdate
+		if err := decode(ev.Payload, &p); err != nil {
+			return err
+		}
+		id, channel, consent = p.ID, store.ConsentSMS, p.Consent
+	}
+	if id <= 0 || consent == nil {
+		return fmt.Errorf("%w: consent update without customer id or consent", errInvalidPayload)
+	}
+	at := ev.ReceivedAt
+	if consent.ConsentUpdatedAt != nil {
+		at = *consent.ConsentUpdatedAt
+	}
+	return w.DB.Tx(ctx, func(tx *store.DB) error {
+		c, err := tx.UpsertCustomerProfile(ctx, store.CustomerProfile{ShopID: shop.ID, ShopifyID: id})
+		if err != nil {
+			return err
+		}
+		if c.RedactedAt != nil {
+			return errIgnore{"customer redacted"}
+		}
+		err = tx.SetMarketingConsent(ctx, c.ID, channel, consent.State, at)
+		if errors.Is(err, store.ErrStaleConsent) {
+			return errIgnore{err.Error()}
+		}
+		return err
 	})
 }
 

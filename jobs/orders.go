@@ -24,28 +24,28 @@ func transactional(kind string) bool {
 	return false
 }
 
+// upsertCustomer stores the customer embedded in an order or checkout. The
+// copy is partial and can be older than what customers/update, the tags
+// and consent topics or the history import stored, so it only fills
+// profile fields that are still empty and never touches tags or consent
+// (which 2025-01+ payloads do not carry anyway): missing is not empty.
 func (w *Worker) upsertCustomer(ctx context.Context, db *store.DB, shop *store.Shop, c *shopify.Customer) (*store.Customer, error) {
-	if c == nil || c.ID == 0 {
+	if c == nil || c.ID <= 0 {
 		return nil, nil
 	}
-	sc := &store.Customer{
-		ShopID: shop.ID, ShopifyID: c.ID, Email: c.Email, FirstName: c.FirstName, LastName: c.LastName,
-		Phone: c.Phone, Tags: c.Tags, Locale: c.Locale,
+	p := store.CustomerProfile{ShopID: shop.ID, ShopifyID: c.ID, FillOnly: true}
+	nonEmpty := func(s string) *string {
+		if s = strings.TrimSpace(s); s == "" {
+			return nil
+		}
+		return &s
 	}
+	p.Email, p.FirstName, p.LastName = nonEmpty(c.Email), nonEmpty(c.FirstName), nonEmpty(c.LastName)
+	p.Phone, p.Locale = nonEmpty(c.Phone), nonEmpty(c.Locale)
 	if a := c.DefaultAddress; a != nil {
-		sc.Region = firstNonEmpty(a.ProvinceCode, a.Province)
-		sc.Country = a.CountryCode
+		p.Region, p.Country = nonEmpty(firstNonEmpty(a.ProvinceCode, a.Province)), nonEmpty(a.CountryCode)
 	}
-	switch {
-	case c.EmailMarketing != nil:
-		sc.AcceptsMarketing = c.EmailMarketing.State == "subscribed"
-	case c.AcceptsMarketing != nil:
-		sc.AcceptsMarketing = *c.AcceptsMarketing
-	}
-	if err := db.UpsertCustomer(ctx, sc); err != nil {
-		return nil, err
-	}
-	return sc, nil
+	return db.UpsertCustomerProfile(ctx, p)
 }
 
 // applyOrder stores the order and its customer and plans what the order triggers.

@@ -28,6 +28,18 @@ const (
 	TopicShopRedact           = "shop/redact"
 	TopicCartsCreate          = "carts/create"
 	TopicCartsUpdate          = "carts/update"
+
+	// Since API 2025-01 customer payloads carry neither tags nor marketing
+	// consent; these topics do (names as Shopify's webhook reference and
+	// the X-Shopify-Topic header spell them).
+	TopicCustomerTagsAdded   = "customer.tags_added"
+	TopicCustomerTagsRemoved = "customer.tags_removed"
+	TopicEmailConsentUpdate  = "customers_email_marketing_consent/update"
+	TopicSMSConsentUpdate    = "customers_marketing_consent/update"
+
+	// TopicBulkOperationsFinish tells that a bulk operation completed,
+	// failed or was cancelled (the history import waits for it).
+	TopicBulkOperationsFinish = "bulk_operations/finish"
 )
 
 // Topics is every topic registered on install, in a stable order.
@@ -36,6 +48,9 @@ var Topics = []string{
 	TopicFulfillmentsCreate, TopicFulfillmentsUpdate,
 	TopicCheckoutsCreate, TopicCheckoutsUpdate,
 	TopicCustomersCreate, TopicCustomersUpdate,
+	TopicCustomerTagsAdded, TopicCustomerTagsRemoved,
+	TopicEmailConsentUpdate, TopicSMSConsentUpdate,
+	TopicBulkOperationsFinish,
 	TopicAppUninstalled,
 }
 
@@ -65,34 +80,119 @@ type Address struct {
 
 // Customer is the customer resource (customers/create|update, or embedded in an order).
 type Customer struct {
-	ID                int64       `json:"id"`
-	Email             string      `json:"email"`
-	FirstName         string      `json:"first_name"`
-	LastName          string      `json:"last_name"`
-	Phone             string      `json:"phone"`
-	Tags              string      `json:"tags"`
-	State             string      `json:"state"`
-	Currency          string      `json:"currency"`
-	Locale            string      `json:"locale"`
-	CreatedAt         *time.Time  `json:"created_at"`
-	UpdatedAt         *time.Time  `json:"updated_at"`
-	DefaultAddress    *Address    `json:"default_address"`
-	Addresses         []Address   `json:"addresses"`
-	Metafields        []Metafield `json:"metafields"` // only the namespaces the subscription asked for
-	EmailMarketing    *Consent    `json:"email_marketing_consent"`
-	AcceptsMarketing  *bool       `json:"accepts_marketing"`
-	SMSMarketing      *Consent    `json:"sms_marketing_consent"`
-	Note              string      `json:"note"`
-	VerifiedEmail     bool        `json:"verified_email"`
-	OrdersCount       int64       `json:"orders_count"` // older API versions only
-	TotalSpent        Money       `json:"total_spent"`  // older API versions only
-	LastOrderID       int64       `json:"last_order_id"`
-	AdminGraphQLAPIID string      `json:"admin_graphql_api_id"`
+	ID               int64       `json:"id"`
+	Email            string      `json:"email"`
+	FirstName        string      `json:"first_name"`
+	LastName         string      `json:"last_name"`
+	Phone            string      `json:"phone"`
+	Tags             string      `json:"tags"`
+	State            string      `json:"state"`
+	Currency         string      `json:"currency"`
+	Locale           string      `json:"locale"`
+	CreatedAt        *time.Time  `json:"created_at"`
+	UpdatedAt        *time.Time  `json:"updated_at"`
+	DefaultAddress   *Address    `json:"default_address"`
+	Addresses        []Address   `json:"addresses"`
+	Metafields       []Metafield `json:"metafields"` // only the namespaces the subscription asked for
+	EmailMarketing   *Consent    `json:"email_marketing_consent"`
+	AcceptsMarketing *bool       `json:"accepts_marketing"`
+	SMSMarketing     *Consent    `json:"sms_marketing_consent"`
+	Note             string      `json:"note"`
+	// present holds the top-level keys the payload carried: a key that is
+	// absent says nothing, a key with "" or null says "now empty".
+	present           map[string]bool
+	VerifiedEmail     bool   `json:"verified_email"`
+	OrdersCount       int64  `json:"orders_count"` // older API versions only
+	TotalSpent        Money  `json:"total_spent"`  // older API versions only
+	LastOrderID       int64  `json:"last_order_id"`
+	AdminGraphQLAPIID string `json:"admin_graphql_api_id"`
 }
 
-// Consent is Shopify's marketing consent object.
+// Consent is Shopify's marketing consent object (email or SMS).
 type Consent struct {
-	State string `json:"state"`
+	State            string     `json:"state"` // subscribed, not_subscribed, unsubscribed, pending, redacted, invalid
+	OptInLevel       string     `json:"opt_in_level"`
+	ConsentUpdatedAt *time.Time `json:"consent_updated_at"`
+	CollectedFrom    string     `json:"consent_collected_from"` // SMS only
+}
+
+// Subscribed reports whether the state allows marketing.
+func (c *Consent) Subscribed() bool { return c != nil && strings.EqualFold(c.State, "subscribed") }
+
+func (c *Consent) UnmarshalJSON(b []byte) error {
+	type plain Consent
+	return decodeLenient(b, (*plain)(c))
+}
+
+// Has reports whether the payload carried key at its top level (decoded
+// payloads only; a Customer built in code has every key).
+func (c Customer) Has(key string) bool {
+	if c.present == nil {
+		return true
+	}
+	return c.present[key]
+}
+
+// CustomerTags is the customer.tags_added / customer.tags_removed body:
+// the tags that changed, not the full list.
+type CustomerTags struct {
+	CustomerGID string     `json:"customerId"` // gid://shopify/Customer/<id>
+	Tags        []string   `json:"tags"`
+	OccurredAt  *time.Time `json:"occurredAt"`
+}
+
+// CustomerID is the numeric id in CustomerGID.
+func (t CustomerTags) CustomerID() (int64, error) {
+	typ, id, err := ParseGID(t.CustomerGID)
+	if err != nil {
+		return 0, err
+	}
+	if typ != "Customer" {
+		return 0, fmt.Errorf("shopify: %q is not a customer", t.CustomerGID)
+	}
+	return id, nil
+}
+
+// EmailConsentUpdate is the customers_email_marketing_consent/update body.
+type EmailConsentUpdate struct {
+	CustomerID   int64    `json:"customer_id"`
+	EmailAddress string   `json:"email_address"`
+	Consent      *Consent `json:"email_marketing_consent"`
+}
+
+// SMSConsentUpdate is the customers_marketing_consent/update body (SMS).
+type SMSConsentUpdate struct {
+	ID      int64    `json:"id"`
+	Phone   string   `json:"phone"`
+	Consent *Consent `json:"sms_marketing_consent"`
+}
+
+// BulkOperationFinish is the bulk_operations/finish body.
+type BulkOperationFinish struct {
+	AdminGraphQLAPIID string     `json:"admin_graphql_api_id"` // gid://shopify/BulkOperation/<id>
+	CompletedAt       *time.Time `json:"completed_at"`
+	CreatedAt         *time.Time `json:"created_at"`
+	ErrorCode         string     `json:"error_code"`
+	Status            string     `json:"status"` // completed, failed, canceled...
+	Type              string     `json:"type"`   // query or mutation
+}
+
+func (f *BulkOperationFinish) UnmarshalJSON(b []byte) error {
+	type plain BulkOperationFinish
+	return decodeLenient(b, (*plain)(f))
+}
+
+func (t *CustomerTags) UnmarshalJSON(b []byte) error {
+	type plain CustomerTags
+	return decodeLenient(b, (*plain)(t))
+}
+func (u *EmailConsentUpdate) UnmarshalJSON(b []byte) error {
+	type plain EmailConsentUpdate
+	return decodeLenient(b, (*plain)(u))
+}
+func (u *SMSConsentUpdate) UnmarshalJSON(b []byte) error {
+	type plain SMSConsentUpdate
+	return decodeLenient(b, (*plain)(u))
 }
 
 // Name is the customer's display name.
@@ -276,7 +376,17 @@ type Cart struct {
 
 func (c *Customer) UnmarshalJSON(b []byte) error {
 	type plain Customer
-	return decodeLenient(b, (*plain)(c))
+	if err := decodeLenient(b, (*plain)(c)); err != nil {
+		return err
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(b, &keys); err == nil {
+		c.present = make(map[string]bool, len(keys))
+		for k := range keys {
+			c.present[k] = true
+		}
+	}
+	return nil
 }
 func (a *Address) UnmarshalJSON(b []byte) error {
 	type plain Address
@@ -317,7 +427,8 @@ func (r *ShopRedact) UnmarshalJSON(b []byte) error {
 var ErrUnknownTopic = errors.New("shopify: unknown webhook topic")
 
 // DecodeWebhook decodes a webhook body into the payload type of its topic:
-// *Order, *Fulfillment, *Checkout, *Cart, *Customer, *ShopPayload,
+// *Order, *Fulfillment, *Checkout, *Cart, *Customer, *CustomerTags,
+// *EmailConsentUpdate, *SMSConsentUpdate, *BulkOperationFinish, *ShopPayload,
 // *CustomersDataRequest, *CustomersRedact or *ShopRedact.
 func DecodeWebhook(topic string, body []byte) (any, error) {
 	var v any
@@ -332,6 +443,14 @@ func DecodeWebhook(topic string, body []byte) (any, error) {
 		v = new(Cart)
 	case TopicCustomersCreate, TopicCustomersUpdate:
 		v = new(Customer)
+	case TopicCustomerTagsAdded, TopicCustomerTagsRemoved:
+		v = new(CustomerTags)
+	case TopicEmailConsentUpdate:
+		v = new(EmailConsentUpdate)
+	case TopicSMSConsentUpdate:
+		v = new(SMSConsentUpdate)
+	case TopicBulkOperationsFinish:
+		v = new(BulkOperationFinish)
 	case TopicAppUninstalled:
 		v = new(ShopPayload)
 	case TopicCustomersDataRequest:

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/BurntSushi/toml"
 	"github.com/shopspring/decimal"
 
 	"github.com/tsunagu/tsunagu/line/linetest"
@@ -72,6 +73,31 @@ func TestDecodeWebhookFixtures(t *testing.T) {
 				t.Errorf("cart = %+v", c)
 			}
 		},
+		"customer.tags_": func(t *testing.T, v any) {
+			ct := v.(*CustomerTags)
+			id, err := ct.CustomerID()
+			if err != nil || id != 1 || !reflect.DeepEqual(ct.Tags, []string{"tag1", "tag2"}) || ct.OccurredAt == nil || ct.OccurredAt.Year() != 2005 {
+				t.Errorf("tags = %+v (id %d, %v)", ct, id, err)
+			}
+		},
+		"customers_email_marketing_consent/update": func(t *testing.T, v any) {
+			u := v.(*EmailConsentUpdate)
+			if u.CustomerID != 706405506930370000 || u.EmailAddress != "bob@biller.com" || u.Consent == nil || u.Consent.State != "not_subscribed" || u.Consent.Subscribed() {
+				t.Errorf("email consent = %+v %+v", u, u.Consent)
+			}
+		},
+		"customers_marketing_consent/update": func(t *testing.T, v any) {
+			u := v.(*SMSConsentUpdate)
+			if u.ID != 706405506930370000 || u.Consent == nil || u.Consent.CollectedFrom != "other" || u.Consent.Subscribed() {
+				t.Errorf("sms consent = %+v %+v", u, u.Consent)
+			}
+		},
+		"bulk_operations/finish": func(t *testing.T, v any) {
+			f := v.(*BulkOperationFinish)
+			if f.AdminGraphQLAPIID != "gid://shopify/BulkOperation/147595010" || f.Status != "completed" || f.Type != "query" || f.ErrorCode != "" {
+				t.Errorf("bulk finish = %+v", f)
+			}
+		},
 		"customers/create": checkCustomer,
 		"customers/update": checkCustomer,
 		"app/uninstalled": func(t *testing.T, v any) {
@@ -131,6 +157,56 @@ func checkCustomer(t *testing.T, v any) {
 	}
 	if c.DefaultAddress == nil || c.DefaultAddress.Zip != "K2P 2L8" || c.CreatedAt == nil {
 		t.Errorf("customer address/created = %+v %v", c.DefaultAddress, c.CreatedAt)
+	}
+	// 2025-01+: no tags, no consent in customer payloads; absent is not empty.
+	if c.Has("tags") || c.Has("email_marketing_consent") || !c.Has("phone") || !c.Has("email") {
+		t.Errorf("present keys wrong: tags=%v consent=%v phone=%v", c.Has("tags"), c.Has("email_marketing_consent"), c.Has("phone"))
+	}
+}
+
+// The app configuration subscribes to every topic the API registration
+// does, and nothing else.
+func TestAppTomlSubscribesEveryTopic(t *testing.T) {
+	t.Parallel()
+	var conf struct {
+		Webhooks struct {
+			APIVersion    string `toml:"api_version"`
+			Subscriptions []struct {
+				Topics             []string `toml:"topics"`
+				ComplianceTopics   []string `toml:"compliance_topics"`
+				URI                string   `toml:"uri"`
+				MetafieldNamespace []string `toml:"metafield_namespaces"`
+			} `toml:"subscriptions"`
+		} `toml:"webhooks"`
+	}
+	if _, err := toml.DecodeFile(filepath.Join(fixturesDir(t), "..", "shopify.app.toml"), &conf); err != nil {
+		t.Fatal(err)
+	}
+	if conf.Webhooks.APIVersion != DefaultAPIVersion {
+		t.Errorf("toml api_version %q, code pins %q", conf.Webhooks.APIVersion, DefaultAPIVersion)
+	}
+	seen := map[string]int{}
+	var compliance []string
+	for _, s := range conf.Webhooks.Subscriptions {
+		for _, tp := range s.Topics {
+			seen[tp]++
+			if got, want := s.MetafieldNamespace, WebhookMetafieldNamespaces(tp); !reflect.DeepEqual(got, want) && !(len(got) == 0 && len(want) == 0) {
+				t.Errorf("%s: metafield namespaces %v, want %v", tp, got, want)
+			}
+		}
+		compliance = append(compliance, s.ComplianceTopics...)
+	}
+	for _, tp := range Topics {
+		if seen[tp] != 1 {
+			t.Errorf("topic %s subscribed %d times in shopify.app.toml, want once", tp, seen[tp])
+		}
+		delete(seen, tp)
+	}
+	if len(seen) > 0 {
+		t.Errorf("shopify.app.toml subscribes to topics the code does not know: %v", seen)
+	}
+	if !reflect.DeepEqual(compliance, ComplianceTopics) {
+		t.Errorf("compliance topics %v, want %v", compliance, ComplianceTopics)
 	}
 }
 

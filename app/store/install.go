@@ -153,9 +153,13 @@ func (db *DB) RedactCustomer(ctx context.Context, shopID, customerID int64, reas
 		err := g.Model(&Customer{}).Where("shop_id = ? AND id = ?", shopID, customerID).Updates(map[string]any{
 			"email": "", "first_name": "", "last_name": "", "phone": "", "tags": "", "region": "", "country": "",
 			"locale": "", "birthday": "", "accepts_marketing": false, "redacted_at": at, "updated_at": at,
+			"email_consent_state": "", "email_consent_at": nil, "sms_marketing": false, "sms_consent_state": "", "sms_consent_at": nil,
 		}).Error
 		if err != nil {
 			return fmt.Errorf("redacting customer %d: %w", customerID, err)
+		}
+		if err := g.Where("customer_id = ?", customerID).Delete(&CustomerTag{}).Error; err != nil {
+			return fmt.Errorf("erasing tags of customer %d: %w", customerID, err)
 		}
 		// Queued messages first, so none is left that could still go out.
 		// A message already being pushed cannot be stopped; it ends as it ends.
@@ -275,6 +279,7 @@ func (db *DB) DeleteShopData(ctx context.Context, shopID int64, domain string, k
 			{"canned replies", "DELETE FROM canned_replies WHERE shop_id = ?", []any{shopID}},
 			{"auto replies", "DELETE FROM auto_replies WHERE shop_id = ?", []any{shopID}},
 			{"webhook forwards", "DELETE FROM webhook_forwards WHERE shop_id = ?", []any{shopID}},
+			{"customer tags", "DELETE FROM customer_tags WHERE customer_id IN (SELECT id FROM customers WHERE shop_id = ?)", []any{shopID}},
 			{"customers", "DELETE FROM customers WHERE shop_id = ?", []any{shopID}},
 			{"LINE channel", "DELETE FROM line_channels WHERE shop_id = ?", []any{shopID}},
 			{"events", "DELETE FROM events WHERE (shop_id = ? OR shop_domain = ?) AND id <> ?", []any{shopID, domain, keepEventID}},

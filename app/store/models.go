@@ -92,6 +92,14 @@ type Customer struct {
 	UpdatedAt        time.Time
 	// ShopifyUpdatedAt is the updated_at of the last customers/* webhook applied.
 	ShopifyUpdatedAt *time.Time
+	// Marketing consent as the consent topics (or the history import) last
+	// said, with the time it was given or withdrawn. AcceptsMarketing is
+	// email consent; SMSMarketing is SMS consent.
+	EmailConsentState string
+	EmailConsentAt    *time.Time
+	SMSMarketing      bool
+	SMSConsentState   string
+	SMSConsentAt      *time.Time
 }
 
 // Name is the display name, family name first as Japanese customers expect.
