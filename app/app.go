@@ -91,7 +91,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*App, error) {
 		db.Close()
 		return nil, err
 	}
-	redisOpt, stop, err := redisConn(ctx, cfg.RedisURL, log)
+	redisOpt, stop, err := redisConn(cfg.RedisURL, log)
 	if err != nil {
 		db.Close()
 		return nil, err
