@@ -15,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"golang.org/x/crypto/argon2"
+	"gorm.io/gorm"
 
 	"github.com/tsunagu/tsunagu/app/store"
 )
@@ -90,10 +91,7 @@ func (a *App) staffRoutes(e *echo.Echo) {
 	e.Use(a.staffRoles)
 	e.GET("/admin/login", a.loginForm)
 	e.POST("/admin/login", a.login)
-	e.POST("/admin/logout", func(c echo.Context) error {
-		c.SetCookie(&http.Cookie{Name: adminCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
-		return c.Redirect(http.StatusSeeOther, "/admin/login")
-	})
+	e.POST("/admin/logout", a.logout)
 	api := e.Group("/api/staff", a.adminAuth)
 	api.GET("", a.apiListStaff)
 	api.POST("", a.apiCreateStaff)
@@ -161,7 +159,7 @@ func (a *App) login(c echo.Context) error {
 	if err := a.DB.UpdateStaff(ctx, shop.ID, acct.ID, map[string]any{"last_login_at": now}); err != nil {
 		return err
 	}
-	a.startAdminSession(c, shop.Domain, staffPrefix+strconv.FormatInt(acct.ID, 10))
+	a.startAdminSessionGen(c, shop.Domain, staffPrefix+strconv.FormatInt(acct.ID, 10), acct.SessionGen)
 	return c.Redirect(http.StatusSeeOther, "/admin")
 }
 
@@ -184,11 +182,11 @@ func (a *App) staffRoles(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return next(c)
 		}
-		payload, err := a.Signer.Verify(adminPurpose, ck.Value, a.Now())
+		sess, err := a.adminSession(c, ck.Value)
 		if err != nil {
 			return next(c) // adminAuth refuses it
 		}
-		domain, staff, _ := strings.Cut(string(payload), "|")
+		domain, staff := sess.domain, sess.staff
 		idStr, isStaff := strings.CutPrefix(staff, staffPrefix)
 		if !isStaff {
 			return next(c)
@@ -307,6 +305,8 @@ func (a *App) apiUpdateStaff(c echo.Context) error {
 		if cols["password_hash"], err = a.signin.hash(c.Request().Context(), in.Password); err != nil {
 			return err
 		}
+		// A new password ends every session of the account (L3).
+		cols["session_gen"] = gorm.Expr("session_gen + 1")
 	}
 	if in.Disabled != nil {
 		if *in.Disabled {
@@ -322,6 +322,10 @@ func (a *App) apiUpdateStaff(c echo.Context) error {
 	s, err := a.DB.Staff(ctx, shop.ID, id)
 	if err != nil {
 		return notFoundAs(err, "staff account")
+	}
+	if me, ok := c.Get(ctxStaffAccount).(*store.StaffAccount); ok && me.ID == s.ID && in.Password != "" {
+		// Changing one's own password keeps this session, on the new generation.
+		a.startAdminSessionGen(c, shop.Domain, staffPrefix+strconv.FormatInt(s.ID, 10), s.SessionGen)
 	}
 	return c.JSON(http.StatusOK, s)
 }
