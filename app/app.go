@@ -62,6 +62,8 @@ type App struct {
 	Storefront  *core.Storefront
 	Pixel       *core.Pixel
 	pixelLimits *pixelLimiter
+	// jobsMonitor is asynqmon for operators (nil without an ops token).
+	jobsMonitor echo.HandlerFunc
 	// rdb is the Redis shared by every process: sign-in limits and click
 	// counting live there (rate counts through redis_rate).
 	rdb    redis.UniversalClient
@@ -158,6 +160,11 @@ func Assemble(cfg *Config, log *slog.Logger, db *store.DB, redisOpt asynq.RedisC
 	a.Storefront = &core.Storefront{DB: db, LinkURL: a.LinkURL, Seen: seen, Now: now}
 	a.Pixel = &core.Pixel{DB: db, Secret: cfg.SecretKey, Seen: seen, Now: now}
 	a.pixelLimits = newPixelLimiter(pixelShopRate, pixelShopBurst, pixelClientRate, pixelClientBurst)
+	// The templates are embedded: a parse error is a build defect.
+	if a.adminTmpl, err = loadAdminTemplates(); err != nil {
+		return nil, err
+	}
+	a.jobsMonitor = a.newJobsMonitor()
 	a.echo = a.routes()
 	// Client addresses (per-client limits): the peer, or the first address
 	// a proxy on a loopback or private network saw in X-Forwarded-For. A

@@ -31,12 +31,6 @@ const (
 	DefaultAdminURLTTL = 10 * time.Minute
 )
 
-func (a *App) installRoutes(e *echo.Echo) {
-	e.GET("/shopify/install", a.shopifyInstall)
-	e.GET("/shopify/callback", a.shopifyCallback)
-	e.GET("/admin/session", a.adminSessionFromURL)
-}
-
 // WebhookURL is where Shopify delivers webhooks for this deployment.
 func (a *App) WebhookURL() string {
 	return strings.TrimSuffix(a.Config.BaseURL, "/") + "/webhooks/shopify"

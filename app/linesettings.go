@@ -43,15 +43,6 @@ type lineSettings struct {
 // <base>/link/callback as the Login channel's callback URL.
 const linkCallbackPath = "/link/callback"
 
-func (a *App) settingsRoutes(e *echo.Echo) {
-	g := e.Group("/api/settings", a.adminAuth)
-	g.GET("/line", a.getLineSettings)
-	g.PUT("/line", a.putLineSettings)
-	g.POST("/line/test", a.testLineSettings)
-	g.GET("/incentive", a.getIncentive)
-	g.PUT("/incentive", a.putIncentive)
-}
-
 // mask shows that a secret is set without showing it.
 func mask(sealed []byte, open func([]byte) (string, error)) string {
 	if len(sealed) == 0 {

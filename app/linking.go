@@ -35,16 +35,6 @@ const (
 	linkCookiePrefx = "tsunagu_ll_"
 )
 
-func (a *App) linkRoutes(e *echo.Echo) {
-	e.GET("/link/start", a.linkStart)
-	e.GET(linkCallbackPath, a.linkCallback)
-	e.POST("/link/unlink", a.linkUnlink)
-	e.GET("/proxy/link", a.proxyLink)
-	e.GET("/link/friend", a.friendLink)
-	e.POST("/webhooks/line/:key", a.lineWebhook)
-	a.settingsRoutes(e)
-}
-
 // LinkToken signs an ID-linking token for a customer (store ids).
 func LinkToken(s interface {
 	Sign(string, []byte, time.Time) string

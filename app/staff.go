@@ -86,18 +86,9 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <div class="actions"><button class="btn primary" type="submit">{{if eq .Lang "en"}}Sign in{{else}}ログイン{{end}}</button></div>
 </form></main></body></html>`))
 
-func (a *App) staffRoutes(e *echo.Echo) {
-	e.Use(a.staffRoles)
-	e.GET("/admin/login", a.loginForm)
-	e.POST("/admin/login", a.login)
-	e.POST("/admin/logout", func(c echo.Context) error {
-		c.SetCookie(&http.Cookie{Name: adminCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
-		return c.Redirect(http.StatusSeeOther, "/admin/login")
-	})
-	api := e.Group("/api/staff", a.adminAuth)
-	api.GET("", a.apiListStaff)
-	api.POST("", a.apiCreateStaff)
-	api.PATCH("/:id", a.apiUpdateStaff)
+func (a *App) logout(c echo.Context) error {
+	c.SetCookie(&http.Cookie{Name: adminCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
+	return c.Redirect(http.StatusSeeOther, "/admin/login")
 }
 
 func (a *App) renderLogin(c echo.Context, status int, shop, email, msg string) error {
@@ -167,58 +158,6 @@ func (a *App) login(c echo.Context) error {
 
 // dummyHash is checked when no account matches (same cost as a real one).
 const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$Rk9PRk9PRk9PRk9PRk9PRk9PRk9PRk9PRk9PRk9PRk8"
-
-// staffRoles enforces staff accounts on every admin route, whoever owns
-// it: a staff session whose account is gone or disabled is signed out, and
-// a viewer may only read (GET). Shopify staff (session token, or a cookie
-// without the staff: prefix) are not affected.
-func (a *App) staffRoles(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		p := c.Request().URL.Path
-		if !(strings.HasPrefix(p, "/api/") || p == "/admin" || strings.HasPrefix(p, "/admin/")) ||
-			p == "/admin/login" || p == "/admin/logout" || strings.HasPrefix(p, "/admin/assets/") ||
-			strings.HasPrefix(c.Request().Header.Get("Authorization"), "Bearer ") || c.QueryParam("id_token") != "" {
-			return next(c)
-		}
-		ck, err := c.Cookie(adminCookie)
-		if err != nil {
-			return next(c)
-		}
-		payload, err := a.Signer.Verify(adminPurpose, ck.Value, a.Now())
-		if err != nil {
-			return next(c) // adminAuth refuses it
-		}
-		domain, staff, _ := strings.Cut(string(payload), "|")
-		idStr, isStaff := strings.CutPrefix(staff, staffPrefix)
-		if !isStaff {
-			return next(c)
-		}
-		id, _ := strconv.ParseInt(idStr, 10, 64)
-		ctx := c.Request().Context()
-		shop, err := a.DB.ShopByDomain(ctx, domain)
-		if err != nil {
-			return a.unauthorized(c)
-		}
-		acct, err := a.DB.Staff(ctx, shop.ID, id)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && acct.DisabledAt != nil) {
-			c.SetCookie(&http.Cookie{Name: adminCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
-			return echo.NewHTTPError(http.StatusUnauthorized, "this staff account is disabled")
-		}
-		if err != nil {
-			return err
-		}
-		m := c.Request().Method
-		if acct.Role != store.RoleAdmin && m != http.MethodGet && m != http.MethodHead &&
-			!strings.HasSuffix(p, "/preview") {
-			return echo.NewHTTPError(http.StatusForbidden, "viewers cannot change settings")
-		}
-		if acct.Role != store.RoleAdmin && strings.HasPrefix(p, "/api/staff") {
-			return echo.NewHTTPError(http.StatusForbidden, "only admins manage staff")
-		}
-		c.Set(ctxStaffAccount, acct)
-		return next(c)
-	}
-}
 
 const ctxStaffAccount = "tsunagu.staff_account"
 
