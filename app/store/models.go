@@ -286,7 +286,7 @@ type Message struct {
 	// KeyFirstTriedAt is when the current retry key was first sent (nil:
 	// not yet, or before migration 0029).
 	KeyFirstTriedAt *time.Time
-	SentAt       *time.Time
+	SentAt          *time.Time
 	// ExpiresAt is when the message stops making sense (nil: never).
 	ExpiresAt *time.Time
 	CreatedAt time.Time
