@@ -192,6 +192,8 @@ var uiText = map[string][2]string{
 	"set.secret_kept":                   {"保存済み（変更する場合のみ入力）", "Saved (enter only to change)"},
 	"set.save":                          {"保存", "Save"},
 	"set.test":                          {"接続テスト", "Test connection"},
+	"set.key_error":                     {"保存されている認証情報をこの秘密鍵で復号できません（TSUNAGU_SECRET_KEY が保存時の鍵と違います）。元の鍵に戻すか、LINE のシークレットとトークンを入力し直してください。", "The secret key cannot decrypt stored credentials: TSUNAGU_SECRET_KEY is not the key they were saved with. Restore that key, or enter the LINE secrets and token again."},
+	"rs.secret_key_mismatch":            {"秘密鍵が不一致", "secret key cannot decrypt"},
 	"set.webhook":                       {"Webhook URL（LINE Developers に設定）", "Webhook URL (set it in LINE Developers)"},
 	"set.incentive":                     {"連携特典クーポン", "Linking coupon"},
 	"set.inc_on":                        {"連携したお客様にクーポンを贈る", "Give a coupon for linking"},

@@ -74,6 +74,12 @@ type App struct {
 	// adminTmpl are the admin page templates (see AdminPage).
 	adminTmpl map[string]*template.Template
 	dashCache dashCache
+	// reconcileEvery is the reconciler's interval (0: its default, 30 s);
+	// tests shorten it.
+	reconcileEvery time.Duration
+	// requestTimeout is each request's deadline (0: RequestDeadline); tests
+	// shorten it.
+	requestTimeout time.Duration
 
 	echo     *echo.Echo
 	closers  []func()
@@ -209,7 +215,7 @@ func (a *App) Relay() *jobs.Relay {
 
 // Reconciler builds the reconciler that restores scheduled work Redis lost.
 func (a *App) Reconciler() *jobs.Reconciler {
-	return &jobs.Reconciler{DB: a.DB, Queue: a.Queue, Log: a.Log, Now: a.Now}
+	return &jobs.Reconciler{DB: a.DB, Queue: a.Queue, Log: a.Log, Now: a.Now, Interval: a.reconcileEvery}
 }
 
 // RunWorkers runs Asynq workers and the relay until ctx is done, then
@@ -220,9 +226,6 @@ func (a *App) RunWorkers(ctx context.Context) error {
 	mux.Use(a.jobMetrics)
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("starting workers: %w", err)
-	}
-	if err := a.Queue.EnqueueTokenSweep(ctx, a.Now()); err != nil {
-		a.Log.Warn("scheduling the token sweep", "err", err)
 	}
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{}, 2)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/jobs"
 	"github.com/tsunagu/tsunagu/line"
 )
 
@@ -387,7 +388,7 @@ func (a *App) campaignWinner(c echo.Context) error {
 }
 
 func (a *App) enqueueRichMenuSync(c echo.Context, shopID int64) {
-	if err := a.Queue.EnqueueRichMenuSync(c.Request().Context(), shopID, a.Now()); err != nil {
+	if err := jobs.RequestRichMenuSync(c.Request().Context(), a.DB, a.Queue, shopID, a.Now()); err != nil {
 		a.Log.Warn("enqueueing rich menu sync", "shop_id", shopID, "err", err)
 	}
 }

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -64,7 +63,8 @@ func (a *App) routeTable() []route {
 	mw := func(m ...echo.MiddlewareFunc) []echo.MiddlewareFunc { return m }
 	rt := []route{
 		// Health, webhooks, install and the shopper's pages: no staff session.
-		{Method: GET, Path: "/healthz", Role: rolePublic, H: a.healthz},
+		{Method: GET, Path: "/livez", Role: rolePublic, H: a.livez},
+		{Method: GET, Path: "/healthz", Role: rolePublic, H: a.livez},
 		{Method: GET, Path: "/readyz", Role: rolePublic, H: a.readyz},
 		{Method: POST, Path: "/webhooks/shopify", Role: rolePublic, H: a.shopifyWebhook},
 		{Method: POST, Path: "/webhooks/shopify/*", Role: rolePublic, H: a.shopifyWebhook},
@@ -211,7 +211,7 @@ func (a *App) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = a.errorHandler
-	e.Use(a.requestLog, a.securityHeaders, bodyLimit(), a.requestGuard, a.countWebhooks)
+	e.Use(a.requestLog, a.securityHeaders, bodyLimit(), a.requestDeadline(), a.requestGuard, a.countWebhooks)
 	for _, r := range a.routeTable() {
 		chain := append(a.guards(r), r.MW...)
 		if r.Method == routeAny {
@@ -302,7 +302,7 @@ func (a *App) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		level := a.Log.Debug
 		if status >= 500 {
 			level = a.Log.Error
-		} else if c.Request().URL.Path != "/healthz" && c.Request().URL.Path != "/readyz" {
+		} else if !isProbe(c.Request().URL.Path) {
 			level = a.Log.Info
 		}
 		level("http", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status, "ms", time.Since(start).Milliseconds())
@@ -348,33 +348,4 @@ func (a *App) errorHandler(err error, c echo.Context) {
 		return
 	}
 	_ = c.JSON(code, map[string]string{"error": msg})
-}
-
-func (a *App) healthz(c echo.Context) error {
-	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
-}
-
-// readyz reports whether the database and Redis answer.
-func (a *App) readyz(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
-	defer cancel()
-	res := map[string]string{"database": "ok", "redis": "ok"}
-	ready := true
-	if err := a.DB.Ping(ctx); err != nil {
-		res["database"], ready = "unreachable", false
-	}
-	pinged := make(chan error, 1)
-	go func() { pinged <- a.Queue.Ping() }()
-	select {
-	case err := <-pinged:
-		if err != nil {
-			res["redis"], ready = "unreachable", false
-		}
-	case <-ctx.Done():
-		res["redis"], ready = "timeout", false
-	}
-	if !ready {
-		return c.JSON(http.StatusServiceUnavailable, res)
-	}
-	return c.JSON(http.StatusOK, res)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"golang.org/x/crypto/argon2"
+	"gorm.io/gorm"
 
 	"github.com/tsunagu/tsunagu/app/store"
 )
@@ -86,11 +87,6 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <div class="actions"><button class="btn primary" type="submit">{{if eq .Lang "en"}}Sign in{{else}}ログイン{{end}}</button></div>
 </form></main></body></html>`))
 
-func (a *App) logout(c echo.Context) error {
-	c.SetCookie(&http.Cookie{Name: adminCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
-	return c.Redirect(http.StatusSeeOther, "/admin/login")
-}
-
 func (a *App) renderLogin(c echo.Context, status int, shop, email, msg string) error {
 	var buf bytes.Buffer
 	if err := loginPage.Execute(&buf, map[string]string{"Lang": adminLang(c), "Shop": shop, "Email": email, "Error": msg}); err != nil {
@@ -152,7 +148,7 @@ func (a *App) login(c echo.Context) error {
 	if err := a.DB.UpdateStaff(ctx, shop.ID, acct.ID, map[string]any{"last_login_at": now}); err != nil {
 		return err
 	}
-	a.startAdminSession(c, shop.Domain, staffPrefix+strconv.FormatInt(acct.ID, 10))
+	a.startAdminSessionGen(c, shop.Domain, staffPrefix+strconv.FormatInt(acct.ID, 10), acct.SessionGen)
 	return c.Redirect(http.StatusSeeOther, "/admin")
 }
 
@@ -246,6 +242,8 @@ func (a *App) apiUpdateStaff(c echo.Context) error {
 		if cols["password_hash"], err = a.signin.hash(c.Request().Context(), in.Password); err != nil {
 			return err
 		}
+		// A new password ends every session of the account (L3).
+		cols["session_gen"] = gorm.Expr("session_gen + 1")
 	}
 	if in.Disabled != nil {
 		if *in.Disabled {
@@ -261,6 +259,10 @@ func (a *App) apiUpdateStaff(c echo.Context) error {
 	s, err := a.DB.Staff(ctx, shop.ID, id)
 	if err != nil {
 		return notFoundAs(err, "staff account")
+	}
+	if me, ok := c.Get(ctxStaffAccount).(*store.StaffAccount); ok && me.ID == s.ID && in.Password != "" {
+		// Changing one's own password keeps this session, on the new generation.
+		a.startAdminSessionGen(c, shop.Domain, staffPrefix+strconv.FormatInt(s.ID, 10), s.SessionGen)
 	}
 	return c.JSON(http.StatusOK, s)
 }
