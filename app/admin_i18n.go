@@ -147,6 +147,8 @@ var uiText = map[string][2]string{
 	"set.link":                          {"LINE 連携の入口（アプリ拡張）", "LINE linking entry points (app extensions)"},
 	"set.link.help":                     {"Shopify の追加スクリプトは廃止されました。サンクスページ・注文状況ページにはチェックアウトエディタで「LINEで受け取る」ブロックを、ストアにはテーマエディタでアプリ埋め込みを追加してください。連携済みのお客様には表示されません。", "Shopify has switched off Additional scripts. Add the Get order updates on LINE block to the Thank-you and Order status pages in the checkout editor, and turn on the app embed in the theme editor. Customers who already linked do not see them."},
 	"set.link.checkout":                 {"チェックアウトエディタを開く", "Open the checkout editor"},
+	"set.link.pixel":                    {"閲覧計測（ウェブピクセル）をオンにする", "Turn on browsing events (web pixel)"},
+	"set.link.pixel.help":               {"インストール時に自動でオンになります。権限の更新後や設定が変わったときはここから再設定できます。", "Turned on at install; use this after approving updated permissions or when the app's address changed."},
 	"set.link.theme":                    {"テーマのアプリ埋め込みをオンにする", "Turn on the theme app embed"},
 	"set.link.steps":                    {"チェックアウトエディタ: 上部で「サンクス」「注文状況」ページを選び、「アプリブロックを追加」から Tsunagu を選んで保存。テーマエディタ: 開いた画面で保存すると埋め込みが有効になります。商品・カート・アカウントページにはアプリブロックも追加できます。", "Checkout editor: pick the Thank you and Order status pages at the top, click Add app block, choose Tsunagu and save. Theme editor: save the page that opens to switch the embed on; product, cart and account pages can also take the app block."},
 	"set.link.ext":                      {"拡張機能", "Extension"},
