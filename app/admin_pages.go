@@ -210,16 +210,17 @@ func (a *App) pageSettings(c echo.Context) error {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	webhook := ""
+	webhook, keyErr := "", false
 	if ch != nil {
 		webhook = a.Config.BaseURL + "/webhooks/line/" + ch.WebhookKey
+		keyErr = a.sealedProblem(c.Request().Context(), ch.Sealed()) != nil
 	}
 	exts, err := a.extensionStatus(c.Request().Context(), shop.ID)
 	if err != nil {
 		return err
 	}
 	return a.renderAdmin(c, "settings", "set.title", map[string]any{
-		"Journeys": journeysOf(shop.Settings), "Incentive": shop.Settings.Incentive, "Channel": ch, "Webhook": webhook,
+		"Journeys": journeysOf(shop.Settings), "Incentive": shop.Settings.Incentive, "Channel": ch, "Webhook": webhook, "KeyError": keyErr,
 		"Extensions": exts, "ThemeEditorURL": a.themeEmbedURL(shop.Domain),
 		"CheckoutEditorURL": checkoutEditorURL(shop.Domain),
 	})

@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/tsunagu/tsunagu/app/core"
+	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/jobs"
 	"github.com/tsunagu/tsunagu/line"
@@ -86,6 +87,9 @@ func (a *App) loginConfig(ctx context.Context, shopID int64) (line.LoginConfig, 
 		return line.LoginConfig{}, false, err
 	}
 	secret, err := a.Box.Open(ch.LoginSecretEnc)
+	if errors.Is(err, secretbox.ErrWrongKey) {
+		a.logWrongKey(ctx, shopID, "line.login_secret")
+	}
 	if err != nil || secret == "" || ch.LoginChannelID == "" {
 		return line.LoginConfig{}, false, nil
 	}

@@ -133,6 +133,12 @@ func runApp(ctx context.Context, e *env, cfg *app.Config, f func(*app.App) error
 		return err
 	}
 	defer a.Close()
+	// A wrong TSUNAGU_SECRET_KEY is said at once (CheckSecretKey logs each
+	// shop whose credentials do not decrypt), not found later as "LINE not
+	// configured".
+	if _, err := a.CheckSecretKey(ctx); err != nil {
+		a.Log.Warn("checking stored credentials against the secret key", "err", err)
+	}
 	return f(a)
 }
 
