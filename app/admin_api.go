@@ -16,25 +16,6 @@ import (
 	"github.com/tsunagu/tsunagu/templates"
 )
 
-// adminRoutes mounts the merchant admin and staff timeline: JSON APIs under
-// /api and server-rendered pages under /admin, all scoped to the shop of
-// the admin session, plus /metrics.
-func (a *App) adminRoutes(e *echo.Echo) {
-	a.metricsRoutes(e)
-	a.staffRoutes(e)
-	api := e.Group("/api", a.adminAuth)
-	api.GET("/customers", a.apiSearchCustomers)
-	api.GET("/customers/:id", a.apiCustomer)
-	api.GET("/customers/:id/timeline", a.apiTimeline)
-	api.GET("/dashboard", a.apiDashboard)
-	api.GET("/settings/journeys", a.apiGetJourneys)
-	api.PUT("/settings/journeys", a.apiPutJourneys)
-	api.GET("/templates", a.apiTemplates)
-	api.PUT("/templates/:kind", a.apiPutTemplate)
-	api.POST("/templates/:kind/preview", a.apiPreviewTemplate)
-	a.adminPages(e)
-}
-
 // shopifyAdminURL is the Shopify admin address of a resource ("orders/123").
 func shopifyAdminURL(shopDomain, path string) string {
 	if h, ok := strings.CutSuffix(shopDomain, ".myshopify.com"); ok {

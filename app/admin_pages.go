@@ -140,113 +140,109 @@ func (a *App) AdminPage(c echo.Context, nav, title string, body template.HTML) e
 	return c.HTMLBlob(http.StatusOK, buf.Bytes())
 }
 
-func (a *App) adminPages(e *echo.Echo) {
-	pages, err := loadAdminTemplates()
-	if err != nil {
-		// The templates are embedded: a parse error is a build defect.
-		panic(err)
-	}
+// adminAssets serves the admin's embedded CSS and scripts.
+func (a *App) adminAssets() echo.HandlerFunc {
 	assets, _ := fs.Sub(adminUI, "adminui/assets")
-	e.GET("/admin/assets/*", echo.WrapHandler(http.StripPrefix("/admin/assets/", http.FileServer(http.FS(assets)))))
-	a.adminTmpl = pages
-	render := a.renderAdmin
-	// adminEntry: adminAuth plus Shopify's signed app launch and a sign-in page.
-	g := e.Group("/admin", a.adminEntry)
-	g.GET("", func(c echo.Context) error {
-		d, err := a.homeData(c)
-		if err != nil {
+	return echo.WrapHandler(http.StripPrefix("/admin/assets/", http.FileServer(http.FS(assets))))
+}
+
+func (a *App) pageHome(c echo.Context) error {
+	d, err := a.homeData(c)
+	if err != nil {
+		return err
+	}
+	return a.renderAdmin(c, "home", "home.title", d)
+}
+
+func (a *App) pageCustomers(c echo.Context) error {
+	shop := currentShop(c)
+	before, _ := strconv.ParseInt(c.QueryParam("cursor"), 10, 64)
+	hits, next, err := a.DB.SearchCustomers(c.Request().Context(), shop.ID, c.QueryParam("q"), before, 25)
+	if err != nil {
+		return err
+	}
+	// LINE friends who never linked are found by their LINE name too.
+	var friends []store.LineFriend
+	if before == 0 {
+		if friends, err = a.DB.SearchFriends(c.Request().Context(), shop.ID, c.QueryParam("q"), 25); err != nil {
 			return err
 		}
-		return render(c, "home", "home.title", d)
+	}
+	return a.renderAdmin(c, "customers", "cust.title", map[string]any{"Q": c.QueryParam("q"), "Hits": hits, "Next": next, "Friends": friends})
+}
+
+func (a *App) pageCustomer(c echo.Context) error {
+	shop := currentShop(c)
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	det, err := a.customerDetail(c, shop, id, adminLang(c))
+	if err != nil {
+		return err
+	}
+	entries, next, err := a.timeline(c, shop, id)
+	if err != nil {
+		return err
+	}
+	nextCursor := ""
+	if next != nil {
+		nextCursor = next.String()
+	}
+	loc := shop.Location()
+	for i := range entries {
+		entries[i].At = entries[i].At.In(loc)
+	}
+	// Staff answer the customer's LINE from here too (issue 13).
+	friend, err := a.DB.FriendByCustomer(c.Request().Context(), shop.ID, id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return a.renderAdmin(c, "customer", "tl.title", map[string]any{
+		"C": det.Customer, "Link": det.Link, "Entries": entries, "Next": nextCursor, "Kind": c.QueryParam("kind"),
+		"Groups": store.TimelineGroups, "Friend": friend, "ReplyKey": uuid.NewString(),
 	})
-	g.GET("/customers", func(c echo.Context) error {
-		shop := currentShop(c)
-		before, _ := strconv.ParseInt(c.QueryParam("cursor"), 10, 64)
-		hits, next, err := a.DB.SearchCustomers(c.Request().Context(), shop.ID, c.QueryParam("q"), before, 25)
-		if err != nil {
-			return err
-		}
-		// LINE friends who never linked are found by their LINE name too.
-		var friends []store.LineFriend
-		if before == 0 {
-			if friends, err = a.DB.SearchFriends(c.Request().Context(), shop.ID, c.QueryParam("q"), 25); err != nil {
-				return err
-			}
-		}
-		return render(c, "customers", "cust.title", map[string]any{"Q": c.QueryParam("q"), "Hits": hits, "Next": next, "Friends": friends})
+}
+
+func (a *App) pageSettings(c echo.Context) error {
+	shop := currentShop(c)
+	ch, err := a.DB.LineChannel(c.Request().Context(), shop.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	webhook, keyErr := "", false
+	if ch != nil {
+		webhook = a.Config.BaseURL + "/webhooks/line/" + ch.WebhookKey
+		keyErr = a.sealedProblem(c.Request().Context(), ch.Sealed()) != nil
+	}
+	exts, err := a.extensionStatus(c.Request().Context(), shop.ID)
+	if err != nil {
+		return err
+	}
+	return a.renderAdmin(c, "settings", "set.title", map[string]any{
+		"Journeys": journeysOf(shop.Settings), "Incentive": shop.Settings.Incentive, "Channel": ch, "Webhook": webhook, "KeyError": keyErr,
+		"Extensions": exts, "ThemeEditorURL": a.themeEmbedURL(shop.Domain),
+		"CheckoutEditorURL": checkoutEditorURL(shop.Domain),
 	})
-	g.GET("/customers/:id", func(c echo.Context) error {
-		shop := currentShop(c)
-		id, err := pathID(c)
-		if err != nil {
-			return err
+}
+
+func (a *App) pageTemplates(c echo.Context) error {
+	shop := currentShop(c)
+	kind := c.QueryParam("kind")
+	if !knownKind(kind) {
+		kind = "thank_you"
+	}
+	lang := c.QueryParam("tlang")
+	if lang != "en" {
+		lang = "ja"
+	}
+	var cur templateJSON
+	for _, t := range a.templatesOf(shop.Settings) {
+		if t.Kind == kind && t.Lang == lang {
+			cur = t
 		}
-		det, err := a.customerDetail(c, shop, id, adminLang(c))
-		if err != nil {
-			return err
-		}
-		entries, next, err := a.timeline(c, shop, id)
-		if err != nil {
-			return err
-		}
-		nextCursor := ""
-		if next != nil {
-			nextCursor = next.String()
-		}
-		loc := shop.Location()
-		for i := range entries {
-			entries[i].At = entries[i].At.In(loc)
-		}
-		// Staff answer the customer's LINE from here too (issue 13).
-		friend, err := a.DB.FriendByCustomer(c.Request().Context(), shop.ID, id)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		return render(c, "customer", "tl.title", map[string]any{
-			"C": det.Customer, "Link": det.Link, "Entries": entries, "Next": nextCursor, "Kind": c.QueryParam("kind"),
-			"Groups": store.TimelineGroups, "Friend": friend, "ReplyKey": uuid.NewString(),
-		})
-	})
-	g.GET("/settings", func(c echo.Context) error {
-		shop := currentShop(c)
-		ch, err := a.DB.LineChannel(c.Request().Context(), shop.ID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		webhook := ""
-		if ch != nil {
-			webhook = a.Config.BaseURL + "/webhooks/line/" + ch.WebhookKey
-		}
-		exts, err := a.extensionStatus(c.Request().Context(), shop.ID)
-		if err != nil {
-			return err
-		}
-		return render(c, "settings", "set.title", map[string]any{
-			"Journeys": journeysOf(shop.Settings), "Incentive": shop.Settings.Incentive, "Channel": ch, "Webhook": webhook,
-			"Extensions": exts, "ThemeEditorURL": a.themeEmbedURL(shop.Domain),
-			"CheckoutEditorURL": checkoutEditorURL(shop.Domain),
-		})
-	})
-	g.GET("/templates", func(c echo.Context) error {
-		shop := currentShop(c)
-		kind := c.QueryParam("kind")
-		if !knownKind(kind) {
-			kind = "thank_you"
-		}
-		lang := c.QueryParam("tlang")
-		if lang != "en" {
-			lang = "ja"
-		}
-		var cur templateJSON
-		for _, t := range a.templatesOf(shop.Settings) {
-			if t.Kind == kind && t.Lang == lang {
-				cur = t
-			}
-		}
-		return render(c, "templates", "tpl.title", map[string]any{"Kinds": templates.KindNames(templates.Kind.HasTemplate), "Cur": cur})
-	})
-	e.GET("/link/order", a.linkFromOrder)
-	e.GET("/link/order/qr.png", a.linkFromOrder)
+	}
+	return a.renderAdmin(c, "templates", "tpl.title", map[string]any{"Kinds": templates.KindNames(templates.Kind.HasTemplate), "Cur": cur})
 }
 
 // homeData is the checklist and the dashboard.

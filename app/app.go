@@ -62,6 +62,8 @@ type App struct {
 	Storefront  *core.Storefront
 	Pixel       *core.Pixel
 	pixelLimits *pixelLimiter
+	// jobsMonitor is asynqmon for operators (nil without an ops token).
+	jobsMonitor echo.HandlerFunc
 	// rdb is the Redis shared by every process: sign-in limits and click
 	// counting live there (rate counts through redis_rate).
 	rdb    redis.UniversalClient
@@ -72,6 +74,12 @@ type App struct {
 	// adminTmpl are the admin page templates (see AdminPage).
 	adminTmpl map[string]*template.Template
 	dashCache dashCache
+	// reconcileEvery is the reconciler's interval (0: its default, 30 s);
+	// tests shorten it.
+	reconcileEvery time.Duration
+	// requestTimeout is each request's deadline (0: RequestDeadline); tests
+	// shorten it.
+	requestTimeout time.Duration
 
 	echo     *echo.Echo
 	closers  []func()
@@ -89,7 +97,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*App, error) {
 		db.Close()
 		return nil, err
 	}
-	redisOpt, stop, err := redisConn(ctx, cfg.RedisURL, log)
+	redisOpt, stop, err := redisConn(cfg.RedisURL, log)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -160,6 +168,11 @@ func Assemble(cfg *Config, log *slog.Logger, db *store.DB, redisOpt asynq.RedisC
 	a.Storefront = &core.Storefront{DB: db, LinkURL: a.LinkURL, Seen: seen, Now: now}
 	a.Pixel = &core.Pixel{DB: db, Secret: cfg.SecretKey, Seen: seen, Now: now}
 	a.pixelLimits = newPixelLimiter(pixelShopRate, pixelShopBurst, pixelClientRate, pixelClientBurst)
+	// The templates are embedded: a parse error is a build defect.
+	if a.adminTmpl, err = loadAdminTemplates(); err != nil {
+		return nil, err
+	}
+	a.jobsMonitor = a.newJobsMonitor()
 	a.echo = a.routes()
 	// Client addresses (per-client limits): the peer, or the first address
 	// a proxy on a loopback or private network saw in X-Forwarded-For. A
@@ -204,7 +217,7 @@ func (a *App) Relay() *jobs.Relay {
 
 // Reconciler builds the reconciler that restores scheduled work Redis lost.
 func (a *App) Reconciler() *jobs.Reconciler {
-	return &jobs.Reconciler{DB: a.DB, Queue: a.Queue, Log: a.Log, Now: a.Now}
+	return &jobs.Reconciler{DB: a.DB, Queue: a.Queue, Log: a.Log, Now: a.Now, Interval: a.reconcileEvery}
 }
 
 // RunWorkers runs Asynq workers and the relay until ctx is done, then
@@ -215,9 +228,6 @@ func (a *App) RunWorkers(ctx context.Context) error {
 	mux.Use(a.jobMetrics)
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("starting workers: %w", err)
-	}
-	if err := a.Queue.EnqueueTokenSweep(ctx, a.Now()); err != nil {
-		a.Log.Warn("scheduling the token sweep", "err", err)
 	}
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{}, 2)

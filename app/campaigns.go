@@ -14,37 +14,9 @@ import (
 
 	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/jobs"
 	"github.com/tsunagu/tsunagu/line"
 )
-
-// campaignRoutes installs segments, campaigns, rich menus and reports
-// (admin JSON APIs) and the public campaign click redirect.
-func (a *App) campaignRoutes(e *echo.Echo) {
-	g := e.Group("/api", a.adminAuth)
-	g.GET("/segments", a.listSegments)
-	g.POST("/segments", a.createSegment)
-	g.POST("/segments/preview", a.previewSegment)
-	g.GET("/segments/:id", a.getSegment)
-	g.PUT("/segments/:id", a.updateSegment)
-	g.DELETE("/segments/:id", a.deleteSegment)
-	g.GET("/campaigns", a.listCampaigns)
-	g.POST("/campaigns", a.createCampaign)
-	g.GET("/campaigns/:id", a.getCampaign)
-	g.POST("/campaigns/:id/send", a.sendCampaign)
-	g.POST("/campaigns/:id/cancel", a.cancelCampaign)
-	g.POST("/campaigns/:id/winner", a.campaignWinner)
-	g.GET("/campaigns/:id/report", a.campaignReport)
-	g.GET("/campaigns/:id/report.csv", a.campaignReportCSV)
-	g.GET("/reports/journeys", a.journeyReport)
-	g.GET("/automations", a.getAutomations)
-	g.PUT("/automations", a.putAutomations)
-	g.GET("/richmenus", a.listRichMenus)
-	g.POST("/richmenus", a.createRichMenu)
-	g.DELETE("/richmenus/:id", a.deleteRichMenu)
-	g.POST("/richmenus/sync", a.syncRichMenus)
-	e.GET("/cc/:token", a.campaignClick)
-	e.GET("/cc/:id/:variant", a.legacyCampaignClick)
-}
 
 // decodeJSON reads a JSON body strictly: malformed input is a 400.
 func bindJSON(c echo.Context, v any) error {
@@ -411,7 +383,7 @@ func (a *App) campaignWinner(c echo.Context) error {
 }
 
 func (a *App) enqueueRichMenuSync(c echo.Context, shopID int64) {
-	if err := a.Queue.EnqueueRichMenuSync(c.Request().Context(), shopID, a.Now()); err != nil {
+	if err := jobs.RequestRichMenuSync(c.Request().Context(), a.DB, a.Queue, shopID, a.Now()); err != nil {
 		a.Log.Warn("enqueueing rich menu sync", "shop_id", shopID, "err", err)
 	}
 }

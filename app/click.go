@@ -18,10 +18,6 @@ import (
 	"github.com/tsunagu/tsunagu/jobs"
 )
 
-func (a *App) clickRoutes(e *echo.Echo) {
-	e.GET("/c/:token", a.click)
-}
-
 // click records a click on a link in a message and redirects to its target
 // with UTM parameters. The token is signed, so only links Tsunagu wrote
 // redirect; a click is recorded at most once per request and never blocks

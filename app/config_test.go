@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +17,8 @@ func TestLoadConfig(t *testing.T) {
 	key := secretbox.NewKey()
 	prod := func(extra map[string]string) map[string]string {
 		m := map[string]string{"TSUNAGU_ENV": "production", "TSUNAGU_BASE_URL": "https://t.example.com", "TSUNAGU_SECRET_KEY": key,
-			"TSUNAGU_REDIS_URL": "redis://127.0.0.1:6379/0", "TSUNAGU_DATABASE_URL": "postgres://u@h/db", "SHOPIFY_API_KEY": "k", "SHOPIFY_API_SECRET": "s"}
+			"TSUNAGU_REDIS_URL": "redis://127.0.0.1:6379/0", "TSUNAGU_DATABASE_URL": "postgres://u@h/db", "SHOPIFY_API_KEY": "k", "SHOPIFY_API_SECRET": "s",
+			"TSUNAGU_OPS_TOKEN": "0123456789abcdef0123"}
 		for k, v := range extra {
 			m[k] = v
 		}
@@ -40,6 +42,16 @@ func TestLoadConfig(t *testing.T) {
 		{"bad base", map[string]string{"TSUNAGU_BASE_URL": "localhost"}, "TSUNAGU_BASE_URL"},
 		{"bad time scale", map[string]string{"TSUNAGU_TIME_SCALE": "fast"}, "TSUNAGU_TIME_SCALE"},
 		{"bad concurrency", map[string]string{"TSUNAGU_WORKER_CONCURRENCY": "0"}, "TSUNAGU_WORKER_CONCURRENCY"},
+		// A misspelt environment must not quietly run development mode.
+		{"env prod", prod(map[string]string{"TSUNAGU_ENV": "prod"}), `TSUNAGU_ENV must be "development" or "production"`},
+		{"env Production", prod(map[string]string{"TSUNAGU_ENV": "Production"}), `got "Production"`},
+		{"env staging", map[string]string{"TSUNAGU_ENV": "staging"}, "TSUNAGU_ENV"},
+		{"production without ops token", prod(map[string]string{"TSUNAGU_OPS_TOKEN": ""}), "TSUNAGU_OPS_TOKEN"},
+		{"production short ops token", prod(map[string]string{"TSUNAGU_OPS_TOKEN": "short"}), "TSUNAGU_OPS_TOKEN"},
+		{"production without base", prod(map[string]string{"TSUNAGU_BASE_URL": ""}), "TSUNAGU_BASE_URL is required"},
+		{"production http LINE", prod(map[string]string{"TSUNAGU_LINE_API_BASE": "http://127.0.0.1:1"}), "TSUNAGU_LINE_API_BASE"},
+		{"bad addr", map[string]string{"TSUNAGU_ADDR": "8080"}, "TSUNAGU_ADDR"},
+		{"bad log level", map[string]string{"TSUNAGU_LOG_LEVEL": "loud"}, "TSUNAGU_LOG_LEVEL"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,5 +105,61 @@ func TestRedactURL(t *testing.T) {
 	t.Parallel()
 	if got := redactURL("redis://:hunter2@h:6379/0"); strings.Contains(got, "hunter2") {
 		t.Fatalf("password leaked: %s", got)
+	}
+}
+
+// Start-up lists every problem at once, and a refused configuration
+// writes nothing (no development key).
+func TestLoadConfigReportsAllProblems(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	_, err := LoadConfig(envOf(map[string]string{"TSUNAGU_ENV": "production", "TSUNAGU_DATA_DIR": data,
+		"TSUNAGU_TIME_SCALE": "60", "TSUNAGU_WORKER_CONCURRENCY": "x"}))
+	var cerr *ConfigError
+	if !errors.As(err, &cerr) {
+		t.Fatalf("error %v is not a *ConfigError", err)
+	}
+	want := []string{"TSUNAGU_TIME_SCALE", "TSUNAGU_WORKER_CONCURRENCY", "TSUNAGU_BASE_URL", "TSUNAGU_REDIS_URL",
+		"TSUNAGU_SECRET_KEY", "SHOPIFY_API_KEY", "TSUNAGU_OPS_TOKEN"}
+	if len(cerr.Problems) != len(want) {
+		t.Errorf("%d problems, want %d: %q", len(cerr.Problems), len(want), cerr.Problems)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %s: %v", w, err)
+		}
+	}
+	if _, err := LoadConfig(envOf(map[string]string{"TSUNAGU_DATA_DIR": data, "TSUNAGU_LINE_RATE": "-1"})); err == nil {
+		t.Fatal("bad TSUNAGU_LINE_RATE accepted")
+	}
+	if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused configuration created %s (%v)", data, err)
+	}
+}
+
+// Without TSUNAGU_BASE_URL the base URL is the address served.
+func TestBaseURLFollowsTheServedAddress(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ addr, want string }{
+		{"", "http://localhost:8080"},
+		{":9090", "http://localhost:9090"},
+		{"0.0.0.0:9090", "http://localhost:9090"},
+		{"127.0.0.1:7000", "http://127.0.0.1:7000"},
+		{"[::1]:7000", "http://[::1]:7000"},
+	} {
+		c, err := LoadConfig(envOf(map[string]string{"TSUNAGU_DATA_DIR": t.TempDir(), "TSUNAGU_ADDR": tc.addr}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.BaseURL != tc.want {
+			t.Errorf("TSUNAGU_ADDR=%q: base %s, want %s", tc.addr, c.BaseURL, tc.want)
+		}
+	}
+	c, err := LoadConfig(envOf(map[string]string{"TSUNAGU_DATA_DIR": t.TempDir(), "TSUNAGU_ADDR": ":9090", "TSUNAGU_BASE_URL": "https://t.example/"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetAddr(":7000"); err != nil || c.BaseURL != "https://t.example" {
+		t.Errorf("a set TSUNAGU_BASE_URL moved to %s (%v)", c.BaseURL, err)
 	}
 }

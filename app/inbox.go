@@ -20,20 +20,6 @@ import (
 // maxInboxBody bounds the inbox's forms and JSON bodies.
 const maxInboxBody = 64 << 10
 
-func (a *App) inboxRoutes(e *echo.Echo) {
-	api := e.Group("/api", a.adminAuth, limitBody(maxInboxBody))
-	api.GET("/inbox", a.apiInbox)
-	api.POST("/friends/:id/reply", a.apiReply)
-	api.POST("/friends/:id/assign", a.apiAssign)
-	api.GET("/canned-replies", a.apiCannedReplies)
-	api.POST("/canned-replies", a.apiNewCannedReply)
-	api.DELETE("/canned-replies/:id", a.apiDeleteCannedReply)
-	api.GET("/auto-replies", a.apiAutoReplies)
-	api.POST("/auto-replies", a.apiNewAutoReply)
-	api.DELETE("/auto-replies/:id", a.apiDeleteAutoReply)
-	a.inboxPages(e)
-}
-
 // limitBody refuses request bodies over n bytes with 413.
 func limitBody(n int64) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {

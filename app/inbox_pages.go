@@ -20,20 +20,6 @@ import (
 // with its reply form, and the setup of canned and auto-replies and the
 // greeting. Forms post and redirect back (303) with a short notice.
 
-func (a *App) inboxPages(e *echo.Echo) {
-	g := e.Group("/admin/inbox", a.adminEntry, limitBody(maxInboxBody))
-	g.GET("", a.pageInbox)
-	g.GET("/setup", a.pageInboxSetup)
-	g.POST("/canned", a.formNewCanned)
-	g.POST("/canned/:id/delete", a.formDeleteCanned)
-	g.POST("/auto", a.formNewAuto)
-	g.POST("/auto/:id/delete", a.formDeleteAuto)
-	g.POST("/greeting", a.formGreeting)
-	g.GET("/:id", a.pageConversation)
-	g.POST("/:id/reply", a.formReply)
-	g.POST("/:id/assign", a.formAssign)
-}
-
 func (a *App) pageInbox(c echo.Context) error {
 	page, counts, next, err := a.loadInbox(c)
 	if err != nil {

@@ -31,12 +31,6 @@ const (
 	DefaultAdminURLTTL = 10 * time.Minute
 )
 
-func (a *App) installRoutes(e *echo.Echo) {
-	e.GET("/shopify/install", a.shopifyInstall)
-	e.GET("/shopify/callback", a.shopifyCallback)
-	e.GET("/admin/session", a.adminSessionFromURL)
-}
-
 // WebhookURL is where Shopify delivers webhooks for this deployment.
 func (a *App) WebhookURL() string {
 	return strings.TrimSuffix(a.Config.BaseURL, "/") + "/webhooks/shopify"
@@ -133,6 +127,28 @@ func (a *App) webPixelSettings(shop string) map[string]string {
 	return map[string]string{"endpoint": a.Config.BaseURL + "/pixel/events", "key": core.PixelKey(a.Config.SecretKey, shop)}
 }
 
+// enablePixel is Settings' "turn on browsing events" button.
+func (a *App) enablePixel(c echo.Context) error {
+	ctx := c.Request().Context()
+	shop := currentShop(c)
+	admin, err := a.Tokens.Admin(shop)
+	if err != nil {
+		return err
+	}
+	if admin == nil {
+		return core.Errorf(core.EUNAVAILABLE, "Shopify is not connected for this shop")
+	}
+	id, err := admin.EnsureWebPixel(ctx, a.webPixelSettings(shop.Domain))
+	if shopify.IsAccessDenied(err) {
+		return core.Errorf(core.ECONFLICT, "Tsunagu needs the write_pixels and read_customer_events permissions: open Tsunagu from Apps in the Shopify admin and approve the updated permissions, then try again")
+	}
+	if err != nil {
+		a.Log.WarnContext(ctx, "turning on the web pixel", "shop", shop.Domain, "err", err)
+		return core.Errorf(core.EUNAVAILABLE, "Shopify did not turn the web pixel on; try again in a minute")
+	}
+	return c.JSON(http.StatusOK, map[string]any{"ok": true, "pixel": id})
+}
+
 // enableWebPixel turns the storefront pixel on for browse abandonment. It
 // does not fail the install: a grant without the pixel scopes still runs
 // everything else, and Settings offers to turn the pixel on later.
@@ -188,6 +204,8 @@ func (a *App) grantFromSessionToken(ctx context.Context, domain, sessionToken st
 	if err != nil {
 		return nil, err
 	}
+	// The grant may carry scopes approved since install (the pixel's).
+	a.enableWebPixel(ctx, a.Shopify.Admin(domain, tok.AccessToken), domain)
 	for _, id := range ids {
 		a.Dispatcher.Dispatch(id)
 	}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/line"
 )
@@ -32,20 +34,14 @@ type lineSettings struct {
 	BotBasicID     string `json:"bot_basic_id,omitempty"`
 	LoginReady     bool   `json:"login_ready"`
 	MessagingReady bool   `json:"messaging_ready"`
+	// SecretKeyError says the stored secrets do not decrypt with the
+	// configured TSUNAGU_SECRET_KEY (they are not "not configured").
+	SecretKeyError string `json:"secret_key_error,omitempty"`
 }
 
 // linkCallbackPath is where LINE Login returns; merchants register
 // <base>/link/callback as the Login channel's callback URL.
 const linkCallbackPath = "/link/callback"
-
-func (a *App) settingsRoutes(e *echo.Echo) {
-	g := e.Group("/api/settings", a.adminAuth)
-	g.GET("/line", a.getLineSettings)
-	g.PUT("/line", a.putLineSettings)
-	g.POST("/line/test", a.testLineSettings)
-	g.GET("/incentive", a.getIncentive)
-	g.PUT("/incentive", a.putIncentive)
-}
 
 // mask shows that a secret is set without showing it.
 func mask(sealed []byte, open func([]byte) (string, error)) string {
@@ -62,7 +58,7 @@ func mask(sealed []byte, open func([]byte) (string, error)) string {
 	return "••••" + s[len(s)-4:]
 }
 
-func (a *App) lineSettingsView(ch *store.LineChannel) lineSettings {
+func (a *App) lineSettingsView(ctx context.Context, ch *store.LineChannel) lineSettings {
 	base := strings.TrimRight(a.Config.BaseURL, "/")
 	out := lineSettings{CallbackURL: base + linkCallbackPath}
 	if ch == nil {
@@ -76,6 +72,9 @@ func (a *App) lineSettingsView(ch *store.LineChannel) lineSettings {
 	out.BotName, out.BotBasicID = ch.BotName, ch.BotBasicID
 	out.LoginReady = ch.LoginChannelID != "" && out.LoginChannelSecret != ""
 	out.MessagingReady = out.MessagingChannelSecret != "" && out.MessagingAccessToken != ""
+	if err := a.sealedProblem(ctx, ch.Sealed()); err != nil {
+		out.SecretKeyError = secretbox.ErrWrongKey.Error()
+	}
 	return out
 }
 
@@ -83,12 +82,12 @@ func (a *App) getLineSettings(c echo.Context) error {
 	shop := currentShop(c)
 	ch, err := a.DB.LineChannel(c.Request().Context(), shop.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		return c.JSON(http.StatusOK, a.lineSettingsView(nil))
+		return c.JSON(http.StatusOK, a.lineSettingsView(c.Request().Context(), nil))
 	}
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, a.lineSettingsView(ch))
+	return c.JSON(http.StatusOK, a.lineSettingsView(c.Request().Context(), ch))
 }
 
 // validChannelID: LINE channel ids are numeric (10 digits today).
@@ -161,7 +160,7 @@ func (a *App) putLineSettings(c echo.Context) error {
 	if err := a.DB.SaveLineChannel(ctx, ch); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, a.lineSettingsView(ch))
+	return c.JSON(http.StatusOK, a.lineSettingsView(c.Request().Context(), ch))
 }
 
 // testLineSettings asks LINE who the bot behind the stored access token is.

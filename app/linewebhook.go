@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/tsunagu/tsunagu/app/core"
+	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/jobs"
 	"github.com/tsunagu/tsunagu/line"
@@ -38,6 +39,9 @@ func (a *App) lineWebhook(c echo.Context) error {
 		return err
 	}
 	secret, err := a.Box.Open(ch.MessagingSecretEnc)
+	if errors.Is(err, secretbox.ErrWrongKey) {
+		a.logWrongKey(ctx, ch.ShopID, "line.messaging_secret")
+	}
 	if err != nil || secret == "" {
 		// Without the secret nothing can be verified.
 		return echo.NewHTTPError(http.StatusUnauthorized, "channel secret not configured")

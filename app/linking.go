@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/tsunagu/tsunagu/app/core"
+	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/jobs"
 	"github.com/tsunagu/tsunagu/line"
@@ -33,16 +34,6 @@ const (
 	unlinkTokenTTL  = 24 * time.Hour
 	linkCookiePrefx = "tsunagu_ll_"
 )
-
-func (a *App) linkRoutes(e *echo.Echo) {
-	e.GET("/link/start", a.linkStart)
-	e.GET(linkCallbackPath, a.linkCallback)
-	e.POST("/link/unlink", a.linkUnlink)
-	e.GET("/proxy/link", a.proxyLink)
-	e.GET("/link/friend", a.friendLink)
-	e.POST("/webhooks/line/:key", a.lineWebhook)
-	a.settingsRoutes(e)
-}
 
 // LinkToken signs an ID-linking token for a customer (store ids).
 func LinkToken(s interface {
@@ -96,6 +87,9 @@ func (a *App) loginConfig(ctx context.Context, shopID int64) (line.LoginConfig, 
 		return line.LoginConfig{}, false, err
 	}
 	secret, err := a.Box.Open(ch.LoginSecretEnc)
+	if errors.Is(err, secretbox.ErrWrongKey) {
+		a.logWrongKey(ctx, shopID, "line.login_secret")
+	}
 	if err != nil || secret == "" || ch.LoginChannelID == "" {
 		return line.LoginConfig{}, false, nil
 	}

@@ -14,24 +14,6 @@ import (
 	"github.com/tsunagu/tsunagu/line"
 )
 
-// merchantRoutes installs the campaign composer and report pages, the
-// automations page, and the JSON endpoints only they need.
-func (a *App) merchantRoutes(e *echo.Echo) {
-	g := e.Group("/api", a.adminAuth)
-	g.POST("/campaigns/forecast", a.campaignForecast)
-	g.POST("/campaigns/test", a.campaignTestSend)
-	g.GET("/campaigns/:id/ab", a.campaignAB)
-	g.POST("/automations/run", a.runAutomations)
-	g.GET("/staff-lines", a.listStaffLines)
-	g.POST("/staff-lines", a.createStaffLine)
-	g.DELETE("/staff-lines/:id", a.deleteStaffLine)
-	p := e.Group("/admin", a.adminEntry)
-	p.GET("/campaigns", a.campaignsPage)
-	p.GET("/campaigns/new", a.composerPage)
-	p.GET("/campaigns/:id", a.campaignPage)
-	p.GET("/automations", a.automationsPage)
-}
-
 // campaignForecast answers who a campaign to a segment would reach and
 // what it would cost, before the merchant confirms.
 func (a *App) campaignForecast(c echo.Context) error {

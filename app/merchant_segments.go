@@ -58,13 +58,6 @@ var segFields = []segField{
 	{Key: "clicked", Type: "click", Ops: opsEq, Within: true},
 }
 
-func (a *App) segmentRoutes(e *echo.Echo) {
-	g := e.Group("/api", a.adminAuth)
-	g.POST("/segments/funnel", a.segmentFunnel)
-	g.GET("/segments/products", a.segmentProducts)
-	e.GET("/admin/segments", a.segmentsPage, a.adminEntry)
-}
-
 // segmentFunnel answers the reachability funnel of a segment reference.
 func (a *App) segmentFunnel(c echo.Context) error {
 	f, err := a.funnelOfRequest(c)

@@ -91,29 +91,24 @@ func (c *messageCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// metricsRoutes mounts /metrics and the operators' job dashboard, counts
-// webhooks and instruments the HTTP client for LINE API errors.
-func (a *App) metricsRoutes(e *echo.Echo) {
-	e.Use(a.countWebhooks)
-	// /metrics carries no shop data; with TSUNAGU_OPS_TOKEN set it needs the
-	// token too (Prometheus: basic_auth password or authorization credentials).
-	metrics := echo.WrapHandler(promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{}))
-	if a.Config.OpsToken != "" {
-		e.GET("/metrics", metrics, a.opsAuth)
-	} else {
-		e.GET("/metrics", metrics)
-	}
+// metricsHandler serves /metrics. It carries no shop data; with
+// TSUNAGU_OPS_TOKEN set it needs the token too (Prometheus: basic_auth
+// password or authorization credentials).
+func (a *App) metricsHandler() echo.HandlerFunc {
+	return echo.WrapHandler(promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{}))
+}
 
-	// asynqmon shows every shop's tasks, so it is for Tsunagu's operators
-	// (TSUNAGU_OPS_TOKEN as the Basic auth password), never for merchants.
-	if a.Config.OpsToken != "" {
-		mon := asynqmon.New(asynqmon.Options{RootPath: "/admin/jobs", RedisConnOpt: a.Redis})
-		a.closers = append(a.closers, func() { mon.Close() })
-		h := echo.WrapHandler(mon)
-		for _, p := range []string{"/admin/jobs", "/admin/jobs/*"} {
-			e.Any(p, h, a.opsAuth)
-		}
+// newJobsMonitor is the operators' job dashboard (asynqmon) at /admin/jobs,
+// or nil without TSUNAGU_OPS_TOKEN: it shows every shop's tasks, so it is
+// for Tsunagu's operators (the token as the Basic auth password), never for
+// merchants.
+func (a *App) newJobsMonitor() echo.HandlerFunc {
+	if a.Config.OpsToken == "" {
+		return nil
 	}
+	mon := asynqmon.New(asynqmon.Options{RootPath: "/admin/jobs", RedisConnOpt: a.Redis})
+	a.closers = append(a.closers, func() { mon.Close() })
+	return echo.WrapHandler(mon)
 }
 
 // opsAuth admits requests with Basic auth password TSUNAGU_OPS_TOKEN.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"golang.org/x/crypto/argon2"
+	"gorm.io/gorm"
 
 	"github.com/tsunagu/tsunagu/app/store"
 )
@@ -86,20 +87,6 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <div class="actions"><button class="btn primary" type="submit">{{if eq .Lang "en"}}Sign in{{else}}ログイン{{end}}</button></div>
 </form></main></body></html>`))
 
-func (a *App) staffRoutes(e *echo.Echo) {
-	e.Use(a.staffRoles)
-	e.GET("/admin/login", a.loginForm)
-	e.POST("/admin/login", a.login)
-	e.POST("/admin/logout", func(c echo.Context) error {
-		c.SetCookie(&http.Cookie{Name: adminCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
-		return c.Redirect(http.StatusSeeOther, "/admin/login")
-	})
-	api := e.Group("/api/staff", a.adminAuth)
-	api.GET("", a.apiListStaff)
-	api.POST("", a.apiCreateStaff)
-	api.PATCH("/:id", a.apiUpdateStaff)
-}
-
 func (a *App) renderLogin(c echo.Context, status int, shop, email, msg string) error {
 	var buf bytes.Buffer
 	if err := loginPage.Execute(&buf, map[string]string{"Lang": adminLang(c), "Shop": shop, "Email": email, "Error": msg}); err != nil {
@@ -161,64 +148,12 @@ func (a *App) login(c echo.Context) error {
 	if err := a.DB.UpdateStaff(ctx, shop.ID, acct.ID, map[string]any{"last_login_at": now}); err != nil {
 		return err
 	}
-	a.startAdminSession(c, shop.Domain, staffPrefix+strconv.FormatInt(acct.ID, 10))
+	a.startAdminSessionGen(c, shop.Domain, staffPrefix+strconv.FormatInt(acct.ID, 10), acct.SessionGen)
 	return c.Redirect(http.StatusSeeOther, "/admin")
 }
 
 // dummyHash is checked when no account matches (same cost as a real one).
 const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$Rk9PRk9PRk9PRk9PRk9PRk9PRk9PRk9PRk9PRk9PRk8"
-
-// staffRoles enforces staff accounts on every admin route, whoever owns
-// it: a staff session whose account is gone or disabled is signed out, and
-// a viewer may only read (GET). Shopify staff (session token, or a cookie
-// without the staff: prefix) are not affected.
-func (a *App) staffRoles(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		p := c.Request().URL.Path
-		if !(strings.HasPrefix(p, "/api/") || p == "/admin" || strings.HasPrefix(p, "/admin/")) ||
-			p == "/admin/login" || p == "/admin/logout" || strings.HasPrefix(p, "/admin/assets/") ||
-			strings.HasPrefix(c.Request().Header.Get("Authorization"), "Bearer ") || c.QueryParam("id_token") != "" {
-			return next(c)
-		}
-		ck, err := c.Cookie(adminCookie)
-		if err != nil {
-			return next(c)
-		}
-		payload, err := a.Signer.Verify(adminPurpose, ck.Value, a.Now())
-		if err != nil {
-			return next(c) // adminAuth refuses it
-		}
-		domain, staff, _ := strings.Cut(string(payload), "|")
-		idStr, isStaff := strings.CutPrefix(staff, staffPrefix)
-		if !isStaff {
-			return next(c)
-		}
-		id, _ := strconv.ParseInt(idStr, 10, 64)
-		ctx := c.Request().Context()
-		shop, err := a.DB.ShopByDomain(ctx, domain)
-		if err != nil {
-			return a.unauthorized(c)
-		}
-		acct, err := a.DB.Staff(ctx, shop.ID, id)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && acct.DisabledAt != nil) {
-			c.SetCookie(&http.Cookie{Name: adminCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
-			return echo.NewHTTPError(http.StatusUnauthorized, "this staff account is disabled")
-		}
-		if err != nil {
-			return err
-		}
-		m := c.Request().Method
-		if acct.Role != store.RoleAdmin && m != http.MethodGet && m != http.MethodHead &&
-			!strings.HasSuffix(p, "/preview") {
-			return echo.NewHTTPError(http.StatusForbidden, "viewers cannot change settings")
-		}
-		if acct.Role != store.RoleAdmin && strings.HasPrefix(p, "/api/staff") {
-			return echo.NewHTTPError(http.StatusForbidden, "only admins manage staff")
-		}
-		c.Set(ctxStaffAccount, acct)
-		return next(c)
-	}
-}
 
 const ctxStaffAccount = "tsunagu.staff_account"
 
@@ -307,6 +242,8 @@ func (a *App) apiUpdateStaff(c echo.Context) error {
 		if cols["password_hash"], err = a.signin.hash(c.Request().Context(), in.Password); err != nil {
 			return err
 		}
+		// A new password ends every session of the account (L3).
+		cols["session_gen"] = gorm.Expr("session_gen + 1")
 	}
 	if in.Disabled != nil {
 		if *in.Disabled {
@@ -322,6 +259,10 @@ func (a *App) apiUpdateStaff(c echo.Context) error {
 	s, err := a.DB.Staff(ctx, shop.ID, id)
 	if err != nil {
 		return notFoundAs(err, "staff account")
+	}
+	if me, ok := c.Get(ctxStaffAccount).(*store.StaffAccount); ok && me.ID == s.ID && in.Password != "" {
+		// Changing one's own password keeps this session, on the new generation.
+		a.startAdminSessionGen(c, shop.Domain, staffPrefix+strconv.FormatInt(s.ID, 10), s.SessionGen)
 	}
 	return c.JSON(http.StatusOK, s)
 }

@@ -14,7 +14,6 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 	"github.com/skip2/go-qrcode"
 	"golang.org/x/time/rate"
 
@@ -34,23 +33,6 @@ const (
 	pixelClientRate  = 5
 	pixelClientBurst = 20
 )
-
-func (a *App) storefrontRoutes(e *echo.Echo) {
-	// UI extensions run in Shopify's web workers (origin
-	// https://extensions.shopifycdn.com and others) and authenticate with
-	// a bearer token, never a cookie: any origin may ask.
-	ext := e.Group("/ext", middleware.CORSWithConfig(middleware.CORSConfig{
-		AllowOrigins: []string{"*"}, AllowMethods: []string{http.MethodGet},
-		AllowHeaders: []string{echo.HeaderAuthorization, echo.HeaderAccept}, MaxAge: 600,
-	}))
-	ext.GET("/link-block", a.extLinkBlock)
-	e.GET("/proxy/block", a.proxyBlock)
-	px := e.Group("/pixel", middleware.CORSWithConfig(middleware.CORSConfig{
-		AllowOriginFunc: func(origin string) (bool, error) { return pixelOrigin(origin), nil },
-		AllowMethods:    []string{http.MethodPost}, AllowHeaders: []string{echo.HeaderContentType}, MaxAge: 600,
-	}), a.refuseForeignOrigin)
-	px.POST("/events", a.pixelEvents)
-}
 
 // pixelOrigin: the origins Shopify runs web pixels from — the shop's
 // myshopify.com domain and Shopify's own hosts. A strict-sandbox pixel's

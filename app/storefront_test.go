@@ -449,3 +449,32 @@ func TestPixelIngestRateLimit(t *testing.T) {
 func urlUnescape(s string) (string, error) { return url.QueryUnescape(s) }
 
 func urlParseQuery(s string) (url.Values, error) { return url.ParseQuery(s) }
+
+// Settings turns the web pixel on (or re-points it) for a shop whose grant
+// carries the pixel scopes.
+func TestEnablePixelFromSettings(t *testing.T) {
+	t.Parallel()
+	db := testenv.SQLite(t)
+	env := newLinkEnv(t, db, testenv.Redis(t), "")
+	for i := range 2 { // the second call updates the pixel Shopify already has
+		rec := adminDo(t, env.a, testShop, http.MethodPost, "/api/settings/pixel", map[string]any{})
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"ok":true`) {
+			t.Fatalf("call %d: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	px, ok := env.shop.WebPixel(testShop)
+	if !ok || px["endpoint"] != env.a.Config.BaseURL+"/pixel/events" || px["key"] != core.PixelKey(env.a.Config.SecretKey, testShop) {
+		t.Fatalf("pixel on Shopify = %v %v", px, ok)
+	}
+	// A grant from before the app asked for the pixel scopes: the merchant
+	// is told what to approve, and nothing changes on Shopify.
+	old := env.shop.IssueTokenWithScopes(testShop, "read_orders,read_customers,write_customers,read_fulfillments,write_discounts")
+	if err := db.WithContext(context.Background()).Model(&store.Shop{}).Where("id = ?", env.s.ID).
+		Update("access_token_enc", env.a.Box.Seal(old)).Error; err != nil {
+		t.Fatal(err)
+	}
+	rec := adminDo(t, env.a, testShop, http.MethodPost, "/api/settings/pixel", map[string]any{})
+	if rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), "write_pixels") {
+		t.Fatalf("without the scopes: %d %s", rec.Code, rec.Body)
+	}
+}

@@ -54,7 +54,7 @@ func (w *Worker) AutomationSweep(ctx context.Context, now time.Time) error {
 			return fmt.Errorf("automations of shop %d: %w", id, err)
 		}
 		if menus, err := w.DB.RichMenus(ctx, id); err == nil && len(menus) > 0 {
-			if err := w.Queue.EnqueueRichMenuSync(ctx, id, now); err != nil {
+			if err := RequestRichMenuSync(ctx, w.DB, w.Queue, id, now); err != nil {
 				return err
 			}
 		}

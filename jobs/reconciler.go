@@ -27,10 +27,41 @@ const TypeScheduledRun = "schedule:run"
 
 // Schedules.
 const (
+	// ScheduleAutomationSweep plans automations every hour.
 	ScheduleAutomationSweep = "automation_sweep"
-	// ScheduleRichMenuSync is a prefix: "richmenu_sync:<shop id>".
+	// ScheduleTokenSweep refreshes idle shops' token pairs every day.
+	ScheduleTokenSweep = "token_sweep"
+	// ScheduleRichMenuSync is a prefix: "richmenu_sync:<shop id>", hourly
+	// and on demand (RequestRichMenuSync).
 	ScheduleRichMenuSync = "richmenu_sync:"
 )
+
+// Intervals of the built-in schedules.
+const (
+	automationSweepEvery = time.Hour
+	tokenSweepEvery      = 24 * time.Hour
+	richMenuSyncEvery    = time.Hour
+)
+
+// RichMenuSchedule is the name of shop's rich-menu sync schedule.
+func RichMenuSchedule(shopID int64) string {
+	return ScheduleRichMenuSync + strconv.FormatInt(shopID, 10)
+}
+
+// RequestRichMenuSync makes the shop's rich-menu sync due now (stored in
+// schedules, so a Redis loss cannot drop it) and enqueues it; if the
+// enqueue fails the reconciler enqueues it within its interval.
+func RequestRichMenuSync(ctx context.Context, db *store.DB, q *Queue, shopID int64, now time.Time) error {
+	name := RichMenuSchedule(shopID)
+	at, err := db.RequestScheduleRun(ctx, name, richMenuSyncEvery, now)
+	if err != nil {
+		return err
+	}
+	if at.After(now) {
+		return nil
+	}
+	return q.EnqueueScheduledRun(ctx, name, at)
+}
 
 type scheduledRunPayload struct {
 	Name string `json:"name"`
@@ -69,6 +100,8 @@ func (w *Worker) RunScheduled(ctx context.Context, name string, at time.Time) er
 	switch {
 	case name == ScheduleAutomationSweep:
 		err = w.AutomationSweep(ctx, now)
+	case name == ScheduleTokenSweep:
+		err = w.TokenSweep(ctx)
 	case strings.HasPrefix(name, ScheduleRichMenuSync):
 		id, perr := strconv.ParseInt(strings.TrimPrefix(name, ScheduleRichMenuSync), 10, 64)
 		if perr != nil {
@@ -113,8 +146,7 @@ func (r *Reconciler) Run(ctx context.Context) {
 	for {
 		var err error
 		if !ensured {
-			// The first sweep runs at the next full hour.
-			err = r.DB.EnsureSchedule(ctx, ScheduleAutomationSweep, time.Hour, r.now().Truncate(time.Hour).Add(time.Hour))
+			err = r.EnsureBuiltins(ctx)
 			ensured = err == nil
 		}
 		if err == nil {
@@ -137,6 +169,16 @@ func (r *Reconciler) Run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// EnsureBuiltins creates the built-in schedules that do not exist yet: the
+// automation sweep from the next full hour, the token sweep at once.
+func (r *Reconciler) EnsureBuiltins(ctx context.Context) error {
+	now := r.now()
+	if err := r.DB.EnsureSchedule(ctx, ScheduleAutomationSweep, automationSweepEvery, now.Truncate(time.Hour).Add(time.Hour)); err != nil {
+		return err
+	}
+	return r.DB.EnsureSchedule(ctx, ScheduleTokenSweep, tokenSweepEvery, now)
 }
 
 func (r *Reconciler) log() *slog.Logger {

@@ -5,15 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"time"
 
 	"github.com/hibiken/asynq"
 
 	"github.com/tsunagu/tsunagu/app/store"
 )
 
-// TypeRichMenuSync relinks a shop's LINE users to the menu of their segment.
+// TypeRichMenuSync relinks a shop's LINE users to the menu of their
+// segment. Syncs are now the "richmenu_sync:<shop>" schedules
+// (RequestRichMenuSync); a leftover task of this type still runs one.
 const TypeRichMenuSync = "richmenu:sync"
 
 // RichMenuLinker links and unlinks per-user rich menus (line.Messenger).
@@ -35,18 +35,6 @@ func (w *Worker) registerRichMenus(mux *asynq.ServeMux) {
 		_, err := w.SyncRichMenus(ctx, p.ShopID)
 		return err
 	})
-}
-
-// EnqueueRichMenuSync asks for a sync; requests within the same minute share one task.
-func (q *Queue) EnqueueRichMenuSync(ctx context.Context, shopID int64, now time.Time) error {
-	b, _ := json.Marshal(shopPayload{ShopID: shopID})
-	id := "richmenu:sync:" + strconv.FormatInt(shopID, 10) + "@" + strconv.FormatInt(now.Unix()/60, 10)
-	_, err := q.client.EnqueueContext(ctx, asynq.NewTask(TypeRichMenuSync, b), asynq.TaskID(id),
-		asynq.Queue(QueueMessages), asynq.MaxRetry(10), asynq.Timeout(30*time.Minute))
-	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-		return fmt.Errorf("enqueueing rich menu sync of shop %d: %w", shopID, err)
-	}
-	return nil
 }
 
 // SyncRichMenus gives every linked customer the menu of the highest-priority

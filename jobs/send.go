@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/tsunagu/tsunagu/app/core"
+	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/line"
 	"github.com/tsunagu/tsunagu/templates"
@@ -26,9 +27,11 @@ const (
 	ReasonShopUninstalled = "shop_uninstalled"
 	ReasonJourneyOff      = "journey_disabled"
 	ReasonNoChannel       = "line_not_connected"
-	ReasonFrequencyCap    = "frequency_cap"
-	ReasonOrderVoid       = "order_cancelled_or_refunded"
-	ReasonRenderFailed    = "template_error"
+	// ReasonSecretKey: the channel's token does not decrypt with TSUNAGU_SECRET_KEY.
+	ReasonSecretKey    = "secret_key_mismatch"
+	ReasonFrequencyCap = "frequency_cap"
+	ReasonOrderVoid    = "order_cancelled_or_refunded"
+	ReasonRenderFailed = "template_error"
 )
 
 // plan records a message for cust and returns it when it should be enqueued:
@@ -154,6 +157,12 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 		return err
 	}
 	token, err := w.Box.Open(ch.MessagingTokenEnc)
+	if errors.Is(err, secretbox.ErrWrongKey) {
+		w.Log.ErrorContext(ctx, "the secret key cannot decrypt stored credentials", "shop_id", shop.ID, "field", "line.messaging_token",
+			"alert", "secret_key_mismatch", "message_id", m.ID)
+		_, err = w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgQueued, store.MsgSending}, store.MsgSkipped, map[string]any{"reason": ReasonSecretKey})
+		return err
+	}
 	if err != nil || token == "" {
 		_, err = w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgQueued, store.MsgSending}, store.MsgSkipped, map[string]any{"reason": ReasonNoChannel})
 		return err

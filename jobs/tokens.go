@@ -3,9 +3,6 @@ package jobs
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strconv"
-	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -14,9 +11,10 @@ import (
 	"github.com/tsunagu/tsunagu/shopify"
 )
 
-// TypeTokenSweep refreshes the token pairs of shops that have been idle so
-// long that their 90-day refresh token would lapse. It runs daily; each run
-// enqueues the next (one task id per day).
+// TypeTokenSweep is the daily token sweep as it used to run: a task that
+// enqueued its successor, which a Redis wipe ended for good. The sweep is
+// now the "token_sweep" schedule (see Reconciler); a leftover task of this
+// type runs one sweep and nothing more.
 const TypeTokenSweep = "token:sweep"
 
 // errWaitReauth marks an event whose Admin API work waits until the shop
@@ -27,28 +25,23 @@ func (e errWaitReauth) Error() string { return e.reason }
 
 func (w *Worker) registerTokens(mux *asynq.ServeMux) {
 	mux.HandleFunc(TypeTokenSweep, func(ctx context.Context, _ *asynq.Task) error {
-		now := w.now()
-		if t := w.tokens(); t != nil {
-			refreshed, lost, err := t.Sweep(ctx)
-			if err != nil {
-				return err
-			}
-			if refreshed+lost > 0 {
-				w.log().InfoContext(ctx, "token sweep", "refreshed", refreshed, "needs_reauth", lost)
-			}
-		}
-		return w.Queue.EnqueueTokenSweep(ctx, now.Add(24*time.Hour))
+		return w.TokenSweep(ctx)
 	})
 }
 
-// EnqueueTokenSweep schedules the token sweep for the day of at.
-func (q *Queue) EnqueueTokenSweep(ctx context.Context, at time.Time) error {
-	day := at.UTC().Truncate(24 * time.Hour)
-	_, err := q.client.EnqueueContext(ctx, asynq.NewTask(TypeTokenSweep, []byte("{}")),
-		asynq.TaskID("token:sweep@"+strconv.FormatInt(day.Unix(), 10)), asynq.ProcessAt(at),
-		asynq.Queue(QueueEvents), asynq.MaxRetry(5), asynq.Timeout(30*time.Minute))
-	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-		return fmt.Errorf("enqueueing the token sweep: %w", err)
+// TokenSweep refreshes the token pairs of shops that have been idle so long
+// that their 90-day refresh token would lapse (core.Tokens.Sweep).
+func (w *Worker) TokenSweep(ctx context.Context) error {
+	t := w.tokens()
+	if t == nil {
+		return nil
+	}
+	refreshed, lost, err := t.Sweep(ctx)
+	if err != nil {
+		return err
+	}
+	if refreshed+lost > 0 {
+		w.log().InfoContext(ctx, "token sweep", "refreshed", refreshed, "needs_reauth", lost)
 	}
 	return nil
 }

@@ -4,7 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
+
+// IsAccessDenied reports whether Shopify refused a field because the
+// grant lacks its access scope (a GraphQL error "Access denied for …").
+func IsAccessDenied(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "Access denied for")
+}
 
 // PixelScopes are the access scopes webPixelCreate needs (Admin GraphQL
 // 2026-10, mutations/webPixelCreate: write_pixels, plus read_customer_events).

@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/shopspring/decimal"
 
 	"github.com/tsunagu/tsunagu/app/store"
@@ -174,6 +176,36 @@ type Pixel struct {
 	Secret []byte
 	Seen   *SeenRecorder
 	Now    func() time.Time
+
+	// shops remembers installed shops by domain for pixelShopTTL: every
+	// storefront page view asks, and a lookup is a database round trip.
+	shopsOnce sync.Once
+	shops     *expirable.LRU[string, pixelShop]
+}
+
+type pixelShop struct {
+	id     int64
+	domain string
+}
+
+const pixelShopTTL = 30 * time.Second
+
+// activeShop is the installed shop of domain (cached briefly).
+func (p *Pixel) activeShop(ctx context.Context, domain string) (pixelShop, error) {
+	p.shopsOnce.Do(func() { p.shops = expirable.NewLRU[string, pixelShop](10000, nil, pixelShopTTL) })
+	if s, ok := p.shops.Get(domain); ok {
+		return s, nil
+	}
+	shop, err := p.DB.ShopByDomain(ctx, domain)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !shop.Active()) {
+		return pixelShop{}, Errorf(ENOTFOUND, "shop not installed")
+	}
+	if err != nil {
+		return pixelShop{}, err
+	}
+	s := pixelShop{id: shop.ID, domain: shop.Domain}
+	p.shops.Add(domain, s)
+	return s, nil
 }
 
 // Reasons a pixel batch is accepted but not stored.
@@ -249,15 +281,12 @@ func (p *Pixel) Ingest(ctx context.Context, b *PixelBatch, evs []store.PixelEven
 	if !hmac.Equal([]byte(b.Key), []byte(PixelKey(p.Secret, b.Shop))) {
 		return IngestResult{}, Errorf(EUNAUTHORIZED, "the pixel key does not match the shop")
 	}
-	shop, err := p.DB.ShopByDomain(ctx, b.Shop)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !shop.Active()) {
-		return IngestResult{}, Errorf(ENOTFOUND, "shop not installed")
-	}
+	shop, err := p.activeShop(ctx, b.Shop)
 	if err != nil {
 		return IngestResult{}, err
 	}
 	// The admin shows the pixel as active whatever the visitor allowed.
-	if err := p.Seen.Mark(ctx, shop.ID, ExtWebPixel, p.Now()); err != nil {
+	if err := p.Seen.Mark(ctx, shop.id, ExtWebPixel, p.Now()); err != nil {
 		return IngestResult{}, err
 	}
 	// Browse abandonment is marketing: it needs both.
@@ -271,8 +300,8 @@ func (p *Pixel) Ingest(ctx context.Context, b *PixelBatch, evs []store.PixelEven
 	if !verifyPixelCustomer(p.Secret, b.Shop, sid, b.CustomerToken, p.Now()) {
 		return IngestResult{Dropped: PixelUnverified}, nil
 	}
-	cust, err := p.DB.CustomerByShopifyID(ctx, shop.ID, sid)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && cust.RedactedAt != nil) {
+	custID, err := p.DB.LiveCustomerID(ctx, shop.id, sid)
+	if errors.Is(err, store.ErrNotFound) {
 		return IngestResult{Dropped: PixelUnknownCustomer}, nil
 	}
 	if err != nil {
@@ -280,33 +309,20 @@ func (p *Pixel) Ingest(ctx context.Context, b *PixelBatch, evs []store.PixelEven
 	}
 	now := p.Now().UTC()
 	for i := range evs {
-		evs[i].ShopID, evs[i].CustomerID, evs[i].ReceivedAt = shop.ID, cust.ID, now
+		evs[i].ShopID, evs[i].CustomerID, evs[i].ReceivedAt = shop.id, custID, now
 	}
-	var res IngestResult
-	err = p.DB.Tx(ctx, func(tx *store.DB) error {
-		stored, err := tx.InsertPixelEvents(ctx, evs)
-		if err != nil {
-			return err
-		}
-		res.Stored, res.Duplicates = len(stored), len(evs)-len(stored)
-		for _, e := range stored {
-			if e.Name != store.PixelProductViewed && e.Name != store.PixelAddedToCart {
-				continue
-			}
-			payload, _ := json.Marshal(map[string]int64{"customer_id": cust.ID})
-			sID := shop.ID
-			ev := &store.Event{Source: SourcePixel, Topic: TopicBrowse, ShopID: &sID, ShopDomain: shop.Domain, Payload: payload,
-				ExternalID: fmt.Sprintf("browse/%d/%d/%d", shop.ID, cust.ID, now.Unix()/60), ReceivedAt: now}
-			inserted, err := tx.InsertEvent(ctx, ev)
-			if err != nil {
-				return err
-			}
-			if inserted {
-				res.Trigger = ev
-			}
-			break
-		}
-		return nil
-	})
+	payload, _ := json.Marshal(map[string]int64{"customer_id": custID})
+	sID := shop.id
+	// One wake-up per customer and minute for the journey worker.
+	wake := &store.Event{Source: SourcePixel, Topic: TopicBrowse, ShopID: &sID, ShopDomain: shop.domain, Payload: payload,
+		ExternalID: fmt.Sprintf("browse/%d/%d/%d", shop.id, custID, now.Unix()/60), ReceivedAt: now}
+	stored, woke, err := p.DB.StorePixelEvents(ctx, evs, wake, []string{store.PixelProductViewed, store.PixelAddedToCart})
+	if err != nil {
+		return IngestResult{}, err
+	}
+	res := IngestResult{Stored: len(stored), Duplicates: len(evs) - len(stored)}
+	if woke {
+		res.Trigger = wake
+	}
 	return res, err
 }

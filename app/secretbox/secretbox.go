@@ -13,6 +13,13 @@ import (
 // version prefixes every sealed value so the key or algorithm can rotate later.
 const version byte = 1
 
+// ErrWrongKey is a sealed value the key does not open: almost always a
+// TSUNAGU_SECRET_KEY other than the one the value was sealed with.
+var ErrWrongKey = errors.New("the secret key cannot decrypt stored credentials (TSUNAGU_SECRET_KEY is not the key they were saved with)")
+
+// ErrMalformed is a stored value that is not a sealed value at all.
+var ErrMalformed = errors.New("sealed value is malformed")
+
 // Box seals and opens small secrets. It is safe for concurrent use.
 type Box struct {
 	aead cipher.AEAD
@@ -76,11 +83,11 @@ func (b *Box) Open(sealed []byte) (string, error) {
 	}
 	ns := b.aead.NonceSize()
 	if len(sealed) < 1+ns+b.aead.Overhead() || sealed[0] != version {
-		return "", errors.New("sealed value is malformed")
+		return "", ErrMalformed
 	}
 	pt, err := b.aead.Open(nil, sealed[1:1+ns], sealed[1+ns:], []byte{version})
 	if err != nil {
-		return "", errors.New("sealed value does not open with this key")
+		return "", ErrWrongKey
 	}
 	return string(pt), nil
 }

@@ -2,6 +2,7 @@ package secretbox
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 )
 
@@ -52,8 +53,13 @@ func TestOpenRejects(t *testing.T) {
 			if name == "other key" {
 				box, val = b2, sealed
 			}
-			if _, err := box.Open(val); err == nil {
+			_, err := box.Open(val)
+			if err == nil {
 				t.Fatal("Open succeeded")
+			}
+			// A wrong key is told apart from a damaged value.
+			if wrongKey := errors.Is(err, ErrWrongKey); wrongKey != (name == "other key" || name == "tampered") {
+				t.Fatalf("Open: %v; ErrWrongKey = %v", err, wrongKey)
 			}
 		})
 	}

@@ -49,6 +49,20 @@ func (db *DB) CustomerByShopifyID(ctx context.Context, shopID, shopifyID int64) 
 	return &c, nil
 }
 
+// LiveCustomerID is the id of the shop's customer with this Shopify id,
+// unless redacted (ErrNotFound): the one column hot paths need.
+func (db *DB) LiveCustomerID(ctx context.Context, shopID, shopifyID int64) (int64, error) {
+	var ids []int64
+	if err := db.WithContext(ctx).Model(&Customer{}).Where("shop_id = ? AND shopify_id = ? AND redacted_at IS NULL", shopID, shopifyID).
+		Limit(1).Pluck("id", &ids).Error; err != nil {
+		return 0, fmt.Errorf("looking up customer by Shopify id %d: %w", shopifyID, err)
+	}
+	if len(ids) == 0 {
+		return 0, fmt.Errorf("customer with Shopify id %d: %w", shopifyID, ErrNotFound)
+	}
+	return ids[0], nil
+}
+
 // RefreshCustomerStats recomputes order count, spend and order dates from
 // the orders table, so replays and cancellations can never skew them.
 func (db *DB) RefreshCustomerStats(ctx context.Context, customerID int64) error {

@@ -32,6 +32,43 @@ func (db *DB) EnsureSchedule(ctx context.Context, name string, every time.Durati
 	return nil
 }
 
+// RequestScheduleRun makes a run of schedule name due at at the latest
+// (creating the schedule, every interval, if it does not exist): an
+// earlier due run stays, a later one moves up. It returns the run's due
+// time, the key of its task.
+func (db *DB) RequestScheduleRun(ctx context.Context, name string, every time.Duration, at time.Time) (time.Time, error) {
+	at = at.UTC()
+	var next time.Time
+	err := db.Tx(ctx, func(tx *DB) error {
+		s := Schedule{Name: name, NextAt: at, EverySeconds: int(every / time.Second)}
+		if err := tx.G.Clauses(clause.OnConflict{DoNothing: true}).Create(&s).Error; err != nil {
+			return err
+		}
+		if err := tx.G.Model(&Schedule{}).Where("name = ? AND next_at > ?", name, at).Update("next_at", at).Error; err != nil {
+			return err
+		}
+		var cur Schedule
+		if err := tx.G.Where("name = ?", name).Take(&cur).Error; err != nil {
+			return err
+		}
+		next = cur.NextAt.UTC()
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("requesting a run of %s: %w", name, err)
+	}
+	return next, nil
+}
+
+// Schedules lists every schedule, by name.
+func (db *DB) Schedules(ctx context.Context) ([]Schedule, error) {
+	var ss []Schedule
+	if err := db.WithContext(ctx).Order("name").Find(&ss).Error; err != nil {
+		return nil, fmt.Errorf("listing schedules: %w", err)
+	}
+	return ss, nil
+}
+
 // DueSchedules lists schedules whose next run is at or before now.
 func (db *DB) DueSchedules(ctx context.Context, now time.Time) ([]Schedule, error) {
 	var ss []Schedule

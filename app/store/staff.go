@@ -24,8 +24,11 @@ type StaffAccount struct {
 	PasswordHash string     `json:"-"`
 	LastLoginAt  *time.Time `json:"last_login_at"`
 	DisabledAt   *time.Time `json:"disabled_at"`
-	CreatedAt    time.Time  `json:"created_at"`
-	UpdatedAt    time.Time  `json:"-"`
+	// SessionGen rises when the password changes; sessions signed with an
+	// older generation end (migration 0027).
+	SessionGen int64     `json:"-"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"-"`
 }
 
 // CreateStaff inserts a staff account; the email is stored lower-cased.

@@ -3,10 +3,12 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
+	"github.com/tsunagu/tsunagu/migrations"
 	"gorm.io/gorm/clause"
 )
 
@@ -50,13 +52,9 @@ type ExtensionSeen struct {
 // TableName keeps gorm from pluralising.
 func (ExtensionSeen) TableName() string { return "extension_seen" }
 
-// InsertPixelEvents stores events, skipping those whose (shop, event id) is
-// already stored, in one statement. It returns the events it inserted
-// (with their ids): a redelivered event is not returned twice.
-func (db *DB) InsertPixelEvents(ctx context.Context, evs []PixelEvent) ([]PixelEvent, error) {
-	if len(evs) == 0 {
-		return nil, nil
-	}
+// pixelInsert is the INSERT of evs into pixel_events that skips an event
+// whose (shop, event id) is stored already and returns the stored ids.
+func pixelInsert(evs []PixelEvent) (string, []any) {
 	var sb strings.Builder
 	sb.WriteString(`INSERT INTO pixel_events (shop_id, customer_id, event_id, name, product_id, variant_id, collection_id, title, url,
 image_url, price, currency, search_query, quantity, occurred_at, received_at) VALUES `)
@@ -69,8 +67,32 @@ image_url, price, currency, search_query, quantity, occurred_at, received_at) VA
 		args = append(args, e.ShopID, e.CustomerID, e.EventID, e.Name, e.ProductID, e.VariantID, e.CollectionID, e.Title, e.URL,
 			e.ImageURL, e.Price, e.Currency, e.SearchQuery, e.Quantity, e.OccurredAt.UTC(), e.ReceivedAt.UTC())
 	}
-	sb.WriteString(" ON CONFLICT (shop_id, event_id) DO NOTHING RETURNING id, event_id")
-	rows, err := db.WithContext(ctx).Raw(sb.String(), args...).Rows()
+	sb.WriteString(" ON CONFLICT (shop_id, event_id) DO NOTHING RETURNING id, event_id, name")
+	return sb.String(), args
+}
+
+// storedPixelEvents keeps the events of evs whose id is in ids (id -> row
+// id); a batch naming an event id twice stores it once.
+func storedPixelEvents(evs []PixelEvent, ids map[string]int64) []PixelEvent {
+	out := make([]PixelEvent, 0, len(ids))
+	for _, e := range evs {
+		if id, ok := ids[e.EventID]; ok {
+			e.ID = id
+			out = append(out, e)
+			delete(ids, e.EventID)
+		}
+	}
+	return out
+}
+
+// InsertPixelEvents stores events, skipping those whose (shop, event id) is
+// stored already, and returns the ones it stored (with their ids).
+func (db *DB) InsertPixelEvents(ctx context.Context, evs []PixelEvent) ([]PixelEvent, error) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	q, args := pixelInsert(evs)
+	rows, err := db.WithContext(ctx).Raw(q, args...).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("storing pixel events: %w", err)
 	}
@@ -78,8 +100,8 @@ image_url, price, currency, search_query, quantity, occurred_at, received_at) VA
 	ids := make(map[string]int64, len(evs))
 	for rows.Next() {
 		var id int64
-		var eid string
-		if err := rows.Scan(&id, &eid); err != nil {
+		var eid, name string
+		if err := rows.Scan(&id, &eid, &name); err != nil {
 			return nil, fmt.Errorf("reading stored pixel events: %w", err)
 		}
 		ids[eid] = id
@@ -87,15 +109,69 @@ image_url, price, currency, search_query, quantity, occurred_at, received_at) VA
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("reading stored pixel events: %w", err)
 	}
-	out := make([]PixelEvent, 0, len(ids))
-	for _, e := range evs {
-		if id, ok := ids[e.EventID]; ok {
-			e.ID = id
-			out = append(out, e)
-			delete(ids, e.EventID) // a batch naming an id twice stores it once
-		}
+	return storedPixelEvents(evs, ids), nil
+}
+
+// StorePixelEvents stores a customer's events and, when one of those newly
+// stored is named in wakeOn, the outbox event wake (unless an event with its
+// source and external id exists), both or neither. It returns the stored
+// events and whether wake was written (wake.ID set). On PostgreSQL it is one
+// statement: the ingest path's cost is its round trips.
+func (db *DB) StorePixelEvents(ctx context.Context, evs []PixelEvent, wake *Event, wakeOn []string) ([]PixelEvent, bool, error) {
+	if len(evs) == 0 {
+		return nil, false, nil
 	}
-	return out, nil
+	if wake.Status == "" {
+		wake.Status = EventReceived
+	}
+	if db.Dialect != migrations.Postgres {
+		var stored []PixelEvent
+		woke := false
+		err := db.Tx(ctx, func(tx *DB) error {
+			var err error
+			if stored, err = tx.InsertPixelEvents(ctx, evs); err != nil {
+				return err
+			}
+			if !slices.ContainsFunc(stored, func(e PixelEvent) bool { return slices.Contains(wakeOn, e.Name) }) {
+				return nil
+			}
+			woke, err = tx.InsertEvent(ctx, wake)
+			return err
+		})
+		return stored, woke, err
+	}
+	ins, args := pixelInsert(evs)
+	q := `WITH ins AS (` + ins + `), wake AS (
+INSERT INTO events (source, topic, external_id, shop_id, shop_domain, payload, status, received_at)
+SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM ins WHERE name IN ?)
+ON CONFLICT (source, external_id) DO NOTHING RETURNING id)
+SELECT id, event_id, name, false FROM ins UNION ALL SELECT id, '', '', true FROM wake`
+	args = append(args, wake.Source, wake.Topic, wake.ExternalID, wake.ShopID, wake.ShopDomain, wake.Payload, wake.Status,
+		wake.ReceivedAt.UTC(), wakeOn)
+	rows, err := db.WithContext(ctx).Raw(q, args...).Rows()
+	if err != nil {
+		return nil, false, fmt.Errorf("storing pixel events: %w", err)
+	}
+	defer rows.Close()
+	ids := make(map[string]int64, len(evs))
+	woke := false
+	for rows.Next() {
+		var id int64
+		var eid, name string
+		var isWake bool
+		if err := rows.Scan(&id, &eid, &name, &isWake); err != nil {
+			return nil, false, fmt.Errorf("reading stored pixel events: %w", err)
+		}
+		if isWake {
+			wake.ID, woke = id, true
+			continue
+		}
+		ids[eid] = id
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("reading stored pixel events: %w", err)
+	}
+	return storedPixelEvents(evs, ids), woke, nil
 }
 
 // PixelEvent loads one stored pixel event of a shop.

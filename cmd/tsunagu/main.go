@@ -1,10 +1,10 @@
-// Command tsunagu runs the Tsunagu service.
+// Command tsunagu runs the Tsunagu service. `tsunagu help` lists the
+// commands (the table in commands below, which README's Commands section
+// repeats; a test keeps them equal).
 //
-//	tsunagu serve      HTTP server with in-process workers (default)
-//	tsunagu worker     workers only, for scaling out
-//	tsunagu migrate    apply database migrations and exit
-//	tsunagu link-url   print a signed LINE ID-linking URL for a customer
-//	tsunagu admin-url  print a short-lived signed URL that opens the admin (local dev)
+// Production builds leave out the embedded development Redis:
+//
+//	go build -tags prod ./cmd/tsunagu
 package main
 
 import (
@@ -14,81 +14,135 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 	_ "time/tzdata" // quiet hours need zones on minimal images
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/tsunagu/tsunagu/app"
-	"github.com/tsunagu/tsunagu/app/secretbox"
-	"github.com/tsunagu/tsunagu/app/store"
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "tsunagu:", err)
-		os.Exit(1)
-	}
+	// Process-wide logging, set once here at the entry point: the standard
+	// library's log package (net/http's server errors among others) and
+	// go-redis's pool messages, whose logger is global in go-redis v9 (no
+	// per-client option), both go out as JSON through slog.
+	log := newLogger(os.Stderr, os.Getenv("TSUNAGU_LOG_LEVEL"))
+	slog.SetDefault(log)
+	redis.SetLogger(app.RedisLogger(log))
+	os.Exit(runMain(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// usageError is a command line the program cannot make sense of (exit 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// runMain runs one command and reports its failure: as a JSON log line for
+// the long-running commands (their stderr goes to a log collector), as a
+// plain line for the others (a person is reading).
+func runMain(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	err := run(ctx, args, getenv, stdout, stderr)
+	if err == nil {
+		return exitOK
+	}
+	cmd := lookup(args)
+	if cmd != nil && cmd.daemon {
+		log := newLogger(stderr, getenv("TSUNAGU_LOG_LEVEL"))
+		var cerr *app.ConfigError
+		if errors.As(err, &cerr) {
+			log.Error("configuration refused", "command", cmd.name, "problems", cerr.Problems)
+		} else {
+			log.Error(err.Error(), "command", cmd.name)
+		}
+	} else {
+		fmt.Fprintln(stderr, "tsunagu:", err)
+	}
+	var uerr usageError
+	if errors.As(err, &uerr) {
+		return exitUsage
+	}
+	return exitError
+}
+
+// lookup returns the command args name, or nil.
+func lookup(args []string) *command {
+	if len(args) == 0 {
+		return nil
+	}
+	for i := range commands {
+		if commands[i].name == args[0] {
+			return &commands[i]
+		}
+	}
+	return nil
+}
+
+func isHelp(s string) bool { return s == "help" || s == "-h" || s == "--help" || s == "-help" }
+
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cmd := "serve"
-	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
+	if len(args) == 0 || isHelp(args[0]) {
+		if len(args) > 1 {
+			if c := lookup(args[1:]); c != nil {
+				c.printUsage(stdout)
+				return nil
+			}
+			return usageError{fmt.Sprintf("no command %q (tsunagu help lists them)", args[1])}
+		}
+		printCommands(stdout)
+		return nil
+	}
+	cmd := lookup(args)
+	if cmd == nil {
+		return usageError{fmt.Sprintf("unknown command %q; commands: %s (tsunagu help)", args[0], strings.Join(commandNames(), ", "))}
+	}
+	fs := cmd.flagSet()
+	exec := cmd.setup(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			cmd.printUsage(stdout)
+			return nil
+		}
+		return usageError{fmt.Sprintf("%s: %v (tsunagu %s --help)", cmd.name, err, cmd.name)}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("%s: unexpected argument %q (tsunagu %s --help)", cmd.name, fs.Arg(0), cmd.name)}
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	return exec(ctx, &env{getenv: getenv, stdout: stdout, stderr: stderr})
+}
 
-	cfg, err := app.LoadConfig(getenv)
-	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
+// env is what a command runs with.
+type env struct {
+	getenv         func(string) string
+	stdout, stderr io.Writer
+}
+
+// config reads the configuration without writing anything.
+func (e *env) config() (*app.Config, error) {
+	return app.ParseConfig(e.getenv)
+}
+
+// logger is the JSON logger at the configured level.
+func (e *env) logger(cfg *app.Config) *slog.Logger { return newLogger(e.stderr, cfg.LogLevel) }
+
+// baseURLNote tells on stderr where printed links point when
+// TSUNAGU_BASE_URL is unset (README: when to set it).
+func (e *env) baseURLNote(cfg *app.Config) {
+	if cfg.BaseURLFromAddr() {
+		fmt.Fprintf(e.stderr, "(links use %s, from TSUNAGU_ADDR %s; set TSUNAGU_BASE_URL when the app is reached at another address)\n", cfg.BaseURL, cfg.Addr)
 	}
-	log := newLogger(stderr, cfg.LogLevel)
-	switch cmd {
-	case "serve", "worker":
-		fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		addr := fs.String("addr", cfg.Addr, "listen address (TSUNAGU_ADDR)")
-		noWorkers := fs.Bool("no-workers", false, "serve HTTP only; run workers with `tsunagu worker`")
-		if err := fs.Parse(args); err != nil {
-			return err
-		}
-		cfg.Addr = *addr
-		a, err := app.New(ctx, cfg, log)
-		if err != nil {
-			return err
-		}
-		defer a.Close()
-		if cmd == "worker" {
-			log.Info("workers running")
-			return a.RunWorkers(ctx)
-		}
-		return a.Serve(ctx, !*noWorkers)
-	case "migrate":
-		db, err := store.Open(ctx, cfg.DatabaseURL)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		if err := db.Migrate(ctx, log); err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout, "migrations applied")
-		return nil
-	case "admin-url":
-		return adminURL(cfg, args, stdout, stderr)
-	case "demo":
-		return demo(ctx, cfg, stdout)
-	case "link-url":
-		return linkURL(ctx, cfg, args, stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: tsunagu [serve|worker|migrate|link-url|admin-url|demo] [flags]")
-		return nil
-	}
-	return fmt.Errorf("unknown command %q (serve, worker, migrate, link-url, admin-url, demo)", cmd)
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -97,86 +151,4 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 		l = slog.LevelInfo
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
-}
-
-// adminURL prints a signed link that opens an admin session for a shop: the
-// way into the admin outside the Shopify admin (local development).
-func adminURL(cfg *app.Config, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("admin-url", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	shop := fs.String("shop", "", "shop domain, e.g. your-store.myshopify.com")
-	ttl := fs.Duration("ttl", app.DefaultAdminURLTTL, "how long the link can be opened")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *shop == "" {
-		return fmt.Errorf("admin-url: --shop is required")
-	}
-	u, err := app.AdminURL(cfg, *shop, time.Now(), *ttl)
-	if err != nil {
-		return fmt.Errorf("admin-url: %w", err)
-	}
-	fmt.Fprintln(stdout, u)
-	return nil
-}
-
-// linkURL prints a signed ID-linking URL for a Shopify customer. A customer
-// Tsunagu has not seen yet is recorded, so links can go out before their
-// first order arrives.
-func linkURL(ctx context.Context, cfg *app.Config, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("link-url", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	shopDomain := fs.String("shop", "", "shop domain, e.g. example.myshopify.com")
-	customer := fs.Int64("customer", 0, "Shopify customer id (the number in the admin URL)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *shopDomain == "" || *customer <= 0 {
-		return fmt.Errorf("link-url needs --shop DOMAIN and --customer ID")
-	}
-	db, err := store.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx, nil); err != nil {
-		return err
-	}
-	shop, err := db.ShopByDomain(ctx, *shopDomain)
-	if err != nil {
-		return fmt.Errorf("%w (is the app installed on %s?)", err, *shopDomain)
-	}
-	c, err := db.CustomerByShopifyID(ctx, shop.ID, *customer)
-	if errors.Is(err, store.ErrNotFound) {
-		c = &store.Customer{ShopID: shop.ID, ShopifyID: *customer}
-		err = db.UpsertCustomer(ctx, c)
-	}
-	if err != nil {
-		return err
-	}
-	tok := app.LinkToken(secretbox.NewSigner(cfg.SecretKey), shop.ID, c.ID, time.Now())
-	fmt.Fprintln(stdout, strings.TrimRight(cfg.BaseURL, "/")+"/link/start?t="+url.QueryEscape(tok))
-	return nil
-}
-
-// demo fills the configured database with a sample shop and prints a link
-// into its admin, so the admin can be explored without a Shopify store.
-func demo(ctx context.Context, cfg *app.Config, stdout io.Writer) error {
-	db, err := store.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx, nil); err != nil {
-		return err
-	}
-	if _, err := app.SeedDemo(ctx, db, time.Now().UTC()); err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	u, err := app.AdminURL(cfg, app.DemoShop, time.Now(), time.Hour)
-	if err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	fmt.Fprintf(stdout, "demo shop %s is ready; open (valid 1 hour):\n%s\n", app.DemoShop, u)
-	return nil
 }

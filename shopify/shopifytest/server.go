@@ -278,6 +278,14 @@ func (s *Server) IssueTokenPair(shop string) TokenPair {
 		ExpiresAt: now.Add(AccessTokenTTL), RefreshExpiresAt: now.Add(RefreshTokenTTL)}
 }
 
+// IssueTokenWithScopes is IssueToken for a grant of these scopes
+// (comma-separated), e.g. one made before the app asked for more.
+func (s *Server) IssueTokenWithScopes(shop, scopes string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.grantLocked(shop, scopes, true, nil)["access_token"].(string)
+}
+
 // IssueNonExpiringToken issues a legacy non-expiring offline token, which
 // the Admin API refuses with 403.
 func (s *Server) IssueNonExpiringToken(shop string) string {

@@ -60,6 +60,8 @@ async function fill(el: HTMLElement): Promise<void> {
   }
   const cookie = pixelCookie(answer, location.protocol === 'https:');
   if (cookie) document.cookie = cookie;
+  // What the app answered, for the theme editor's inspector and for tests.
+  el.dataset.tsunaguState = answer?.state ?? 'error';
   const m = model(answer, {
     heading: el.dataset.heading,
     body: el.dataset.body,
