@@ -251,6 +251,14 @@ func (a *App) guards(r route) []echo.MiddlewareFunc {
 	return []echo.MiddlewareFunc{auth, a.requireRole(r.Role)}
 }
 
+const ctxRole = "tsunagu.role"
+
+// callerRole is the role requireRole found for the request.
+func callerRole(c echo.Context) string {
+	r, _ := c.Get(ctxRole).(string)
+	return r
+}
+
 // requireRole admits a staff request whose role is at least min. A staff
 // account (a signed-in support person) is checked against the database on
 // every request, so that disabling it or lowering its role takes effect at
@@ -273,6 +281,7 @@ func (a *App) requireRole(min string) echo.MiddlewareFunc {
 				c.Set(ctxStaffAccount, acct)
 				role = acct.Role
 			}
+			c.Set(ctxRole, role)
 			if !core.RoleAllows(role, min) {
 				return core.Errorf(core.EFORBIDDEN, "this needs the %s role (yours: %s)", min, role)
 			}
