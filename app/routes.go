@@ -153,6 +153,14 @@ func (a *App) routeTable() []route {
 		{Method: DELETE, Path: "/api/richmenus/:id", Role: roleAdmin, H: a.deleteRichMenu},
 		{Method: POST, Path: "/api/richmenus/sync", Role: roleAdmin, H: a.syncRichMenus},
 
+		// Failed messages, dead-lettered events, the audit log (issue 18).
+		{Method: GET, Path: "/api/messages/failed", Role: roleViewer, H: a.apiFailedMessages},
+		{Method: POST, Path: "/api/messages/:id/resend", Role: roleAdmin, H: a.apiResendMessage},
+		{Method: GET, Path: "/api/events/dead", Role: roleViewer, H: a.apiDeadEvents},
+		{Method: POST, Path: "/api/events/replay", Role: roleAdmin, H: a.apiReplayAll},
+		{Method: POST, Path: "/api/events/:id/replay", Role: roleAdmin, H: a.apiReplayEvent},
+		{Method: GET, Path: "/api/audit", Role: roleViewer, H: a.apiAuditLog},
+
 		// Inbox.
 		{Method: GET, Path: "/api/inbox", Role: roleViewer, H: a.apiInbox, MW: mw(inbox)},
 		{Method: POST, Path: "/api/friends/:id/reply", Role: roleAdmin, H: a.apiReply, MW: mw(inbox)},
@@ -175,6 +183,10 @@ func (a *App) routeTable() []route {
 		{Method: GET, Path: "/admin/campaigns/new", Role: roleViewer, Page: true, H: a.composerPage},
 		{Method: GET, Path: "/admin/campaigns/:id", Role: roleViewer, Page: true, H: a.campaignPage},
 		{Method: GET, Path: "/admin/automations", Role: roleViewer, Page: true, H: a.automationsPage},
+		{Method: GET, Path: "/admin/failures", Role: roleViewer, Page: true, H: a.pageFailures},
+		{Method: POST, Path: "/admin/failures/messages/:id/resend", Role: roleAdmin, Page: true, H: a.formResend},
+		{Method: POST, Path: "/admin/failures/events/replay", Role: roleAdmin, Page: true, H: a.formReplayAll},
+		{Method: POST, Path: "/admin/failures/events/:id/replay", Role: roleAdmin, Page: true, H: a.formReplay},
 		{Method: GET, Path: "/admin/inbox", Role: roleViewer, Page: true, H: a.pageInbox, MW: mw(inbox)},
 		{Method: GET, Path: "/admin/inbox/setup", Role: roleViewer, Page: true, H: a.pageInboxSetup, MW: mw(inbox)},
 		{Method: POST, Path: "/admin/inbox/canned", Role: roleAdmin, Page: true, H: a.formNewCanned, MW: mw(inbox)},
