@@ -19,7 +19,12 @@ import (
 )
 
 // DefaultAPIVersion is the Admin API version used when AppConfig leaves it
-// empty: the newest stable version as of December 2026.
+// empty: the newest stable version as of December 2026. Checked against
+// shopify.dev: the "latest" Admin GraphQL reference pages are 2026-10
+// (released 2026-10-01, supported at least until 2027-10-01; stable
+// versions are supported 12 months); 2027-01 is only a release candidate
+// until 2027-01-01. shopify.app.toml's [webhooks] api_version must match
+// (TestAppTomlSubscribesEveryTopic).
 const DefaultAPIVersion = "2026-10"
 
 // DefaultAdminBase is Shopify's own Admin origin; {shop} is the shop domain.
@@ -53,13 +58,18 @@ type AppConfig struct {
 	HTTPClient *http.Client
 	// Now is the clock token expiries are computed with (time.Now by default).
 	Now func() time.Time
+	// Budget tracks each shop's GraphQL cost bucket; the default is a
+	// per-process MemoryBudget. Give a RedisBudget when several processes
+	// call the Admin API.
+	Budget CostBudget
 }
 
 // App is a Shopify app: OAuth install, session tokens and Admin API clients.
 // It is safe for concurrent use.
 type App struct {
-	cfg AppConfig
-	gs  goshopify.App
+	cfg   AppConfig
+	gs    goshopify.App
+	hints costHints // last requested cost of each query
 	// retry policy for Admin calls; tests shorten it.
 	maxTries int
 	backoff  time.Duration
@@ -82,6 +92,9 @@ func NewApp(cfg AppConfig) (*App, error) {
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if cfg.Budget == nil {
+		cfg.Budget = NewMemoryBudget()
 	}
 	return &App{
 		cfg: cfg,
