@@ -24,7 +24,7 @@ const (
 	ReasonUnlinked        = "unlinked"
 	ReasonBlocked         = "blocked"
 	ReasonRedacted        = "redacted"
-	ReasonShopUninstalled = "shop_uninstalled"
+	ReasonShopUninstalled = core.ReasonShopUninstalled
 	ReasonJourneyOff      = "journey_disabled"
 	ReasonNoChannel       = "line_not_connected"
 	// ReasonSecretKey: the channel's token does not decrypt with TSUNAGU_SECRET_KEY.
