@@ -16,6 +16,12 @@ import (
 // instead of holding the connection past Shopify's own cut-off.
 const RequestDeadline = 4 * time.Second
 
+// OtherRequestDeadline bounds every other request (the admin, LINE Login
+// callbacks, sign-in with its deliberate password hashing): long enough
+// for a loaded machine, short enough that a hung database frees the
+// connection.
+const OtherRequestDeadline = 25 * time.Second
+
 // probeTimeout bounds each dependency check of /readyz.
 const probeTimeout = 2 * time.Second
 
@@ -40,7 +46,10 @@ func (a *App) requestDeadline() echo.MiddlewareFunc {
 			}
 			d := a.requestTimeout
 			if d <= 0 {
-				d = RequestDeadline
+				d = OtherRequestDeadline
+				if strings.HasPrefix(c.Request().URL.Path, "/webhooks/") {
+					d = RequestDeadline
+				}
 			}
 			ctx, cancel := context.WithTimeout(c.Request().Context(), d)
 			defer cancel()
