@@ -300,8 +300,35 @@ func (a *App) homeData(c echo.Context) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	q, err := a.DB.LineQuota(ctx, shop.ID)
+	if err != nil {
+		return nil, err
+	}
 	return map[string]any{"Checklist": items, "Done": done, "Total": len(items), "Dash": d, "Chart": linkChart(d.LinkedDaily),
-		"Currency": shop.Currency}, nil
+		"Currency": shop.Currency, "Quota": quotaOf(q, a.Now(), shop.Location())}, nil
+}
+
+// quotaView is this month's LINE message quota on the home page.
+type quotaView struct {
+	// Exhausted: LINE refused a send for the monthly limit this month, so
+	// marketing has stopped until next month (transactional keeps trying).
+	Exhausted bool
+	// Known: a reading of a limited plan from this month.
+	Known             bool
+	Used, Limit, Left int64
+}
+
+func quotaOf(q *store.LineQuota, now time.Time, loc *time.Location) quotaView {
+	month := core.QuotaMonth(now, loc)
+	v := quotaView{Exhausted: q.ExhaustedMonth == month}
+	if q.Limited && q.CheckedAt != nil && core.QuotaMonth(*q.CheckedAt, loc) == month {
+		v.Known, v.Used, v.Limit = true, q.Used, q.MonthlyLimit
+		v.Left = max(q.MonthlyLimit-q.Used, 0)
+		if v.Exhausted {
+			v.Left = 0
+		}
+	}
+	return v
 }
 
 // chartBar is one day of the linked-customers chart, in SVG units.

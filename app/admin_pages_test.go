@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/app/testenv"
 )
@@ -131,5 +132,33 @@ func TestAdminPageForOtherAreas(t *testing.T) {
 	body := rec.Body.String()
 	if rec.Code != 200 || !strings.Contains(body, `<h1 id="seg">セグメント</h1>`) || !strings.Contains(body, `<a href="/admin/segments" class="active">`) {
 		t.Fatalf("%d %s", rec.Code, body)
+	}
+}
+
+// The home page says when LINE's monthly limit stopped marketing, and how
+// much of this month's quota is used.
+func TestHomeShowsLineQuota(t *testing.T) {
+	t.Parallel()
+	db := testenv.SQLite(t)
+	a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
+	s := seedAdmin(t, a)
+	ctx, now := context.Background(), a.Now()
+	body := adminDo(t, a, testShop, "GET", "/admin", nil).Body.String()
+	if strings.Contains(body, `id="quota-banner"`) || strings.Contains(body, `id="quota-used"`) {
+		t.Fatal("quota shown before any reading")
+	}
+	if err := db.SaveQuotaReading(ctx, s.shopA.ID, true, 200, 150, now); err != nil {
+		t.Fatal(err)
+	}
+	body = adminDo(t, a, testShop, "GET", "/admin", nil).Body.String()
+	if !strings.Contains(body, "今月の LINE 配信数 150 / 200 (残り 50)") || strings.Contains(body, `id="quota-banner"`) {
+		t.Fatalf("quota reading not shown:\n%s", body)
+	}
+	if _, err := db.MarkMonthlyLimit(ctx, s.shopA.ID, core.QuotaMonth(now, s.shopA.Location()), now); err != nil {
+		t.Fatal(err)
+	}
+	body = adminDo(t, a, testShop, "GET", "/admin", nil).Body.String()
+	if !strings.Contains(body, `id="quota-banner"`) || !strings.Contains(body, "上限に達しました") || !strings.Contains(body, "(残り 0)") {
+		t.Fatalf("monthly limit not shown:\n%s", body)
 	}
 }

@@ -125,8 +125,17 @@ func Assemble(cfg *Config, log *slog.Logger, db *store.DB, redisOpt asynq.RedisC
 	if a.installationID, err = db.InstallationID(context.Background()); err != nil {
 		return nil, err
 	}
+	// One Redis client for the limits every serve and worker process
+	// shares: LINE's per channel and endpoint, Shopify's GraphQL cost
+	// bucket per shop.
+	rdb, ok := redisOpt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return nil, fmt.Errorf("connecting the shared rate limiters: unexpected Redis client %T", redisOpt.MakeRedisClient())
+	}
+	a.closers = append(a.closers, func() { _ = rdb.Close() })
 	if cfg.ShopifyAPIKey != "" && cfg.ShopifyAPISecret != "" {
 		a.Shopify, err = shopify.NewApp(shopify.AppConfig{
+			Budget: shopify.NewRedisBudget(rdb),
 			APIKey: cfg.ShopifyAPIKey, APISecret: cfg.ShopifyAPISecret, Scopes: cfg.ShopifyScopes,
 			RedirectURL: strings.TrimSuffix(cfg.BaseURL, "/") + "/shopify/callback", AdminBase: cfg.ShopifyAdminBase,
 			HTTPClient: a.HTTPClient, Now: func() time.Time { return a.Now() },
@@ -144,13 +153,6 @@ func Assemble(cfg *Config, log *slog.Logger, db *store.DB, redisOpt asynq.RedisC
 	a.Dispatcher = jobs.NewDispatcher(a.Queue, log, 4, 10000)
 	// Closers run in reverse: the dispatcher drains before the queue closes.
 	a.closers = append(a.closers, a.Dispatcher.Close)
-	// One rate limit per LINE channel and endpoint, counted in Redis so
-	// that every serve and worker process shares it.
-	rdb, ok := redisOpt.MakeRedisClient().(redis.UniversalClient)
-	if !ok {
-		return nil, fmt.Errorf("connecting the LINE rate limiter: unexpected Redis client %T", redisOpt.MakeRedisClient())
-	}
-	a.closers = append(a.closers, func() { _ = rdb.Close() })
 	a.Limiter = line.NewLimiter(rdb, cfg.LineRate)
 	a.rdb, a.rate = rdb, redis_rate.NewLimiter(rdb)
 	a.signin = newSigninGuard(runtime.GOMAXPROCS(0))

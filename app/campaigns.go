@@ -35,6 +35,8 @@ func storeError(err error) error {
 	switch {
 	case errors.Is(err, store.ErrBadSegment):
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	case errors.Is(err, store.ErrSegmentTimeout):
+		return core.SegmentError(err)
 	case errors.Is(err, store.ErrNotFound):
 		return echo.NewHTTPError(http.StatusNotFound, "not found")
 	}
@@ -156,14 +158,17 @@ func (a *App) previewSegment(c echo.Context) error {
 	if err != nil {
 		return storeError(err)
 	}
+	if err := core.CheckSegmentRun(callerRole(c), n); err != nil {
+		return err
+	}
 	now := a.Now()
 	count, err := a.DB.CountSegment(ctx, shop, n, now)
 	if err != nil {
-		return err
+		return storeError(err)
 	}
 	sample, err := a.DB.SampleSegment(ctx, shop, n, now, 20)
 	if err != nil {
-		return err
+		return storeError(err)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"count": count, "sample": sample})
 }

@@ -44,6 +44,7 @@ type Config struct {
 	OpsToken string
 
 	baseURLFromAddr bool
+	servedBaseURL   bool
 	devKeyPath      string // development key file to create when SecretKey is nil
 }
 
@@ -231,6 +232,19 @@ func (c *Config) SetAddr(addr string) error {
 	}
 	return nil
 }
+
+// UseServedBaseURL takes the base URL a running `tsunagu serve` recorded,
+// unless TSUNAGU_BASE_URL is set: links then point where the server is.
+func (c *Config) UseServedBaseURL(u string) bool {
+	if !c.baseURLFromAddr || u == "" {
+		return false
+	}
+	c.BaseURL, c.servedBaseURL = strings.TrimRight(u, "/"), true
+	return true
+}
+
+// BaseURLIsServed reports whether BaseURL came from UseServedBaseURL.
+func (c *Config) BaseURLIsServed() bool { return c.servedBaseURL }
 
 // BaseURLFromAddr reports whether TSUNAGU_BASE_URL was unset, so the base
 // URL is derived from the listen address.

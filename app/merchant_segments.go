@@ -131,5 +131,9 @@ func (a *App) funnelOfRequest(c echo.Context) (*core.Funnel, error) {
 	if err != nil {
 		return nil, storeError(err)
 	}
-	return core.SegmentFunnel(ctx, a.DB, shop, n, a.Now())
+	if err := core.CheckSegmentRun(callerRole(c), n); err != nil {
+		return nil, err
+	}
+	f, err := core.SegmentFunnel(ctx, a.DB, shop, n, a.Now())
+	return f, storeError(err)
 }

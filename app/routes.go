@@ -153,6 +153,14 @@ func (a *App) routeTable() []route {
 		{Method: DELETE, Path: "/api/richmenus/:id", Role: roleAdmin, H: a.deleteRichMenu},
 		{Method: POST, Path: "/api/richmenus/sync", Role: roleAdmin, H: a.syncRichMenus},
 
+		// Failed messages, dead-lettered events, the audit log (issue 18).
+		{Method: GET, Path: "/api/messages/failed", Role: roleViewer, H: a.apiFailedMessages},
+		{Method: POST, Path: "/api/messages/:id/resend", Role: roleAdmin, H: a.apiResendMessage},
+		{Method: GET, Path: "/api/events/dead", Role: roleViewer, H: a.apiDeadEvents},
+		{Method: POST, Path: "/api/events/replay", Role: roleAdmin, H: a.apiReplayAll},
+		{Method: POST, Path: "/api/events/:id/replay", Role: roleAdmin, H: a.apiReplayEvent},
+		{Method: GET, Path: "/api/audit", Role: roleViewer, H: a.apiAuditLog},
+
 		// Inbox.
 		{Method: GET, Path: "/api/inbox", Role: roleViewer, H: a.apiInbox, MW: mw(inbox)},
 		{Method: POST, Path: "/api/friends/:id/reply", Role: roleAdmin, H: a.apiReply, MW: mw(inbox)},
@@ -175,6 +183,10 @@ func (a *App) routeTable() []route {
 		{Method: GET, Path: "/admin/campaigns/new", Role: roleViewer, Page: true, H: a.composerPage},
 		{Method: GET, Path: "/admin/campaigns/:id", Role: roleViewer, Page: true, H: a.campaignPage},
 		{Method: GET, Path: "/admin/automations", Role: roleViewer, Page: true, H: a.automationsPage},
+		{Method: GET, Path: "/admin/failures", Role: roleViewer, Page: true, H: a.pageFailures},
+		{Method: POST, Path: "/admin/failures/messages/:id/resend", Role: roleAdmin, Page: true, H: a.formResend},
+		{Method: POST, Path: "/admin/failures/events/replay", Role: roleAdmin, Page: true, H: a.formReplayAll},
+		{Method: POST, Path: "/admin/failures/events/:id/replay", Role: roleAdmin, Page: true, H: a.formReplay},
 		{Method: GET, Path: "/admin/inbox", Role: roleViewer, Page: true, H: a.pageInbox, MW: mw(inbox)},
 		{Method: GET, Path: "/admin/inbox/setup", Role: roleViewer, Page: true, H: a.pageInboxSetup, MW: mw(inbox)},
 		{Method: POST, Path: "/admin/inbox/canned", Role: roleAdmin, Page: true, H: a.formNewCanned, MW: mw(inbox)},
@@ -251,6 +263,14 @@ func (a *App) guards(r route) []echo.MiddlewareFunc {
 	return []echo.MiddlewareFunc{auth, a.requireRole(r.Role)}
 }
 
+const ctxRole = "tsunagu.role"
+
+// callerRole is the role requireRole found for the request.
+func callerRole(c echo.Context) string {
+	r, _ := c.Get(ctxRole).(string)
+	return r
+}
+
 // requireRole admits a staff request whose role is at least min. A staff
 // account (a signed-in support person) is checked against the database on
 // every request, so that disabling it or lowering its role takes effect at
@@ -273,6 +293,7 @@ func (a *App) requireRole(min string) echo.MiddlewareFunc {
 				c.Set(ctxStaffAccount, acct)
 				role = acct.Role
 			}
+			c.Set(ctxRole, role)
 			if !core.RoleAllows(role, min) {
 				return core.Errorf(core.EFORBIDDEN, "this needs the %s role (yours: %s)", min, role)
 			}

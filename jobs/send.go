@@ -191,6 +191,9 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 	}
 	content, _ := json.Marshal(msgs)
 	claim := map[string]any{"content": string(content), "attempts": m.Attempts + 1, "line_user_id": link.LineUserID}
+	if !keyTriedBefore(m) {
+		claim["key_first_tried_at"] = now.UTC() // LINE's 24 h retry-key window starts here at the earliest
+	}
 	var moved bool
 	if transactional(m.Kind) {
 		moved, err = w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgQueued, store.MsgSending}, store.MsgSending, claim)

@@ -99,10 +99,12 @@ func userErrors(op string, errs []UserError) error {
 
 // query runs one GraphQL operation under the one policy every Admin call
 // follows: the token comes from the TokenSource (refreshed before expiry);
-// a 401 renews it once and retries; GraphQL cost throttling (a 200 with a
-// THROTTLED error, which go-shopify turns into a RateLimitError) waits for
-// the bucket to refill and retries; HTTP 429/5xx are retried by the
-// transport, honouring Retry-After.
+// before each attempt the shop's cost bucket (CostBudget) must hold the
+// query's expected cost, or the call waits for it to refill; every answer's
+// extensions.cost updates the bucket; a 401 renews the token once and
+// retries; a THROTTLED answer (a 200 whose error go-shopify turns into a
+// RateLimitError) waits for the bucket to refill at its restore rate and
+// retries; HTTP 429/5xx are retried by the transport, honouring Retry-After.
 func (ad *Admin) query(ctx context.Context, op, q string, vars, resp any) error {
 	if ad.err != nil {
 		return ad.err
@@ -112,13 +114,39 @@ func (ad *Admin) query(ctx context.Context, op, q string, vars, resp any) error 
 	if err != nil {
 		return wrap(err)
 	}
+	budget := ad.app.cfg.Budget
 	renewed := false
 	for attempt := 1; ; attempt++ {
-		client, err := ad.app.client(ad.shop, token)
+		learned, err := ad.app.hints.learn(ctx, q)
 		if err != nil {
 			return wrap(err)
 		}
+		taken, err := reserve(ctx, budget, ad.shop, func() float64 { return ad.app.hints.get(q) })
+		if err != nil {
+			learned()
+			return wrap(err)
+		}
+		client, err := ad.app.client(ad.shop, token)
+		if err != nil {
+			learned()
+			budget.Observe(ctx, ad.shop, ThrottleStatus{}, taken)
+			return wrap(err)
+		}
 		err = client.GraphQL.Query(ctx, q, vars, resp)
+		observed := false
+		if c := client.RateLimits.GraphQLCost; c == nil {
+			budget.Observe(ctx, ad.shop, ThrottleStatus{}, taken) // it never reached GraphQL
+		} else {
+			ts := c.ThrottleStatus
+			refund := taken // throttled: the query did not run
+			if c.ActualQueryCost != nil {
+				refund = taken - float64(*c.ActualQueryCost)
+			}
+			budget.Observe(ctx, ad.shop, ThrottleStatus{MaximumAvailable: ts.MaximumAvailable, CurrentlyAvailable: ts.CurrentlyAvailable, RestoreRate: ts.RestoreRate}, refund)
+			ad.app.hints.set(q, float64(c.RequestedQueryCost))
+			observed = ts.RestoreRate > 0
+		}
+		learned()
 		if err == nil {
 			return nil
 		}
@@ -133,8 +161,11 @@ func (ad *Admin) query(ctx context.Context, op, q string, vars, resp any) error 
 			continue
 		}
 		var rl goshopify.RateLimitError
-		if !errors.As(err, &rl) || rl.Status != 200 || attempt >= ad.tries {
+		if !errors.As(err, &rl) || rl.Status != 200 || attempt >= max(ad.tries, throttledTries) {
 			return wrap(err)
+		}
+		if observed {
+			continue // the next reserve waits for the refill at the restore rate
 		}
 		wait := min(time.Duration(rl.RetryAfter)*time.Second, maxRetryWait)
 		select {
@@ -144,6 +175,10 @@ func (ad *Admin) query(ctx context.Context, op, q string, vars, resp any) error 
 		}
 	}
 }
+
+// throttledTries bounds the attempts of a query Shopify keeps throttling
+// (other processes draining the same bucket faster than it refills).
+const throttledTries = 5
 
 // CustomerGID is the GraphQL id of a customer.
 func CustomerGID(id int64) string { return "gid://shopify/Customer/" + strconv.FormatInt(id, 10) }

@@ -53,13 +53,18 @@ type AppConfig struct {
 	HTTPClient *http.Client
 	// Now is the clock token expiries are computed with (time.Now by default).
 	Now func() time.Time
+	// Budget tracks each shop's GraphQL cost bucket; the default is a
+	// per-process MemoryBudget. Give a RedisBudget when several processes
+	// call the Admin API.
+	Budget CostBudget
 }
 
 // App is a Shopify app: OAuth install, session tokens and Admin API clients.
 // It is safe for concurrent use.
 type App struct {
-	cfg AppConfig
-	gs  goshopify.App
+	cfg   AppConfig
+	gs    goshopify.App
+	hints costHints // last requested cost of each query
 	// retry policy for Admin calls; tests shorten it.
 	maxTries int
 	backoff  time.Duration
@@ -82,6 +87,9 @@ func NewApp(cfg AppConfig) (*App, error) {
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if cfg.Budget == nil {
+		cfg.Budget = NewMemoryBudget()
 	}
 	return &App{
 		cfg: cfg,

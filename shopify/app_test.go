@@ -385,7 +385,8 @@ func TestEnsureWebhooksIdempotent(t *testing.T) {
 
 func TestEnsureWebhooksPaginates(t *testing.T) {
 	t.Parallel()
-	fake := shopifytest.NewServer(t)
+	// Hundreds of mutations: a bucket that never runs dry (cost is tested apart).
+	fake := shopifytest.NewServer(t, shopifytest.WithCostBucket(1e6, 1e6))
 	_, admin := adminFor(t, fake)
 	ctx := context.Background()
 	// 10 x len(Topics) subscriptions over several URLs: more than one page of 100.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // FunnelCounts are a segment's customers at each reachability step; every
@@ -37,7 +39,7 @@ LEFT JOIN (SELECT m.customer_id, COUNT(*) AS n FROM messages m
 	all := append([]any{dailyCap}, args...)
 	all = append(all, shop.ID, shop.ID, MsgSent, capDayStart.UTC(), exempt)
 	var out FunnelCounts
-	if err := db.WithContext(ctx).Raw(q, all...).Scan(&out).Error; err != nil {
+	if err := db.segmentQuery(ctx, func(g *gorm.DB) error { return g.Raw(q, all...).Scan(&out).Error }); err != nil {
 		return out, fmt.Errorf("counting the funnel of a segment: %w", err)
 	}
 	return out, nil

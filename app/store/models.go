@@ -283,7 +283,10 @@ type Message struct {
 	// conflict; RetryKeyFrom is Attempts when that key was first used.
 	RetryNonce   int
 	RetryKeyFrom int
-	SentAt       *time.Time
+	// KeyFirstTriedAt is when the current retry key was first sent (nil:
+	// not yet, or before migration 0029).
+	KeyFirstTriedAt *time.Time
+	SentAt          *time.Time
 	// ExpiresAt is when the message stops making sense (nil: never).
 	ExpiresAt *time.Time
 	CreatedAt time.Time

@@ -2,9 +2,14 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/gorm"
 
 	"github.com/tsunagu/tsunagu/migrations"
 )
@@ -38,6 +43,52 @@ func segmentWhere(shop *Shop, n SegmentNode, now time.Time) (string, []any, erro
 	return "c.shop_id = ? AND c.redacted_at IS NULL AND " + cond, append([]any{shop.ID}, args...), nil
 }
 
+// DefaultSegmentTimeout bounds a segment query unless DB.SegmentTimeout says otherwise.
+const DefaultSegmentTimeout = 10 * time.Second
+
+// ErrSegmentTimeout is a segment query stopped at DB.SegmentTimeout.
+var ErrSegmentTimeout = errors.New("the segment took too long to count; narrow it (fewer clicked, received or purchase conditions)")
+
+// segmentQuery runs one read of segment members under the segment timeout:
+// on PostgreSQL a statement_timeout local to a read-only transaction (the
+// server stops the statement and frees its worker); on SQLite a context
+// deadline, which interrupts the running statement. Either way the caller
+// gets ErrSegmentTimeout, not a hang.
+func (db *DB) segmentQuery(ctx context.Context, run func(g *gorm.DB) error) error {
+	limit := db.SegmentTimeout
+	if limit <= 0 {
+		limit = DefaultSegmentTimeout
+	}
+	deadline := limit
+	if db.Dialect == migrations.Postgres {
+		deadline += time.Second // backs up the server's own timeout
+	}
+	qctx, cancel := context.WithTimeout(ctx, deadline)
+	defer cancel()
+	var err error
+	if db.Dialect == migrations.Postgres {
+		err = db.G.WithContext(qctx).Transaction(func(tx *gorm.DB) error {
+			// SET takes no bind parameters; the value is an integer we format.
+			if err := tx.Exec(fmt.Sprintf("SET LOCAL statement_timeout = %d", limit.Milliseconds())).Error; err != nil {
+				return err
+			}
+			return run(tx)
+		}, &sql.TxOptions{ReadOnly: true})
+	} else {
+		err = run(db.G.WithContext(qctx))
+	}
+	var pgErr *pgconn.PgError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &pgErr) && pgErr.Code == "57014" && ctx.Err() == nil: // query_canceled
+		return fmt.Errorf("%w (%v)", ErrSegmentTimeout, limit)
+	case qctx.Err() == context.DeadlineExceeded && ctx.Err() == nil:
+		return fmt.Errorf("%w (%v)", ErrSegmentTimeout, limit)
+	}
+	return err
+}
+
 // fence stops the planner from pushing ORDER BY ... LIMIT into the segment
 // query: with a rare segment an id-ordered scan probing every customer is
 // far slower than evaluating the whole set with hash joins, as a count does.
@@ -55,7 +106,9 @@ func (db *DB) CountSegment(ctx context.Context, shop *Shop, n SegmentNode, now t
 		return 0, err
 	}
 	var count int64
-	if err := db.WithContext(ctx).Raw("SELECT COUNT(*) FROM customers c WHERE "+where, args...).Scan(&count).Error; err != nil {
+	if err := db.segmentQuery(ctx, func(g *gorm.DB) error {
+		return g.Raw("SELECT COUNT(*) FROM customers c WHERE "+where, args...).Scan(&count).Error
+	}); err != nil {
 		return 0, fmt.Errorf("counting segment: %w", err)
 	}
 	return count, nil
@@ -68,8 +121,10 @@ func (db *DB) SegmentCustomerIDs(ctx context.Context, shop *Shop, n SegmentNode,
 		return nil, err
 	}
 	var ids []int64
-	err = db.WithContext(ctx).Raw("SELECT id FROM (SELECT c.id FROM customers c WHERE "+where+" AND c.id > ? "+db.fence()+") s ORDER BY id LIMIT ?",
-		append(args, afterID, limit)...).Scan(&ids).Error
+	err = db.segmentQuery(ctx, func(g *gorm.DB) error {
+		return g.Raw("SELECT id FROM (SELECT c.id FROM customers c WHERE "+where+" AND c.id > ? "+db.fence()+") s ORDER BY id LIMIT ?",
+			append(args, afterID, limit)...).Scan(&ids).Error
+	})
 	if err != nil {
 		return nil, fmt.Errorf("listing segment: %w", err)
 	}
@@ -83,8 +138,10 @@ func (db *DB) SampleSegment(ctx context.Context, shop *Shop, n SegmentNode, now 
 		return nil, err
 	}
 	out := []SegmentMember{}
-	err = db.WithContext(ctx).Raw("SELECT * FROM (SELECT c.id, c.email, c.first_name, c.last_name, c.orders_count, c.total_spent FROM customers c WHERE "+
-		where+" "+db.fence()+") s ORDER BY id DESC LIMIT ?", append(args, limit)...).Scan(&out).Error
+	err = db.segmentQuery(ctx, func(g *gorm.DB) error {
+		return g.Raw("SELECT * FROM (SELECT c.id, c.email, c.first_name, c.last_name, c.orders_count, c.total_spent FROM customers c WHERE "+
+			where+" "+db.fence()+") s ORDER BY id DESC LIMIT ?", append(args, limit)...).Scan(&out).Error
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sampling segment: %w", err)
 	}

@@ -78,8 +78,34 @@ func BuiltinSegment(key string) (SegmentNode, bool) {
 	return n, true
 }
 
+// Limits on a segment definition, checked where it is saved (ParseSegment)
+// and wherever it is compiled to run (CompileSegment), so a definition
+// stored before the limits existed cannot run either. Built-in segments
+// count as what they expand to.
+const (
+	// MaxSegmentBytes bounds the JSON of one definition.
+	MaxSegmentBytes = 64 << 10
+	// MaxSegmentNodes bounds and/or/not/built-in/field nodes.
+	MaxSegmentNodes = 200
+	// maxSegmentDepth bounds nesting.
+	maxSegmentDepth = 12
+	// MaxSegmentList bounds the values of one condition (tags, ids, kinds).
+	MaxSegmentList = 100
+	// maxSegmentString bounds one string value.
+	maxSegmentString = 200
+	// MaxSegmentCost bounds the summed cost of the conditions: about the
+	// number of customer-row probes each needs (see segFieldCost).
+	MaxSegmentCost = 400
+	// ViewerSegmentCost is the most a viewer may run ad hoc; above it,
+	// counting a segment is for admins.
+	ViewerSegmentCost = 60
+)
+
 // ParseSegment decodes and checks a definition.
 func ParseSegment(raw []byte) (SegmentNode, error) {
+	if len(raw) > MaxSegmentBytes {
+		return SegmentNode{}, fmt.Errorf("%w: the definition is %d bytes, at most %d", ErrBadSegment, len(raw), MaxSegmentBytes)
+	}
 	var n SegmentNode
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	dec.DisallowUnknownFields()
@@ -104,17 +130,31 @@ func CompileSegment(n SegmentNode, now time.Time, loc *time.Location) (string, [
 	return sql, c.args, nil
 }
 
-type segCompiler struct {
-	now  time.Time
-	loc  *time.Location
-	args []any
+// SegmentCost checks n against the limits and returns its cost (see
+// MaxSegmentCost, ViewerSegmentCost).
+func SegmentCost(n SegmentNode) (int, error) {
+	c := &segCompiler{now: time.Now().UTC(), loc: time.UTC}
+	if _, err := c.node(n, 0); err != nil {
+		return 0, err
+	}
+	return c.cost, nil
 }
 
-const maxSegmentDepth = 12
+type segCompiler struct {
+	now   time.Time
+	loc   *time.Location
+	args  []any
+	nodes int
+	cost  int
+}
 
 func (c *segCompiler) node(n SegmentNode, depth int) (string, error) {
 	if depth > maxSegmentDepth {
-		return "", fmt.Errorf("%w: nested too deeply", ErrBadSegment)
+		return "", fmt.Errorf("%w: nested more than %d deep", ErrBadSegment, maxSegmentDepth)
+	}
+	if c.nodes++; c.nodes > MaxSegmentNodes {
+		return "", fmt.Errorf("%w: more than %d conditions; split it into saved segments or use a list value (up to %d values)",
+			ErrBadSegment, MaxSegmentNodes, MaxSegmentList)
 	}
 	kinds := 0
 	for _, set := range []bool{n.And != nil, n.Or != nil, n.Not != nil, n.Builtin != "", n.Field != ""} {
@@ -169,7 +209,45 @@ var cmpOps = map[string]string{"=": "=", "!=": "<>", ">": ">", ">=": ">=", "<": 
 // inverted turns "days since X op N" into "X op' now-N days".
 var inverted = map[string]string{"=": "=", "!=": "<>", ">": "<", ">=": "<=", "<": ">", "<=": ">="}
 
+// segFieldCost is what one condition on a field costs, and what each
+// value in its list adds: about how many rows it probes per customer.
+// Plain customer columns cost 1; conditions that search orders, messages,
+// clicks or storefront events cost more.
+var segFieldCost = map[string][2]int{
+	"tag":         {0, 2},
+	"linked":      {2, 0},
+	"friend":      {2, 0},
+	"blocked":     {2, 0},
+	"coupon_used": {3, 0}, "coupon_unused": {3, 0},
+	"product_id": {10, 0}, "vendor": {10, 0}, "product_title": {15, 0},
+	"received":       {10, 1},
+	"clicked":        {20, 5},
+	"viewed_product": {10, 0}, "viewed_collection": {10, 0}, "added_to_cart": {10, 0},
+}
+
+// charge adds the cost of a condition on field (values == 0) or of its
+// values, and refuses it past the limit.
+func (c *segCompiler) charge(field string, values int) error {
+	fc, ok := segFieldCost[field]
+	if !ok {
+		fc = [2]int{1, 0}
+	}
+	if values == 0 {
+		c.cost += fc[0]
+	} else {
+		c.cost += fc[1] * values
+	}
+	if c.cost > MaxSegmentCost {
+		return fmt.Errorf("%w: too costly to run (cost over %d; %q costs %d, plus %d a value); use fewer history conditions such as clicked, received or purchases",
+			ErrBadSegment, MaxSegmentCost, field, fc[0], fc[1])
+	}
+	return nil
+}
+
 func (c *segCompiler) leaf(n SegmentNode) (string, error) {
+	if err := c.charge(n.Field, 0); err != nil {
+		return "", err
+	}
 	bad := func(msg string) error { return fmt.Errorf("%w: %s: %s", ErrBadSegment, n.Field, msg) }
 	num := func() (float64, error) {
 		var f float64
@@ -196,15 +274,22 @@ func (c *segCompiler) leaf(n SegmentNode) (string, error) {
 		return b, nil
 	}
 	strs := func() ([]string, error) {
+		var many []string
 		var one string
 		if err := json.Unmarshal(n.Value, &one); err == nil {
-			return []string{one}, nil
-		}
-		var many []string
-		if err := json.Unmarshal(n.Value, &many); err != nil || len(many) == 0 {
+			many = []string{one}
+		} else if err := json.Unmarshal(n.Value, &many); err != nil || len(many) == 0 {
 			return nil, bad("value must be a string or a non-empty list of strings")
 		}
-		return many, nil
+		if len(many) > MaxSegmentList {
+			return nil, bad(fmt.Sprintf("at most %d values", MaxSegmentList))
+		}
+		for _, s := range many {
+			if len(s) > maxSegmentString {
+				return nil, bad(fmt.Sprintf("a value has more than %d bytes", maxSegmentString))
+			}
+		}
+		return many, c.charge(n.Field, len(many))
 	}
 	numeric := func(expr string) (string, error) {
 		op, err := cmp()
@@ -315,8 +400,8 @@ func (c *segCompiler) leaf(n SegmentNode) (string, error) {
 		var one int64
 		if err := json.Unmarshal(n.Value, &one); err == nil {
 			ids = []int64{one}
-		} else if err := json.Unmarshal(n.Value, &ids); err != nil || len(ids) == 0 {
-			return "", bad("value must be a product id or a list of them")
+		} else if err := json.Unmarshal(n.Value, &ids); err != nil || len(ids) == 0 || len(ids) > MaxSegmentList {
+			return "", bad(fmt.Sprintf("value must be a product id or a list of up to %d", MaxSegmentList))
 		}
 		ph := make([]string, len(ids))
 		for i, id := range ids {
@@ -331,8 +416,8 @@ func (c *segCompiler) leaf(n SegmentNode) (string, error) {
 		return negate(purchased(in("oi.vendor", vals, false)))
 	case "product_title":
 		var s string
-		if err := json.Unmarshal(n.Value, &s); err != nil || s == "" {
-			return "", bad("value must be a non-empty string")
+		if err := json.Unmarshal(n.Value, &s); err != nil || s == "" || len(s) > maxSegmentString {
+			return "", bad(fmt.Sprintf("value must be a non-empty string of up to %d bytes", maxSegmentString))
 		}
 		cond := "LOWER(oi.title) LIKE " + c.arg("%"+likeEscape(strings.ToLower(s))+"%") + ` ESCAPE '\'`
 		if n.Op == "contains" || n.Op == "" {

@@ -28,6 +28,9 @@ var ErrNotFound = errors.New("not found")
 type DB struct {
 	G       *gorm.DB
 	Dialect string // migrations.Postgres or migrations.SQLite
+	// SegmentTimeout bounds each segment query (count, sample, funnel,
+	// listing); zero means DefaultSegmentTimeout.
+	SegmentTimeout time.Duration
 }
 
 // Open connects to a database URL: postgres://… or sqlite://path (or a bare path).
@@ -115,7 +118,7 @@ func (db *DB) WithContext(ctx context.Context) *gorm.DB { return db.G.WithContex
 // Tx runs fn in a transaction.
 func (db *DB) Tx(ctx context.Context, fn func(tx *DB) error) error {
 	return db.G.WithContext(ctx).Transaction(func(g *gorm.DB) error {
-		return fn(&DB{G: g, Dialect: db.Dialect})
+		return fn(&DB{G: g, Dialect: db.Dialect, SegmentTimeout: db.SegmentTimeout})
 	})
 }
 

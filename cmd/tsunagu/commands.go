@@ -106,7 +106,13 @@ func serveCmd(fs *flag.FlagSet) func(context.Context, *env) error {
 				return usageError{"serve: " + err.Error()}
 			}
 		}
-		return runApp(ctx, e, cfg, func(a *app.App) error { return a.Serve(ctx, !*noWorkers) })
+		return runApp(ctx, e, cfg, func(a *app.App) error {
+			// The printing commands point their links here.
+			if err := a.DB.RecordServedBaseURL(ctx, cfg.BaseURL); err != nil {
+				a.Log.Warn("recording the served base URL", "err", err)
+			}
+			return a.Serve(ctx, !*noWorkers)
+		})
 	}
 }
 
@@ -158,6 +164,17 @@ func migrateCmd(*flag.FlagSet) func(context.Context, *env) error {
 		}
 		fmt.Fprintln(e.stdout, "migrations applied")
 		return nil
+	}
+}
+
+// useServed points cfg's links at the base URL `tsunagu serve` recorded in
+// the database, when TSUNAGU_BASE_URL is not set.
+func useServed(ctx context.Context, db *store.DB, cfg *app.Config) {
+	if !cfg.BaseURLFromAddr() {
+		return
+	}
+	if u, err := db.ServedBaseURL(ctx); err == nil {
+		cfg.UseServedBaseURL(u)
 	}
 }
 
@@ -231,6 +248,7 @@ func adminURLCmd(fs *flag.FlagSet) func(context.Context, *env) error {
 			return fmt.Errorf("admin-url: %w", err)
 		}
 		defer db.Close()
+		useServed(ctx, db, cfg)
 		shop, err := knownShop(ctx, db, *shopFlag)
 		if err != nil {
 			return fmt.Errorf("admin-url: %w", err)
@@ -264,6 +282,7 @@ func linkURLCmd(fs *flag.FlagSet) func(context.Context, *env) error {
 			return fmt.Errorf("link-url: %w", err)
 		}
 		defer db.Close()
+		useServed(ctx, db, cfg)
 		shop, err := knownShop(ctx, db, *shopFlag)
 		if err != nil {
 			return fmt.Errorf("link-url: %w", err)
@@ -301,6 +320,7 @@ func demoCmd(*flag.FlagSet) func(context.Context, *env) error {
 		if err := db.Migrate(ctx, nil); err != nil {
 			return err
 		}
+		useServed(ctx, db, cfg)
 		if _, err := app.SeedDemo(ctx, db, time.Now().UTC()); err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}

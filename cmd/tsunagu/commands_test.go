@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -157,3 +159,43 @@ func TestPrintingCommandsNeedAnExistingDatabase(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// `tsunagu serve --addr` records where it listens; admin-url and demo run
+// without TSUNAGU_ADDR or TSUNAGU_BASE_URL then print links to that address.
+func TestLinksFollowARunningServe(t *testing.T) {
+	t.Parallel()
+	env, db, shop, _ := cliDB(t, nil)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var serveErr bytes.Buffer
+	go func() { done <- run(ctx, []string{"serve", "--addr", addr}, getenvOf(env), io.Discard, &serveErr) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if u, _ := db.ServedBaseURL(context.Background()); u != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve recorded no address: %s", serveErr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"admin-url", "--shop", shop.Domain}, getenvOf(env), &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "http://"+addr+"/admin/session?token=") {
+		t.Errorf("admin-url printed %q while serve listens on %s", out.String(), addr)
+	}
+}

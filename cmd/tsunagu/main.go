@@ -140,7 +140,10 @@ func (e *env) logger(cfg *app.Config) *slog.Logger { return newLogger(e.stderr, 
 // baseURLNote tells on stderr where printed links point when
 // TSUNAGU_BASE_URL is unset (README: when to set it).
 func (e *env) baseURLNote(cfg *app.Config) {
-	if cfg.BaseURLFromAddr() {
+	switch {
+	case cfg.BaseURLIsServed():
+		fmt.Fprintf(e.stderr, "(links use %s, where `tsunagu serve` last started on this database; set TSUNAGU_BASE_URL when the app is reached at another address)\n", cfg.BaseURL)
+	case cfg.BaseURLFromAddr():
 		fmt.Fprintf(e.stderr, "(links use %s, from TSUNAGU_ADDR %s; set TSUNAGU_BASE_URL when the app is reached at another address)\n", cfg.BaseURL, cfg.Addr)
 	}
 }

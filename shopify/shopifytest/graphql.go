@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -26,14 +27,57 @@ type userError struct {
 	Code    string   `json:"code,omitempty"`
 }
 
-func costExtensions(available int) map[string]any {
+// costExtensions is extensions.cost as Shopify sends it; actual is nil
+// when the query was throttled (it did not run).
+func costExtensions(requested int, actual *int, b *costBucket) map[string]any {
+	var act any
+	if actual != nil {
+		act = *actual
+	}
 	return map[string]any{"cost": map[string]any{
-		"requestedQueryCost": 10,
-		"actualQueryCost":    10,
+		"requestedQueryCost": requested,
+		"actualQueryCost":    act,
 		"throttleStatus": map[string]any{
-			"maximumAvailable": 2000, "currentlyAvailable": available, "restoreRate": 100,
+			"maximumAvailable": b.max, "currentlyAvailable": math.Floor(b.avail), "restoreRate": b.rate,
 		},
 	}}
+}
+
+// costBucket is a shop's leaky bucket of GraphQL cost points, refilled in
+// wall-clock time (clients wait in real time, whatever the fake's clock).
+type costBucket struct {
+	max, avail, rate float64
+	at               time.Time
+}
+
+func (b *costBucket) refill(now time.Time) {
+	b.avail = math.Min(b.max, b.avail+now.Sub(b.at).Seconds()*b.rate)
+	b.at = now
+}
+
+// Default bucket: Shopify's standard plan (1,000 points, 50 per second).
+const (
+	DefaultBucketMax  = 1000
+	DefaultBucketRate = 50
+)
+
+// queryCost is the requested cost of an operation: what SetQueryCost set
+// for a root field, else 10 per mutation field and 1 per query field
+// (Shopify counts objects and connection pages; this keeps it simple).
+func (s *Server) queryCost(op operation) int {
+	cost := 0
+	for _, f := range op.fields {
+		if c, ok := s.fieldCosts[f.name]; ok {
+			cost += c
+			continue
+		}
+		if op.mutation {
+			cost += 10
+		} else {
+			cost++
+		}
+	}
+	return max(cost, 1)
 }
 
 // NonExpiringRefused is the Admin API's answer (403) to a non-expiring
@@ -86,14 +130,24 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request, body []byte, re
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.throttle > 0 {
-		s.throttle--
+	b := s.bucket(shop)
+	b.refill(time.Now())
+	cost := s.queryCost(op)
+	forced := s.throttle > 0
+	if forced || b.avail < float64(cost) {
+		if forced {
+			s.throttle--
+			b.avail = math.Min(b.avail, float64(cost)/2) // as if another client had drained it
+		} else {
+			s.throttled++
+		}
 		writeJSON(w, http.StatusOK, map[string]any{
 			"errors":     []gqlError{{Message: "Throttled", Extensions: map[string]any{"code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}},
-			"extensions": costExtensions(10),
+			"extensions": costExtensions(cost, nil, b),
 		})
 		return
 	}
+	b.avail -= float64(cost)
 	data := map[string]any{}
 	var errs []gqlError
 	st := s.state(shop)
@@ -136,7 +190,7 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request, body []byte, re
 		}
 		data[f.key()] = v
 	}
-	resp := map[string]any{"data": data, "extensions": costExtensions(1990)}
+	resp := map[string]any{"data": data, "extensions": costExtensions(cost, &cost, b)}
 	if len(errs) > 0 {
 		resp["errors"] = errs
 		if len(data) == 0 {

@@ -56,6 +56,18 @@ func WithAutoRedirect() Option { return func(s *Server) { s.autoRedirect = true 
 // WithScopes sets the scopes of tokens issued by IssueToken (comma-separated).
 func WithScopes(scopes string) Option { return func(s *Server) { s.scopes = scopes } }
 
+// WithCostBucket sets each shop's GraphQL cost bucket: max points and the
+// points restored per second (default DefaultBucketMax, DefaultBucketRate).
+// A query that costs more than the bucket holds is THROTTLED, as on Shopify.
+func WithCostBucket(max, perSecond float64) Option {
+	return func(s *Server) { s.bucketMax, s.bucketRate = max, perSecond }
+}
+
+// WithQueryCost sets the requested cost of a root field (e.g. "shop").
+func WithQueryCost(field string, cost int) Option {
+	return func(s *Server) { s.fieldCosts[field] = cost }
+}
+
 // WithClock sets the clock used for callback timestamps and records.
 func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
 
@@ -82,6 +94,10 @@ type Server struct {
 	requests         []Request
 	failures         []failure
 	throttle         int
+	throttled        int            // requests refused for an empty bucket
+	bucketMax        float64        // cost bucket per shop
+	bucketRate       float64        // points restored per second
+	fieldCosts       map[string]int // root field -> requested cost
 	nextID           int64
 }
 
@@ -135,6 +151,7 @@ type failure struct {
 
 type shopState struct {
 	info      ShopInfo
+	cost      *costBucket
 	subs      []Subscription
 	discounts []Discount
 	tags      map[string][]string // gid -> tags
@@ -202,6 +219,9 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 		uninstalled:   map[string]bool{},
 		scopes:        "read_orders,read_customers,write_customers,read_fulfillments,write_discounts,write_pixels,read_customer_events",
 		shops:         map[string]*shopState{},
+		bucketMax:     DefaultBucketMax,
+		bucketRate:    DefaultBucketRate,
+		fieldCosts:    map[string]int{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -356,6 +376,23 @@ func (s *Server) ThrottleNext(n int) {
 	s.mu.Lock()
 	s.throttle += n
 	s.mu.Unlock()
+}
+
+// Throttled is how many GraphQL requests were refused because the shop's
+// cost bucket could not pay for them (ThrottleNext's forced ones excluded).
+func (s *Server) Throttled() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.throttled
+}
+
+// bucket returns shop's cost bucket; s.mu must be held.
+func (s *Server) bucket(shop string) *costBucket {
+	st := s.state(shop)
+	if st.cost == nil {
+		st.cost = &costBucket{max: s.bucketMax, avail: s.bucketMax, rate: s.bucketRate, at: time.Now()}
+	}
+	return st.cost
 }
 
 // Requests returns a copy of every request received so far.

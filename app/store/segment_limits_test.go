@@ -1,0 +1,182 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/app/testenv"
+	"github.com/tsunagu/tsunagu/migrations"
+)
+
+// orOf is {"or": [leaf, leaf, ...]} with n copies of leaf.
+func orOf(n int, leaf func(i int) string) []byte {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = leaf(i)
+	}
+	return []byte(`{"or":[` + strings.Join(parts, ",") + `]}`)
+}
+
+// Issue 15 M1: definitions over the size or cost limits are refused where
+// they are parsed (saved, resolved) and where they are compiled (run), with
+// a message that says which limit.
+func TestSegmentLimits(t *testing.T) {
+	t.Parallel()
+	clicked := func(int) string { return `{"field":"clicked","op":"=","value":"any"}` }
+	tag := func(i int) string { return fmt.Sprintf(`{"field":"tag","op":"=","value":"t%d"}`, i) }
+	nested := func(depth int) []byte {
+		s := `{"field":"linked","op":"=","value":true}`
+		for range depth {
+			s = `{"not":` + s + `}`
+		}
+		return []byte(s)
+	}
+	tags := make([]string, store.MaxSegmentList+1)
+	for i := range tags {
+		tags[i] = fmt.Sprint("t", i)
+	}
+	manyTags, _ := json.Marshal(map[string]any{"field": "tag", "op": "=", "value": tags})
+	for _, tc := range []struct {
+		name string
+		def  []byte
+		want string // "" = accepted; else the limit the message names
+		raw  bool   // the stored form is refused only at parse (its bytes)
+	}{
+		{"1,000 clicked leaves", orOf(1000, clicked), "too costly", false},
+		{"5,000 tag leaves", orOf(5000, tag), "bytes, at most", false},
+		{"201 cheap leaves", orOf(201, func(int) string { return `{"field":"linked","op":"=","value":true}` }), "more than 200 conditions", false},
+		{"25 clicked leaves: few but costly", orOf(25, clicked), "too costly", false},
+		{"150 tag leaves", orOf(150, tag), "", false},
+		{"a 101-value tag list", manyTags, "at most 100 values", false},
+		{"12 deep", nested(11), "", false},
+		{"13 deep", nested(13), "nested more than 12 deep", false},
+		{"built-ins count as what they expand to", orOf(40, func(int) string { return `{"builtin":"vip"}` }), "more than 200 conditions", false},
+		{"a huge string", []byte(`{"field":"tag","op":"=","value":"` + strings.Repeat("x", 300) + `"}`), "more than 200 bytes", false},
+		{"a huge document", []byte(`{"or":[` + strings.Repeat(" ", store.MaxSegmentBytes) + `]}`), "bytes, at most", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := store.ParseSegment(tc.def)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				if _, _, err := store.CompileSegment(n, segNow, time.UTC); err != nil {
+					t.Fatalf("compile refused: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, store.ErrBadSegment) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want ErrBadSegment saying %q", err, tc.want)
+			}
+			// A definition stored before the limits cannot run either.
+			var raw store.SegmentNode
+			if !tc.raw && json.Unmarshal(tc.def, &raw) == nil {
+				if _, _, err := store.CompileSegment(raw, segNow, time.UTC); !errors.Is(err, store.ErrBadSegment) {
+					t.Fatalf("compile: %v", err)
+				}
+			}
+		})
+	}
+	// Cost: a viewer's budget holds a few history conditions, not many.
+	for _, tc := range []struct {
+		def  string
+		cost int
+	}{
+		{`{"field":"orders_count","op":">=","value":1}`, 1},
+		{`{"field":"tag","op":"=","value":["a","b","c"]}`, 6},
+		{`{"field":"clicked","op":"=","value":["any","campaign"]}`, 30},
+		{`{"builtin":"vip"}`, 3},
+	} {
+		n, err := store.ParseSegment([]byte(tc.def))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := store.SegmentCost(n); err != nil || got != tc.cost {
+			t.Errorf("SegmentCost(%s) = %d, %v; want %d", tc.def, got, err, tc.cost)
+		}
+	}
+}
+
+// Issue 15 M1: a segment query that runs past the segment timeout stops
+// with ErrSegmentTimeout instead of running on. PostgreSQL: the count waits
+// on a lock another transaction holds, so only statement_timeout ends it
+// (the test's own 60 s context is the guard that fails it otherwise).
+// SQLite: a deadline that has passed interrupts the query.
+func TestSegmentQueryTimeout(t *testing.T) {
+	t.Parallel()
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		shop := newShop(t, db)
+		n, err := store.ParseSegment([]byte(`{"field":"orders_count","op":">=","value":0}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bounded := *db
+		if db.Dialect == migrations.Postgres {
+			bounded.SegmentTimeout = 300 * time.Millisecond
+			lock := db.G.WithContext(ctx).Begin()
+			defer lock.Rollback()
+			if err := lock.Exec("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE").Error; err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			bounded.SegmentTimeout = time.Nanosecond
+		}
+		_, err = bounded.CountSegment(ctx, shop, n, segNow)
+		if !errors.Is(err, store.ErrSegmentTimeout) {
+			t.Fatalf("count past the timeout: %v, want ErrSegmentTimeout", err)
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the count ran until the test's guard deadline")
+		}
+		if _, err := bounded.SampleSegment(ctx, shop, n, segNow, 5); !errors.Is(err, store.ErrSegmentTimeout) {
+			t.Fatalf("sample past the timeout: %v", err)
+		}
+	})
+}
+
+// FuzzCompileSegment: whatever the bytes, parsing and compiling never
+// panic; what parses also compiles, with one bind argument per placeholder
+// and SQL no bigger than the limits allow.
+func FuzzCompileSegment(f *testing.F) {
+	for _, s := range []string{
+		`{"field":"orders_count","op":">=","value":3}`,
+		`{"and":[{"builtin":"vip"},{"not":{"field":"tag","op":"=","value":["a","b"]}}]}`,
+		`{"or":[{"field":"clicked","op":"=","value":"any","within_days":30},{"field":"received","op":"!=","value":"thank_you"}]}`,
+		`{"field":"last_order_date","op":"<=","value":"2026-01-31"}`,
+		`{"field":"product_title","op":"not_contains","value":"100%_tea\\"}`,
+		`{"field":"viewed_product","op":"in","value":[1,2,3]}`,
+		`{"field":"birthday_month","op":"=","value":"current"}`,
+		`{"or":[]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		n, err := store.ParseSegment(raw)
+		if err != nil {
+			if !errors.Is(err, store.ErrBadSegment) {
+				t.Fatalf("error outside ErrBadSegment: %v", err)
+			}
+			return
+		}
+		sql, args, err := store.CompileSegment(n, segNow, time.UTC)
+		if err != nil {
+			t.Fatalf("parsed but does not compile: %v", err)
+		}
+		if got := strings.Count(sql, "?"); got != len(args) {
+			t.Fatalf("%d placeholders, %d arguments", got, len(args))
+		}
+		// The limits bound the output whatever the input: at most
+		// MaxSegmentNodes nodes, and values bounded by count, cost and length.
+		if len(sql) > 256<<10 || len(args) > 2*store.MaxSegmentNodes+store.MaxSegmentCost {
+			t.Fatalf("%d bytes of SQL and %d arguments from %d bytes of input", len(sql), len(args), len(raw))
+		}
+	})
+}
