@@ -163,7 +163,13 @@ func (s *server) stop() {
 func reserveRedis() int {
 	ctl := redis.NewClient(&redis.Options{Addr: redisAddr})
 	defer ctl.Close()
-	for n := 63; n > 0; n-- {
+	count := 16
+	if v, err := ctl.ConfigGet(context.Background(), "databases").Result(); err == nil {
+		if n, err := strconv.Atoi(v["databases"]); err == nil {
+			count = n
+		}
+	}
+	for n := count - 1; n > 0; n-- {
 		if ok, _ := ctl.SetNX(context.Background(), "tsunagu:test:db:"+strconv.Itoa(n), "attack", 30*time.Minute).Result(); ok {
 			rdb := redis.NewClient(&redis.Options{Addr: redisAddr, DB: n})
 			rdb.FlushDB(context.Background())
