@@ -204,6 +204,11 @@ func (a *App) Worker() *jobs.Worker {
 	}
 }
 
+// Campaigns builds the campaign lifecycle with the app's dependencies.
+func (a *App) Campaigns() *core.Campaigns {
+	return &core.Campaigns{DB: a.DB, Queue: a.Queue, Now: a.Now}
+}
+
 // Friends builds the LINE friend and reply rules with the app's dependencies.
 func (a *App) Friends() *core.Friends {
 	return &core.Friends{DB: a.DB, Box: a.Box, LINE: a.Messenger, Signer: a.Signer,

@@ -3,10 +3,8 @@ package app
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -15,7 +13,6 @@ import (
 	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/jobs"
-	"github.com/tsunagu/tsunagu/line"
 )
 
 // decodeJSON reads a JSON body strictly: malformed input is a 400.
@@ -193,73 +190,19 @@ func (a *App) createCampaign(c echo.Context) error {
 	ctx := c.Request().Context()
 	shop := currentShop(c)
 	if in.Name == "" {
-		return echo.NewHTTPError(http.StatusBadRequest, "name is required")
+		return core.Errorf(core.EINVALID, "name is required")
 	}
 	n, err := a.DB.ResolveSegment(ctx, shop.ID, in.SegmentID, in.Builtin, in.Definition)
 	if err != nil {
 		return storeError(err)
 	}
-	def, _ := json.Marshal(n)
-	if len(in.Variants) == 0 {
-		in.Variants = []store.CampaignVariant{{Name: "A", Weight: 1, Messages: in.Messages, Link: in.Link}}
-	}
-	seen := map[string]bool{}
-	for i, v := range in.Variants {
-		if v.Name == "" || seen[v.Name] {
-			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("variant %d needs a unique name", i+1))
-		}
-		seen[v.Name] = true
-		if v.Link != "" {
-			if err := core.CheckLink(v.Link); err != nil {
-				return core.Errorf(core.EINVALID, "variant %s: %s", v.Name, core.ErrorMessage(err))
-			}
-		}
-		if len(v.Messages) == 0 || len(v.Messages) > line.MaxMessagesPerRequest {
-			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("variant %s needs 1 to %d messages", v.Name, line.MaxMessagesPerRequest))
-		}
-		for _, m := range v.Messages {
-			// {{link}} becomes the tracked URL at send time; validate with a stand-in.
-			probe := strings.ReplaceAll(string(m), "{{link}}", "https://example.com/c")
-			if _, err := line.ValidateMessage(line.Message(probe)); err != nil {
-				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("variant %s: %v", v.Name, err))
-			}
-		}
-	}
-	if in.TestPercent < 0 || in.TestPercent > 100 {
-		return echo.NewHTTPError(http.StatusBadRequest, "test_percent must be 0 to 100")
-	}
-	camp := &store.Campaign{ShopID: shop.ID, Name: in.Name, Definition: def, Variants: in.Variants,
-		TestPercent: in.TestPercent, CouponCode: in.CouponCode}
-	if in.SegmentID != 0 {
-		camp.SegmentID = &in.SegmentID
-	}
-	if err := a.DB.CreateCampaign(ctx, camp); err != nil {
-		return err
-	}
-	if in.Send || in.ScheduledAt != nil {
-		if err := a.scheduleCampaign(c, camp, in.ScheduledAt); err != nil {
-			return err
-		}
-	}
-	return c.JSON(http.StatusCreated, camp)
-}
-
-func (a *App) scheduleCampaign(c echo.Context, camp *store.Campaign, at *time.Time) error {
-	when := a.Now()
-	if at != nil && at.After(when) {
-		when = at.UTC()
-	}
-	ok, err := a.DB.TransitionCampaign(c.Request().Context(), camp.ID, []string{store.CampaignDraft, store.CampaignScheduled},
-		store.CampaignScheduled, map[string]any{"scheduled_at": when})
+	camp, err := a.Campaigns().Create(ctx, shop.ID, core.CampaignDraft{Name: in.Name, Segment: n, SegmentID: in.SegmentID,
+		Messages: in.Messages, Link: in.Link, Variants: in.Variants, TestPercent: in.TestPercent, CouponCode: in.CouponCode},
+		in.Send, in.ScheduledAt)
 	if err != nil {
 		return err
 	}
-	if !ok {
-		return echo.NewHTTPError(http.StatusConflict, "campaign already started")
-	}
-	camp.Status, camp.ScheduledAt = store.CampaignScheduled, &when
-	// The campaign row is the truth; if Redis is down the campaign stays scheduled and a resend call enqueues it.
-	return a.Queue.EnqueueCampaign(c.Request().Context(), camp.ID, when)
+	return c.JSON(http.StatusCreated, camp)
 }
 
 func (a *App) sendCampaign(c echo.Context) error {
@@ -275,7 +218,7 @@ func (a *App) sendCampaign(c echo.Context) error {
 			return err
 		}
 	}
-	if err := a.scheduleCampaign(c, camp, in.ScheduledAt); err != nil {
+	if err := a.Campaigns().Schedule(c.Request().Context(), camp, in.ScheduledAt); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, camp)
@@ -341,12 +284,8 @@ func (a *App) cancelCampaign(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ok, err := a.DB.CancelCampaign(c.Request().Context(), camp.ShopID, camp.ID, a.Now())
-	if err != nil {
+	if err := a.Campaigns().Cancel(c.Request().Context(), camp); err != nil {
 		return err
-	}
-	if !ok {
-		return echo.NewHTTPError(http.StatusConflict, "campaign already "+camp.Status)
 	}
 	return a.getCampaign(c)
 }
@@ -372,16 +311,7 @@ func (a *App) campaignWinner(c echo.Context) error {
 		}
 		in.Variant = rep.Best()
 	}
-	if camp.Variant(in.Variant) == nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "unknown variant")
-	}
-	if camp.Status != store.CampaignWaitingWinner {
-		return echo.NewHTTPError(http.StatusConflict, "campaign is "+camp.Status+", not waiting for a winner")
-	}
-	if _, err := a.DB.ReleaseHeld(ctx, camp, in.Variant, a.Now()); err != nil {
-		return storeError(err)
-	}
-	if err := a.Queue.EnqueueCampaign(ctx, camp.ID, a.Now()); err != nil {
+	if err := a.Campaigns().PickWinner(ctx, camp, in.Variant); err != nil {
 		return err
 	}
 	return a.getCampaign(c)

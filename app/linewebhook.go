@@ -14,7 +14,6 @@ import (
 	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
-	"github.com/tsunagu/tsunagu/jobs"
 	"github.com/tsunagu/tsunagu/line"
 )
 
@@ -66,7 +65,7 @@ func (a *App) lineWebhook(c echo.Context) error {
 			sum := sha256.Sum256(ev.Raw)
 			id = "sha256:" + hex.EncodeToString(sum[:])
 		}
-		row := &store.Event{Source: jobs.SourceLINE, Topic: ev.Type, ExternalID: core.EventKey("shop:"+strconv.FormatInt(shopID, 10), id), ShopID: &shopID,
+		row := &store.Event{Source: core.SourceLINE, Topic: ev.Type, ExternalID: core.EventKey("shop:"+strconv.FormatInt(shopID, 10), id), ShopID: &shopID,
 			Payload: payload, ReceivedAt: a.Now()}
 		inserted, err := a.DB.InsertEvent(ctx, row)
 		if err != nil {

@@ -18,7 +18,6 @@ import (
 	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
-	"github.com/tsunagu/tsunagu/jobs"
 	"github.com/tsunagu/tsunagu/line"
 	"github.com/tsunagu/tsunagu/shopify"
 )
@@ -160,15 +159,6 @@ func (a *App) linkStart(c echo.Context) error {
 	return c.Redirect(http.StatusFound, a.LineLogin.AuthorizeURL(cfg, state, nonce, challenge))
 }
 
-type linkOutcome int
-
-const (
-	linkNew linkOutcome = iota
-	linkAlready
-	linkUserTaken     // the LINE user is linked to another customer
-	linkCustomerTaken // the customer is linked to another LINE user
-)
-
 func (a *App) linkCallback(c echo.Context) error {
 	ctx := c.Request().Context()
 	q := c.QueryParams()
@@ -235,14 +225,18 @@ func (a *App) linkCallback(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	outcome, link, err := a.createLink(ctx, shop, cust, claims, friend)
+	outcome, link, ev, err := core.Link(ctx, a.DB, core.LinkInput{Shop: shop, Customer: cust,
+		LineUserID: claims.Subject, DisplayName: claims.Name, PictureURL: claims.Picture, Friend: friend, Now: a.Now()})
 	if err != nil {
 		return err
 	}
+	if ev != nil && ev.ID != 0 {
+		a.Dispatcher.Dispatch(ev.ID)
+	}
 	switch outcome {
-	case linkUserTaken:
+	case core.LinkUserTaken:
 		return a.linkPage(c, http.StatusConflict, pageUserTaken, pd)
-	case linkCustomerTaken:
+	case core.LinkCustomerTaken:
 		return a.linkPage(c, http.StatusConflict, pageCustomerTaken, pd)
 	}
 	return a.linkedPage(c, shop, cust, link)
@@ -272,104 +266,6 @@ func (a *App) linkedPage(c echo.Context, shop *store.Shop, cust *store.Customer,
 	return a.linkPage(c, http.StatusOK, pageLinked, pd)
 }
 
-// createLink links the verified LINE user to cust, once. The partial unique
-// indexes on line_links settle races; the coupon row (coupons_once) and the
-// link/created event are written in the same transaction.
-func (a *App) createLink(ctx context.Context, shop *store.Shop, cust *store.Customer, claims *line.IDClaims, friend bool) (linkOutcome, *store.LineLink, error) {
-	var (
-		outcome linkOutcome
-		link    *store.LineLink
-		ev      *store.Event
-	)
-	now := a.Now()
-	err := a.DB.Tx(ctx, func(tx *store.DB) error {
-		for range 3 {
-			ex, err := tx.LiveLinkByUser(ctx, shop.ID, claims.Subject)
-			switch {
-			case err == nil && ex.CustomerID != cust.ID:
-				outcome = linkUserTaken
-				return nil
-			case err == nil:
-				outcome, link = linkAlready, ex
-				if friend && !ex.Friend {
-					ex.Friend, ex.Blocked = true, false
-					return tx.SetLinkReachability(ctx, ex.ID, true, false, now)
-				}
-				return nil
-			case !errors.Is(err, store.ErrNotFound):
-				return err
-			}
-			if ex, err := tx.LiveLink(ctx, cust.ID); err == nil {
-				outcome = linkCustomerTaken
-				if ex.LineUserID == claims.Subject {
-					// Committed by a concurrent callback between our two reads.
-					outcome, link = linkAlready, ex
-				}
-				return nil
-			} else if !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			l := &store.LineLink{ShopID: shop.ID, CustomerID: cust.ID, LineUserID: claims.Subject,
-				DisplayName: claims.Name, PictureURL: claims.Picture, Friend: friend, LinkedAt: now}
-			ok, err := tx.InsertLinkIfFree(ctx, l)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				continue // lost a race; look again
-			}
-			outcome, link = linkNew, l
-			// The friend (and everything they did before linking) joins the customer.
-			if err := core.MergeOnLink(ctx, tx, shop.ID, cust.ID, claims.Subject, claims.Name, claims.Picture, friend, now); err != nil {
-				return err
-			}
-			cid := cust.ID
-			if err := tx.AddActivity(ctx, &store.Activity{ShopID: shop.ID, CustomerID: &cid, Kind: store.ActLinked,
-				Summary: "LINE linked: " + claims.Name, Data: fmt.Sprintf(`{"line_user_id":%q,"friend":%t}`, claims.Subject, friend),
-				RefType: "line_link", RefID: l.ID, OccurredAt: now}); err != nil {
-				return err
-			}
-			if shop.Settings.Incentive.Enabled {
-				days := shop.Settings.Incentive.ValidDays
-				if days <= 0 {
-					days = jobs.DefaultCouponDays
-				}
-				if err := issueCouponRow(ctx, tx, shop.ID, cust.ID, now.AddDate(0, 0, days)); err != nil {
-					return err
-				}
-			}
-			ev = jobs.LinkEvent(jobs.TopicLinkCreated, l, now)
-			_, err = tx.InsertEvent(ctx, ev)
-			return err
-		}
-		return errors.New("linking LINE: the link kept changing under us")
-	})
-	if err != nil {
-		return 0, nil, err
-	}
-	if ev != nil && ev.ID != 0 {
-		a.Dispatcher.Dispatch(ev.ID)
-	}
-	return outcome, link, nil
-}
-
-// issueCouponRow records the customer's link coupon unless they ever had one.
-func issueCouponRow(ctx context.Context, tx *store.DB, shopID, customerID int64, expires time.Time) error {
-	for range 5 {
-		cid := customerID
-		ok, err := tx.InsertCouponOnce(ctx, &store.Coupon{ShopID: shopID, CustomerID: &cid, Campaign: store.CampaignLineLink,
-			Code: jobs.NewCouponCode(), ExpiresAt: &expires})
-		if err != nil || ok {
-			return err
-		}
-		if _, err := tx.CustomerCoupon(ctx, shopID, customerID, store.CampaignLineLink); err == nil {
-			return nil // once per customer, ever
-		}
-		// Otherwise the random code collided; draw again.
-	}
-	return errors.New("could not draw a unique coupon code")
-}
-
 // linkUnlink ends the link named by a signed unlink token from the result page.
 func (a *App) linkUnlink(c echo.Context) error {
 	ctx := c.Request().Context()
@@ -392,7 +288,7 @@ func (a *App) linkUnlink(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ev, err := jobs.UnlinkLink(ctx, a.DB, l, "customer", a.Now())
+	ev, err := core.Unlink(ctx, a.DB, l, "customer", a.Now())
 	if err != nil {
 		return err
 	}

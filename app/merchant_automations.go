@@ -7,8 +7,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
-	"github.com/tsunagu/tsunagu/jobs"
 	"github.com/tsunagu/tsunagu/templates"
 )
 
@@ -29,7 +29,7 @@ func (a *App) automationsPage(c echo.Context) error {
 	ctx := c.Request().Context()
 	shop := currentShop(c)
 	now := a.Now()
-	kinds := append([]string{jobs.KindBirthday, jobs.KindWinBack, jobs.KindCouponExpiry}, templates.KindNames(templates.Kind.IsJourney)...)
+	kinds := append([]string{core.KindBirthday, core.KindWinBack, core.KindCouponExpiry}, templates.KindNames(templates.Kind.IsJourney)...)
 	rep, err := a.DB.JourneyReport(ctx, shop.ID, now.AddDate(0, 0, -30), now.Add(time.Second), a.reportOptions(shop))
 	if err != nil {
 		return err
@@ -52,7 +52,7 @@ func (a *App) automationsPage(c echo.Context) error {
 		return r
 	}
 	au := shop.Settings.Automations
-	autos := []autoRow{row(jobs.KindBirthday, au.Birthday), row(jobs.KindWinBack, au.WinBack), row(jobs.KindCouponExpiry, au.CouponExpiry)}
+	autos := []autoRow{row(core.KindBirthday, au.Birthday), row(core.KindWinBack, au.WinBack), row(core.KindCouponExpiry, au.CouponExpiry)}
 	var journeys []autoRow
 	for _, j := range journeysOf(shop.Settings).Journeys {
 		r := row(j.Kind, j.Enabled)
@@ -61,10 +61,10 @@ func (a *App) automationsPage(c echo.Context) error {
 	}
 	winBack, expiry := au.WinBackDays, au.CouponExpiryDays
 	if winBack <= 0 {
-		winBack = jobs.DefaultWinBackDays
+		winBack = core.DefaultWinBackDays
 	}
 	if expiry <= 0 {
-		expiry = jobs.DefaultCouponExpiryDays
+		expiry = core.DefaultCouponExpiryDays
 	}
 	var ran []int
 	if n, err := strconv.Atoi(c.QueryParam("ran")); err == nil && n >= 0 {

@@ -9,14 +9,15 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
 )
 
 // Automation message kinds (the seeds' "scenario delivery").
 const (
-	KindBirthday     = "birthday"
-	KindWinBack      = "win_back"
-	KindCouponExpiry = "coupon_expiry"
+	KindBirthday     = core.KindBirthday
+	KindWinBack      = core.KindWinBack
+	KindCouponExpiry = core.KindCouponExpiry
 )
 
 // TypeAutomationSweep plans automation messages for every shop. It used to
@@ -27,8 +28,8 @@ const TypeAutomationSweep = "automation:sweep"
 
 // Defaults for automations.
 const (
-	DefaultWinBackDays      = 90
-	DefaultCouponExpiryDays = 3
+	DefaultWinBackDays      = core.DefaultWinBackDays
+	DefaultCouponExpiryDays = core.DefaultCouponExpiryDays
 )
 
 func (w *Worker) registerAutomations(mux *asynq.ServeMux) {

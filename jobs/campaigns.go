@@ -95,37 +95,10 @@ func (q *Queue) EnqueueCampaignBatch(ctx context.Context, campaignID int64, batc
 // StartCampaign materializes a due campaign's recipients (once) and
 // enqueues every batch that still has someone to send to.
 func (w *Worker) StartCampaign(ctx context.Context, id int64) error {
-	camp, err := w.DB.Campaign(ctx, 0, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
+	campaigns := &core.Campaigns{DB: w.DB, Queue: w.Queue, Now: w.now}
+	sending, err := campaigns.Start(ctx, id)
+	if err != nil || !sending {
 		return err
-	}
-	switch camp.Status {
-	case store.CampaignScheduled:
-		if camp.ScheduledAt != nil && camp.ScheduledAt.After(w.now().Add(time.Second)) {
-			return nil // rescheduled; the task for the new time will come
-		}
-		shop, err := w.DB.Shop(ctx, camp.ShopID)
-		if err != nil {
-			return err
-		}
-		if !shop.Active() {
-			_, err := w.DB.TransitionCampaign(ctx, id, []string{store.CampaignScheduled}, store.CampaignCancelled, map[string]any{"reason": ReasonShopUninstalled})
-			return err
-		}
-		n, err := store.ParseSegment(camp.Definition)
-		if err != nil {
-			_, terr := w.DB.TransitionCampaign(ctx, id, []string{store.CampaignScheduled}, store.CampaignCancelled, map[string]any{"reason": err.Error()})
-			return terr
-		}
-		if err := w.DB.MaterializeCampaign(ctx, shop, camp, n, w.now()); err != nil {
-			return err
-		}
-	case store.CampaignSending:
-	default:
-		return nil
 	}
 	batches, err := w.DB.OpenBatches(ctx, id)
 	if err != nil {

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,16 +23,16 @@ import (
 // covers a crash between the commit and the enqueue.
 const (
 	KindLinkCoupon   = "link_coupon"
-	SourceApp        = "tsunagu"
-	SourceLINE       = "line"
-	TopicLinkCreated = "link/created"
-	TopicLinkRemoved = "link/removed"
+	SourceApp        = core.SourceApp
+	SourceLINE       = core.SourceLINE
+	TopicLinkCreated = core.TopicLinkCreated
+	TopicLinkRemoved = core.TopicLinkRemoved
 	// TagLinked is the Shopify customer tag of a LINE-linked customer.
 	TagLinked = "line-linked"
 	// ReasonNotFriend: linked, but the LINE user has not added the bot.
 	ReasonNotFriend = "not_friend"
 	// DefaultCouponDays is the link coupon's validity when none is set.
-	DefaultCouponDays = 30
+	DefaultCouponDays = core.DefaultCouponDays
 )
 
 // LinkCouponKey is the dedupe key of the link coupon message: once per
@@ -42,61 +41,8 @@ func LinkCouponKey(shopID, customerID int64) string {
 	return fmt.Sprintf("%s/s%d/c%d", KindLinkCoupon, shopID, customerID)
 }
 
-type linkEventPayload struct {
-	LinkID int64 `json:"link_id"`
-}
-
-// LinkEvent is the outbox row for a link created or removed.
-func LinkEvent(topic string, l *store.LineLink, at time.Time) *store.Event {
-	b, _ := json.Marshal(linkEventPayload{LinkID: l.ID})
-	shopID := l.ShopID
-	return &store.Event{Source: SourceApp, Topic: topic, ExternalID: topic + "/" + strconv.FormatInt(l.ID, 10),
-		ShopID: &shopID, Payload: b, ReceivedAt: at.UTC()}
-}
-
-const couponAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789" // no 0/O, 1/I
-
-// NewCouponCode returns a random code such as LINE-7KQ2M9XA.
-func NewCouponCode() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = couponAlphabet[int(b[i])%len(couponAlphabet)]
-	}
-	return "LINE-" + string(b)
-}
-
-// UnlinkLink ends a live link and stops everything queued for the customer,
-// recording why. It reports false when the link was already gone. The
-// returned event (Shopify tag removal) must be dispatched after commit.
-func UnlinkLink(ctx context.Context, db *store.DB, l *store.LineLink, reason string, at time.Time) (*store.Event, error) {
-	var ev *store.Event
-	err := db.Tx(ctx, func(tx *store.DB) error {
-		ok, err := tx.Unlink(ctx, l.ID, reason, at)
-		if err != nil || !ok {
-			return err
-		}
-		if _, err := tx.CancelQueuedForCustomer(ctx, l.CustomerID, ReasonUnlinked); err != nil {
-			return err
-		}
-		data, _ := json.Marshal(map[string]string{"line_user_id": l.LineUserID, "reason": reason})
-		cid := l.CustomerID
-		if err := tx.AddActivity(ctx, &store.Activity{ShopID: l.ShopID, CustomerID: &cid, Kind: store.ActUnlinked,
-			Summary: "LINE unlinked (" + reason + ")", Data: string(data), RefType: "line_link", RefID: l.ID, OccurredAt: at.UTC()}); err != nil {
-			return err
-		}
-		e := LinkEvent(TopicLinkRemoved, l, at)
-		if _, err := tx.InsertEvent(ctx, e); err != nil {
-			return err
-		}
-		ev = e
-		return nil
-	})
-	return ev, err
-}
-
 func (w *Worker) processApp(ctx context.Context, ev *store.Event) ([]*store.Message, error) {
-	var p linkEventPayload
+	var p core.LinkEventPayload
 	if err := decode(ev.Payload, &p); err != nil {
 		return nil, err
 	}
@@ -376,7 +322,7 @@ func (w *Worker) processLine(ctx context.Context, ev *store.Event) ([]*store.Mes
 		if l == nil {
 			return nil, errIgnore{"unlink postback from an unlinked user"}
 		}
-		rm, err := UnlinkLink(ctx, w.DB, l, "postback", at)
+		rm, err := core.Unlink(ctx, w.DB, l, "postback", at)
 		if err != nil {
 			return nil, err
 		}

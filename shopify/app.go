@@ -19,7 +19,12 @@ import (
 )
 
 // DefaultAPIVersion is the Admin API version used when AppConfig leaves it
-// empty: the newest stable version as of December 2026.
+// empty: the newest stable version as of December 2026. Checked against
+// shopify.dev: the "latest" Admin GraphQL reference pages are 2026-10
+// (released 2026-10-01, supported at least until 2027-10-01; stable
+// versions are supported 12 months); 2027-01 is only a release candidate
+// until 2027-01-01. shopify.app.toml's [webhooks] api_version must match
+// (TestAppTomlSubscribesEveryTopic).
 const DefaultAPIVersion = "2026-10"
 
 // DefaultAdminBase is Shopify's own Admin origin; {shop} is the shop domain.

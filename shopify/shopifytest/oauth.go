@@ -55,6 +55,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.graphql(rw, r, body, &rec)
+	case strings.HasPrefix(path, "/bulk-results/") && r.Method == http.MethodGet:
+		rec.Operation = "bulk_download"
+		s.bulkDownload(rw, path)
 	default:
 		writeJSON(rw, http.StatusNotFound, map[string]string{"errors": "Not Found"})
 	}

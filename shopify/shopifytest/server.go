@@ -98,6 +98,8 @@ type Server struct {
 	bucketMax        float64        // cost bucket per shop
 	bucketRate       float64        // points restored per second
 	fieldCosts       map[string]int // root field -> requested cost
+	bulkOps          []*bulkOp
+	bulkResult       BulkResult
 	nextID           int64
 }
 
