@@ -437,6 +437,13 @@ func TestSendRules(t *testing.T) {
 			e.w.DB.G.Where("shop_id = ?", e.shop.ID).Delete(&store.LineChannel{})
 			return k
 		}, 0, store.MsgSkipped, ReasonNoChannel, 0, time.Time{}, false},
+		{"channel token sealed under another secret key", func(e *env) string {
+			k := e.order(726)
+			key, _ := secretbox.ParseKey(secretbox.NewKey())
+			other, _ := secretbox.New(key)
+			e.w.DB.G.Model(&store.LineChannel{}).Where("shop_id = ?", e.shop.ID).Update("messaging_token_enc", other.Seal("token"))
+			return k
+		}, 0, store.MsgSkipped, ReasonSecretKey, 0, time.Time{}, false},
 		{"order cancelled (state only, as if the cancel raced the plan)", func(e *env) string {
 			e.order(709)
 			e.w.DB.G.Model(&store.Order{}).Where("shop_id = ? AND shopify_id = ?", e.shop.ID, 709).Update("cancelled_at", t0)

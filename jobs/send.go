@@ -158,7 +158,7 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 	}
 	token, err := w.Box.Open(ch.MessagingTokenEnc)
 	if errors.Is(err, secretbox.ErrWrongKey) {
-		w.Log.ErrorContext(ctx, "the secret key cannot decrypt stored credentials", "shop_id", shop.ID, "field", "line.messaging_token",
+		w.log().ErrorContext(ctx, "the secret key cannot decrypt stored credentials", "shop_id", shop.ID, "field", "line.messaging_token",
 			"alert", "secret_key_mismatch", "message_id", m.ID)
 		_, err = w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgQueued, store.MsgSending}, store.MsgSkipped, map[string]any{"reason": ReasonSecretKey})
 		return err
