@@ -71,9 +71,15 @@ func newTestApp(t *testing.T, db *store.DB, redisOpt asynq.RedisConnOpt, lineURL
 		t.Fatal(err)
 	}
 	a.Now = func() time.Time { return testNow }
+	a.requestTimeout = testRequestDeadline
 	t.Cleanup(a.Close)
 	return a
 }
+
+// testRequestDeadline replaces the 4 s request deadline in tests of other
+// things: with the suite's tests in parallel on two cores, a queued argon2
+// sign-in can take longer. TestHungDatabaseAnswers503 sets its own.
+const testRequestDeadline = 30 * time.Second
 
 // seedLinkedCustomer creates the shop, its LINE channel and a customer with
 // a live LINE link, as the linking flow would.

@@ -38,6 +38,7 @@ func newInstallApp(t *testing.T, db *store.DB, baseURL string) (*App, *shopifyte
 		t.Fatal(err)
 	}
 	a.Now = func() time.Time { return testNow }
+	a.requestTimeout = testRequestDeadline
 	t.Cleanup(a.Close)
 	return a, fake
 }

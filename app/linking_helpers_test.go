@@ -55,6 +55,7 @@ func newLinkEnv(t testing.TB, db *store.DB, redisOpt asynq.RedisConnOpt, baseURL
 		t.Fatal(err)
 	}
 	a.Now = clock
+	a.requestTimeout = testRequestDeadline
 	t.Cleanup(a.Close)
 	ctx := context.Background()
 	now := testNow

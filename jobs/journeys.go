@@ -34,7 +34,10 @@ const (
 
 // Reasons a journey message is cancelled or skipped.
 const (
-	ReasonOrderPlaced          = "order_placed"
+	ReasonOrderPlaced = "order_placed"
+	// ReasonOrderAtShopify: Shopify lists an order of the customer since
+	// the cart that Tsunagu has not stored (its webhook late or lost).
+	ReasonOrderAtShopify       = "order_at_shopify"
 	ReasonNewerOrder           = "restarted_by_newer_order"
 	ReasonFulfillmentCancelled = "fulfillment_cancelled"
 )
@@ -345,6 +348,9 @@ func (w *Worker) journeyStillTrue(ctx context.Context, shop *store.Shop, m *stor
 				return reason, nil
 			}
 		}
+		// Nothing stored matches the cart, but an order webhook may be late
+		// or lost: ask Shopify before sending.
+		return w.orderAtShopify(ctx, shop, c)
 	case "pixel_event":
 		return w.browseStillTrue(ctx, shop, m)
 	case "fulfillment":
@@ -512,4 +518,44 @@ func retryBackoff(n int) time.Duration {
 	}
 	d := time.Duration(2<<n) * time.Second
 	return min(d, 10*time.Minute)
+}
+
+// orderAtShopify asks Shopify's Admin API for orders of the checkout's
+// customer since the cart began (less the matching window) and returns
+// ReasonOrderAtShopify if there is one that is not cancelled. Without
+// Shopify credentials, a customer or a usable token it cannot ask, and the
+// reminder goes as before; a failed call is retried (the reminder waits).
+func (w *Worker) orderAtShopify(ctx context.Context, shop *store.Shop, c *store.Checkout) (string, error) {
+	if c.CustomerID == nil || w.Shopify == nil {
+		return "", nil
+	}
+	cust, err := w.DB.Customer(ctx, shop.ID, *c.CustomerID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if cust.ShopifyID <= 0 {
+		return "", nil
+	}
+	ad, err := w.shopAdmin(shop)
+	var wait errWaitReauth
+	if errors.As(err, &wait) {
+		w.log().InfoContext(ctx, "cart reminder not re-checked with Shopify: the shop must authorise again", "shop_id", shop.ID)
+		return "", nil
+	}
+	if err != nil || ad == nil {
+		return "", err
+	}
+	orders, err := ad.CustomerOrdersSince(ctx, cust.ShopifyID, c.CreatedAt.Add(-core.CheckoutOrderWindow))
+	if err != nil {
+		return "", fmt.Errorf("re-checking checkout %d with Shopify: %w", c.ID, err)
+	}
+	for _, o := range orders {
+		if o.CancelledAt == nil {
+			return ReasonOrderAtShopify, nil
+		}
+	}
+	return "", nil
 }

@@ -167,6 +167,8 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request, body []byte, re
 			v, err = s.tagsMutation(st, f.name == "tagsAdd", args)
 		case f.name == "webPixel" || f.name == "webPixelCreate" || f.name == "webPixelUpdate":
 			v, err = s.webPixelField(op.mutation, f.name, at.scope(), st, args)
+		case !op.mutation && f.name == "orders":
+			v, err = s.ordersField(at.scope(), st, args)
 		case op.mutation && f.name == "bulkOperationRunQuery":
 			v, err = s.bulkOperationRunQuery(shop, args)
 		case !op.mutation && f.name == "bulkOperation":

@@ -158,6 +158,7 @@ type shopState struct {
 	discounts []Discount
 	tags      map[string][]string // gid -> tags
 	pixel     *webPixel
+	orders    []Order
 }
 
 // Request is one request the fake received.
