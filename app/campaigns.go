@@ -62,7 +62,7 @@ func (a *App) listSegments(c echo.Context) error {
 		n, _ := store.BuiltinSegment(k)
 		bs = append(bs, builtin{k, n})
 	}
-	return c.JSON(http.StatusOK, map[string]any{"segments": saved, "builtins": bs, "fields": store.SegmentFields})
+	return c.JSON(http.StatusOK, map[string]any{"segments": saved, "builtins": bs, "fields": store.SegmentFieldKeys()})
 }
 
 // segmentInput is a segment as the API takes it.

@@ -12,52 +12,6 @@ import (
 	"github.com/tsunagu/tsunagu/templates"
 )
 
-// segField describes one segment field for the point-and-click builder:
-// which operators it takes and what input suits its value.
-type segField struct {
-	Key string `json:"key"`
-	// Type picks the input: number, days, money, date, product, vendor,
-	// contains, text, month, bool, kind, click.
-	Type   string   `json:"type"`
-	Ops    []string `json:"ops"`
-	Within bool     `json:"within,omitempty"` // takes within_days
-}
-
-var (
-	opsCompare = []string{">=", "<=", "=", "!=", ">", "<"}
-	opsDate    = []string{"<", "<=", "=", ">=", ">"}
-	opsIn      = []string{"in", "not_in"}
-	opsEq      = []string{"=", "!="}
-	opsBool    = []string{"="}
-)
-
-// segFields is the builder's field list, in the order it offers them.
-var segFields = []segField{
-	{Key: "orders_count", Type: "number", Ops: opsCompare},
-	{Key: "total_spent", Type: "money", Ops: opsCompare},
-	{Key: "aov", Type: "money", Ops: opsCompare},
-	{Key: "days_since_last_order", Type: "days", Ops: opsCompare},
-	{Key: "days_since_first_order", Type: "days", Ops: opsCompare},
-	{Key: "last_order_date", Type: "date", Ops: opsDate},
-	{Key: "first_order_date", Type: "date", Ops: opsDate},
-	{Key: "product_id", Type: "product", Ops: opsIn},
-	{Key: "product_title", Type: "contains", Ops: []string{"contains", "not_contains"}},
-	{Key: "vendor", Type: "vendor", Ops: opsEq},
-	{Key: "coupon_used", Type: "bool", Ops: opsBool},
-	{Key: "coupon_unused", Type: "bool", Ops: opsBool},
-	{Key: "tag", Type: "text", Ops: opsEq},
-	{Key: "region", Type: "text", Ops: opsEq},
-	{Key: "country", Type: "text", Ops: opsEq},
-	{Key: "birthday_month", Type: "month", Ops: opsEq},
-	{Key: "days_since_signup", Type: "days", Ops: opsCompare},
-	{Key: "accepts_marketing", Type: "bool", Ops: opsBool},
-	{Key: "linked", Type: "bool", Ops: opsBool},
-	{Key: "friend", Type: "bool", Ops: opsBool},
-	{Key: "blocked", Type: "bool", Ops: opsBool},
-	{Key: "received", Type: "kind", Ops: opsEq, Within: true},
-	{Key: "clicked", Type: "click", Ops: opsEq, Within: true},
-}
-
 // segmentFunnel answers the reachability funnel of a segment reference.
 func (a *App) segmentFunnel(c echo.Context) error {
 	f, err := a.funnelOfRequest(c)
@@ -114,7 +68,7 @@ func (a *App) segmentsPage(c echo.Context) error {
 		bs = append(bs, builtin{k, n})
 	}
 	return a.renderAdmin(c, "segments", "segb.title", map[string]any{
-		"Segments": ss, "Cur": cur, "Builtins": bs, "Fields": segFields, "Kinds": templates.KindNames(nil), "Currency": shop.Currency,
+		"Segments": ss, "Cur": cur, "Builtins": bs, "Fields": store.BuilderSegmentFields(), "Kinds": templates.KindNames(nil), "Currency": shop.Currency,
 	})
 }
 

@@ -180,3 +180,49 @@ func FuzzCompileSegment(f *testing.F) {
 		}
 	})
 }
+
+// TestSegmentFieldTable: every field in the table compiles with its sample
+// value under each of its operators (and within_days where it takes it),
+// costs what the table says, and a field outside the table is refused.
+func TestSegmentFieldTable(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for _, f := range store.SegmentFieldTable() {
+		if seen[f.Key] || f.Type == "" || len(f.Ops) == 0 || f.Sample == "" {
+			t.Errorf("%s: duplicate or incomplete entry %+v", f.Key, f)
+		}
+		seen[f.Key] = true
+		for _, op := range f.Ops {
+			n := store.SegmentNode{Field: f.Key, Op: op, Value: json.RawMessage(f.Sample)}
+			if f.Within {
+				n.WithinDays = 30
+			}
+			if _, _, err := store.CompileSegment(n, segNow, time.UTC); err != nil {
+				t.Errorf("%s %s %s: %v", f.Key, op, f.Sample, err)
+			}
+		}
+		var list []json.RawMessage
+		values := 0
+		if json.Unmarshal([]byte(f.Sample), &list) == nil && f.CostPerValue > 0 {
+			values = len(list)
+		} else if f.CostPerValue > 0 {
+			values = 1
+		}
+		cost, err := store.SegmentCost(store.SegmentNode{Field: f.Key, Op: f.Ops[0], Value: json.RawMessage(f.Sample)})
+		if want := f.Cost + f.CostPerValue*values; err != nil || cost != want {
+			t.Errorf("%s: cost %d, %v; want %d", f.Key, cost, err, want)
+		}
+	}
+	if _, err := store.SegmentCost(store.SegmentNode{Field: "password", Op: "=", Value: json.RawMessage(`1`)}); !errors.Is(err, store.ErrBadSegment) {
+		t.Errorf("unknown field: %v", err)
+	}
+	keys := store.SegmentFieldKeys()
+	if len(keys) != len(seen) {
+		t.Errorf("keys %v", keys)
+	}
+	for _, f := range store.BuilderSegmentFields() {
+		if !seen[f.Key] || !f.Builder {
+			t.Errorf("builder field %s not from the table", f.Key)
+		}
+	}
+}

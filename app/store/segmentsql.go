@@ -209,29 +209,14 @@ var cmpOps = map[string]string{"=": "=", "!=": "<>", ">": ">", ">=": ">=", "<": 
 // inverted turns "days since X op N" into "X op' now-N days".
 var inverted = map[string]string{"=": "=", "!=": "<>", ">": "<", ">=": "<=", "<": ">", "<=": ">="}
 
-// segFieldCost is what one condition on a field costs, and what each
-// value in its list adds: about how many rows it probes per customer.
-// Plain customer columns cost 1; conditions that search orders, messages,
-// clicks or storefront events cost more.
-var segFieldCost = map[string][2]int{
-	"tag":         {0, 2},
-	"linked":      {2, 0},
-	"friend":      {2, 0},
-	"blocked":     {2, 0},
-	"coupon_used": {3, 0}, "coupon_unused": {3, 0},
-	"product_id": {10, 0}, "vendor": {10, 0}, "product_title": {15, 0},
-	"received":       {10, 1},
-	"clicked":        {20, 5},
-	"viewed_product": {10, 0}, "viewed_collection": {10, 0}, "added_to_cart": {10, 0},
-}
-
 // charge adds the cost of a condition on field (values == 0) or of its
 // values, and refuses it past the limit.
 func (c *segCompiler) charge(field string, values int) error {
-	fc, ok := segFieldCost[field]
+	f, ok := segmentField(field)
 	if !ok {
-		fc = [2]int{1, 0}
+		return fmt.Errorf("%w: unknown field %q", ErrBadSegment, field)
 	}
+	fc := [2]int{f.Cost, f.CostPerValue}
 	if values == 0 {
 		c.cost += fc[0]
 	} else {
@@ -559,14 +544,6 @@ func (c *segCompiler) leaf(n SegmentNode) (string, error) {
 func likeEscape(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
 	return r.Replace(s)
-}
-
-// SegmentFields documents the leaf fields for the admin UI.
-var SegmentFields = []string{
-	"orders_count", "total_spent", "aov", "days_since_last_order", "days_since_first_order", "first_order_date",
-	"last_order_date", "product_id", "vendor", "product_title", "tag", "region", "country", "birthday_month",
-	"accepts_marketing", "linked", "friend", "blocked", "received", "clicked", "coupon_used", "coupon_unused",
-	"days_since_signup", "viewed_product", "viewed_collection", "added_to_cart",
 }
 
 // itoa is strconv.FormatInt for ids in SQL-free places (task ids, keys).
