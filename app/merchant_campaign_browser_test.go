@@ -173,7 +173,8 @@ func TestCampaignComposerBrowser(t *testing.T) {
 		}
 	}
 	// The page follows the campaign to done.
-	waitJS(t, ctx, `document.getElementById("c-status").dataset.status === "done"`)
+	// Null-safe: the page reloads itself while the campaign runs.
+	waitJS(t, ctx, `document.getElementById("c-status") && document.getElementById("c-status").dataset.status === "done"`)
 	if sent := evalJS[string](t, ctx, `document.querySelector('[data-k="sent"]').textContent`); sent != fmt.Sprint(fc.Forecast.Recipients) {
 		t.Errorf("campaign page shows %s sent", sent)
 	}
