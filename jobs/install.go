@@ -82,6 +82,21 @@ func (w *Worker) applyCustomer(ctx context.Context, shop *store.Shop, c *shopify
 	})
 }
 
+// withLiveCustomer runs fn in a transaction on the shop's customer with
+// Shopify id (created bare if new), unless that customer was redacted.
+func (w *Worker) withLiveCustomer(ctx context.Context, shop *store.Shop, id int64, fn func(tx *store.DB, c *store.Customer) error) error {
+	return w.DB.Tx(ctx, func(tx *store.DB) error {
+		c, err := tx.UpsertCustomerProfile(ctx, store.CustomerProfile{ShopID: shop.ID, ShopifyID: id})
+		if err != nil {
+			return err
+		}
+		if c.RedactedAt != nil {
+			return errIgnore{"customer redacted"}
+		}
+		return fn(tx, c)
+	})
+}
+
 // applyCustomerTags applies customer.tags_added / customer.tags_removed:
 // the listed tags change at occurredAt; per tag the latest change wins,
 // so deliveries may come in any order and twice.
@@ -98,14 +113,7 @@ func (w *Worker) applyCustomerTags(ctx context.Context, shop *store.Shop, ev *st
 	if p.OccurredAt != nil {
 		at = *p.OccurredAt
 	}
-	return w.DB.Tx(ctx, func(tx *store.DB) error {
-		c, err := tx.UpsertCustomerProfile(ctx, store.CustomerProfile{ShopID: shop.ID, ShopifyID: id})
-		if err != nil {
-			return err
-		}
-		if c.RedactedAt != nil {
-			return errIgnore{"customer redacted"}
-		}
+	return w.withLiveCustomer(ctx, shop, id, func(tx *store.DB, c *store.Customer) error {
 		changed, err := tx.ApplyCustomerTags(ctx, c.ID, p.Tags, add, at)
 		if err == nil && !changed {
 			return errIgnore{"no tag changed (a redelivery, or older than the stored change)"}
@@ -145,15 +153,8 @@ func (w *Worker) applyConsent(ctx context.Context, shop *store.Shop, ev *store.E
 	if consent.ConsentUpdatedAt != nil {
 		at = *consent.ConsentUpdatedAt
 	}
-	return w.DB.Tx(ctx, func(tx *store.DB) error {
-		c, err := tx.UpsertCustomerProfile(ctx, store.CustomerProfile{ShopID: shop.ID, ShopifyID: id})
-		if err != nil {
-			return err
-		}
-		if c.RedactedAt != nil {
-			return errIgnore{"customer redacted"}
-		}
-		err = tx.SetMarketingConsent(ctx, c.ID, channel, consent.State, at)
+	return w.withLiveCustomer(ctx, shop, id, func(tx *store.DB, c *store.Customer) error {
+		err := tx.SetMarketingConsent(ctx, c.ID, channel, consent.State, at)
 		if errors.Is(err, store.ErrStaleConsent) {
 			return errIgnore{err.Error()}
 		}
