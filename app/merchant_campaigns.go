@@ -27,7 +27,7 @@ func (a *App) campaignForecast(c echo.Context) error {
 		return err
 	}
 	// A campaign waits out quiet hours, so everyone under the cap gets it.
-	fc := core.ForecastSend(f.ReachableLater, shop.Settings.ReportOptions().YenPerMessage, quotaLeft(q, a.Now()))
+	fc := core.ForecastSend(f.ReachableLater, shop.Settings.ReportOptions().YenPerMessage, quotaLeft(q, a.Now(), shop.Location()))
 	return c.JSON(http.StatusOK, map[string]any{"funnel": f, "forecast": fc})
 }
 
@@ -202,14 +202,11 @@ func (a *App) campaignAB(c echo.Context) error {
 }
 
 // quotaLeft is this month's remaining LINE messages from the last reading,
-// nil when unknown or unlimited.
-func quotaLeft(q *store.LineQuota, now time.Time) *int64 {
-	if !q.Limited || q.CheckedAt == nil || q.CheckedAt.Year() != now.Year() || q.CheckedAt.Month() != now.Month() {
+// nil when unknown or unlimited (quotaOf decides; loc is the shop's).
+func quotaLeft(q *store.LineQuota, now time.Time, loc *time.Location) *int64 {
+	v := quotaOf(q, now, loc)
+	if !v.Known {
 		return nil
 	}
-	left := max(q.MonthlyLimit-q.Used, 0)
-	if q.ExhaustedMonth == now.Format("2006-01") {
-		left = 0
-	}
-	return &left
+	return &v.Left
 }

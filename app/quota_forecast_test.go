@@ -26,7 +26,7 @@ func TestQuotaLeft(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := quotaLeft(&tt.q, now)
+			got := quotaLeft(&tt.q, now, time.UTC)
 			if (got == nil) != (tt.want < 0) || (got != nil && *got != tt.want) {
 				t.Errorf("quotaLeft = %v, want %d", got, tt.want)
 			}
