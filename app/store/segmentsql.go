@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -471,6 +472,10 @@ func (c *segCompiler) leaf(n SegmentNode) (string, error) {
 		}
 		cond := "EXISTS (SELECT 1 FROM messages m WHERE m.customer_id = c.id AND m.status = " + c.arg(MsgSent) +
 			" AND " + in("m.kind", vals, false) + since("m.sent_at") + ")"
+		if slices.Contains(vals, CampaignMessageKind) {
+			// Campaign messages are their recipient rows.
+			cond = "(" + cond + " OR EXISTS (SELECT 1 FROM campaign_recipients r WHERE r.customer_id = c.id AND r.status = " + c.arg(MsgSent) + since("r.sent_at") + "))"
+		}
 		return negate(cond)
 	case "clicked":
 		// value: a message kind, "any", or "campaign" for campaign links.
