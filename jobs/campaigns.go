@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/tsunagu/tsunagu/app/core"
-	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/line"
 )
@@ -197,7 +195,7 @@ func (w *Worker) channelToken(ctx context.Context, shopID int64) (string, error)
 func (w *Worker) campaignMessages(camp *store.Campaign, v *store.CampaignVariant) ([]line.Message, error) {
 	link := ""
 	if v.Link != "" {
-		link = CampaignLinkURL(w.BaseURL, w.Signer, camp.ID, v.Name)
+		link = core.CampaignLinkURL(w.BaseURL, w.Signer, camp.ID, v.Name)
 	}
 	out := make([]line.Message, 0, len(v.Messages))
 	for _, m := range v.Messages {
@@ -216,59 +214,4 @@ func (w *Worker) campaignMessages(camp *store.Campaign, v *store.CampaignVariant
 		return nil, fmt.Errorf("a campaign sends 1 to %d messages, not %d", line.MaxMessagesPerRequest, len(out))
 	}
 	return out, nil
-}
-
-// CampaignLinkURL is a variant's tracked link: /cc/{token}, where the
-// token is the campaign and variant signed with the app's key, so click
-// ids cannot be guessed or enumerated. The handler records the click and
-// redirects to the variant's Link (read from the database, so the URL
-// cannot be turned into an open redirect). Multicast sends one body to 500
-// people, so the link names the variant, not the person; the token does
-// not expire (a customer may open an old message months later) and is the
-// same for every batch of the campaign.
-func CampaignLinkURL(baseURL string, s *secretbox.Signer, campaignID int64, variant string) string {
-	return strings.TrimRight(baseURL, "/") + "/cc/" + CampaignClickToken(s, campaignID, variant)
-}
-
-// CampaignClickPurpose separates campaign click tokens from other signed tokens.
-const CampaignClickPurpose = "campaign-click"
-
-// campaignClickExpiry is fixed (not "now + TTL") so that every batch of a
-// campaign carries the same link.
-var campaignClickExpiry = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// CampaignClickToken signs "campaignID|variant".
-func CampaignClickToken(s *secretbox.Signer, campaignID int64, variant string) string {
-	return s.Sign(CampaignClickPurpose, []byte(strconv.FormatInt(campaignID, 10)+"|"+variant), campaignClickExpiry)
-}
-
-// ParseCampaignClickToken verifies a token from CampaignClickToken.
-func ParseCampaignClickToken(s *secretbox.Signer, token string, now time.Time) (int64, string, error) {
-	b, err := s.Verify(CampaignClickPurpose, token, now)
-	if err != nil {
-		return 0, "", err
-	}
-	id, variant, ok := strings.Cut(string(b), "|")
-	n, err := strconv.ParseInt(id, 10, 64)
-	if !ok || err != nil || n <= 0 {
-		return 0, "", secretbox.ErrBadToken
-	}
-	return n, variant, nil
-}
-
-// UTMLink adds Tsunagu's UTM parameters for a campaign to dest.
-func UTMLink(dest string, campaignID int64, variant string) string {
-	u, err := url.Parse(dest)
-	if err != nil {
-		return dest
-	}
-	q := u.Query()
-	q.Set("utm_source", "line")
-	q.Set("utm_medium", "tsunagu")
-	q.Set("utm_campaign", "campaign-"+strconv.FormatInt(campaignID, 10))
-	if variant != "" {
-		q.Set("utm_content", variant)
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
 }
