@@ -7,8 +7,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/tsunagu/tsunagu/line/linetest"
 	"github.com/tsunagu/tsunagu/app/testenv"
+	"github.com/tsunagu/tsunagu/line/linetest"
 )
 
 // Two staff edit the automations at once: the second save, made against
