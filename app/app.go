@@ -225,6 +225,14 @@ func (a *App) Reconciler() *jobs.Reconciler {
 	return &jobs.Reconciler{DB: a.DB, Queue: a.Queue, Log: a.Log, Now: a.Now, Interval: a.reconcileEvery}
 }
 
+// enqueueRichMenuSync makes the shop's rich-menu sync due now; a failed
+// enqueue is logged, and the reconciler enqueues it later.
+func (a *App) enqueueRichMenuSync(c echo.Context, shopID int64) {
+	if err := jobs.RequestRichMenuSync(c.Request().Context(), a.DB, a.Queue, shopID, a.Now()); err != nil {
+		a.Log.Warn("enqueueing rich menu sync", "shop_id", shopID, "err", err)
+	}
+}
+
 // RunWorkers runs Asynq workers and the relay until ctx is done, then
 // finishes in-flight tasks before returning.
 func (a *App) RunWorkers(ctx context.Context) error {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/app/testenv"
 	"github.com/tsunagu/tsunagu/jobs"
@@ -197,7 +198,7 @@ func TestCampaignEndToEndWithRestart(t *testing.T) {
 	}
 
 	// Measurement: a click and an order with the coupon within the window.
-	click := httptest.NewRequest(http.MethodGet, "/cc/"+jobs.CampaignClickToken(a.Signer, camp.ID, "A"), nil)
+	click := httptest.NewRequest(http.MethodGet, "/cc/"+core.CampaignClickToken(a.Signer, camp.ID, "A"), nil)
 	crec := httptest.NewRecorder()
 	a.Handler().ServeHTTP(crec, click)
 	if crec.Code != http.StatusFound || !strings.Contains(crec.Header().Get("Location"), "utm_campaign=campaign-") {

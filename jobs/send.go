@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -345,17 +343,7 @@ func isLastAttempt(ctx context.Context) bool {
 	return ok1 && ok2 && n >= max
 }
 
-func failReason(err error) string {
-	var apiErr *line.APIError
-	if errors.As(err, &apiErr) {
-		s := fmt.Sprintf("LINE %d: %s", apiErr.Status, apiErr.Message)
-		if len(apiErr.Details) > 0 {
-			s += " (" + strings.Join(apiErr.Details, "; ") + ")"
-		}
-		return s
-	}
-	return "send error: " + err.Error()
-}
+func failReason(err error) string { return core.FailReason(err) }
 
 // retryAfter extracts LINE's Retry-After from a send error.
 func retryAfter(err error) (time.Duration, bool) {

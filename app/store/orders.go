@@ -15,8 +15,10 @@ var orderColumns = []string{"customer_id", "name", "email", "currency", "total_p
 // notOlder keeps a stored order when the delivery is older than it: Shopify
 // delivers webhooks out of order, and a late orders/create must not undo a
 // refund or a cancellation that an orders/updated already brought.
-var notOlder = clause.Where{Exprs: []clause.Expression{clause.Expr{
-	SQL: "orders.shopify_updated_at IS NULL OR excluded.shopify_updated_at IS NULL OR excluded.shopify_updated_at >= orders.shopify_updated_at"}}}
+var notOlder = clause.Where{Exprs: []clause.Expression{clause.Expr{SQL: notOlderSQL}}}
+
+// notOlderSQL is notOlder's condition (also the history import's).
+const notOlderSQL = "(orders.shopify_updated_at IS NULL OR excluded.shopify_updated_at IS NULL OR excluded.shopify_updated_at >= orders.shopify_updated_at)"
 
 // itemChunk bounds the rows of one multi-row INSERT (PostgreSQL takes at
 // most 65,535 parameters in a statement; an item row has 11).

@@ -251,7 +251,7 @@ func benchCampaign(ctx context.Context, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	w := &jobs.Worker{DB: db, Box: box, LINE: msgr, Templates: tpl, Queue: jobs.NewQueue(client), Log: log, BaseURL: "http://localhost:8080"}
+	w := &jobs.Worker{DB: db, Box: box, Signer: secretbox.NewSigner(key), LINE: msgr, Templates: tpl, Queue: jobs.NewQueue(client), Log: log, BaseURL: "http://localhost:8080"}
 	cfg := jobs.ServerConfig(*conc, log)
 	cfg.TaskCheckInterval = 10 * time.Millisecond
 	server := asynq.NewServer(redisOpt, cfg)

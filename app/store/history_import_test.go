@@ -1,0 +1,182 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/app/testenv"
+)
+
+func importing(t *testing.T, db *store.DB, shopID int64, kind string) *store.HistoryImport {
+	t.Helper()
+	ctx := context.Background()
+	hs, err := db.StartHistoryImport(ctx, shopID, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.StartHistoryImport(ctx, shopID, nil, time.Now()); !errors.Is(err, store.ErrHistoryBusy) {
+		t.Fatalf("second start: %v", err)
+	}
+	for _, h := range hs {
+		if h.Kind == kind {
+			if ok, err := db.MoveHistoryImport(ctx, h.ID, store.HistoryPending, map[string]any{"status": store.HistoryImporting}, time.Now()); !ok || err != nil {
+				t.Fatalf("move: %v %v", ok, err)
+			}
+			return &h
+		}
+	}
+	t.Fatalf("no %s import", kind)
+	return nil
+}
+
+func histOrder(shopID, id, cust int64, name string, updated time.Time, titles ...string) store.ImportedOrder {
+	o := store.ImportedOrder{CustomerShopifyID: cust, Order: store.Order{ShopID: shopID, ShopifyID: id, Name: name,
+		TotalPrice: decimal.NewFromInt(1000), FinancialStatus: "paid", OrderedAt: updated.Add(-time.Hour), ShopifyUpdatedAt: &updated}}
+	for i, tt := range titles {
+		o.Order.Items = append(o.Order.Items, store.OrderItem{ShopifyID: id*10 + int64(i), Title: tt, Quantity: 1, Price: decimal.NewFromInt(1000)})
+	}
+	return o
+}
+
+// History orders are written in batches with the cursor, never over a
+// newer webhook copy, a cancellation sticks, and a rerun changes nothing.
+func TestImportOrderBatch(t *testing.T) {
+	t.Parallel()
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		shop := newShop(t, db)
+		old := time.Date(2021, 5, 1, 0, 0, 0, 0, time.UTC)
+		live := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+		// Stored from webhooks: order 2 newer than history, order 3 cancelled.
+		c, err := db.UpsertCustomerProfile(ctx, store.CustomerProfile{ShopID: shop.ID, ShopifyID: 7, Email: store.Str("live@example.com")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w2 := histOrder(shop.ID, 2, 7, "#2-live", live, "Live tea").Order
+		w2.CustomerID = &c.ID
+		cancelled := old.Add(-time.Minute)
+		w3 := histOrder(shop.ID, 3, 7, "#3", old.Add(-time.Hour)).Order
+		w3.CustomerID, w3.CancelledAt = &c.ID, &cancelled
+		for _, o := range []*store.Order{&w2, &w3} {
+			if _, err := db.UpsertOrderIfNewer(ctx, o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		h := importing(t, db, shop.ID, store.HistoryOrders)
+		batch := []store.ImportedOrder{
+			histOrder(shop.ID, 1, 7, "#1", old, "Sencha", "Matcha"),
+			histOrder(shop.ID, 2, 7, "#2-old", old, "Old tea"),
+			histOrder(shop.ID, 3, 7, "#3", old, "Hojicha"),
+			histOrder(shop.ID, 4, 8, "#4", old),
+			histOrder(shop.ID, 5, 0, "#5 guest", old, "Gift"),
+		}
+		n, err := db.ImportOrderBatch(ctx, h.ID, 0, batch, time.Now())
+		if err != nil || n != 4 {
+			t.Fatalf("written %d: %v", n, err)
+		}
+		// The same batch at a stale cursor is refused and writes nothing.
+		if _, err := db.ImportOrderBatch(ctx, h.ID, 0, batch, time.Now()); !errors.Is(err, store.ErrHistoryCursor) {
+			t.Fatalf("stale cursor: %v", err)
+		}
+		check := func(when string) {
+			t.Helper()
+			o2, err := db.OrderByShopifyID(ctx, shop.ID, 2)
+			if err != nil || o2.Name != "#2-live" || len(o2.Items) != 1 || o2.Items[0].Title != "Live tea" {
+				t.Fatalf("%s: webhook order overwritten: %+v %v", when, o2, err)
+			}
+			o3, _ := db.OrderByShopifyID(ctx, shop.ID, 3)
+			if o3.CancelledAt == nil || len(o3.Items) != 1 {
+				t.Fatalf("%s: order 3 = %+v", when, o3)
+			}
+			o1, _ := db.OrderByShopifyID(ctx, shop.ID, 1)
+			if len(o1.Items) != 2 || o1.CustomerID == nil || *o1.CustomerID != c.ID {
+				t.Fatalf("%s: order 1 = %+v", when, o1)
+			}
+			cust, _ := db.Customer(ctx, shop.ID, c.ID)
+			// 1 and 2 stand (3 is cancelled): 2 orders, last the live one.
+			if cust.OrdersCount != 2 || !cust.TotalSpent.Equal(decimal.NewFromInt(2000)) || cust.LastOrderAt == nil || !cust.LastOrderAt.Equal(live.Add(-time.Hour)) {
+				t.Fatalf("%s: stats %d %s %v", when, cust.OrdersCount, cust.TotalSpent, cust.LastOrderAt)
+			}
+			other, err := db.CustomerByShopifyID(ctx, shop.ID, 8)
+			if err != nil || other.OrdersCount != 1 || other.Email != "" {
+				t.Fatalf("%s: bare customer 8 = %+v %v", when, other, err)
+			}
+			var items int64
+			db.G.Model(&store.OrderItem{}).Count(&items)
+			if items != 5 {
+				t.Fatalf("%s: %d items", when, items)
+			}
+		}
+		check("first run")
+		// A re-import (next cursor) of the same history changes nothing.
+		if _, err := db.ImportOrderBatch(ctx, h.ID, 5, batch, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		check("rerun")
+		hs, _ := db.HistoryImports(ctx, shop.ID)
+		for _, x := range hs {
+			if x.Kind == store.HistoryOrders && (x.RowsDone != 10 || x.RowsWritten == 0) {
+				t.Fatalf("import = %+v", x)
+			}
+		}
+	})
+}
+
+// History customers fill empty profile fields only, never undo a newer
+// tag or consent change, and a redacted customer stays erased.
+func TestImportCustomerBatch(t *testing.T) {
+	t.Parallel()
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		shop := newShop(t, db)
+		histAt := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+		c1, err := db.UpsertCustomerProfile(ctx, store.CustomerProfile{ShopID: shop.ID, ShopifyID: 1, Email: store.Str("new@example.com")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// customer.tags_removed after the history copy: "vip" stays removed.
+		if _, err := db.ApplyCustomerTags(ctx, c1.ID, []string{"vip"}, false, histAt.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.SetMarketingConsent(ctx, c1.ID, store.ConsentEmail, "unsubscribed", histAt.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		c3, _ := db.UpsertCustomerProfile(ctx, store.CustomerProfile{ShopID: shop.ID, ShopifyID: 3})
+		db.G.Model(&store.Customer{}).Where("id = ?", c3.ID).Update("redacted_at", time.Now())
+		h := importing(t, db, shop.ID, store.HistoryCustomers)
+		batch := []store.ImportedCustomer{
+			{ShopifyID: 1, Email: "old@example.com", FirstName: "Hanako", Tags: []string{"vip", "tea"}, EmailConsent: "SUBSCRIBED", EmailConsentAt: &histAt, UpdatedAt: histAt},
+			{ShopifyID: 2, Email: "b@example.com", Locale: "en", Tags: []string{"wholesale"}, Birthday: "1990-04-01", SMSConsent: "SUBSCRIBED", UpdatedAt: histAt},
+			{ShopifyID: 3, Email: "erased@example.com", UpdatedAt: histAt},
+		}
+		n, err := db.ImportCustomerBatch(ctx, shop.ID, h.ID, 0, batch, time.Now())
+		if err != nil || n != 2 {
+			t.Fatalf("written %d: %v", n, err)
+		}
+		got1, _ := db.Customer(ctx, shop.ID, c1.ID)
+		if got1.Email != "new@example.com" || got1.FirstName != "Hanako" || got1.Tags != "tea" || got1.AcceptsMarketing {
+			t.Fatalf("customer 1 = %+v", got1)
+		}
+		got2, _ := db.CustomerByShopifyID(ctx, shop.ID, 2)
+		if got2.Email != "b@example.com" || got2.Locale != "en" || got2.Tags != "wholesale" || got2.Birthday != "1990-04-01" || !got2.SMSMarketing {
+			t.Fatalf("customer 2 = %+v", got2)
+		}
+		got3, _ := db.Customer(ctx, shop.ID, c3.ID)
+		if got3.Email != "" {
+			t.Fatalf("redacted customer refilled: %+v", got3)
+		}
+		if _, err := db.ImportCustomerBatch(ctx, shop.ID, h.ID, 3, batch, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		again, _ := db.CustomerByShopifyID(ctx, shop.ID, 2)
+		if fmt.Sprint(again.Tags, again.Birthday) != fmt.Sprint(got2.Tags, got2.Birthday) {
+			t.Fatalf("rerun changed customer 2: %+v", again)
+		}
+	})
+}
