@@ -1,11 +1,11 @@
-package store
+package segment
 
-// SegmentField describes one field a segment condition can test: the
+// Field describes one field a segment condition can test: the
 // builder's input type and operators, whether it takes within_days, and
-// what a condition on it costs (see MaxSegmentCost). The compiler charges
+// what a condition on it costs (see MaxCost). The compiler charges
 // from this table and refuses fields not in it; the admin builder's field
 // list and the API's field list derive from it (TestSegmentFieldTable).
-type SegmentField struct {
+type Field struct {
 	Key string `json:"key"`
 	// Type picks the builder's input: number, days, money, date, product,
 	// vendor, contains, text, month, bool, kind, click, id.
@@ -28,8 +28,8 @@ var (
 	segOpsBool    = []string{"="}
 )
 
-// segmentFields is the table, in the order the builder offers the fields.
-var segmentFields = []SegmentField{
+// fields is the table, in the order the builder offers the fields.
+var fields = []Field{
 	{Key: "orders_count", Type: "number", Ops: segOpsCompare, Builder: true, Cost: 1, Sample: `3`},
 	{Key: "total_spent", Type: "money", Ops: segOpsCompare, Builder: true, Cost: 1, Sample: `5000`},
 	{Key: "aov", Type: "money", Ops: segOpsCompare, Builder: true, Cost: 1, Sample: `3000`},
@@ -58,13 +58,13 @@ var segmentFields = []SegmentField{
 	{Key: "added_to_cart", Type: "id", Ops: segOpsIn, Within: true, Cost: 10, Sample: `true`},
 }
 
-// SegmentFieldTable returns the field table (a copy).
-func SegmentFieldTable() []SegmentField { return append([]SegmentField(nil), segmentFields...) }
+// FieldTable returns the field table (a copy).
+func FieldTable() []Field { return append([]Field(nil), fields...) }
 
-// BuilderSegmentFields are the fields the point-and-click builder offers.
-func BuilderSegmentFields() []SegmentField {
-	var out []SegmentField
-	for _, f := range segmentFields {
+// BuilderFields are the fields the point-and-click builder offers.
+func BuilderFields() []Field {
+	var out []Field
+	for _, f := range fields {
 		if f.Builder {
 			out = append(out, f)
 		}
@@ -72,20 +72,20 @@ func BuilderSegmentFields() []SegmentField {
 	return out
 }
 
-// SegmentFieldKeys lists every field's key (the API's "fields").
-func SegmentFieldKeys() []string {
-	out := make([]string, len(segmentFields))
-	for i, f := range segmentFields {
+// FieldKeys lists every field's key (the API's "fields").
+func FieldKeys() []string {
+	out := make([]string, len(fields))
+	for i, f := range fields {
 		out[i] = f.Key
 	}
 	return out
 }
 
-func segmentField(key string) (SegmentField, bool) {
-	for _, f := range segmentFields {
+func lookupField(key string) (Field, bool) {
+	for _, f := range fields {
 		if f.Key == key {
 			return f, true
 		}
 	}
-	return SegmentField{}, false
+	return Field{}, false
 }
