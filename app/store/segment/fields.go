@@ -1,4 +1,4 @@
-package store
+package segment
 
 import (
 	"encoding/json"
@@ -6,12 +6,12 @@ import (
 	"strings"
 )
 
-// SegmentField describes one field a segment condition can test: the
+// Field describes one field a segment condition can test: the
 // builder's input type and operators, whether it takes within_days, and
-// what a condition on it costs (see MaxSegmentCost). The compiler charges
+// what a condition on it costs (see MaxCost). The compiler charges
 // from this table and refuses fields not in it; the admin builder's field
 // list and the API's field list derive from it (TestSegmentFieldTable).
-type SegmentField struct {
+type Field struct {
 	Key string `json:"key"`
 	// Type picks the builder's input: number, days, money, date, product,
 	// vendor, contains, text, month, bool, kind, click, id.
@@ -38,8 +38,8 @@ var (
 	segOpsBool    = []string{"="}
 )
 
-// segmentFields is the table, in the order the builder offers the fields.
-var segmentFields = []SegmentField{
+// fields is the table, in the order the builder offers the fields.
+var fields = []Field{
 	{Key: "orders_count", Type: "number", Ops: segOpsCompare, Builder: true, Cost: 1, Sample: `3`, SQL: sqlNumeric("c.orders_count")},
 	{Key: "total_spent", Type: "money", Ops: segOpsCompare, Builder: true, Cost: 1, Sample: `5000`, SQL: sqlNumeric("c.total_spent")},
 	// Customers without orders have no average; they never match.
@@ -99,9 +99,9 @@ func sqlLowerIn(col string) func(*segLeaf) (string, error) {
 }
 
 func sqlProductID(l *segLeaf) (string, error) {
-	ids, ok := l.ids(MaxSegmentList)
+	ids, ok := l.ids(MaxList)
 	if !ok {
-		return "", l.bad(fmt.Sprintf("value must be a product id or a list of up to %d", MaxSegmentList))
+		return "", l.bad(fmt.Sprintf("value must be a product id or a list of up to %d", MaxList))
 	}
 	return l.negate(l.purchased(l.idList("oi.product_id", ids)))
 }
@@ -116,10 +116,10 @@ func sqlVendor(l *segLeaf) (string, error) {
 
 func sqlProductTitle(l *segLeaf) (string, error) {
 	var s string
-	if err := json.Unmarshal(l.n.Value, &s); err != nil || s == "" || len(s) > maxSegmentString {
-		return "", l.bad(fmt.Sprintf("value must be a non-empty string of up to %d bytes", maxSegmentString))
+	if err := json.Unmarshal(l.n.Value, &s); err != nil || s == "" || len(s) > maxString {
+		return "", l.bad(fmt.Sprintf("value must be a non-empty string of up to %d bytes", maxString))
 	}
-	cond := "LOWER(oi.title) LIKE " + l.arg("%"+likeEscape(strings.ToLower(s))+"%") + ` ESCAPE '\'`
+	cond := "LOWER(oi.title) LIKE " + l.arg("%"+LikeEscape(strings.ToLower(s))+"%") + ` ESCAPE '\'`
 	switch l.n.Op {
 	case "contains", "":
 		return l.purchased(cond), nil
@@ -138,7 +138,7 @@ func sqlTag(l *segLeaf) (string, error) {
 	parts := make([]string, len(vals))
 	for i, v := range vals {
 		parts[i] = "(',' || REPLACE(LOWER(c.tags), ', ', ',') || ',') LIKE " +
-			l.arg("%,"+likeEscape(strings.ToLower(strings.TrimSpace(v)))+",%") + ` ESCAPE '\'`
+			l.arg("%,"+LikeEscape(strings.ToLower(strings.TrimSpace(v)))+",%") + ` ESCAPE '\'`
 	}
 	return l.negate("(" + strings.Join(parts, " OR ") + ")")
 }
@@ -253,13 +253,13 @@ func sqlPixel(name, col string) func(*segLeaf) (string, error) {
 	}
 }
 
-// SegmentFieldTable returns the field table (a copy).
-func SegmentFieldTable() []SegmentField { return append([]SegmentField(nil), segmentFields...) }
+// FieldTable returns the field table (a copy).
+func FieldTable() []Field { return append([]Field(nil), fields...) }
 
-// BuilderSegmentFields are the fields the point-and-click builder offers.
-func BuilderSegmentFields() []SegmentField {
-	var out []SegmentField
-	for _, f := range segmentFields {
+// BuilderFields are the fields the point-and-click builder offers.
+func BuilderFields() []Field {
+	var out []Field
+	for _, f := range fields {
 		if f.Builder {
 			out = append(out, f)
 		}
@@ -267,20 +267,20 @@ func BuilderSegmentFields() []SegmentField {
 	return out
 }
 
-// SegmentFieldKeys lists every field's key (the API's "fields").
-func SegmentFieldKeys() []string {
-	out := make([]string, len(segmentFields))
-	for i, f := range segmentFields {
+// FieldKeys lists every field's key (the API's "fields").
+func FieldKeys() []string {
+	out := make([]string, len(fields))
+	for i, f := range fields {
 		out[i] = f.Key
 	}
 	return out
 }
 
-func segmentField(key string) (SegmentField, bool) {
-	for _, f := range segmentFields {
+func lookupField(key string) (Field, bool) {
+	for _, f := range fields {
 		if f.Key == key {
 			return f, true
 		}
 	}
-	return SegmentField{}, false
+	return Field{}, false
 }
