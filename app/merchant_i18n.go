@@ -86,6 +86,8 @@ var merchantText = map[string][2]string{
 	"field.linked":                 {"LINE 連携済み", "Linked to LINE"},
 	"field.friend":                 {"LINE 友だち（ブロックなし）", "LINE friend (not blocked)"},
 	"field.blocked":                {"LINE をブロック中", "Blocked on LINE"},
+	"field.friend_not_linked":      {"LINE 友だち（未連携）", "LINE friend, not linked"},
+	"field.friend_days":            {"LINE 友だちになってからの日数", "Days as a LINE friend"},
 	"field.received":               {"受け取ったメッセージ", "Messages received"},
 	"field.clicked":                {"メッセージ内のリンクをクリック", "Clicked a link in a message"},
 

@@ -104,7 +104,8 @@ func TestSegmentAPI(t *testing.T) {
 	// Segments and campaigns are separate pages: the builder offers the built-ins.
 	rec = adminCall(t, a, http.MethodGet, "/admin/segments", nil)
 	body = rec.Body.String()
-	for _, want := range []string{"セグメント · Tsunagu", `<a href="/admin/segments" class="active">`, `data-builtin="vip">VIP（RFM 上位）</button>`} {
+	for _, want := range []string{"セグメント · Tsunagu", `<a href="/admin/segments" class="active">`, `data-builtin="vip">VIP（RFM 上位）</button>`,
+		"friend_not_linked", "friend_days"} { // the builder's fields come from store's table
 		if rec.Code != 200 || !strings.Contains(body, want) {
 			t.Errorf("segments page %d lacks %q", rec.Code, want)
 		}
