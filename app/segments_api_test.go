@@ -188,14 +188,15 @@ func TestAutomationsPlanOnce(t *testing.T) {
 	}
 	shop, _ := db.Shop(ctx, au.shop.ID)
 	w := a.Worker()
-	if rec := adminCall(t, a, http.MethodPut, "/api/automations", map[string]any{"automations": map[string]any{"win_back_days": -1}}); rec.Code != http.StatusBadRequest {
+	version := decode[automationSettings](t, adminCall(t, a, http.MethodGet, "/api/automations", nil)).Version
+	if rec := adminCall(t, a, http.MethodPut, "/api/automations", map[string]any{"automations": map[string]any{"win_back_days": -1}, "version": version}); rec.Code != http.StatusUnprocessableEntity {
 		t.Errorf("bad automations: %d", rec.Code)
 	}
 	if n, _ := w.PlanAutomations(ctx, shop, testNow); n != 0 {
 		t.Fatalf("automations are off by default, planned %d", n)
 	}
 	rec := adminCall(t, a, http.MethodPut, "/api/automations", map[string]any{
-		"automations": map[string]any{"birthday": true, "win_back": true, "coupon_expiry": true}, "yen_per_message": 2.5})
+		"automations": map[string]any{"birthday": true, "win_back": true, "coupon_expiry": true}, "yen_per_message": 2.5, "version": version})
 	if rec.Code != http.StatusOK {
 		t.Fatalf("put automations: %d %s", rec.Code, rec.Body)
 	}
