@@ -211,6 +211,7 @@ const (
 	srcMessage
 	srcActivity
 	srcBrowse
+	srcCampaignMessage
 )
 
 // TimelineEntry is one thing that happened to a customer.
@@ -493,6 +494,31 @@ var timelineSources = []timelineSource{
 			}
 			return []TimelineEntry{{At: m.CreatedAt, Group: TLMessages, Kind: m.Kind, ID: m.ID, Status: m.Status, Reason: m.Reason,
 				Content: m.Content, Details: d, src: srcMessage}}
+		})
+	}},
+	// Campaign messages are their recipient rows, settled at updated_at.
+	{name: "campaign messages", on: group(TLMessages), read: func(q *timelineQuery) ([]TimelineEntry, int, *TimelineEntry, error) {
+		type crow struct {
+			CampaignRecipient
+			CampaignName string
+		}
+		var rs []crow
+		w, a := q.cur.bound("r.updated_at", "r.id", srcCampaignMessage)
+		if err := q.g().Raw("SELECT r.*, k.name AS campaign_name FROM campaign_recipients r JOIN campaigns k ON k.id = r.campaign_id WHERE r.shop_id = ? AND r.customer_id = ? AND "+
+			settledCampaignMessages+" AND "+w+" ORDER BY r.updated_at DESC, r.id DESC LIMIT ?", append(append([]any{q.shopID, q.customerID}, a...), q.n)...).
+			Scan(&rs).Error; err != nil {
+			return nil, 0, nil, fmt.Errorf("loading timeline campaign messages: %w", err)
+		}
+		return pagedRows(rs, func(r crow) time.Time { return r.UpdatedAt }, func(r crow) int64 { return r.ID }, srcCampaignMessage, func(r crow) []TimelineEntry {
+			d := map[string]any{"campaign_id": r.CampaignID, "campaign": r.CampaignName, "variant": r.Variant}
+			if r.SentAt != nil {
+				d["sent_at"] = r.SentAt
+			}
+			if r.LineRequestID != "" {
+				d["line_request_id"] = r.LineRequestID
+			}
+			return []TimelineEntry{{At: r.UpdatedAt, Group: TLMessages, Kind: CampaignMessageKind, ID: r.ID, Status: r.Status, Reason: r.Reason,
+				Summary: r.CampaignName, Details: d, src: srcCampaignMessage}}
 		})
 	}},
 	// linked/unlinked/coupon_issued come from their own tables above.
