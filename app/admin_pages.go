@@ -219,7 +219,18 @@ func (a *App) pageSettings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	fwds, err := a.DB.WebhookForwards(c.Request().Context(), shop.ID)
+	if err != nil {
+		return err
+	}
+	_, canEdit, err := a.currentStaff(c)
+	if err != nil {
+		return err
+	}
+	notice, ok := c.QueryParam("notice"), c.QueryParam("fwd") == "1"
 	return a.renderAdmin(c, "settings", "set.title", map[string]any{
+		"Forwards": fwds, "MaxForwards": core.MaxForwards, "Hook": a.webhookStateOf(ch), "CanEdit": canEdit,
+		"FwdNotice": notice, "FwdOK": ok,
 		"Journeys": journeysOf(shop.Settings), "Incentive": shop.Settings.Incentive, "Channel": ch, "Webhook": webhook, "KeyError": keyErr,
 		"Extensions": exts, "ThemeEditorURL": a.themeEmbedURL(shop.Domain),
 		"CheckoutEditorURL": checkoutEditorURL(shop.Domain),
