@@ -3,6 +3,7 @@ package segment
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -206,8 +207,13 @@ func sqlReceived(l *segLeaf) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return l.negate("EXISTS (SELECT 1 FROM messages m WHERE m.customer_id = c.id AND m.status = " + l.arg(MsgSent) +
-		" AND " + l.in("m.kind", vals, false) + l.since("m.sent_at") + ")")
+	cond := "EXISTS (SELECT 1 FROM messages m WHERE m.customer_id = c.id AND m.status = " + l.arg(MsgSent) +
+		" AND " + l.in("m.kind", vals, false) + l.since("m.sent_at") + ")"
+	if slices.Contains(vals, "campaign") {
+		// Campaign messages are their recipient rows (no messages row each).
+		cond = "(" + cond + " OR EXISTS (SELECT 1 FROM campaign_recipients r WHERE r.customer_id = c.id AND r.status = " + l.arg(MsgSent) + l.since("r.sent_at") + "))"
+	}
+	return l.negate(cond)
 }
 
 // sqlClicked: value is a message kind, "any", or "campaign" for campaign links.
