@@ -219,10 +219,19 @@ func (a *App) pageSettings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	hist, err := a.DB.HistoryImports(c.Request().Context(), shop.ID)
+	if err != nil {
+		return err
+	}
+	_, isAdmin, err := a.currentStaff(c)
+	if err != nil {
+		return err
+	}
 	return a.renderAdmin(c, "settings", "set.title", map[string]any{
 		"Journeys": journeysOf(shop.Settings), "Incentive": shop.Settings.Incentive, "Channel": ch, "Webhook": webhook, "KeyError": keyErr,
 		"Extensions": exts, "ThemeEditorURL": a.themeEmbedURL(shop.Domain),
 		"CheckoutEditorURL": checkoutEditorURL(shop.Domain),
+		"History":           historyView(hist, a.Now()), "CanImport": isAdmin,
 	})
 }
 
