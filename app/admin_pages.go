@@ -62,6 +62,7 @@ func loadAdminTemplates() (map[string]*template.Template, error) {
 		},
 		"msgTexts": messageTexts,
 		"add":      func(a, b int) int { return a + b },
+		"deref":    func(p *int64) int64 { return *p },
 		"bundle":   bundle,
 		"rate": func(n, total int64) string {
 			if total == 0 {
@@ -84,7 +85,7 @@ func loadAdminTemplates() (map[string]*template.Template, error) {
 		},
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"home", "customers", "customer", "settings", "templates", "segments", "campaigns", "campaign_new", "campaign", "automations",
+	for _, name := range []string{"home", "customers", "customer", "settings", "templates", "segments", "campaigns", "campaign_new", "campaign", "automations", "richmenus",
 		"inbox", "conversation", "inboxsetup"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(adminUI, "adminui/layout.html", "adminui/"+name+".html")
 		if err != nil {
@@ -223,15 +224,22 @@ func (a *App) pageSettings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	_, isAdmin, err := a.currentStaff(c)
+	fwds, err := a.DB.WebhookForwards(c.Request().Context(), shop.ID)
 	if err != nil {
 		return err
 	}
+	_, canEdit, err := a.currentStaff(c)
+	if err != nil {
+		return err
+	}
+	notice, ok := c.QueryParam("notice"), c.QueryParam("fwd") == "1"
 	return a.renderAdmin(c, "settings", "set.title", map[string]any{
+		"Forwards": fwds, "MaxForwards": core.MaxForwards, "Hook": a.webhookStateOf(ch), "CanEdit": canEdit,
+		"FwdNotice": notice, "FwdOK": ok,
 		"Journeys": journeysOf(shop.Settings), "Incentive": shop.Settings.Incentive, "Channel": ch, "Webhook": webhook, "KeyError": keyErr,
 		"Extensions": exts, "ThemeEditorURL": a.themeEmbedURL(shop.Domain),
 		"CheckoutEditorURL": checkoutEditorURL(shop.Domain),
-		"History":           historyView(hist, a.Now()), "CanImport": isAdmin,
+		"History":           historyView(hist, a.Now()), "CanImport": canEdit,
 	})
 }
 

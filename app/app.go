@@ -37,6 +37,11 @@ type App struct {
 	Templates  *templates.Renderer
 	Messenger  *line.Messenger
 	Dispatcher *jobs.Dispatcher
+	// Forwarder forwards verified LINE webhooks to the merchant's other
+	// tools, off the request path.
+	Forwarder *jobs.Forwarder
+	// forwardClient posts forwarded webhooks (SSRF-guarded in production).
+	forwardClient *http.Client
 	// Signer signs link tokens, admin sessions and tracked links.
 	Signer *secretbox.Signer
 	// Shopify is the Shopify app (OAuth, session tokens, Admin API); nil
@@ -153,6 +158,9 @@ func Assemble(cfg *Config, log *slog.Logger, db *store.DB, redisOpt asynq.RedisC
 	a.Dispatcher = jobs.NewDispatcher(a.Queue, log, 4, 10000)
 	// Closers run in reverse: the dispatcher drains before the queue closes.
 	a.closers = append(a.closers, a.Dispatcher.Close)
+	a.Forwarder = jobs.NewForwarder(db, a.Queue, log, 2, 10000)
+	a.closers = append(a.closers, a.Forwarder.Close)
+	a.forwardClient = core.NewForwardClient(cfg.Production)
 	a.Limiter = line.NewLimiter(rdb, cfg.LineRate)
 	a.rdb, a.rate = rdb, redis_rate.NewLimiter(rdb)
 	a.signin = newSigninGuard(runtime.GOMAXPROCS(0))
@@ -200,8 +208,13 @@ func (a *App) Worker() *jobs.Worker {
 		Now: a.Now, TimeScale: a.Config.TimeScale, BaseURL: a.Config.BaseURL,
 		Shopify: a.Shopify, Tokens: a.Tokens,
 		Signer: a.Signer, InstallationID: a.installationID, Breaker: a.Breaker,
-		Friends: a.Friends(),
+		Friends: a.Friends(), Forwards: a.Forwards(),
 	}
+}
+
+// Forwards builds the webhook forwarding rules with the app's dependencies.
+func (a *App) Forwards() *core.Forwards {
+	return &core.Forwards{DB: a.DB, Client: a.forwardClient, Production: a.Config.Production, Now: a.Now}
 }
 
 // Campaigns builds the campaign lifecycle with the app's dependencies.
@@ -223,6 +236,14 @@ func (a *App) Relay() *jobs.Relay {
 // Reconciler builds the reconciler that restores scheduled work Redis lost.
 func (a *App) Reconciler() *jobs.Reconciler {
 	return &jobs.Reconciler{DB: a.DB, Queue: a.Queue, Log: a.Log, Now: a.Now, Interval: a.reconcileEvery}
+}
+
+// enqueueRichMenuSync makes the shop's rich-menu sync due now; a failed
+// enqueue is logged, and the reconciler enqueues it later.
+func (a *App) enqueueRichMenuSync(c echo.Context, shopID int64) {
+	if err := jobs.RequestRichMenuSync(c.Request().Context(), a.DB, a.Queue, shopID, a.Now()); err != nil {
+		a.Log.Warn("enqueueing rich menu sync", "shop_id", shopID, "err", err)
+	}
 }
 
 // RunWorkers runs Asynq workers and the relay until ctx is done, then

@@ -12,7 +12,6 @@ import (
 
 	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
-	"github.com/tsunagu/tsunagu/jobs"
 )
 
 // decodeJSON reads a JSON body strictly: malformed input is a 400.
@@ -315,10 +314,4 @@ func (a *App) campaignWinner(c echo.Context) error {
 		return err
 	}
 	return a.getCampaign(c)
-}
-
-func (a *App) enqueueRichMenuSync(c echo.Context, shopID int64) {
-	if err := jobs.RequestRichMenuSync(c.Request().Context(), a.DB, a.Queue, shopID, a.Now()); err != nil {
-		a.Log.Warn("enqueueing rich menu sync", "shop_id", shopID, "err", err)
-	}
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/tsunagu/tsunagu/app/core"
 
 	"github.com/tsunagu/tsunagu/app/store"
-	"github.com/tsunagu/tsunagu/jobs"
 )
 
 // click records a click on a link in a message and redirects to its target
@@ -24,7 +23,7 @@ import (
 // the redirect.
 func (a *App) click(c echo.Context) error {
 	ctx := c.Request().Context()
-	cl, err := jobs.ParseClickToken(a.Signer, c.Param("token"), a.Now())
+	cl, err := core.ParseClickToken(a.Signer, c.Param("token"), a.Now())
 	if err != nil {
 		return echo.NewHTTPError(http.StatusNotFound, "this link is invalid or has expired")
 	}
@@ -41,7 +40,7 @@ func (a *App) click(c echo.Context) error {
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	c.Response().Header().Set("Referrer-Policy", "no-referrer")
-	return c.Redirect(http.StatusFound, jobs.WithUTM(cl.Target, cl.Kind))
+	return c.Redirect(http.StatusFound, core.WithUTM(cl.Target, cl.Kind))
 }
 
 func clickData(target string) string {
@@ -64,11 +63,11 @@ const (
 )
 
 // campaignClick records a click on a campaign's tracked link (/cc/{token},
-// see jobs.CampaignLinkURL) and redirects to the variant's destination
+// see core.CampaignLinkURL) and redirects to the variant's destination
 // with UTM parameters. The visitor cookie makes unique clicks countable
 // without knowing who the reader is.
 func (a *App) campaignClick(c echo.Context) error {
-	id, variant, err := jobs.ParseCampaignClickToken(a.Signer, c.Param("token"), a.Now())
+	id, variant, err := core.ParseCampaignClickToken(a.Signer, c.Param("token"), a.Now())
 	if err != nil {
 		return echo.NewHTTPError(http.StatusNotFound, "this link is invalid")
 	}
@@ -118,7 +117,7 @@ func (a *App) redirectCampaign(c echo.Context, id int64, variant string, count b
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	c.Response().Header().Set("Referrer-Policy", "no-referrer")
-	return c.Redirect(http.StatusFound, jobs.UTMLink(v.Link, camp.ID, v.Name))
+	return c.Redirect(http.StatusFound, core.UTMLink(v.Link, camp.ID, v.Name))
 }
 
 // clickCounts says whether a hit on campaign id from client with visitor

@@ -78,5 +78,9 @@ func (a *App) lineWebhook(c echo.Context) error {
 			dup++
 		}
 	}
+	// The merchant's other tools get the request as LINE sent it (body and
+	// signature unchanged), handed off without waiting; a request that
+	// failed here is not forwarded, LINE sends it again.
+	a.Forwarder.Forward(shopID, body, req.Header.Get("X-Line-Signature"))
 	return c.JSON(http.StatusOK, map[string]any{"ok": true, "stored": strconv.Itoa(stored), "duplicates": strconv.Itoa(dup)})
 }

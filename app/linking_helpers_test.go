@@ -172,7 +172,7 @@ func (e *linkEnv) processPending(t *testing.T) {
 	ctx := context.Background()
 	w := e.a.Worker()
 	for range 5 {
-		ids, err := e.a.DB.PendingEventIDs(ctx, testNow.Add(time.Hour), 100)
+		ids, err := e.a.DB.PendingEventIDs(ctx, e.a.Now().Add(time.Hour), 100)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -38,7 +38,7 @@ func (w *Worker) registerAutomations(mux *asynq.ServeMux) {
 	})
 }
 
-// AutomationSweep plans automations for every shop and refreshes rich menus
+// AutomationSweep plans automations and link nudges for every shop and refreshes rich menus
 // (segments like "days since last order" drift with time). Keys make a
 // repeated sweep harmless.
 func (w *Worker) AutomationSweep(ctx context.Context, now time.Time) error {
@@ -53,6 +53,9 @@ func (w *Worker) AutomationSweep(ctx context.Context, now time.Time) error {
 		}
 		if _, err := w.PlanAutomations(ctx, shop, now); err != nil {
 			return fmt.Errorf("automations of shop %d: %w", id, err)
+		}
+		if _, err := w.PlanNudges(ctx, shop, now); err != nil {
+			return fmt.Errorf("link nudges of shop %d: %w", id, err)
 		}
 		if menus, err := w.DB.RichMenus(ctx, id); err == nil && len(menus) > 0 {
 			if err := RequestRichMenuSync(ctx, w.DB, w.Queue, id, now); err != nil {

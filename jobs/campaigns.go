@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/tsunagu/tsunagu/app/core"
-	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/line"
 )
@@ -110,135 +108,70 @@ func (w *Worker) StartCampaign(ctx context.Context, id int64) error {
 		}
 	}
 	if len(batches) == 0 {
-		return w.settleCampaign(ctx, id)
+		return w.campaignBatches().Settle(ctx, id, true)
 	}
 	return nil
 }
 
-// SendCampaignBatch sends one batch with one multicast. The batch's
-// recipients and its X-Line-Retry-Key are fixed, so a retry after a crash
-// (even one after LINE accepted the request) cannot deliver twice.
+func (w *Worker) campaignBatches() *core.CampaignBatches {
+	return &core.CampaignBatches{DB: w.DB, Now: w.now}
+}
+
+// SendCampaignBatch sends one batch with one multicast, as core decides.
+// The batch's recipients and its X-Line-Retry-Key are fixed, so a retry
+// after a crash (even one after LINE accepted the request) cannot deliver
+// twice.
 func (w *Worker) SendCampaignBatch(ctx context.Context, id int64, batch int) error {
-	camp, err := w.DB.Campaign(ctx, 0, id)
-	if errors.Is(err, store.ErrNotFound) {
+	cb := w.campaignBatches()
+	p, err := cb.Plan(ctx, id, batch)
+	if err != nil {
+		return err
+	}
+	if !p.DeferUntil.IsZero() {
+		return w.Queue.EnqueueCampaignBatch(ctx, id, batch, p.DeferUntil)
+	}
+	if len(p.Send) == 0 || p.Variant == nil {
 		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if camp.Status != store.CampaignSending {
-		return nil // cancelled (the cancel marked the rows) or finished
-	}
-	shop, err := w.DB.Shop(ctx, camp.ShopID)
-	if err != nil {
-		return err
-	}
-	now := w.now()
-	if next, quiet := w.quietDefer(shop, now); quiet {
-		return w.Queue.EnqueueCampaignBatch(ctx, id, batch, next)
 	}
 	mc, ok := w.LINE.(Multicaster)
 	if !ok {
 		return fmt.Errorf("campaign %d: the LINE client cannot multicast: %w", id, asynq.SkipRetry)
 	}
-	token, err := w.channelToken(ctx, shop.ID)
+	token, err := w.channelToken(ctx, p.Shop.ID)
 	if err != nil {
 		return err
 	}
 	if token == "" {
-		return w.failBatch(ctx, camp, batch, ReasonNoChannel)
+		return cb.Finish(ctx, p, store.MsgFailed, ReasonNoChannel, "")
 	}
-	loc := shop.Location()
-	local := now.In(loc)
-	dayStart := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc)
-	rs, err := w.DB.PrepareBatch(ctx, id, batch, dayStart, shop.Settings.Cap(), transactionalKinds, now)
+	msgs, err := w.campaignMessages(p.Camp, p.Variant)
 	if err != nil {
-		return err
+		return cb.Finish(ctx, p, store.MsgFailed, ReasonRenderFailed+": "+err.Error(), "")
 	}
-	if len(rs) == 0 {
-		if err := w.DB.FinishBatch(ctx, shop.ID, id, batch, store.MsgSent, "", "", now); err != nil {
-			return err
-		}
-		return w.settleCampaign(ctx, id)
-	}
-	variant := camp.Variant(rs[0].Variant)
-	if variant == nil {
-		return w.failBatch(ctx, camp, batch, "unknown variant "+rs[0].Variant)
-	}
-	msgs, err := w.campaignMessages(camp, variant)
-	if err != nil {
-		return w.failBatch(ctx, camp, batch, ReasonRenderFailed+": "+err.Error())
-	}
-	to := make([]string, len(rs))
-	for i, r := range rs {
-		to[i] = r.LineUserID
-	}
-	if reason, err := w.marketingQuota(ctx, shop, token, int64(len(to))); err != nil || reason != "" {
+	to := p.To()
+	if reason, err := w.marketingQuota(ctx, p.Shop, token, int64(len(to))); err != nil || reason != "" {
 		if err != nil {
 			return err
 		}
-		return w.skipBatch(ctx, camp, batch, reason)
+		return cb.Finish(ctx, p, store.MsgSkipped, reason, "")
 	}
 	res, err := mc.Multicast(ctx, token, to, msgs, w.retryKey(store.CampaignTaskKey(id, batch), 0))
-	if err != nil && line.IsMonthlyLimit(err) {
-		if merr := w.monthlyLimitReached(ctx, shop); merr != nil {
+	out := core.Outcome(res, err, isLastAttempt(ctx))
+	if out.MonthlyLimit {
+		if merr := w.monthlyLimitReached(ctx, p.Shop); merr != nil {
 			return merr
 		}
-		return w.skipBatch(ctx, camp, batch, core.ReasonMonthlyLimit)
 	}
-	if err != nil {
-		var apiErr *line.APIError
-		if errors.As(err, &apiErr) && !apiErr.Retryable() || isLastAttempt(ctx) {
-			w.log().WarnContext(ctx, "campaign multicast failed", "campaign_id", id, "batch", batch, "err", err)
-			return w.failBatch(ctx, camp, batch, failReason(err))
-		}
+	if out.Status == "" {
 		return fmt.Errorf("multicasting batch %d of campaign %d: %w", batch, id, err)
 	}
-	reqID := res.RequestID
-	if res.Duplicate {
-		reqID = res.AcceptedRequestID
-	} else {
-		w.countQuotaUse(ctx, shop.ID, int64(len(to)))
+	if out.Status == store.MsgFailed {
+		w.log().WarnContext(ctx, "campaign multicast failed", "campaign_id", id, "batch", batch, "err", err)
 	}
-	if err := w.DB.FinishBatch(ctx, shop.ID, id, batch, store.MsgSent, "", reqID, w.now()); err != nil {
-		return err
+	if out.Delivered {
+		w.countQuotaUse(ctx, p.Shop.ID, int64(len(to)))
 	}
-	return w.settleCampaign(ctx, id)
-}
-
-func (w *Worker) failBatch(ctx context.Context, camp *store.Campaign, batch int, reason string) error {
-	if err := w.DB.FinishBatch(ctx, camp.ShopID, camp.ID, batch, store.MsgFailed, reason, "", w.now()); err != nil {
-		return err
-	}
-	return w.settleCampaign(ctx, camp.ID)
-}
-
-// skipBatch settles a batch as not sent, with reason (the quota's).
-func (w *Worker) skipBatch(ctx context.Context, camp *store.Campaign, batch int, reason string) error {
-	if err := w.DB.FinishBatch(ctx, camp.ShopID, camp.ID, batch, store.MsgSkipped, reason, "", w.now()); err != nil {
-		return err
-	}
-	return w.settleCampaign(ctx, camp.ID)
-}
-
-// settleCampaign finishes a campaign with nothing left to send, or parks an
-// A/B test waiting for its winner.
-func (w *Worker) settleCampaign(ctx context.Context, id int64) error {
-	open, err := w.DB.HasOpenBatches(ctx, id)
-	if err != nil || open {
-		return err
-	}
-	var held []int64
-	if err := w.DB.WithContext(ctx).Raw("SELECT id FROM campaign_recipients WHERE campaign_id = ? AND status = ? LIMIT 1", id, store.RecipientHeld).
-		Scan(&held).Error; err != nil {
-		return fmt.Errorf("checking held recipients of campaign %d: %w", id, err)
-	}
-	if len(held) > 0 {
-		_, err = w.DB.TransitionCampaign(ctx, id, []string{store.CampaignSending}, store.CampaignWaitingWinner, nil)
-		return err
-	}
-	_, err = w.DB.TransitionCampaign(ctx, id, []string{store.CampaignSending}, store.CampaignDone, map[string]any{"finished_at": w.now()})
-	return err
+	return cb.Finish(ctx, p, out.Status, out.Reason, out.RequestID)
 }
 
 // channelToken is the shop's Messaging API token; "" means LINE is not
@@ -262,7 +195,7 @@ func (w *Worker) channelToken(ctx context.Context, shopID int64) (string, error)
 func (w *Worker) campaignMessages(camp *store.Campaign, v *store.CampaignVariant) ([]line.Message, error) {
 	link := ""
 	if v.Link != "" {
-		link = CampaignLinkURL(w.BaseURL, w.Signer, camp.ID, v.Name)
+		link = core.CampaignLinkURL(w.BaseURL, w.Signer, camp.ID, v.Name)
 	}
 	out := make([]line.Message, 0, len(v.Messages))
 	for _, m := range v.Messages {
@@ -281,59 +214,4 @@ func (w *Worker) campaignMessages(camp *store.Campaign, v *store.CampaignVariant
 		return nil, fmt.Errorf("a campaign sends 1 to %d messages, not %d", line.MaxMessagesPerRequest, len(out))
 	}
 	return out, nil
-}
-
-// CampaignLinkURL is a variant's tracked link: /cc/{token}, where the
-// token is the campaign and variant signed with the app's key, so click
-// ids cannot be guessed or enumerated. The handler records the click and
-// redirects to the variant's Link (read from the database, so the URL
-// cannot be turned into an open redirect). Multicast sends one body to 500
-// people, so the link names the variant, not the person; the token does
-// not expire (a customer may open an old message months later) and is the
-// same for every batch of the campaign.
-func CampaignLinkURL(baseURL string, s *secretbox.Signer, campaignID int64, variant string) string {
-	return strings.TrimRight(baseURL, "/") + "/cc/" + CampaignClickToken(s, campaignID, variant)
-}
-
-// CampaignClickPurpose separates campaign click tokens from other signed tokens.
-const CampaignClickPurpose = "campaign-click"
-
-// campaignClickExpiry is fixed (not "now + TTL") so that every batch of a
-// campaign carries the same link.
-var campaignClickExpiry = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
-
-// CampaignClickToken signs "campaignID|variant".
-func CampaignClickToken(s *secretbox.Signer, campaignID int64, variant string) string {
-	return s.Sign(CampaignClickPurpose, []byte(strconv.FormatInt(campaignID, 10)+"|"+variant), campaignClickExpiry)
-}
-
-// ParseCampaignClickToken verifies a token from CampaignClickToken.
-func ParseCampaignClickToken(s *secretbox.Signer, token string, now time.Time) (int64, string, error) {
-	b, err := s.Verify(CampaignClickPurpose, token, now)
-	if err != nil {
-		return 0, "", err
-	}
-	id, variant, ok := strings.Cut(string(b), "|")
-	n, err := strconv.ParseInt(id, 10, 64)
-	if !ok || err != nil || n <= 0 {
-		return 0, "", secretbox.ErrBadToken
-	}
-	return n, variant, nil
-}
-
-// UTMLink adds Tsunagu's UTM parameters for a campaign to dest.
-func UTMLink(dest string, campaignID int64, variant string) string {
-	u, err := url.Parse(dest)
-	if err != nil {
-		return dest
-	}
-	q := u.Query()
-	q.Set("utm_source", "line")
-	q.Set("utm_medium", "tsunagu")
-	q.Set("utm_campaign", "campaign-"+strconv.FormatInt(campaignID, 10))
-	if variant != "" {
-		q.Set("utm_content", variant)
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
 }

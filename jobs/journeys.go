@@ -4,18 +4,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"regexp"
 	"time"
 
 	"github.com/hibiken/asynq"
 
 	"github.com/tsunagu/tsunagu/app/core"
-	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/shopify"
 	"github.com/tsunagu/tsunagu/templates"
@@ -439,63 +436,11 @@ func templateOrder(o *store.Order) *templates.Order {
 	return t
 }
 
-// Click tracking. A tracked link is BaseURL/c/<token>; the token is signed
-// and carries the message and the target, so the redirect needs no lookup
-// table and cannot be turned into an open redirect.
-
-// ClickPurpose is the signer purpose of click tokens.
-const ClickPurpose = "click"
-
-// ClickTTL is how long a tracked link keeps working.
-const ClickTTL = 400 * 24 * time.Hour
-
-// Click is what a click token carries.
-type Click struct {
-	MessageID int64  `json:"m"`
-	Kind      string `json:"k"`
-	Target    string `json:"u"`
-}
-
-// ClickToken signs a click token for a link in message id of kind.
-func ClickToken(s *secretbox.Signer, c Click, now time.Time) string {
-	b, _ := json.Marshal(c)
-	return s.Sign(ClickPurpose, b, now.Add(ClickTTL))
-}
-
-// ParseClickToken verifies a click token.
-func ParseClickToken(s *secretbox.Signer, token string, now time.Time) (Click, error) {
-	var c Click
-	b, err := s.Verify(ClickPurpose, token, now)
-	if err != nil {
-		return c, err
-	}
-	if err := json.Unmarshal(b, &c); err != nil || c.Target == "" {
-		return c, secretbox.ErrBadToken
-	}
-	return c, nil
-}
-
-// WithUTM adds LINE's UTM parameters to target (keeping any the merchant set).
-func WithUTM(target, kind string) string {
-	u, err := url.Parse(target)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return target
-	}
-	q := u.Query()
-	for k, v := range map[string]string{"utm_source": "line", "utm_medium": "message", "utm_campaign": kind} {
-		if q.Get(k) == "" {
-			q.Set(k, v)
-		}
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 func (w *Worker) trackedURL(m *store.Message, target string) string {
 	if w.Signer == nil || w.BaseURL == "" {
-		return WithUTM(target, m.Kind)
+		return core.WithUTM(target, m.Kind)
 	}
-	return w.BaseURL + "/c/" + ClickToken(w.Signer, Click{MessageID: m.ID, Kind: m.Kind, Target: target}, w.now())
+	return w.BaseURL + "/c/" + core.ClickToken(w.Signer, core.Click{MessageID: m.ID, Kind: m.Kind, Target: target}, w.now())
 }
 
 // RetryDelay is the Asynq retry delay: LINE's Retry-After when it gave one,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/app/testenv"
@@ -611,7 +612,7 @@ func TestSentLinksAreTracked(t *testing.T) {
 		t.Fatalf("no tracked link in %s", body)
 	}
 	token := strings.Trim(strings.SplitN(body[i+len("https://app.example/c/"):], `"`, 2)[0], " ")
-	c, err := ParseClickToken(e.w.Signer, token, t0)
+	c, err := core.ParseClickToken(e.w.Signer, token, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -653,48 +654,6 @@ func TestRetryDelay(t *testing.T) {
 		}
 		if len(seen) < 2 {
 			t.Errorf("RetryDelay(%d) has no jitter", tc.n)
-		}
-	}
-}
-
-func TestClickToken(t *testing.T) {
-	t.Parallel()
-	key, _ := secretbox.ParseKey(secretbox.NewKey())
-	s := secretbox.NewSigner(key)
-	tok := ClickToken(s, Click{MessageID: 42, Kind: KindShipping, Target: "https://track.example/?n=1"}, t0)
-	cases := []struct {
-		name  string
-		token string
-		at    time.Time
-		ok    bool
-	}{
-		{"valid", tok, t0.Add(time.Hour), true},
-		{"expired", tok, t0.Add(ClickTTL + time.Second), false},
-		{"tampered", strings.Replace(tok, tok[2:4], "zz", 1), t0, false},
-		{"other purpose", s.Sign("session", []byte(`{"m":42,"u":"https://evil.example"}`), t0.Add(time.Hour)), t0, false},
-		{"garbage", "nope", t0, false},
-	}
-	for _, tc := range cases {
-		c, err := ParseClickToken(s, tc.token, tc.at)
-		if (err == nil) != tc.ok {
-			t.Errorf("%s: err = %v", tc.name, err)
-		}
-		if tc.ok && (c.MessageID != 42 || c.Target != "https://track.example/?n=1") {
-			t.Errorf("%s: %+v", tc.name, c)
-		}
-	}
-}
-
-func TestWithUTM(t *testing.T) {
-	t.Parallel()
-	cases := []struct{ in, kind, want string }{
-		{"https://shop.example/p", "follow_up_30", "https://shop.example/p?utm_campaign=follow_up_30&utm_medium=message&utm_source=line"},
-		{"https://shop.example/p?a=1&utm_source=mail", "shipping", "https://shop.example/p?a=1&utm_campaign=shipping&utm_medium=message&utm_source=mail"},
-		{"tel:0312345678", "shipping", "tel:0312345678"},
-	}
-	for _, tc := range cases {
-		if got := WithUTM(tc.in, tc.kind); got != tc.want {
-			t.Errorf("WithUTM(%s) = %s, want %s", tc.in, got, tc.want)
 		}
 	}
 }

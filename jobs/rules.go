@@ -27,9 +27,16 @@ func QuietUntil(now time.Time, loc *time.Location, start, end string) (time.Time
 
 // overCap reports whether the customer already had the shop's daily number of
 // marketing messages today (in the shop's time zone), and when the next day starts.
-func (w *Worker) overCap(ctx context.Context, shop *store.Shop, customerID int64, now time.Time) (bool, time.Time, error) {
+func (w *Worker) overCap(ctx context.Context, shop *store.Shop, m *store.Message, now time.Time) (bool, time.Time, error) {
 	dayStart, next := capDay(shop, now)
-	n, err := w.DB.CountSentSince(ctx, customerID, transactionalKinds, dayStart)
+	var n int64
+	var err error
+	if m.CustomerID != nil {
+		n, err = w.DB.CountSentSince(ctx, *m.CustomerID, transactionalKinds, dayStart)
+	} else if m.FriendID != nil {
+		// A friend without a customer is capped on their own messages.
+		n, err = w.DB.CountFriendSentSince(ctx, *m.FriendID, transactionalKinds, dayStart)
+	}
 	if err != nil {
 		return false, time.Time{}, err
 	}

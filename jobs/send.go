@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -113,15 +111,33 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
+	// The recipient: a customer through their live link, or (invitations
+	// and steps started by a friend-add) a LINE friend who may not be linked.
 	var cust *store.Customer
-	if m.CustomerID != nil {
-		if cust, err = w.DB.Customer(ctx, shop.ID, *m.CustomerID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	var friend *store.LineFriend
+	var to, reason string
+	if m.CustomerID == nil && m.FriendID != nil {
+		friend, reason, err = w.friendTarget(ctx, w.DB, shop, *m.FriendID, m.Kind)
+		if err != nil {
 			return err
 		}
-	}
-	link, reason, err := w.gate(ctx, w.DB, shop, cust, m.Kind)
-	if err != nil {
-		return err
+		if friend != nil {
+			to = friend.LineUserID
+		}
+	} else {
+		if m.CustomerID != nil {
+			if cust, err = w.DB.Customer(ctx, shop.ID, *m.CustomerID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		var link *store.LineLink
+		link, reason, err = w.gate(ctx, w.DB, shop, cust, m.Kind)
+		if err != nil {
+			return err
+		}
+		if link != nil {
+			to = link.LineUserID
+		}
 	}
 	if reason == "" {
 		reason, err = w.stillTrue(ctx, shop, m)
@@ -140,7 +156,7 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 		return w.reschedule(ctx, m, next)
 	}
 	if !transactional(m.Kind) {
-		over, next, err := w.overCap(ctx, shop, *m.CustomerID, now)
+		over, next, err := w.overCap(ctx, shop, m, now)
 		if err != nil {
 			return err
 		}
@@ -167,7 +183,12 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 		_, err = w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgQueued, store.MsgSending}, store.MsgSkipped, map[string]any{"reason": ReasonNoChannel})
 		return err
 	}
-	msgs, err := w.render(ctx, shop, cust, m)
+	var msgs []line.Message
+	if friend != nil {
+		msgs, err = w.renderFriend(ctx, shop, friend, m)
+	} else {
+		msgs, err = w.render(ctx, shop, cust, m)
+	}
 	if err != nil {
 		_, terr := w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgQueued, store.MsgSending}, store.MsgFailed,
 			map[string]any{"reason": ReasonRenderFailed + ": " + err.Error()})
@@ -190,7 +211,7 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 		return w.reschedule(ctx, m, retry)
 	}
 	content, _ := json.Marshal(msgs)
-	claim := map[string]any{"content": string(content), "attempts": m.Attempts + 1, "line_user_id": link.LineUserID}
+	claim := map[string]any{"content": string(content), "attempts": m.Attempts + 1, "line_user_id": to}
 	if !keyTriedBefore(m) {
 		claim["key_first_tried_at"] = now.UTC() // LINE's 24 h retry-key window starts here at the earliest
 	}
@@ -211,7 +232,7 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 		w.Breaker.Done(chKey)
 		return err
 	}
-	res, err := w.LINE.Push(ctx, token, link.LineUserID, msgs, w.retryKey(m.DedupeKey, m.RetryNonce))
+	res, err := w.LINE.Push(ctx, token, to, msgs, w.retryKey(m.DedupeKey, m.RetryNonce))
 	if err != nil && line.IsMonthlyLimit(err) {
 		if merr := w.monthlyLimitReached(ctx, shop); merr != nil {
 			return merr
@@ -345,17 +366,7 @@ func isLastAttempt(ctx context.Context) bool {
 	return ok1 && ok2 && n >= max
 }
 
-func failReason(err error) string {
-	var apiErr *line.APIError
-	if errors.As(err, &apiErr) {
-		s := fmt.Sprintf("LINE %d: %s", apiErr.Status, apiErr.Message)
-		if len(apiErr.Details) > 0 {
-			s += " (" + strings.Join(apiErr.Details, "; ") + ")"
-		}
-		return s
-	}
-	return "send error: " + err.Error()
-}
+func failReason(err error) string { return core.FailReason(err) }
 
 // retryAfter extracts LINE's Retry-After from a send error.
 func retryAfter(err error) (time.Duration, bool) {

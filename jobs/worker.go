@@ -50,6 +50,8 @@ type Worker struct {
 	// Friends keeps LINE friends, greets and auto-replies; nil leaves
 	// LINE users who are not linked unrecorded (tests of other parts).
 	Friends *core.Friends
+	// Forwards delivers forwarded LINE webhooks; nil drops them.
+	Forwards *core.Forwards
 }
 
 func (w *Worker) now() time.Time {
@@ -94,6 +96,7 @@ func (w *Worker) Mux() *asynq.ServeMux {
 	w.registerCampaigns(mux)
 	w.registerSchedules(mux)
 	w.registerTokens(mux)
+	w.registerForwards(mux)
 	return mux
 }
 
@@ -104,7 +107,7 @@ func ServerConfig(concurrency int, log *slog.Logger) asynq.Config {
 	}
 	return asynq.Config{
 		Concurrency:     concurrency,
-		Queues:          map[string]int{QueueEvents: 6, QueueMessages: 4},
+		Queues:          map[string]int{QueueEvents: 6, QueueMessages: 4, QueueForwards: 2},
 		ShutdownTimeout: 25 * time.Second,
 		Logger:          asynqLogger{log},
 		LogLevel:        asynq.WarnLevel,

@@ -150,7 +150,7 @@ func (s *Campaigns) PickWinner(ctx context.Context, camp *store.Campaign, varian
 	if camp.Status != store.CampaignWaitingWinner {
 		return Errorf(ECONFLICT, "campaign is %s, not waiting for a winner", camp.Status)
 	}
-	if _, err := s.DB.ReleaseHeld(ctx, camp, variant, s.Now()); errors.Is(err, store.ErrNotFound) {
+	if err := s.DB.ReleaseHeld(ctx, camp, variant, s.Now()); errors.Is(err, store.ErrNotFound) {
 		return Errorf(ENOTFOUND, "campaign %d is not waiting for a winner", camp.ID)
 	} else if err != nil {
 		return err

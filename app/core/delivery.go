@@ -44,6 +44,8 @@ var messageDeadlines = map[string]time.Duration{
 	"birthday":        48 * time.Hour,
 	"win_back":        7 * 24 * time.Hour,
 	"coupon_expiry":   24 * time.Hour,
+	// An invitation to link may wait out a few capped days.
+	"link_nudge": 7 * 24 * time.Hour,
 }
 
 // DefaultMessageDeadline applies to kinds not listed.

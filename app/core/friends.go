@@ -54,8 +54,10 @@ const (
 	// ProfileMaxAge is when a stored LINE profile is fetched again.
 	ProfileMaxAge = 7 * 24 * time.Hour
 	// SupportWindow is how long after a not-linked friend's last message
-	// staff may still answer them by push: support answers questions, it
-	// does not start conversations with people who never linked.
+	// staff may still answer them by push. It is Tsunagu's own rule, not
+	// LINE's (the Messaging API lets an account push to any friend; only
+	// the reply token expires): support answers questions, it does not
+	// start conversations with people who never linked.
 	SupportWindow = 7 * 24 * time.Hour
 	// replyMargin keeps a reply token from being used in the last seconds
 	// of its minute, when it may expire in flight.

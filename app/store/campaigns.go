@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/tsunagu/tsunagu/migrations"
 )
 
 // Campaign statuses.
@@ -56,8 +58,12 @@ type Campaign struct {
 	FinishedAt  *time.Time        `json:"finished_at,omitempty"`
 	CancelledAt *time.Time        `json:"cancelled_at,omitempty"`
 	Batches     int               `json:"batches"`
-	CreatedAt   time.Time         `json:"created_at"`
-	UpdatedAt   time.Time         `json:"updated_at"`
+	// BatchesDone counts finished batches; HeldFrom is the first batch of
+	// the recipients held for an A/B winner (Batches when none are).
+	BatchesDone int       `json:"batches_done"`
+	HeldFrom    int       `json:"-"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 // Variant returns the named variant, or nil.
@@ -150,10 +156,13 @@ func (db *DB) TransitionCampaign(ctx context.Context, id int64, from []string, t
 	return res.RowsAffected == 1, nil
 }
 
-// MaterializeCampaign writes the campaign's recipients from its segment,
-// records who cannot be sent to and why, splits variants, numbers batches
-// and moves the campaign to sending — all in one transaction, so a crash
-// leaves either nothing or everything. It is a no-op once done.
+// MaterializeCampaign writes the campaign's recipients from its segment in
+// one INSERT … SELECT that also records who cannot be sent to and why,
+// splits variants, holds the rest of an A/B test for its winner and numbers
+// the batches (one variant per batch, in customer id order; held recipients
+// after the test batches, from held_from) — so nothing is updated row by row
+// afterwards. It moves the campaign to sending in the same transaction, so a
+// crash leaves either nothing or everything, and is a no-op once done.
 func (db *DB) MaterializeCampaign(ctx context.Context, shop *Shop, camp *Campaign, n SegmentNode, now time.Time) error {
 	where, args, err := segmentWhere(shop, n, now)
 	if err != nil {
@@ -165,17 +174,7 @@ func (db *DB) MaterializeCampaign(ctx context.Context, shop *Shop, camp *Campaig
 			return err
 		}
 		g := tx.WithContext(ctx)
-		ins := `INSERT INTO campaign_recipients (campaign_id, shop_id, customer_id, variant, batch, status, reason, line_user_id, line_request_id, updated_at)
-SELECT ?, c.shop_id, c.id, '', -1, ?, '', COALESCE(l.line_user_id, ''), '', ? FROM customers c
-LEFT JOIN line_links l ON l.customer_id = c.id AND l.unlinked_at IS NULL
-WHERE ` + where + ` ON CONFLICT (campaign_id, customer_id) DO NOTHING`
-		if err := g.Exec(ins, append([]any{camp.ID, MsgQueued, now}, args...)...).Error; err != nil {
-			return fmt.Errorf("materializing recipients of campaign %d: %w", camp.ID, err)
-		}
-		if err := tx.skipUnsendable(ctx, camp.ID, -1, nil, now); err != nil {
-			return err
-		}
-		// Variant split over the whole audience; beyond the test share, hold for the winner.
+		// Variant split over the whole audience; beyond the test share, '' (held for the winner).
 		testCut := 10000
 		if camp.TestPercent > 0 && camp.TestPercent < 100 && len(camp.Variants) > 1 {
 			testCut = camp.TestPercent * 100
@@ -185,148 +184,249 @@ WHERE ` + where + ` ON CONFLICT (campaign_id, customer_id) DO NOTHING`
 			total += max(v.Weight, 1)
 		}
 		var cases []string
-		var cargs []any
+		var vargs []any
 		acc := 0
 		for _, v := range camp.Variants {
 			acc += max(v.Weight, 1)
 			cases = append(cases, "WHEN "+bucketSQL+" < ? THEN ?")
-			cargs = append(cargs, testCut*acc/total, v.Name)
+			vargs = append(vargs, testCut*acc/total, v.Name)
 		}
-		setVariant := "UPDATE campaign_recipients SET variant = CASE " + strings.Join(cases, " ") + " ELSE '' END WHERE campaign_id = ?"
-		if err := g.Exec(setVariant, append(cargs, camp.ID)...).Error; err != nil {
-			return fmt.Errorf("splitting variants of campaign %d: %w", camp.ID, err)
+		variant := "CASE " + strings.Join(cases, " ") + " ELSE '' END"
+		if len(cases) == 0 {
+			variant = "''"
 		}
-		if err := g.Exec("UPDATE campaign_recipients SET status = ? WHERE campaign_id = ? AND variant = '' AND status = ?",
-			RecipientHeld, camp.ID, MsgQueued).Error; err != nil {
-			return fmt.Errorf("holding recipients of campaign %d: %w", camp.ID, err)
+		// l is the customer's live link (at most one: line_links_live_customer).
+		gate := `CASE WHEN c.redacted_at IS NOT NULL THEN 'redacted'
+  WHEN l.id IS NOT NULL AND l.blocked = ? THEN 'blocked'
+  WHEN l.id IS NULL AND EXISTS (SELECT 1 FROM line_links x WHERE x.customer_id = c.id) THEN 'unlinked'
+  WHEN l.id IS NULL THEN 'not_linked' ELSE '' END`
+		// s: who and why; t: status and the row number within its variant;
+		// the outer SELECT turns (held?, variant, row / 500) into batch numbers.
+		ins := `INSERT INTO campaign_recipients (campaign_id, shop_id, customer_id, variant, batch, status, reason, line_user_id, line_request_id, updated_at)
+SELECT campaign_id, shop_id, customer_id, variant,
+  CASE WHEN st = ? THEN -1 ELSE DENSE_RANK() OVER (PARTITION BY st = ? ORDER BY st = ?, variant, (rn - 1) / ?) - 1 END,
+  st, reason, line_user_id, '', ? FROM (
+  SELECT s.*, CASE WHEN reason <> '' THEN ? WHEN variant = '' THEN ? ELSE ? END AS st,
+    ROW_NUMBER() OVER (PARTITION BY reason <> '', variant ORDER BY customer_id) AS rn FROM (
+    SELECT campaign_id, customer_id, shop_id, line_user_id, reason, ` + variant + ` AS variant FROM (
+      SELECT CAST(? AS BIGINT) AS campaign_id, c.id AS customer_id, c.shop_id, COALESCE(l.line_user_id, '') AS line_user_id, ` + gate + ` AS reason
+      FROM customers c LEFT JOIN line_links l ON l.customer_id = c.id AND l.unlinked_at IS NULL
+      WHERE ` + where + `) b) s) t
+WHERE true ON CONFLICT (campaign_id, customer_id) DO NOTHING`
+		all := []any{MsgSkipped, MsgSkipped, RecipientHeld, CampaignBatchSize, now, MsgSkipped, RecipientHeld, MsgQueued}
+		all = append(all, vargs...)
+		all = append(all, camp.ID, true)
+		all = append(all, args...)
+		if err := g.Exec(ins, all...).Error; err != nil {
+			return fmt.Errorf("materializing recipients of campaign %d: %w", camp.ID, err)
 		}
-		batches, err := tx.numberBatches(ctx, camp.ID, 0)
-		if err != nil {
-			return err
+		var nums struct{ Batches, HeldFrom int }
+		if err := g.Raw(`SELECT COALESCE(MAX(batch) + 1, 0) AS batches, COALESCE(MIN(CASE WHEN status = ? THEN batch END), MAX(batch) + 1, 0) AS held_from
+FROM campaign_recipients WHERE campaign_id = ? AND batch >= 0`, RecipientHeld, camp.ID).Scan(&nums).Error; err != nil {
+			return fmt.Errorf("counting batches of campaign %d: %w", camp.ID, err)
 		}
-		camp.Batches = batches
-		camp.Status = CampaignSending
-		return g.Model(&Campaign{}).Where("id = ?", camp.ID).Update("batches", batches).Error
+		camp.Batches, camp.HeldFrom, camp.Status = nums.Batches, nums.HeldFrom, CampaignSending
+		return g.Model(&Campaign{}).Where("id = ?", camp.ID).Updates(map[string]any{"batches": nums.Batches, "held_from": nums.HeldFrom}).Error
 	})
 }
 
-// numberBatches gives queued, unbatched recipients batch numbers from
-// first, one variant per batch, in customer id order; it returns the new
-// total number of batches.
-func (db *DB) numberBatches(ctx context.Context, campaignID int64, first int) (int, error) {
-	g := db.WithContext(ctx)
-	var variants []string
-	if err := g.Raw("SELECT DISTINCT variant FROM campaign_recipients WHERE campaign_id = ? AND status = ? AND batch = -1 ORDER BY variant",
-		campaignID, MsgQueued).Scan(&variants).Error; err != nil {
-		return 0, fmt.Errorf("listing variants of campaign %d: %w", campaignID, err)
+// CampaignMessageKind is the message kind of a campaign recipient row: the
+// row itself is the campaign message (its status, reason and send time).
+const CampaignMessageKind = "campaign"
+
+// campaignSentSince counts campaign messages sent to customer (an SQL
+// expression) since a time (bind parameters: the sent status, the time): the
+// campaign's share of the daily cap, read through campaign_recipients_customer.
+func campaignSentSince(customer string) string {
+	return "(SELECT COUNT(*) FROM campaign_recipients x WHERE x.customer_id = " + customer + " AND x.status = ? AND x.sent_at >= ?)"
+}
+
+// shopCampaignsSince limits recipient rows (alias r) to the campaigns of a
+// shop that were still running at a time (bind parameters: shop id, time),
+// read through the (campaign_id, customer_id) key: campaign_recipients has
+// no shop index, and a shop's recent campaigns are few.
+func shopCampaignsSince(r string) string {
+	return r + ".campaign_id IN (SELECT k.id FROM campaigns k WHERE k.shop_id = ? AND k.started_at IS NOT NULL AND (k.finished_at IS NULL OR k.finished_at >= ?))"
+}
+
+// settledCampaignMessages are the recipient rows that stand for a message
+// (what was mirrored into messages before): settled, and to someone who had
+// a LINE link (or sent: a redaction erases the LINE user id afterwards).
+const settledCampaignMessages = "r.status IN ('sent', 'skipped', 'failed', 'cancelled') AND (r.line_user_id <> '' OR r.sent_at IS NOT NULL)"
+
+// MessageCount is a count of messages by kind, status and reason.
+type MessageCount struct {
+	Kind, Status, Reason string
+	N                    int64
+}
+
+// campaignMessageCounts counts a shop's campaign messages settled in
+// [since, until) by status and reason, as the messages rows of kind
+// "campaign" used to be counted.
+func (db *DB) campaignMessageCounts(ctx context.Context, shopID int64, since, until time.Time) ([]MessageCount, error) {
+	var rows []MessageCount
+	if err := db.WithContext(ctx).Raw("SELECT ? AS kind, r.status, r.reason, COUNT(*) AS n FROM campaign_recipients r WHERE "+shopCampaignsSince("r")+
+		" AND "+settledCampaignMessages+" AND r.updated_at >= ? AND r.updated_at < ? GROUP BY r.status, r.reason",
+		CampaignMessageKind, shopID, since.UTC(), since.UTC(), until.UTC()).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("counting campaign messages: %w", err)
 	}
-	next := first
-	for _, v := range variants {
-		var ids []int64
-		if err := g.Raw("SELECT customer_id FROM campaign_recipients WHERE campaign_id = ? AND status = ? AND batch = -1 AND variant = ? ORDER BY customer_id",
-			campaignID, MsgQueued, v).Scan(&ids).Error; err != nil {
-			return 0, fmt.Errorf("listing recipients of campaign %d: %w", campaignID, err)
-		}
-		// Ranges of customer ids, 500 at a time: plain indexed updates
-		// whose plan cannot go wrong on freshly inserted rows.
-		for k := 0; k*CampaignBatchSize < len(ids); k++ {
-			lo, hi := ids[k*CampaignBatchSize], ids[min((k+1)*CampaignBatchSize, len(ids))-1]
-			if err := g.Exec("UPDATE campaign_recipients SET batch = ? WHERE campaign_id = ? AND status = ? AND batch = -1 AND variant = ? AND customer_id BETWEEN ? AND ?",
-				next, campaignID, MsgQueued, v, lo, hi).Error; err != nil {
-				return 0, fmt.Errorf("numbering batches of campaign %d: %w", campaignID, err)
+	return rows, nil
+}
+
+// MessageTotals counts every message by kind and status (Reason empty),
+// campaign messages included.
+func (db *DB) MessageTotals(ctx context.Context) ([]MessageCount, error) {
+	var rows []MessageCount
+	if err := db.WithContext(ctx).Raw(`SELECT kind, status, SUM(n) AS n FROM (SELECT kind, status, COUNT(*) AS n FROM messages GROUP BY kind, status
+UNION ALL SELECT ? AS kind, r.status, COUNT(*) AS n FROM campaign_recipients r WHERE `+settledCampaignMessages+` GROUP BY r.status) t GROUP BY kind, status`, CampaignMessageKind).
+		Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("counting messages: %w", err)
+	}
+	return rows, nil
+}
+
+// CapRule is the daily frequency cap a batch is checked against: at most
+// Limit non-exempt messages per customer since DayStart.
+type CapRule struct {
+	DayStart time.Time
+	Limit    int
+	Exempt   []string
+}
+
+// gateSQL is the reason a recipient r cannot be sent to now, or empty. Each
+// check is a scalar subquery on r.customer_id, which PostgreSQL runs as an
+// index lookup per row of the batch. EXISTS would not do: the planner may
+// answer it with a hashed subplan that reads all of line_links or
+// customers once per batch, the plan that collapsed once
+// campaign_recipients had statistics (TestGateBatchPlanKeepsIndexes).
+func gateSQL(cr CapRule) (string, []any) {
+	const me = "r.customer_id"
+	const live = "(SELECT CASE WHEN l.blocked = ? THEN 2 ELSE 1 END FROM line_links l WHERE l.customer_id = " + me + " AND l.unlinked_at IS NULL LIMIT 1)"
+	q := `CASE
+  WHEN (SELECT c.redacted_at FROM customers c WHERE c.id = ` + me + `) IS NOT NULL THEN 'redacted'
+  WHEN ` + live + ` = 2 THEN 'blocked'
+  WHEN ` + live + ` IS NULL AND (SELECT 1 FROM line_links l WHERE l.customer_id = ` + me + ` LIMIT 1) IS NOT NULL THEN 'unlinked'
+  WHEN ` + live + ` IS NULL THEN 'not_linked'
+  WHEN (SELECT COUNT(*) FROM messages m WHERE m.customer_id = ` + me + ` AND m.status = ? AND m.sent_at >= ? AND m.kind NOT IN ?)
+    + ` + campaignSentSince(me) + ` >= ? THEN 'frequency_cap'
+  ELSE '' END`
+	return q, []any{true, true, true, MsgSent, cr.DayStart.UTC(), cr.Exempt, MsgSent, cr.DayStart.UTC(), cr.Limit}
+}
+
+// gateSelect reads a batch's queued recipients with the reason each cannot
+// be sent to now (empty to send).
+func gateSelect(campaignID int64, batch int, cr CapRule) (string, []any) {
+	gate, gargs := gateSQL(cr)
+	sel := "SELECT r.id, r.campaign_id, r.shop_id, r.customer_id, r.variant, r.batch, r.line_user_id, " + gate +
+		" AS reason FROM campaign_recipients r WHERE r.campaign_id = ? AND r.batch = ? AND r.status IN ?"
+	return sel, append(gargs, campaignID, batch, []string{MsgQueued, MsgSending})
+}
+
+// gateStatement is GateBatch on PostgreSQL: the gate read once
+// (MATERIALIZED, so its subqueries stay per-row lookups), the skips written
+// by primary key (an id array, which the planner cannot turn into a scan of
+// campaign_recipients), the whole batch returned.
+func gateStatement(sel string, args []any, now time.Time) (string, []any) {
+	q := "WITH b AS MATERIALIZED (" + sel + "), s AS (UPDATE campaign_recipients u SET status = ?, reason = b.reason, updated_at = ? FROM b WHERE u.id = ANY (ARRAY(SELECT id FROM b WHERE reason <> '')) AND b.id = u.id RETURNING u.id) SELECT * FROM b ORDER BY customer_id"
+	return q, append(append([]any{}, args...), MsgSkipped, now)
+}
+
+// GatedBatch is one batch after the gate: who to send to now, and how many
+// were skipped by this call.
+type GatedBatch struct {
+	Send    []CampaignRecipient
+	Skipped int
+}
+
+// GateBatch re-checks a batch's queued recipients (redacted, unlinked,
+// blocked, today's cap) just before sending: it marks the ones that cannot
+// be sent to as skipped with the reason and returns the rest, in one
+// statement on PostgreSQL. There is no "sending" write: if the worker dies
+// after LINE took the batch, the retry finds the same rows queued and the
+// same retry key makes LINE answer 409 instead of sending again. A batch
+// that this call skips entirely counts as finished on the campaign row.
+func (db *DB) GateBatch(ctx context.Context, campaignID int64, batch int, cr CapRule, now time.Time) (*GatedBatch, error) {
+	sel, args := gateSelect(campaignID, batch, cr)
+	out := &GatedBatch{}
+	err := db.Tx(ctx, func(tx *DB) error {
+		g := tx.WithContext(ctx)
+		var rows []CampaignRecipient
+		if tx.Dialect == migrations.Postgres {
+			q, qargs := gateStatement(sel, args, now)
+			if err := g.Raw(q, qargs...).Scan(&rows).Error; err != nil {
+				return fmt.Errorf("gating batch %d of campaign %d: %w", batch, campaignID, err)
 			}
-			next++
+		} else {
+			if err := g.Raw(sel+" ORDER BY r.customer_id", args...).Scan(&rows).Error; err != nil {
+				return fmt.Errorf("gating batch %d of campaign %d: %w", batch, campaignID, err)
+			}
+			byReason := map[string][]int64{}
+			for _, r := range rows {
+				if r.Reason != "" {
+					byReason[r.Reason] = append(byReason[r.Reason], r.ID)
+				}
+			}
+			for reason, ids := range byReason {
+				if err := g.Model(&CampaignRecipient{}).Where("id IN ?", ids).
+					Updates(map[string]any{"status": MsgSkipped, "reason": reason, "updated_at": now}).Error; err != nil {
+					return fmt.Errorf("skipping recipients of campaign %d: %w", campaignID, err)
+				}
+			}
 		}
+		for _, r := range rows {
+			if r.Reason == "" {
+				r.Status = MsgQueued
+				out.Send = append(out.Send, r)
+			} else {
+				out.Skipped++
+			}
+		}
+		if len(out.Send) == 0 && out.Skipped > 0 {
+			return tx.batchDone(ctx, campaignID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return next, nil
+	return out, nil
 }
 
-// capRule is the daily frequency cap check for skipUnsendable.
-type capRule struct {
-	dayStart time.Time
-	limit    int
-	exempt   []string
-}
-
-// skipUnsendable marks queued recipients (of one batch, or batch -1: the
-// unbatched) who are redacted, unlinked, blocked or (with cr) at today's cap
-// as skipped with the reason, in one statement.
-func (db *DB) skipUnsendable(ctx context.Context, campaignID int64, batch int, cr *capRule, now time.Time) error {
-	// Correlated EXISTS keeps each check to index lookups for the batch's
-	// rows; the reason is computed again in SET only for the few skipped.
-	const me = "campaign_recipients.customer_id"
-	const live = "SELECT 1 FROM line_links l WHERE l.customer_id = " + me + " AND l.unlinked_at IS NULL"
-	reason := `CASE
-  WHEN EXISTS (SELECT 1 FROM customers c WHERE c.id = ` + me + ` AND c.redacted_at IS NOT NULL) THEN 'redacted'
-  WHEN EXISTS (` + live + ` AND l.blocked = ?) THEN 'blocked'
-  WHEN NOT EXISTS (` + live + `) AND EXISTS (SELECT 1 FROM line_links l WHERE l.customer_id = ` + me + `) THEN 'unlinked'
-  WHEN NOT EXISTS (` + live + `) THEN 'not_linked'`
-	rargs := []any{true}
-	if cr != nil {
-		reason += `
-  WHEN (SELECT COUNT(*) FROM messages m WHERE m.customer_id = ` + me + ` AND m.status = ? AND m.sent_at >= ? AND m.kind NOT IN ?) >= ? THEN 'frequency_cap'`
-		rargs = append(rargs, MsgSent, cr.dayStart.UTC(), cr.exempt, cr.limit)
-	}
-	reason += " END"
-	q := "UPDATE campaign_recipients SET status = ?, updated_at = ?, reason = " + reason +
-		" WHERE campaign_id = ? AND batch = ? AND status = ? AND " + reason + " IS NOT NULL"
-	args := append([]any{MsgSkipped, now}, rargs...)
-	args = append(args, campaignID, batch, MsgQueued)
-	args = append(args, rargs...)
-	if err := db.WithContext(ctx).Exec(q, args...).Error; err != nil {
-		return fmt.Errorf("skipping unsendable recipients of campaign %d: %w", campaignID, err)
+func (db *DB) batchDone(ctx context.Context, campaignID int64) error {
+	if err := db.WithContext(ctx).Exec("UPDATE campaigns SET batches_done = batches_done + 1, updated_at = ? WHERE id = ?", time.Now().UTC(), campaignID).Error; err != nil {
+		return fmt.Errorf("counting a finished batch of campaign %d: %w", campaignID, err)
 	}
 	return nil
 }
 
-// PrepareBatch re-checks a batch's queued recipients (gate and daily cap)
-// just before sending and returns the ones still to send.
-func (db *DB) PrepareBatch(ctx context.Context, campaignID int64, batch int, capDayStart time.Time, dailyCap int, exemptKinds []string, now time.Time) ([]CampaignRecipient, error) {
-	if err := db.skipUnsendable(ctx, campaignID, batch, &capRule{capDayStart, dailyCap, exemptKinds}, now); err != nil {
-		return nil, err
-	}
-	// No intermediate "sending" write: if the worker dies after LINE took the
-	// batch, the retry finds the same rows queued and the same retry key
-	// makes LINE answer 409 instead of sending again.
-	var rs []CampaignRecipient
-	err := db.WithContext(ctx).Where("campaign_id = ? AND batch = ? AND status IN ?", campaignID, batch, []string{MsgQueued, MsgSending}).
-		Order("customer_id").Find(&rs).Error
-	if err != nil {
-		return nil, fmt.Errorf("loading batch %d of campaign %d: %w", batch, campaignID, err)
-	}
-	return rs, nil
-}
-
-// FinishBatch records a batch's outcome (sent or failed) and mirrors every
-// settled recipient of the batch into messages, so timelines and the
-// journeys' frequency cap see campaign sends.
-func (db *DB) FinishBatch(ctx context.Context, shopID, campaignID int64, batch int, status, reason, requestID string, now time.Time) error {
+// FinishBatch records a batch's outcome (sent, failed or skipped) on the
+// given recipients by id in one statement — or, with ids nil, on every
+// recipient of the batch still queued — and counts the batch as finished
+// on the campaign row when it settled anyone. The recipient row is the
+// campaign message: timelines, reports and the daily cap read it
+// (CampaignMessageKind), so no messages row is written per recipient.
+func (db *DB) FinishBatch(ctx context.Context, campaignID int64, batch int, ids []int64, status, reason, requestID string, now time.Time) error {
 	return db.Tx(ctx, func(tx *DB) error {
 		g := tx.WithContext(ctx)
 		cols := map[string]any{"status": status, "reason": reason, "updated_at": now, "line_request_id": requestID}
 		if status == MsgSent {
 			cols["sent_at"] = now
 		}
-		if err := g.Model(&CampaignRecipient{}).Where("campaign_id = ? AND batch = ? AND status IN ?", campaignID, batch, []string{MsgQueued, MsgSending}).
-			Updates(cols).Error; err != nil {
-			return fmt.Errorf("settling batch %d of campaign %d: %w", batch, campaignID, err)
+		q := g.Model(&CampaignRecipient{}).Where("campaign_id = ? AND status IN ?", campaignID, []string{MsgQueued, MsgSending})
+		if ids != nil {
+			q = q.Where("id IN ?", ids)
+		} else {
+			q = q.Where("batch = ?", batch)
 		}
-		return tx.mirrorMessages(ctx, campaignID, "batch = ?", []any{batch}, now)
+		res := q.Updates(cols)
+		if res.Error != nil {
+			return fmt.Errorf("settling batch %d of campaign %d: %w", batch, campaignID, res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return nil // settled before (a retry)
+		}
+		return tx.batchDone(ctx, campaignID)
 	})
-}
-
-func (db *DB) mirrorMessages(ctx context.Context, campaignID int64, cond string, args []any, now time.Time) error {
-	q := `INSERT INTO messages (shop_id, customer_id, kind, dedupe_key, ref_type, ref_id, campaign_id, line_user_id, scheduled_for,
-  status, reason, content, line_request_id, attempts, sent_at, created_at, updated_at)
-SELECT r.shop_id, r.customer_id, 'campaign', 'campaign:' || r.campaign_id || ':' || r.customer_id, 'campaign', r.campaign_id, r.campaign_id,
-  r.line_user_id, ?, r.status, r.reason, '', r.line_request_id, 1, r.sent_at, ?, ?
-FROM campaign_recipients r WHERE r.campaign_id = ? AND r.status IN (?, ?, ?, ?) AND r.line_user_id <> '' AND r.` + cond + `
-ON CONFLICT (dedupe_key) DO NOTHING`
-	all := append([]any{now, now, now, campaignID, MsgSent, MsgSkipped, MsgFailed, MsgCancelled}, args...)
-	if err := db.WithContext(ctx).Exec(q, all...).Error; err != nil {
-		return fmt.Errorf("recording messages of campaign %d: %w", campaignID, err)
-	}
-	return nil
 }
 
 // HasOpenBatches reports whether any recipient still waits to be sent.
@@ -366,15 +466,15 @@ func (db *DB) CancelCampaign(ctx context.Context, shopID, id int64, now time.Tim
 			Updates(map[string]any{"status": MsgCancelled, "reason": ReasonCampaignCancelled, "updated_at": now}).Error; err != nil {
 			return fmt.Errorf("cancelling recipients of campaign %d: %w", id, err)
 		}
-		return tx.mirrorMessages(ctx, id, "status = ?", []any{MsgCancelled}, now)
+		return nil
 	})
 	return moved, err
 }
 
-// ReleaseHeld sends the held part of an A/B campaign with the winner.
-func (db *DB) ReleaseHeld(ctx context.Context, camp *Campaign, winner string, now time.Time) (int, error) {
-	var batches int
-	err := db.Tx(ctx, func(tx *DB) error {
+// ReleaseHeld sends the held part of an A/B campaign with the winner. The
+// held recipients were numbered into batches when the campaign started.
+func (db *DB) ReleaseHeld(ctx context.Context, camp *Campaign, winner string, now time.Time) error {
+	return db.Tx(ctx, func(tx *DB) error {
 		ok, err := tx.TransitionCampaign(ctx, camp.ID, []string{CampaignWaitingWinner, CampaignSending}, CampaignSending, map[string]any{"winner": winner})
 		if err != nil {
 			return err
@@ -386,12 +486,18 @@ func (db *DB) ReleaseHeld(ctx context.Context, camp *Campaign, winner string, no
 			Updates(map[string]any{"status": MsgQueued, "variant": winner, "updated_at": now}).Error; err != nil {
 			return fmt.Errorf("releasing held recipients of campaign %d: %w", camp.ID, err)
 		}
-		if batches, err = tx.numberBatches(ctx, camp.ID, camp.Batches); err != nil {
-			return err
-		}
-		return tx.WithContext(ctx).Model(&Campaign{}).Where("id = ?", camp.ID).Update("batches", batches).Error
+		return nil
 	})
-	return batches, err
+}
+
+// HasHeld reports whether recipients of the campaign wait for an A/B winner.
+func (db *DB) HasHeld(ctx context.Context, campaignID int64) (bool, error) {
+	var ids []int64
+	if err := db.WithContext(ctx).Raw("SELECT id FROM campaign_recipients WHERE campaign_id = ? AND status = ? LIMIT 1", campaignID, RecipientHeld).
+		Scan(&ids).Error; err != nil {
+		return false, fmt.Errorf("checking held recipients of campaign %d: %w", campaignID, err)
+	}
+	return len(ids) > 0, nil
 }
 
 // RecipientCount is a count of recipients by variant, status and reason.

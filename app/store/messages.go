@@ -89,12 +89,12 @@ func (db *DB) StuckSending(ctx context.Context, cutoff time.Time, limit int) ([]
 }
 
 // CountSentSince counts a customer's messages sent since t, leaving out the
-// given kinds (for frequency caps, which exempt transactional kinds).
+// given kinds (for frequency caps, which exempt transactional kinds);
+// campaign messages (recipient rows) always count.
 func (db *DB) CountSentSince(ctx context.Context, customerID int64, exclude []string, since time.Time) (int64, error) {
 	var n int64
-	err := db.WithContext(ctx).Model(&Message{}).
-		Where("customer_id = ? AND kind NOT IN ? AND status = ? AND sent_at >= ?", customerID, exclude, MsgSent, since.UTC()).
-		Count(&n).Error
+	err := db.WithContext(ctx).Raw("SELECT (SELECT COUNT(*) FROM messages WHERE customer_id = ? AND kind NOT IN ? AND status = ? AND sent_at >= ?) + "+
+		campaignSentSince("?"), customerID, exclude, MsgSent, since.UTC(), customerID, MsgSent, since.UTC()).Scan(&n).Error
 	if err != nil {
 		return 0, fmt.Errorf("counting messages of customer %d: %w", customerID, err)
 	}
@@ -104,28 +104,40 @@ func (db *DB) CountSentSince(ctx context.Context, customerID int64, exclude []st
 // capLockSpace namespaces the per-customer advisory locks of ClaimUnderCap.
 const capLockSpace = 0x74736e67 // "tsng"
 
+// friendCapLockSpace namespaces the per-friend locks (friends without a customer).
+const friendCapLockSpace = 0x74736e66 // "tsnf"
+
 // ClaimUnderCap moves a marketing message to sending unless its customer has
 // already had limit marketing messages since since — sent, or being sent by
 // another worker in the last ten minutes. Counting and claiming are one step
 // per customer (an advisory lock on PostgreSQL; SQLite transactions are
 // serial), so two workers cannot both slip under the cap.
 func (db *DB) ClaimUnderCap(ctx context.Context, m *Message, exclude []string, since time.Time, limit int, cols map[string]any) (claimed, over bool, err error) {
-	if m.CustomerID == nil {
-		return false, false, fmt.Errorf("message %d has no customer to cap", m.ID)
+	// A message to a LINE friend without a customer is capped on the friend.
+	col, space, cust := "customer_id", int32(capLockSpace), int64(0)
+	switch {
+	case m.CustomerID != nil:
+		cust = *m.CustomerID
+	case m.FriendID != nil:
+		col, space, cust = "friend_id", friendCapLockSpace, *m.FriendID
+	default:
+		return false, false, fmt.Errorf("message %d has no customer or friend to cap", m.ID)
 	}
-	cust := *m.CustomerID
 	err = db.Tx(ctx, func(tx *DB) error {
 		if tx.Dialect == migrations.Postgres {
-			if err := tx.WithContext(ctx).Exec("SELECT pg_advisory_xact_lock(?, ?)", capLockSpace, int32(cust)).Error; err != nil {
-				return fmt.Errorf("locking customer %d for the daily cap: %w", cust, err)
+			if err := tx.WithContext(ctx).Exec("SELECT pg_advisory_xact_lock(?, ?)", space, int32(cust)).Error; err != nil {
+				return fmt.Errorf("locking %s %d for the daily cap: %w", col, cust, err)
 			}
 		}
 		var n int64
-		if err := tx.WithContext(ctx).Model(&Message{}).
-			Where("customer_id = ? AND kind NOT IN ? AND id <> ? AND ((status = ? AND sent_at >= ?) OR (status = ? AND updated_at >= ?))",
-				cust, exclude, m.ID, MsgSent, since.UTC(), MsgSending, time.Now().UTC().Add(-10*time.Minute)).
-			Count(&n).Error; err != nil {
-			return fmt.Errorf("counting messages of customer %d: %w", cust, err)
+		q := "SELECT (SELECT COUNT(*) FROM messages WHERE " + col + " = ? AND kind NOT IN ? AND id <> ? AND ((status = ? AND sent_at >= ?) OR (status = ? AND updated_at >= ?)))"
+		args := []any{cust, exclude, m.ID, MsgSent, since.UTC(), MsgSending, time.Now().UTC().Add(-10 * time.Minute)}
+		if col == "customer_id" {
+			q += " + " + campaignSentSince("?")
+			args = append(args, cust, MsgSent, since.UTC())
+		}
+		if err := tx.WithContext(ctx).Raw(q, args...).Scan(&n).Error; err != nil {
+			return fmt.Errorf("counting messages of %s %d: %w", col, cust, err)
 		}
 		if n >= int64(limit) {
 			over = true

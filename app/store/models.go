@@ -64,8 +64,11 @@ type LineChannel struct {
 	BotUserID          string
 	BotBasicID         string
 	BotName            string
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
+	// LastWebhookAt is when a verified LINE webhook last arrived (nil:
+	// never; the channel's webhook may belong to another tool).
+	LastWebhookAt *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // Customer is a Shopify customer as Tsunagu knows them.

@@ -75,6 +75,19 @@ func (db *DB) LineChannelByWebhookKey(ctx context.Context, key string) (*LineCha
 	return &c, nil
 }
 
+// TouchLineWebhook records that a verified LINE webhook arrived for the
+// shop's channel at at; it writes at most once a minute.
+func (db *DB) TouchLineWebhook(ctx context.Context, shopID int64, at time.Time) error {
+	at = at.UTC()
+	err := db.WithContext(ctx).Model(&LineChannel{}).
+		Where("shop_id = ? AND (last_webhook_at IS NULL OR last_webhook_at < ?)", shopID, at.Add(-time.Minute)).
+		UpdateColumn("last_webhook_at", at).Error
+	if err != nil {
+		return fmt.Errorf("recording LINE webhook arrival: %w", err)
+	}
+	return nil
+}
+
 // SaveLineChannel creates or replaces the shop's LINE channel row.
 func (db *DB) SaveLineChannel(ctx context.Context, c *LineChannel) error {
 	if err := db.WithContext(ctx).Save(c).Error; err != nil {

@@ -39,8 +39,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/secretbox"
-	"github.com/tsunagu/tsunagu/jobs"
 )
 
 const (
@@ -508,13 +508,13 @@ func must(err error) {
 }
 
 // campaignToken signs a campaign click id the way the new code does
-// (jobs.CampaignLinkURL); empty when -token is off (old code has none).
+// (core.CampaignLinkURL); empty when -token is off (old code has none).
 func campaignToken(id int64) string {
 	if !*withToken {
 		return ""
 	}
 	key, _ := base64.StdEncoding.DecodeString(secretKey)
-	return jobs.CampaignClickToken(secretbox.NewSigner(key), id, "A")
+	return core.CampaignClickToken(secretbox.NewSigner(key), id, "A")
 }
 
 var withToken = flag.Bool("token", false, "also attack the signed campaign link (new code)")
