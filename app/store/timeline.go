@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/shopspring/decimal"
+	"gorm.io/gorm"
 
 	"github.com/tsunagu/tsunagu/migrations"
 )
@@ -317,63 +319,69 @@ func ActivityGroup(kind string) string {
 	return TLOther
 }
 
-// Timeline returns a page of a customer's history, newest first, merged from
-// orders, fulfillments, checkouts, LINE links, coupons, messages and
-// activities. groups filters (empty: all). The customer must belong to the
-// shop, else ErrNotFound. Each source is read with its own indexed query of
-// at most limit+1 rows past the cursor, so a page costs a handful of index scans.
-func (db *DB) Timeline(ctx context.Context, shopID, customerID int64, cur *TimelineCursor, groups []string, limit int) ([]TimelineEntry, *TimelineCursor, error) {
-	if limit <= 0 || limit > 200 {
-		limit = 50
-	}
-	if _, err := db.Customer(ctx, shopID, customerID); err != nil {
-		return nil, nil, err
-	}
-	want := func(g string) bool {
-		if len(groups) == 0 {
-			return true
-		}
-		for _, x := range groups {
-			if x == g {
-				return true
-			}
-		}
-		return false
-	}
-	n := limit + 1
-	g := func() *DB { return &DB{G: db.WithContext(ctx), Dialect: db.Dialect} }
-	var out []TimelineEntry
-	// A source that returned all n rows may have older rows unread; nothing
-	// older than its last row may be on this page (the horizon).
-	var horizon *TimelineEntry
-	saturated := func(rows int, at time.Time, src int, id int64) {
-		if rows < n {
-			return
-		}
-		e := TimelineEntry{At: at, src: src, ID: id}
-		if horizon == nil || newer(e, *horizon) {
-			horizon = &e
-		}
-	}
-	add := func(e TimelineEntry) {
-		if cur.before(&e) {
-			out = append(out, e)
-		}
-	}
-	orderNames := map[int64]Order{}
+// timelineQuery is one page being read: what the sources share.
+type timelineQuery struct {
+	ctx                context.Context
+	db                 *DB
+	shopID, customerID int64
+	cur                *TimelineCursor
+	n                  int // rows a paged source reads: the page and one more
+	groups             []string
+	orderNames         map[int64]Order // orders already loaded, by id
+}
 
-	if want(TLOrders) {
+func (q *timelineQuery) g() *gorm.DB { return q.db.WithContext(q.ctx) }
+
+// want reports whether group g is shown (no filter shows all).
+func (q *timelineQuery) want(g string) bool {
+	return len(q.groups) == 0 || slices.Contains(q.groups, g)
+}
+
+// page narrows a source's query to the rows past the cursor, newest first.
+func (q *timelineQuery) page(tx *gorm.DB, col, idCol string, src int) *gorm.DB {
+	w, a := q.cur.bound(col, idCol, src)
+	return tx.Where(w, a...).Order(col + " DESC, " + idCol + " DESC").Limit(q.n)
+}
+
+// timelineSource is one kind of row on the timeline. read loads the
+// source's rows past the cursor and renders them as entries; a paged
+// source reads at most n rows and says where its last row was (a source
+// that returned all n may have older rows unread), while a small one
+// (links, coupons: a few rows a customer) is read whole.
+type timelineSource struct {
+	name string
+	// on says whether the filter asks for the source at all.
+	on   func(q *timelineQuery) bool
+	read func(q *timelineQuery) (entries []TimelineEntry, rows int, last *TimelineEntry, err error)
+}
+
+// group is the on of a source whose entries are all of one group.
+func group(g string) func(q *timelineQuery) bool {
+	return func(q *timelineQuery) bool { return q.want(g) }
+}
+
+// pagedRows is read's tail for a paged source: entries, the row count and
+// the position of the last row.
+func pagedRows[T any](rows []T, at func(T) time.Time, id func(T) int64, src int, render func(T) []TimelineEntry) ([]TimelineEntry, int, *TimelineEntry, error) {
+	var out []TimelineEntry
+	for _, r := range rows {
+		out = append(out, render(r)...)
+	}
+	if len(rows) == 0 {
+		return out, 0, nil, nil
+	}
+	l := rows[len(rows)-1]
+	return out, len(rows), &TimelineEntry{At: at(l), src: src, ID: id(l)}, nil
+}
+
+// timelineSources is the table: one entry per source, in rank order.
+var timelineSources = []timelineSource{
+	{name: "orders", on: group(TLOrders), read: func(q *timelineQuery) ([]TimelineEntry, int, *TimelineEntry, error) {
 		var ords []Order
-		w, a := cur.bound("ordered_at", "id", srcOrder)
-		if err := g().G.Where("shop_id = ? AND customer_id = ? AND "+w, append([]any{shopID, customerID}, a...)...).
-			Order("ordered_at DESC, id DESC").Limit(n).Find(&ords).Error; err != nil {
-			return nil, nil, fmt.Errorf("loading timeline orders: %w", err)
+		if err := q.page(q.g().Where("shop_id = ? AND customer_id = ?", q.shopID, q.customerID), "ordered_at", "id", srcOrder).Find(&ords).Error; err != nil {
+			return nil, 0, nil, fmt.Errorf("loading timeline orders: %w", err)
 		}
-		if len(ords) > 0 {
-			l := ords[len(ords)-1]
-			saturated(len(ords), l.OrderedAt, srcOrder, l.ID)
-		}
-		for _, o := range ords {
+		return pagedRows(ords, func(o Order) time.Time { return o.OrderedAt }, func(o Order) int64 { return o.ID }, srcOrder, func(o Order) []TimelineEntry {
 			status := o.FinancialStatus
 			d := map[string]any{"fulfillment_status": o.FulfillmentStatus}
 			if o.CancelledAt != nil {
@@ -382,79 +390,69 @@ func (db *DB) Timeline(ctx context.Context, shopID, customerID int64, cur *Timel
 			if o.DiscountCodes != "" {
 				d["discount_codes"] = o.DiscountCodes
 			}
-			add(TimelineEntry{At: o.OrderedAt, Group: TLOrders, Kind: "order", ID: o.ID, Status: status, OrderName: o.Name,
-				ShopifyOrderID: o.ShopifyID, Amount: o.TotalPrice, Currency: o.Currency, URL: o.OrderStatusURL, Details: d, src: srcOrder})
-		}
-	}
-	if want(TLFulfillments) {
+			return []TimelineEntry{{At: o.OrderedAt, Group: TLOrders, Kind: "order", ID: o.ID, Status: status, OrderName: o.Name,
+				ShopifyOrderID: o.ShopifyID, Amount: o.TotalPrice, Currency: o.Currency, URL: o.OrderStatusURL, Details: d, src: srcOrder}}
+		})
+	}},
+	{name: "fulfillments", on: group(TLFulfillments), read: func(q *timelineQuery) ([]TimelineEntry, int, *TimelineEntry, error) {
 		type frow struct {
 			Fulfillment
 			OrderName      string
 			OrderShopifyID int64
 		}
 		var fs []frow
-		w, a := cur.bound("f.created_at", "f.id", srcFulfillment)
-		err := g().G.Table("fulfillments f").Select("f.*, o.name AS order_name, o.shopify_id AS order_shopify_id").
+		tx := q.g().Table("fulfillments f").Select("f.*, o.name AS order_name, o.shopify_id AS order_shopify_id").
 			Joins("JOIN orders o ON o.id = f.order_id").
-			Where("o.shop_id = ? AND o.customer_id = ? AND f.shop_id = ? AND "+w, append([]any{shopID, customerID, shopID}, a...)...).
-			Order("f.created_at DESC, f.id DESC").Limit(n).Scan(&fs).Error
-		if err != nil {
-			return nil, nil, fmt.Errorf("loading timeline fulfillments: %w", err)
+			Where("o.shop_id = ? AND o.customer_id = ? AND f.shop_id = ?", q.shopID, q.customerID, q.shopID)
+		if err := q.page(tx, "f.created_at", "f.id", srcFulfillment).Scan(&fs).Error; err != nil {
+			return nil, 0, nil, fmt.Errorf("loading timeline fulfillments: %w", err)
 		}
-		if len(fs) > 0 {
-			l := fs[len(fs)-1]
-			saturated(len(fs), l.CreatedAt, srcFulfillment, l.ID)
-		}
-		for _, f := range fs {
+		return pagedRows(fs, func(f frow) time.Time { return f.CreatedAt }, func(f frow) int64 { return f.ID }, srcFulfillment, func(f frow) []TimelineEntry {
 			d := map[string]any{}
 			for k, v := range map[string]string{"tracking_company": f.TrackingCompany, "tracking_number": f.TrackingNumber, "shipment_status": f.ShipmentStatus} {
 				if v != "" {
 					d[k] = v
 				}
 			}
-			add(TimelineEntry{At: f.CreatedAt, Group: TLFulfillments, Kind: "fulfillment", ID: f.ID, Status: f.Status, OrderName: f.OrderName,
-				ShopifyOrderID: f.OrderShopifyID, URL: f.TrackingURL, Details: d, src: srcFulfillment})
-		}
-	}
-	if want(TLCheckouts) {
+			return []TimelineEntry{{At: f.CreatedAt, Group: TLFulfillments, Kind: "fulfillment", ID: f.ID, Status: f.Status, OrderName: f.OrderName,
+				ShopifyOrderID: f.OrderShopifyID, URL: f.TrackingURL, Details: d, src: srcFulfillment}}
+		})
+	}},
+	{name: "checkouts", on: group(TLCheckouts), read: func(q *timelineQuery) ([]TimelineEntry, int, *TimelineEntry, error) {
 		var cs []Checkout
-		w, a := cur.bound("created_at", "id", srcCheckout)
-		if err := g().G.Where("shop_id = ? AND customer_id = ? AND "+w, append([]any{shopID, customerID}, a...)...).
-			Order("created_at DESC, id DESC").Limit(n).Find(&cs).Error; err != nil {
-			return nil, nil, fmt.Errorf("loading timeline checkouts: %w", err)
+		if err := q.page(q.g().Where("shop_id = ? AND customer_id = ?", q.shopID, q.customerID), "created_at", "id", srcCheckout).Find(&cs).Error; err != nil {
+			return nil, 0, nil, fmt.Errorf("loading timeline checkouts: %w", err)
 		}
-		if len(cs) > 0 {
-			l := cs[len(cs)-1]
-			saturated(len(cs), l.CreatedAt, srcCheckout, l.ID)
-		}
-		for _, c := range cs {
+		return pagedRows(cs, func(c Checkout) time.Time { return c.CreatedAt }, func(c Checkout) int64 { return c.ID }, srcCheckout, func(c Checkout) []TimelineEntry {
 			status := "abandoned"
 			if c.CompletedAt != nil || c.OrderID != nil {
 				status = "completed"
 			}
-			add(TimelineEntry{At: c.CreatedAt, Group: TLCheckouts, Kind: "checkout", ID: c.ID, Status: status,
-				Amount: c.TotalPrice, Currency: c.Currency, URL: c.AbandonedURL, src: srcCheckout})
-		}
-	}
-	// Links and coupons are a few rows per customer: read them whole.
-	if want(TLLinks) {
+			return []TimelineEntry{{At: c.CreatedAt, Group: TLCheckouts, Kind: "checkout", ID: c.ID, Status: status,
+				Amount: c.TotalPrice, Currency: c.Currency, URL: c.AbandonedURL, src: srcCheckout}}
+		})
+	}},
+	{name: "links", on: group(TLLinks), read: func(q *timelineQuery) ([]TimelineEntry, int, *TimelineEntry, error) {
 		var ls []LineLink
-		if err := g().G.Where("shop_id = ? AND customer_id = ?", shopID, customerID).Find(&ls).Error; err != nil {
-			return nil, nil, fmt.Errorf("loading timeline links: %w", err)
+		if err := q.g().Where("shop_id = ? AND customer_id = ?", q.shopID, q.customerID).Find(&ls).Error; err != nil {
+			return nil, 0, nil, fmt.Errorf("loading timeline links: %w", err)
 		}
+		var out []TimelineEntry
 		for _, l := range ls {
 			d := map[string]any{"friend": l.Friend, "blocked": l.Blocked}
-			add(TimelineEntry{At: l.LinkedAt, Group: TLLinks, Kind: "linked", ID: l.ID, Summary: l.DisplayName, Details: d, src: srcLink})
+			out = append(out, TimelineEntry{At: l.LinkedAt, Group: TLLinks, Kind: "linked", ID: l.ID, Summary: l.DisplayName, Details: d, src: srcLink})
 			if l.UnlinkedAt != nil {
-				add(TimelineEntry{At: *l.UnlinkedAt, Group: TLLinks, Kind: "unlinked", ID: l.ID, Summary: l.DisplayName, Reason: l.UnlinkReason, src: srcLink})
+				out = append(out, TimelineEntry{At: *l.UnlinkedAt, Group: TLLinks, Kind: "unlinked", ID: l.ID, Summary: l.DisplayName, Reason: l.UnlinkReason, src: srcLink})
 			}
 		}
-	}
-	if want(TLCoupons) {
+		return out, 0, nil, nil
+	}},
+	{name: "coupons", on: group(TLCoupons), read: func(q *timelineQuery) ([]TimelineEntry, int, *TimelineEntry, error) {
 		var cs []Coupon
-		if err := g().G.Where("shop_id = ? AND customer_id = ?", shopID, customerID).Find(&cs).Error; err != nil {
-			return nil, nil, fmt.Errorf("loading timeline coupons: %w", err)
+		if err := q.g().Where("shop_id = ? AND customer_id = ?", q.shopID, q.customerID).Find(&cs).Error; err != nil {
+			return nil, 0, nil, fmt.Errorf("loading timeline coupons: %w", err)
 		}
+		var out []TimelineEntry
 		for _, c := range cs {
 			d := map[string]any{"campaign": c.Campaign}
 			if c.ExpiresAt != nil {
@@ -464,31 +462,26 @@ func (db *DB) Timeline(ctx context.Context, shopID, customerID int64, cur *Timel
 			if c.IssuedAt != nil {
 				at = *c.IssuedAt
 			}
-			add(TimelineEntry{At: at, Group: TLCoupons, Kind: "coupon_issued", ID: c.ID, Status: c.Status, Summary: c.Code, Details: d, src: srcCoupon})
+			out = append(out, TimelineEntry{At: at, Group: TLCoupons, Kind: "coupon_issued", ID: c.ID, Status: c.Status, Summary: c.Code, Details: d, src: srcCoupon})
 			if c.RedeemedAt != nil {
 				e := TimelineEntry{At: *c.RedeemedAt, Group: TLCoupons, Kind: "coupon_redeemed", ID: c.ID, Summary: c.Code, src: srcCoupon}
 				if c.RedeemedOrderID != nil {
-					if o, err := db.Order(ctx, shopID, *c.RedeemedOrderID); err == nil {
+					if o, err := q.db.Order(q.ctx, q.shopID, *c.RedeemedOrderID); err == nil {
 						e.OrderName, e.ShopifyOrderID = o.Name, o.ShopifyID
-						orderNames[o.ID] = *o
+						q.orderNames[o.ID] = *o
 					}
 				}
-				add(e)
+				out = append(out, e)
 			}
 		}
-	}
-	if want(TLMessages) {
+		return out, 0, nil, nil
+	}},
+	{name: "messages", on: group(TLMessages), read: func(q *timelineQuery) ([]TimelineEntry, int, *TimelineEntry, error) {
 		var ms []Message
-		w, a := cur.bound("created_at", "id", srcMessage)
-		if err := g().G.Where("shop_id = ? AND customer_id = ? AND "+w, append([]any{shopID, customerID}, a...)...).
-			Order("created_at DESC, id DESC").Limit(n).Find(&ms).Error; err != nil {
-			return nil, nil, fmt.Errorf("loading timeline messages: %w", err)
+		if err := q.page(q.g().Where("shop_id = ? AND customer_id = ?", q.shopID, q.customerID), "created_at", "id", srcMessage).Find(&ms).Error; err != nil {
+			return nil, 0, nil, fmt.Errorf("loading timeline messages: %w", err)
 		}
-		if len(ms) > 0 {
-			l := ms[len(ms)-1]
-			saturated(len(ms), l.CreatedAt, srcMessage, l.ID)
-		}
-		for _, m := range ms {
+		return pagedRows(ms, func(m Message) time.Time { return m.CreatedAt }, func(m Message) int64 { return m.ID }, srcMessage, func(m Message) []TimelineEntry {
 			d := map[string]any{"scheduled_for": m.ScheduledFor, "attempts": m.Attempts}
 			if m.SentAt != nil {
 				d["sent_at"] = m.SentAt
@@ -496,31 +489,27 @@ func (db *DB) Timeline(ctx context.Context, shopID, customerID int64, cur *Timel
 			if m.LineRequestID != "" {
 				d["line_request_id"] = m.LineRequestID
 			}
-			e := TimelineEntry{At: m.CreatedAt, Group: TLMessages, Kind: m.Kind, ID: m.ID, Status: m.Status, Reason: m.Reason,
-				Content: m.Content, Details: d, src: srcMessage}
 			if m.RefType == "order" && m.RefID != 0 {
-				d["order_id"] = m.RefID
+				d["order_id"] = m.RefID // named after the page is merged (orderLinks)
 			}
-			add(e)
-		}
-	}
-	if want(TLMessages) {
-		// Campaign messages are their recipient rows, settled at updated_at.
-		var rs []struct {
+			return []TimelineEntry{{At: m.CreatedAt, Group: TLMessages, Kind: m.Kind, ID: m.ID, Status: m.Status, Reason: m.Reason,
+				Content: m.Content, Details: d, src: srcMessage}}
+		})
+	}},
+	// Campaign messages are their recipient rows, settled at updated_at.
+	{name: "campaign messages", on: group(TLMessages), read: func(q *timelineQuery) ([]TimelineEntry, int, *TimelineEntry, error) {
+		type crow struct {
 			CampaignRecipient
 			CampaignName string
 		}
-		w, a := cur.bound("r.updated_at", "r.id", srcCampaignMessage)
-		if err := g().G.Raw("SELECT r.*, k.name AS campaign_name FROM campaign_recipients r JOIN campaigns k ON k.id = r.campaign_id WHERE r.shop_id = ? AND r.customer_id = ? AND "+
-			settledCampaignMessages+" AND "+w+" ORDER BY r.updated_at DESC, r.id DESC LIMIT ?", append(append([]any{shopID, customerID}, a...), n)...).
+		var rs []crow
+		w, a := q.cur.bound("r.updated_at", "r.id", srcCampaignMessage)
+		if err := q.g().Raw("SELECT r.*, k.name AS campaign_name FROM campaign_recipients r JOIN campaigns k ON k.id = r.campaign_id WHERE r.shop_id = ? AND r.customer_id = ? AND "+
+			settledCampaignMessages+" AND "+w+" ORDER BY r.updated_at DESC, r.id DESC LIMIT ?", append(append([]any{q.shopID, q.customerID}, a...), q.n)...).
 			Scan(&rs).Error; err != nil {
-			return nil, nil, fmt.Errorf("loading timeline campaign messages: %w", err)
+			return nil, 0, nil, fmt.Errorf("loading timeline campaign messages: %w", err)
 		}
-		if len(rs) > 0 {
-			l := rs[len(rs)-1]
-			saturated(len(rs), l.UpdatedAt, srcCampaignMessage, l.ID)
-		}
-		for _, r := range rs {
+		return pagedRows(rs, func(r crow) time.Time { return r.UpdatedAt }, func(r crow) int64 { return r.ID }, srcCampaignMessage, func(r crow) []TimelineEntry {
 			d := map[string]any{"campaign_id": r.CampaignID, "campaign": r.CampaignName, "variant": r.Variant}
 			if r.SentAt != nil {
 				d["sent_at"] = r.SentAt
@@ -528,71 +517,21 @@ func (db *DB) Timeline(ctx context.Context, shopID, customerID int64, cur *Timel
 			if r.LineRequestID != "" {
 				d["line_request_id"] = r.LineRequestID
 			}
-			add(TimelineEntry{At: r.UpdatedAt, Group: TLMessages, Kind: CampaignMessageKind, ID: r.ID, Status: r.Status, Reason: r.Reason,
-				Summary: r.CampaignName, Details: d, src: srcCampaignMessage})
-		}
-	}
+			return []TimelineEntry{{At: r.UpdatedAt, Group: TLMessages, Kind: CampaignMessageKind, ID: r.ID, Status: r.Status, Reason: r.Reason,
+				Summary: r.CampaignName, Details: d, src: srcCampaignMessage}}
+		})
+	}},
 	// linked/unlinked/coupon_issued come from their own tables above.
-	if want(TLInbound) || want(TLFollows) || want(TLClicks) || want(TLGDPR) || want(TLOther) {
-		var as []Activity
-		w, a := cur.bound("occurred_at", "id", srcActivity)
-		q := g().G.Where("shop_id = ? AND customer_id = ? AND kind NOT IN ? AND "+w,
-			append([]any{shopID, customerID, []string{ActLinked, ActUnlinked, ActCouponIssued}}, a...)...)
-		if len(groups) > 0 {
-			var known, wanted []string
-			for k, grp := range activityGroups {
-				known = append(known, k)
-				if want(grp) {
-					wanted = append(wanted, k)
-				}
-			}
-			conds, args := []string{"kind IN ?"}, []any{append(wanted, "")}
-			if want(TLGDPR) {
-				conds = append(conds, "kind LIKE 'gdpr%'")
-			}
-			if want(TLOther) {
-				conds, args = append(conds, "(kind NOT IN ? AND kind NOT LIKE 'gdpr%')"), append(args, known)
-			}
-			q = q.Where("("+strings.Join(conds, " OR ")+")", args...)
-		}
-		if err := q.Order("occurred_at DESC, id DESC").Limit(n).Find(&as).Error; err != nil {
-			return nil, nil, fmt.Errorf("loading timeline activities: %w", err)
-		}
-		if len(as) > 0 {
-			l := as[len(as)-1]
-			saturated(len(as), l.OccurredAt, srcActivity, l.ID)
-		}
-		for _, act := range as {
-			grp := ActivityGroup(act.Kind)
-			if !want(grp) {
-				continue
-			}
-			e := TimelineEntry{At: act.OccurredAt, Group: grp, Kind: act.Kind, ID: act.ID, Summary: act.Summary, src: srcActivity}
-			if act.Data != "" && act.Data != "{}" {
-				e.Details = map[string]any{"data": act.Data}
-			}
-			if act.RefType != "" {
-				if e.Details == nil {
-					e.Details = map[string]any{}
-				}
-				e.Details["ref_type"], e.Details["ref_id"] = act.RefType, act.RefID
-			}
-			add(e)
-		}
-	}
-	if want(TLBrowsing) {
+	{name: "activities", on: func(q *timelineQuery) bool {
+		return q.want(TLInbound) || q.want(TLFollows) || q.want(TLClicks) || q.want(TLGDPR) || q.want(TLOther)
+	}, read: readActivities},
+	{name: "browsing", on: group(TLBrowsing), read: func(q *timelineQuery) ([]TimelineEntry, int, *TimelineEntry, error) {
 		// Storefront activity from the web pixel.
 		var evs []PixelEvent
-		w, a := cur.bound("occurred_at", "id", srcBrowse)
-		if err := g().G.Where("customer_id = ? AND shop_id = ? AND "+w, append([]any{customerID, shopID}, a...)...).
-			Order("occurred_at DESC, id DESC").Limit(n).Find(&evs).Error; err != nil {
-			return nil, nil, fmt.Errorf("loading timeline browsing: %w", err)
+		if err := q.page(q.g().Where("customer_id = ? AND shop_id = ?", q.customerID, q.shopID), "occurred_at", "id", srcBrowse).Find(&evs).Error; err != nil {
+			return nil, 0, nil, fmt.Errorf("loading timeline browsing: %w", err)
 		}
-		if len(evs) > 0 {
-			l := evs[len(evs)-1]
-			saturated(len(evs), l.OccurredAt, srcBrowse, l.ID)
-		}
-		for _, pe := range evs {
+		return pagedRows(evs, func(pe PixelEvent) time.Time { return pe.OccurredAt }, func(pe PixelEvent) int64 { return pe.ID }, srcBrowse, func(pe PixelEvent) []TimelineEntry {
 			e := TimelineEntry{At: pe.OccurredAt, Group: TLBrowsing, Kind: pe.Name, ID: pe.ID, Summary: pe.Title, URL: pe.URL, src: srcBrowse}
 			switch {
 			case pe.SearchQuery != "":
@@ -605,36 +544,91 @@ func (db *DB) Timeline(ctx context.Context, shopID, customerID int64, cur *Timel
 			case pe.CollectionID != 0:
 				e.Details = map[string]any{"collection_id": pe.CollectionID}
 			}
-			add(e)
+			return []TimelineEntry{e}
+		})
+	}},
+}
+
+// readActivities reads the activity rows the filter selects (a group
+// filter becomes a condition on kind, so a page is not spent on hidden rows).
+func readActivities(q *timelineQuery) ([]TimelineEntry, int, *TimelineEntry, error) {
+	var as []Activity
+	tx := q.g().Where("shop_id = ? AND customer_id = ? AND kind NOT IN ?", q.shopID, q.customerID, []string{ActLinked, ActUnlinked, ActCouponIssued})
+	if len(q.groups) > 0 {
+		var known, wanted []string
+		for k, grp := range activityGroups {
+			known = append(known, k)
+			if q.want(grp) {
+				wanted = append(wanted, k)
+			}
 		}
+		conds, args := []string{"kind IN ?"}, []any{append(wanted, "")}
+		if q.want(TLGDPR) {
+			conds = append(conds, "kind LIKE 'gdpr%'")
+		}
+		if q.want(TLOther) {
+			conds, args = append(conds, "(kind NOT IN ? AND kind NOT LIKE 'gdpr%')"), append(args, known)
+		}
+		tx = tx.Where("("+strings.Join(conds, " OR ")+")", args...)
 	}
-	// Messages about an order link to it in the Shopify admin too.
-	var need []int64
-	for _, e := range out {
-		if e.Group == TLMessages {
-			if id, ok := e.Details["order_id"].(int64); ok {
-				if _, ok := orderNames[id]; !ok {
-					need = append(need, id)
-				}
+	if err := q.page(tx, "occurred_at", "id", srcActivity).Find(&as).Error; err != nil {
+		return nil, 0, nil, fmt.Errorf("loading timeline activities: %w", err)
+	}
+	return pagedRows(as, func(a Activity) time.Time { return a.OccurredAt }, func(a Activity) int64 { return a.ID }, srcActivity, func(act Activity) []TimelineEntry {
+		grp := ActivityGroup(act.Kind)
+		if !q.want(grp) {
+			return nil
+		}
+		e := TimelineEntry{At: act.OccurredAt, Group: grp, Kind: act.Kind, ID: act.ID, Summary: act.Summary, src: srcActivity}
+		if act.Data != "" && act.Data != "{}" {
+			e.Details = map[string]any{"data": act.Data}
+		}
+		if act.RefType != "" {
+			if e.Details == nil {
+				e.Details = map[string]any{}
+			}
+			e.Details["ref_type"], e.Details["ref_id"] = act.RefType, act.RefID
+		}
+		return []TimelineEntry{e}
+	})
+}
+
+// Timeline returns a page of a customer's history, newest first, merged from
+// the sources of timelineSources. groups filters (empty: all). The customer
+// must belong to the shop, else ErrNotFound. Each paged source is read with
+// its own indexed query of at most limit+1 rows past the cursor, so a page
+// costs a handful of index scans.
+func (db *DB) Timeline(ctx context.Context, shopID, customerID int64, cur *TimelineCursor, groups []string, limit int) ([]TimelineEntry, *TimelineCursor, error) {
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	if _, err := db.Customer(ctx, shopID, customerID); err != nil {
+		return nil, nil, err
+	}
+	q := &timelineQuery{ctx: ctx, db: db, shopID: shopID, customerID: customerID, cur: cur, n: limit + 1, groups: groups, orderNames: map[int64]Order{}}
+	var out []TimelineEntry
+	// A source that returned all n rows may have older rows unread; nothing
+	// older than its last row may be on this page (the horizon).
+	var horizon *TimelineEntry
+	for _, s := range timelineSources {
+		if !s.on(q) {
+			continue
+		}
+		es, rows, last, err := s.read(q)
+		if err != nil {
+			return nil, nil, err
+		}
+		if rows >= q.n && last != nil && (horizon == nil || newer(*last, *horizon)) {
+			horizon = last
+		}
+		for i := range es {
+			if cur.before(&es[i]) {
+				out = append(out, es[i])
 			}
 		}
 	}
-	if len(need) > 0 {
-		var ords []Order
-		if err := g().G.Select("id, shopify_id, name").Where("shop_id = ? AND id IN ?", shopID, need).Find(&ords).Error; err != nil {
-			return nil, nil, fmt.Errorf("loading orders of timeline messages: %w", err)
-		}
-		for _, o := range ords {
-			orderNames[o.ID] = o
-		}
-	}
-	for i := range out {
-		if id, ok := out[i].Details["order_id"].(int64); ok && out[i].Group == TLMessages {
-			if o, ok := orderNames[id]; ok {
-				out[i].OrderName, out[i].ShopifyOrderID = o.Name, o.ShopifyID
-			}
-			delete(out[i].Details, "order_id")
-		}
+	if err := q.orderLinks(out); err != nil {
+		return nil, nil, err
 	}
 	sort.SliceStable(out, func(i, j int) bool { return newer(out[i], out[j]) })
 	var next *TimelineCursor
@@ -662,6 +656,39 @@ func (db *DB) Timeline(ctx context.Context, shopID, customerID int64, cur *Timel
 		out = []TimelineEntry{}
 	}
 	return out, next, nil
+}
+
+// orderLinks names the order of each message about one, so it links to
+// the order in the Shopify admin too.
+func (q *timelineQuery) orderLinks(out []TimelineEntry) error {
+	var need []int64
+	for _, e := range out {
+		if e.Group == TLMessages {
+			if id, ok := e.Details["order_id"].(int64); ok {
+				if _, ok := q.orderNames[id]; !ok {
+					need = append(need, id)
+				}
+			}
+		}
+	}
+	if len(need) > 0 {
+		var ords []Order
+		if err := q.g().Select("id, shopify_id, name").Where("shop_id = ? AND id IN ?", q.shopID, need).Find(&ords).Error; err != nil {
+			return fmt.Errorf("loading orders of timeline messages: %w", err)
+		}
+		for _, o := range ords {
+			q.orderNames[o.ID] = o
+		}
+	}
+	for i := range out {
+		if id, ok := out[i].Details["order_id"].(int64); ok && out[i].Group == TLMessages {
+			if o, ok := q.orderNames[id]; ok {
+				out[i].OrderName, out[i].ShopifyOrderID = o.Name, o.ShopifyID
+			}
+			delete(out[i].Details, "order_id")
+		}
+	}
+	return nil
 }
 
 // newer reports whether a comes before b on the timeline (newest first).
