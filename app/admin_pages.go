@@ -220,6 +220,10 @@ func (a *App) pageSettings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	hist, err := a.DB.HistoryImports(c.Request().Context(), shop.ID)
+	if err != nil {
+		return err
+	}
 	fwds, err := a.DB.WebhookForwards(c.Request().Context(), shop.ID)
 	if err != nil {
 		return err
@@ -235,6 +239,7 @@ func (a *App) pageSettings(c echo.Context) error {
 		"Journeys": journeysOf(shop.Settings), "Incentive": shop.Settings.Incentive, "Channel": ch, "Webhook": webhook, "KeyError": keyErr,
 		"Extensions": exts, "ThemeEditorURL": a.themeEmbedURL(shop.Domain),
 		"CheckoutEditorURL": checkoutEditorURL(shop.Domain),
+		"History":           historyView(hist, a.Now()), "CanImport": canEdit,
 	})
 }
 

@@ -185,6 +185,7 @@ func (a *App) completeInstall(ctx context.Context, shop string, tok shopify.Toke
 	}
 	a.enableWebPixel(ctx, admin, shop)
 	a.resumeWaiting(ctx, s)
+	a.historyOnInstall(ctx, s)
 	a.Log.InfoContext(ctx, "shop installed", "shop", shop, "scopes", s.Scopes, "expiring_token", tok.Expiring(), "webhooks_created", len(created))
 	return s, nil
 }

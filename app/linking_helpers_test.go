@@ -36,7 +36,7 @@ type linkEnv struct {
 	cust  *store.Customer
 }
 
-func newLinkEnv(t testing.TB, db *store.DB, redisOpt asynq.RedisConnOpt, baseURL string) *linkEnv {
+func newLinkEnv(t testing.TB, db *store.DB, redisOpt asynq.RedisConnOpt, baseURL string, shopOpts ...shopifytest.Option) *linkEnv {
 	t.Helper()
 	tc := &testClock{now: testNow}
 	clock := tc.Now
@@ -44,7 +44,7 @@ func newLinkEnv(t testing.TB, db *store.DB, redisOpt asynq.RedisConnOpt, baseURL
 	fl.AddLoginChannel(testLoginChannel, testLoginSecret)
 	fl.AddToken(testLINEToken)
 	fl.SetLoginUser(testLineUser, "Taro Line", true)
-	fs := shopifytest.NewServer(t, shopifytest.WithShop(testShop), shopifytest.WithClock(clock))
+	fs := shopifytest.NewServer(t, append([]shopifytest.Option{shopifytest.WithShop(testShop), shopifytest.WithClock(clock)}, shopOpts...)...)
 	cfg := testConfig(fl.URL)
 	cfg.ShopifyAPIKey, cfg.ShopifyAPISecret, cfg.ShopifyAdminBase = fs.APIKey, fs.APISecret, fs.AdminBase()
 	if baseURL != "" {

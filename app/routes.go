@@ -109,6 +109,8 @@ func (a *App) routeTable() []route {
 		{Method: POST, Path: "/api/settings/forwards", Role: roleAdmin, H: a.apiNewForward},
 		{Method: DELETE, Path: "/api/settings/forwards/:id", Role: roleAdmin, H: a.apiDeleteForward},
 		{Method: POST, Path: "/api/settings/pixel", Role: roleAdmin, H: a.enablePixel},
+		{Method: GET, Path: "/api/settings/history", Role: roleViewer, H: a.getHistory},
+		{Method: POST, Path: "/api/settings/history", Role: roleAdmin, H: a.postHistory},
 		{Method: GET, Path: "/api/settings/incentive", Role: roleViewer, H: a.getIncentive},
 		{Method: PUT, Path: "/api/settings/incentive", Role: roleAdmin, H: a.putIncentive},
 		{Method: GET, Path: "/api/templates", Role: roleViewer, H: a.apiTemplates},

@@ -132,6 +132,8 @@ func (w *Worker) processShopify(ctx context.Context, ev *store.Event) ([]*store.
 		return nil, w.applyCustomerTags(ctx, shop, ev, ev.Topic == shopify.TopicCustomerTagsAdded)
 	case shopify.TopicEmailConsentUpdate, shopify.TopicSMSConsentUpdate:
 		return nil, w.applyConsent(ctx, shop, ev)
+	case shopify.TopicBulkOperationsFinish:
+		return nil, w.applyBulkFinish(ctx, shop, ev)
 	case shopify.TopicAppUninstalled:
 		return nil, w.shopUninstalled(ctx, shop, ev)
 	case shopify.TopicCustomersDataRequest:

@@ -108,6 +108,16 @@ func (w *Worker) RunScheduled(ctx context.Context, name string, at time.Time) er
 			return fmt.Errorf("schedule %s: %w: %w", name, perr, asynq.SkipRetry)
 		}
 		_, err = w.SyncRichMenus(ctx, id)
+	case strings.HasPrefix(name, ScheduleHistory):
+		id, perr := strconv.ParseInt(strings.TrimPrefix(name, ScheduleHistory), 10, 64)
+		if perr != nil {
+			return fmt.Errorf("schedule %s: %w: %w", name, perr, asynq.SkipRetry)
+		}
+		ended, herr := w.HistoryStep(ctx, id)
+		if herr == nil && ended {
+			return w.DB.DeleteSchedule(ctx, name, at)
+		}
+		err = herr
 	default:
 		w.log().WarnContext(ctx, "unknown schedule", "schedule", name)
 	}

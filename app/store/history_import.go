@@ -10,6 +10,8 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/tsunagu/tsunagu/migrations"
 )
 
 // History import kinds, one bulk query each.
@@ -277,6 +279,9 @@ func (tx *DB) upsertOrderRows(ctx context.Context, rows []*ImportedOrder, custID
 	if len(rows) == 0 {
 		return written, nil
 	}
+	if tx.Dialect == migrations.Postgres {
+		return tx.upsertOrderRowsPG(ctx, rows, custIDs, now)
+	}
 	var sb strings.Builder
 	sb.Grow(len(rows) * 48)
 	args := make([]any, 0, 20*len(rows))
@@ -302,14 +307,7 @@ func (tx *DB) upsertOrderRows(ctx context.Context, rows []*ImportedOrder, custID
 			o.FulfillmentStatus, o.CheckoutToken, o.CartToken, o.OrderStatusURL, o.DiscountCodes, o.Locale, cancelled, o.OrderedAt.UTC(),
 			updated, now, now)
 	}
-	sb.WriteString(" ON CONFLICT (shop_id, shopify_id) DO UPDATE SET ")
-	for i, c := range orderColumns {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteString(c + " = excluded." + c)
-	}
-	sb.WriteString(", cancelled_at = COALESCE(excluded.cancelled_at, orders.cancelled_at) WHERE " + notOlderSQL + " RETURNING id, shopify_id")
+	sb.WriteString(upsertOrderSetSQL())
 	res, err := tx.WithContext(ctx).Raw(sb.String(), args...).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("upserting orders: %w", err)
@@ -328,6 +326,110 @@ func (tx *DB) upsertOrderRows(ctx context.Context, rows []*ImportedOrder, custID
 	return written, nil
 }
 
+// upsertOrderSetSQL is the conflict clause of the history's order upsert:
+// UpsertOrderIfNewer's rule.
+func upsertOrderSetSQL() string {
+	var sb strings.Builder
+	sb.WriteString(" ON CONFLICT (shop_id, shopify_id) DO UPDATE SET ")
+	for i, c := range orderColumns {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(c + " = excluded." + c)
+	}
+	sb.WriteString(", cancelled_at = COALESCE(excluded.cancelled_at, orders.cancelled_at) WHERE " + notOlderSQL + " RETURNING id, shopify_id")
+	return sb.String()
+}
+
+// upsertOrderRowsPG is upsertOrderRows on PostgreSQL: one array per
+// column through unnest, so the statement has 20 parameters whatever the
+// batch (a multi-row VALUES has 20 per row, parsed and planned anew).
+func (tx *DB) upsertOrderRowsPG(ctx context.Context, rows []*ImportedOrder, custIDs map[int64]int64, now time.Time) (map[int64]int64, error) {
+	n := len(rows)
+	var (
+		shopIDs, ids                                        = make([]int64, n), make([]int64, n)
+		cust                                                = make([]*int64, n)
+		names, emails, currencies, fin, ful, ck, cart, urls = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		codes, locales, totals, subtotals                   = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		cancelled, updated                                  = make([]*time.Time, n), make([]*time.Time, n)
+		ordered, stamps                                     = make([]time.Time, n), make([]time.Time, n)
+	)
+	for i, r := range rows {
+		o := &r.Order
+		shopIDs[i], ids[i] = o.ShopID, o.ShopifyID
+		if id, ok := custIDs[r.CustomerShopifyID]; ok {
+			cust[i] = &id
+		}
+		names[i], emails[i], currencies[i], fin[i], ful[i] = o.Name, o.Email, o.Currency, o.FinancialStatus, o.FulfillmentStatus
+		ck[i], cart[i], urls[i], codes[i], locales[i] = o.CheckoutToken, o.CartToken, o.OrderStatusURL, o.DiscountCodes, o.Locale
+		totals[i], subtotals[i] = o.TotalPrice.String(), o.SubtotalPrice.String()
+		if o.CancelledAt != nil {
+			t := o.CancelledAt.UTC()
+			cancelled[i] = &t
+		}
+		if o.ShopifyUpdatedAt != nil {
+			t := o.ShopifyUpdatedAt.UTC()
+			updated[i] = &t
+		}
+		ordered[i], stamps[i] = o.OrderedAt.UTC(), now
+	}
+	q := "INSERT INTO orders (" + importOrderCols + ") SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], " +
+		"$7::numeric[], $8::numeric[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], " +
+		"$16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::timestamptz[], $20::timestamptz[])" + upsertOrderSetSQL()
+	res, err := tx.G.Statement.ConnPool.QueryContext(ctx, q, shopIDs, ids, cust, names, emails, currencies, totals, subtotals, fin, ful, ck, cart, urls,
+		codes, locales, cancelled, ordered, updated, stamps, stamps)
+	if err != nil {
+		return nil, fmt.Errorf("upserting orders: %w", err)
+	}
+	defer res.Close()
+	written := make(map[int64]int64, n)
+	for res.Next() {
+		var id, sid int64
+		if err := res.Scan(&id, &sid); err != nil {
+			return nil, fmt.Errorf("reading upserted orders: %w", err)
+		}
+		written[sid] = id
+	}
+	if err := res.Err(); err != nil {
+		return nil, fmt.Errorf("upserting orders: %w", err)
+	}
+	return written, nil
+}
+
+// replaceItemsPG is replaceItems on PostgreSQL, with arrays (see upsertOrderRowsPG).
+func (tx *DB) replaceItemsPG(ctx context.Context, rows []*ImportedOrder, ids map[int64]int64, orderIDs []int64) error {
+	pool := tx.G.Statement.ConnPool
+	if _, err := pool.ExecContext(ctx, "DELETE FROM order_items WHERE order_id = ANY($1::bigint[])", orderIDs); err != nil {
+		return fmt.Errorf("replacing order items: %w", err)
+	}
+	var (
+		oid, sid, pid, vid       []int64
+		title, vendor, sku, cost []string
+		qty                      []int64
+	)
+	for _, r := range rows {
+		id, ok := ids[r.Order.ShopifyID]
+		if !ok {
+			continue
+		}
+		for _, it := range r.Order.Items {
+			oid, sid, pid, vid = append(oid, id), append(sid, it.ShopifyID), append(pid, it.ProductID), append(vid, it.VariantID)
+			title, vendor, sku = append(title, it.Title), append(vendor, it.Vendor), append(sku, it.SKU)
+			qty, cost = append(qty, int64(it.Quantity)), append(cost, it.Price.String())
+		}
+	}
+	if len(oid) == 0 {
+		return nil
+	}
+	_, err := pool.ExecContext(ctx, "INSERT INTO order_items (order_id, shopify_id, product_id, variant_id, title, vendor, sku, quantity, price) "+
+		"SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::int[], $9::numeric[])",
+		oid, sid, pid, vid, title, vendor, sku, qty, cost)
+	if err != nil {
+		return fmt.Errorf("storing order items: %w", err)
+	}
+	return nil
+}
+
 // replaceItems replaces the items of the written orders.
 func (tx *DB) replaceItems(ctx context.Context, rows []*ImportedOrder, ids map[int64]int64) error {
 	if len(ids) == 0 {
@@ -338,6 +440,9 @@ func (tx *DB) replaceItems(ctx context.Context, rows []*ImportedOrder, ids map[i
 		orderIDs = append(orderIDs, id)
 	}
 	slices.Sort(orderIDs)
+	if tx.Dialect == migrations.Postgres {
+		return tx.replaceItemsPG(ctx, rows, ids, orderIDs)
+	}
 	if err := tx.WithContext(ctx).Where("order_id IN ?", orderIDs).Delete(&OrderItem{}).Error; err != nil {
 		return fmt.Errorf("replacing order items: %w", err)
 	}

@@ -105,6 +105,15 @@ func (db *DB) FinishScheduledRun(ctx context.Context, name string, at, now time.
 	return res.RowsAffected == 1, nil
 }
 
+// DeleteSchedule removes schedule name after its run due at (work that has
+// ended); a schedule requested again since (a later next_at) stays.
+func (db *DB) DeleteSchedule(ctx context.Context, name string, at time.Time) error {
+	if err := db.WithContext(ctx).Where("name = ? AND next_at <= ?", name, at.UTC()).Delete(&Schedule{}).Error; err != nil {
+		return fmt.Errorf("deleting schedule %s: %w", name, err)
+	}
+	return nil
+}
+
 // ScheduleDue reports whether the run of name due at is still to be done.
 func (db *DB) ScheduleDue(ctx context.Context, name string, at time.Time) (bool, error) {
 	var n int64

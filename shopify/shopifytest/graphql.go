@@ -173,6 +173,8 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request, body []byte, re
 			v, err = s.bulkOperationRunQuery(shop, args)
 		case !op.mutation && f.name == "bulkOperation":
 			v, err = s.bulkOperationNode(shop, args)
+		case !op.mutation && f.name == "currentBulkOperation":
+			v = s.currentBulkOperation(shop)
 		case !op.mutation && f.name == "webhookSubscriptions":
 			v, err = webhookSubscriptions(st, args)
 		case !op.mutation && f.name == "shop":

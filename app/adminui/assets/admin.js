@@ -100,6 +100,50 @@
     });
   });
 
+  // History import: a progress bar per kind, polled while one runs; the
+  // start button (admins only) posts the optional "since" date.
+  var hist = document.querySelector("[data-history]");
+  if (hist) {
+    var box = document.getElementById("history-progress");
+    var L = JSON.parse(box.dataset.labels || "{}");
+    var timer = null;
+    var renderHistory = function (d) {
+      var active = false;
+      box.innerHTML = "";
+      (d.imports || []).forEach(function (h) {
+        if (h.status === "pending" || h.status === "running" || h.status === "importing") active = true;
+        var row = document.createElement("div");
+        row.className = "history-row"; row.dataset.kind = h.kind;
+        var p = document.createElement("p");
+        var strong = document.createElement("strong"); strong.textContent = L[h.kind] || h.kind; p.appendChild(strong);
+        var text = " — " + (L[h.status] || h.status) + " " + h.done + " / " + h.total;
+        if (h.left_seconds != null) text += " (" + L.left + " " + Math.max(1, Math.round(h.left_seconds / 60)) + (lang === "en" ? " min left" : " 分") + ")";
+        p.appendChild(document.createTextNode(text));
+        if (h.error) { var e = document.createElement("span"); e.className = "field-err"; e.textContent = " " + h.error; p.appendChild(e); }
+        var bar = document.createElement("div"); bar.className = "progress"; bar.setAttribute("role", "progressbar");
+        bar.setAttribute("aria-valuemin", "0"); bar.setAttribute("aria-valuemax", String(h.total)); bar.setAttribute("aria-valuenow", String(h.done));
+        var fillEl = document.createElement("span");
+        fillEl.style.width = (h.total ? Math.floor(h.done * 100 / h.total) : (h.status === "done" ? 100 : 0)) + "%";
+        bar.appendChild(fillEl);
+        row.appendChild(p); row.appendChild(bar); box.appendChild(row);
+      });
+      clearTimeout(timer);
+      if (active) timer = setTimeout(pollHistory, 3000);
+    };
+    var pollHistory = function () { api("GET", hist.dataset.history).then(renderHistory).catch(function () {}); };
+    pollHistory();
+    var startBtn = document.getElementById("history-start");
+    if (startBtn) {
+      startBtn.addEventListener("click", function () {
+        var form = startBtn.closest("form");
+        var result = form.querySelector(".result");
+        api("POST", hist.dataset.history, { since: form.elements.since.value })
+          .then(function (d) { show(result, true, T.saved); renderHistory(d); })
+          .catch(function (e) { show(result, false, T.failed + e.message); });
+      });
+    }
+  }
+
   document.querySelectorAll("[data-copy]").forEach(function (btn) {
     btn.addEventListener("click", function () {
       var el = document.querySelector(btn.dataset.copy);
