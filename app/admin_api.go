@@ -2,7 +2,6 @@ package app
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/shopspring/decimal"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/templates"
 )
@@ -264,41 +264,28 @@ func (a *App) apiPutJourneys(c echo.Context) error {
 	if in.BrowseCooldownDays < 0 || in.BrowseCooldownDays > 90 {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, "browse_cooldown_days must be between 1 and 90")
 	}
-	ctx := c.Request().Context()
-	// Re-read the shop so settings other forms own (incentive, templates) are kept.
-	shop, err := a.DB.Shop(ctx, currentShop(c).ID)
+	edits := make([]core.JourneyEdit, len(in.Journeys))
+	for i, j := range in.Journeys {
+		edits[i] = core.JourneyEdit{Kind: j.Kind, Enabled: j.Enabled, DelayMinutes: j.DelayMinutes}
+	}
+	// Under the settings lock, so settings other forms own (incentive,
+	// templates, automations) are kept even when saved at the same moment.
+	st, err := a.DB.UpdateShopSettings(c.Request().Context(), currentShop(c).ID, func(st *store.Settings) error {
+		if err := core.ApplyJourneys(st, edits); err != nil {
+			return err
+		}
+		st.QuietStart, st.QuietEnd, st.DailyCap, st.ThankYouTrigger = in.QuietStart, in.QuietEnd, in.DailyCap, in.ThankYouTrigger
+		restart := in.RestartFollowUps
+		st.RestartFollowUps = &restart
+		if in.BrowseMinViews > 0 {
+			st.Browse.MinViews = in.BrowseMinViews
+		}
+		if in.BrowseCooldownDays > 0 {
+			st.Browse.CooldownDays = in.BrowseCooldownDays
+		}
+		return nil
+	})
 	if err != nil {
-		return err
-	}
-	st := shop.Settings
-	if st.Journeys == nil {
-		st.Journeys = map[string]store.JourneySetting{}
-	}
-	for _, j := range in.Journeys {
-		def, ok := templates.Lookup(j.Kind)
-		if !ok || !def.Journey {
-			return echo.NewHTTPError(http.StatusUnprocessableEntity, "unknown journey "+strconv.Quote(j.Kind))
-		}
-		if j.DelayMinutes < 0 || j.DelayMinutes > 90*24*60 {
-			return echo.NewHTTPError(http.StatusUnprocessableEntity, fmt.Sprintf("delay of %s must be between 0 and 90 days", j.Kind))
-		}
-		on := j.Enabled
-		js := store.JourneySetting{Enabled: &on}
-		if def.DelayEditable {
-			js.DelayMinutes = j.DelayMinutes
-		}
-		st.Journeys[j.Kind] = js
-	}
-	st.QuietStart, st.QuietEnd, st.DailyCap, st.ThankYouTrigger = in.QuietStart, in.QuietEnd, in.DailyCap, in.ThankYouTrigger
-	restart := in.RestartFollowUps
-	st.RestartFollowUps = &restart
-	if in.BrowseMinViews > 0 {
-		st.Browse.MinViews = in.BrowseMinViews
-	}
-	if in.BrowseCooldownDays > 0 {
-		st.Browse.CooldownDays = in.BrowseCooldownDays
-	}
-	if err := a.DB.SaveShopSettings(ctx, shop.ID, st); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, journeysOf(st))

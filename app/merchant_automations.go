@@ -72,6 +72,8 @@ func (a *App) automationsPage(c echo.Context) error {
 	}
 	return a.renderAdmin(c, "automations", "auto.title", map[string]any{
 		"Ran": ran, "Autos": autos, "Journeys": journeys, "A": au, "WinBackDays": winBack, "ExpiryDays": expiry,
+		// What the page shows, with its version: the save is made against it.
+		"Loaded": automationsOf(shop.Settings),
 	})
 }
 

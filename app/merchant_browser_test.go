@@ -230,4 +230,19 @@ func TestAutomationsBrowser(t *testing.T) {
 	waitJS(t, ctx, `document.getElementById("auto-result").textContent.includes("0 件")`)
 	waitJS(t, ctx, `document.readyState === "complete" && document.querySelector('tr[data-kind="birthday"] td[data-sent]').textContent === "1"`)
 	keepScreenshot(t, ctx, "automations")
+
+	// Another staff member saves while this page is open: its save is
+	// refused with a reload link, and theirs stands.
+	evalJS[bool](t, ctx, `MUI.api("GET", "/api/automations").then(function (d) {
+		d.automations.win_back_days = 200;
+		return MUI.api("PUT", "/api/automations", d);
+	}).then(function () { window.otherSaved = true; }), true`)
+	waitJS(t, ctx, `window.otherSaved === true`)
+	mustDo(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("auto-save"))))
+	waitJS(t, ctx, `document.getElementById("auto-reload") !== null && document.getElementById("auto-result").textContent.includes("他のスタッフ")`)
+	s, err = a.DB.Shop(ctx0, shop.ID)
+	mustDo(t, err)
+	if s.Settings.Automations.WinBackDays != 200 {
+		t.Errorf("the stale page overwrote the other save: win-back %d", s.Settings.Automations.WinBackDays)
+	}
 }

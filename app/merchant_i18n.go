@@ -86,6 +86,8 @@ var merchantText = map[string][2]string{
 	"field.linked":                 {"LINE 連携済み", "Linked to LINE"},
 	"field.friend":                 {"LINE 友だち（ブロックなし）", "LINE friend (not blocked)"},
 	"field.blocked":                {"LINE をブロック中", "Blocked on LINE"},
+	"field.friend_not_linked":      {"LINE 友だち（未連携）", "LINE friend, not linked"},
+	"field.friend_days":            {"LINE 友だちになってからの日数", "Days as a LINE friend"},
 	"field.received":               {"受け取ったメッセージ", "Messages received"},
 	"field.clicked":                {"メッセージ内のリンクをクリック", "Clicked a link in a message"},
 
@@ -139,6 +141,8 @@ var merchantText = map[string][2]string{
 	"auto.immediate":          {"すぐに送信", "Sent at once"},
 	"auto.run":                {"保存して今すぐ実行", "Save and run now"},
 	"auto.saved":              {"保存しました", "Saved"},
+	"auto.conflict":           {"このページを開いた後に、他のスタッフが自動配信の設定を変更しました。あなたの変更は保存されていません。再読み込みして相手の変更を確認し、もう一度変更してください。", "Another staff member changed these automation settings after you opened this page. Your change was not saved: reload to see theirs, then make yours again."},
+	"auto.reload":             {"再読み込み", "Reload"},
 	"auto.ran":                {"実行しました：%d 件を配信予定にしました", "Ran: %d messages planned"},
 	"auto.range":              {"%d〜%d の数を入力してください", "Enter %d to %d"},
 	"auto.bad_delay":          {"0〜90 日と 0〜23 時間で入力してください", "Enter 0-90 days and 0-23 hours"},

@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tsunagu/tsunagu/app/store"
+
 	"github.com/tsunagu/tsunagu/shopify"
 )
 
@@ -63,12 +65,7 @@ type messageCollector struct {
 
 	mu      sync.Mutex
 	at      time.Time
-	samples []messageCount
-}
-
-type messageCount struct {
-	Kind, Status string
-	N            int64
+	samples []store.MessageCount
 }
 
 func (c *messageCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
@@ -79,8 +76,7 @@ func (c *messageCollector) Collect(ch chan<- prometheus.Metric) {
 	if time.Since(c.at) > 30*time.Second {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		var rows []messageCount
-		if err := c.a.DB.WithContext(ctx).Raw("SELECT kind, status, COUNT(*) AS n FROM messages GROUP BY kind, status").Scan(&rows).Error; err != nil {
+		if rows, err := c.a.DB.MessageTotals(ctx); err != nil {
 			c.a.Log.Warn("metrics: counting messages", "err", err)
 		} else {
 			c.samples, c.at = rows, time.Now()

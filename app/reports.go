@@ -13,6 +13,7 @@ import (
 
 	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/templates"
 )
 
 func randomToken() string {
@@ -120,35 +121,46 @@ func rowOf(camp store.Campaign, p Progress) campaignRow {
 }
 
 // automationSettings is what GET/PUT /api/automations carry: the scenario
-// messages and the measurement settings.
+// messages, the measurement settings, the journeys' switches and delays, and
+// the version of all of it. A PUT must send the version its editor loaded;
+// if someone changed these settings since, it is refused with 409.
 type automationSettings struct {
-	Automations     store.Automations `json:"automations"`
-	YenPerMessage   float64           `json:"yen_per_message"`
-	AttributionDays int               `json:"attribution_days"`
+	Automations     store.Automations  `json:"automations"`
+	YenPerMessage   float64            `json:"yen_per_message"`
+	AttributionDays int                `json:"attribution_days"`
+	Journeys        []core.JourneyEdit `json:"journeys"`
+	Version         string             `json:"version"`
+}
+
+func automationsOf(st store.Settings) automationSettings {
+	o := st.ReportOptions()
+	out := automationSettings{Automations: st.Automations, YenPerMessage: o.YenPerMessage, AttributionDays: o.AttributionDays,
+		Version: core.AutomationsVersion(st)}
+	for _, k := range templates.KindNames(templates.Kind.IsJourney) {
+		out.Journeys = append(out.Journeys, core.JourneyEdit{Kind: k, Enabled: st.JourneyEnabled(k), DelayMinutes: st.JourneyDelayMinutes(k)})
+	}
+	return out
 }
 
 func (a *App) getAutomations(c echo.Context) error {
-	st := currentShop(c).Settings
-	o := st.ReportOptions()
-	return c.JSON(http.StatusOK, automationSettings{Automations: st.Automations, YenPerMessage: o.YenPerMessage, AttributionDays: o.AttributionDays})
+	return c.JSON(http.StatusOK, automationsOf(currentShop(c).Settings))
 }
 
+// putAutomations saves the automations page; journeys left out of the body
+// stay as they are.
 func (a *App) putAutomations(c echo.Context) error {
 	var in automationSettings
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
-	au := in.Automations
-	if au.WinBackDays < 0 || au.WinBackDays > 3650 || au.CouponExpiryDays < 0 || au.CouponExpiryDays > 365 ||
-		in.YenPerMessage < 0 || in.AttributionDays < 0 || in.AttributionDays > 90 {
-		return echo.NewHTTPError(http.StatusBadRequest, "a number is out of range")
-	}
 	shop := currentShop(c)
-	st := shop.Settings
-	st.Automations, st.YenPerMessage, st.AttributionDays = au, in.YenPerMessage, in.AttributionDays
-	if err := a.DB.SaveShopSettings(c.Request().Context(), shop.ID, st); err != nil {
+	st, err := core.SaveAutomations(c.Request().Context(), a.DB, shop.ID, core.AutomationEdit{
+		Automations: in.Automations, YenPerMessage: in.YenPerMessage, AttributionDays: in.AttributionDays,
+		Journeys: in.Journeys, Version: in.Version,
+	})
+	if err != nil {
 		return err
 	}
 	shop.Settings = st
-	return a.getAutomations(c)
+	return c.JSON(http.StatusOK, automationsOf(st))
 }

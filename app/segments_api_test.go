@@ -104,7 +104,8 @@ func TestSegmentAPI(t *testing.T) {
 	// Segments and campaigns are separate pages: the builder offers the built-ins.
 	rec = adminCall(t, a, http.MethodGet, "/admin/segments", nil)
 	body = rec.Body.String()
-	for _, want := range []string{"セグメント · Tsunagu", `<a href="/admin/segments" class="active">`, `data-builtin="vip">VIP（RFM 上位）</button>`} {
+	for _, want := range []string{"セグメント · Tsunagu", `<a href="/admin/segments" class="active">`, `data-builtin="vip">VIP（RFM 上位）</button>`,
+		"friend_not_linked", "friend_days"} { // the builder's fields come from store's table
 		if rec.Code != 200 || !strings.Contains(body, want) {
 			t.Errorf("segments page %d lacks %q", rec.Code, want)
 		}
@@ -187,14 +188,15 @@ func TestAutomationsPlanOnce(t *testing.T) {
 	}
 	shop, _ := db.Shop(ctx, au.shop.ID)
 	w := a.Worker()
-	if rec := adminCall(t, a, http.MethodPut, "/api/automations", map[string]any{"automations": map[string]any{"win_back_days": -1}}); rec.Code != http.StatusBadRequest {
+	version := decode[automationSettings](t, adminCall(t, a, http.MethodGet, "/api/automations", nil)).Version
+	if rec := adminCall(t, a, http.MethodPut, "/api/automations", map[string]any{"automations": map[string]any{"win_back_days": -1}, "version": version}); rec.Code != http.StatusUnprocessableEntity {
 		t.Errorf("bad automations: %d", rec.Code)
 	}
 	if n, _ := w.PlanAutomations(ctx, shop, testNow); n != 0 {
 		t.Fatalf("automations are off by default, planned %d", n)
 	}
 	rec := adminCall(t, a, http.MethodPut, "/api/automations", map[string]any{
-		"automations": map[string]any{"birthday": true, "win_back": true, "coupon_expiry": true}, "yen_per_message": 2.5})
+		"automations": map[string]any{"birthday": true, "win_back": true, "coupon_expiry": true}, "yen_per_message": 2.5, "version": version})
 	if rec.Code != http.StatusOK {
 		t.Fatalf("put automations: %d %s", rec.Code, rec.Body)
 	}

@@ -230,6 +230,61 @@ FROM campaign_recipients WHERE campaign_id = ? AND batch >= 0`, RecipientHeld, c
 	})
 }
 
+// CampaignMessageKind is the message kind of a campaign recipient row: the
+// row itself is the campaign message (its status, reason and send time).
+const CampaignMessageKind = "campaign"
+
+// campaignSentSince counts campaign messages sent to customer (an SQL
+// expression) since a time (bind parameters: the sent status, the time): the
+// campaign's share of the daily cap, read through campaign_recipients_customer.
+func campaignSentSince(customer string) string {
+	return "(SELECT COUNT(*) FROM campaign_recipients x WHERE x.customer_id = " + customer + " AND x.status = ? AND x.sent_at >= ?)"
+}
+
+// shopCampaignsSince limits recipient rows (alias r) to the campaigns of a
+// shop that were still running at a time (bind parameters: shop id, time),
+// read through the (campaign_id, customer_id) key: campaign_recipients has
+// no shop index, and a shop's recent campaigns are few.
+func shopCampaignsSince(r string) string {
+	return r + ".campaign_id IN (SELECT k.id FROM campaigns k WHERE k.shop_id = ? AND k.started_at IS NOT NULL AND (k.finished_at IS NULL OR k.finished_at >= ?))"
+}
+
+// settledCampaignMessages are the recipient rows that stand for a message
+// (what was mirrored into messages before): settled, and to someone who had
+// a LINE link (or sent: a redaction erases the LINE user id afterwards).
+const settledCampaignMessages = "r.status IN ('sent', 'skipped', 'failed', 'cancelled') AND (r.line_user_id <> '' OR r.sent_at IS NOT NULL)"
+
+// MessageCount is a count of messages by kind, status and reason.
+type MessageCount struct {
+	Kind, Status, Reason string
+	N                    int64
+}
+
+// campaignMessageCounts counts a shop's campaign messages settled in
+// [since, until) by status and reason, as the messages rows of kind
+// "campaign" used to be counted.
+func (db *DB) campaignMessageCounts(ctx context.Context, shopID int64, since, until time.Time) ([]MessageCount, error) {
+	var rows []MessageCount
+	if err := db.WithContext(ctx).Raw("SELECT ? AS kind, r.status, r.reason, COUNT(*) AS n FROM campaign_recipients r WHERE "+shopCampaignsSince("r")+
+		" AND "+settledCampaignMessages+" AND r.updated_at >= ? AND r.updated_at < ? GROUP BY r.status, r.reason",
+		CampaignMessageKind, shopID, since.UTC(), since.UTC(), until.UTC()).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("counting campaign messages: %w", err)
+	}
+	return rows, nil
+}
+
+// MessageTotals counts every message by kind and status (Reason empty),
+// campaign messages included.
+func (db *DB) MessageTotals(ctx context.Context) ([]MessageCount, error) {
+	var rows []MessageCount
+	if err := db.WithContext(ctx).Raw(`SELECT kind, status, SUM(n) AS n FROM (SELECT kind, status, COUNT(*) AS n FROM messages GROUP BY kind, status
+UNION ALL SELECT ? AS kind, r.status, COUNT(*) AS n FROM campaign_recipients r WHERE `+settledCampaignMessages+` GROUP BY r.status) t GROUP BY kind, status`, CampaignMessageKind).
+		Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("counting messages: %w", err)
+	}
+	return rows, nil
+}
+
 // CapRule is the daily frequency cap a batch is checked against: at most
 // Limit non-exempt messages per customer since DayStart.
 type CapRule struct {
@@ -252,9 +307,10 @@ func gateSQL(cr CapRule) (string, []any) {
   WHEN ` + live + ` = 2 THEN 'blocked'
   WHEN ` + live + ` IS NULL AND (SELECT 1 FROM line_links l WHERE l.customer_id = ` + me + ` LIMIT 1) IS NOT NULL THEN 'unlinked'
   WHEN ` + live + ` IS NULL THEN 'not_linked'
-  WHEN (SELECT COUNT(*) FROM messages m WHERE m.customer_id = ` + me + ` AND m.status = ? AND m.sent_at >= ? AND m.kind NOT IN ?) >= ? THEN 'frequency_cap'
+  WHEN (SELECT COUNT(*) FROM messages m WHERE m.customer_id = ` + me + ` AND m.status = ? AND m.sent_at >= ? AND m.kind NOT IN ?)
+    + ` + campaignSentSince(me) + ` >= ? THEN 'frequency_cap'
   ELSE '' END`
-	return q, []any{true, true, true, MsgSent, cr.DayStart.UTC(), cr.Exempt, cr.Limit}
+	return q, []any{true, true, true, MsgSent, cr.DayStart.UTC(), cr.Exempt, MsgSent, cr.DayStart.UTC(), cr.Limit}
 }
 
 // gateSelect reads a batch's queued recipients with the reason each cannot
@@ -325,11 +381,6 @@ func (db *DB) GateBatch(ctx context.Context, campaignID int64, batch int, cr Cap
 				out.Skipped++
 			}
 		}
-		if out.Skipped > 0 {
-			if err := tx.mirrorMessages(ctx, campaignID, "batch = ? AND r.status = ?", []any{batch, MsgSkipped}, now); err != nil {
-				return err
-			}
-		}
 		if len(out.Send) == 0 && out.Skipped > 0 {
 			return tx.batchDone(ctx, campaignID)
 		}
@@ -350,9 +401,10 @@ func (db *DB) batchDone(ctx context.Context, campaignID int64) error {
 
 // FinishBatch records a batch's outcome (sent, failed or skipped) on the
 // given recipients by id in one statement — or, with ids nil, on every
-// recipient of the batch still queued — mirrors them into messages, so
-// timelines and the journeys' frequency cap see campaign sends, and counts
-// the batch as finished on the campaign row when it settled anyone.
+// recipient of the batch still queued — and counts the batch as finished
+// on the campaign row when it settled anyone. The recipient row is the
+// campaign message: timelines, reports and the daily cap read it
+// (CampaignMessageKind), so no messages row is written per recipient.
 func (db *DB) FinishBatch(ctx context.Context, campaignID int64, batch int, ids []int64, status, reason, requestID string, now time.Time) error {
 	return db.Tx(ctx, func(tx *DB) error {
 		g := tx.WithContext(ctx)
@@ -361,10 +413,8 @@ func (db *DB) FinishBatch(ctx context.Context, campaignID int64, batch int, ids 
 			cols["sent_at"] = now
 		}
 		q := g.Model(&CampaignRecipient{}).Where("campaign_id = ? AND status IN ?", campaignID, []string{MsgQueued, MsgSending})
-		cond, cargs := "batch = ?", []any{batch}
 		if ids != nil {
 			q = q.Where("id IN ?", ids)
-			cond, cargs = "id IN ?", []any{ids}
 		} else {
 			q = q.Where("batch = ?", batch)
 		}
@@ -375,25 +425,8 @@ func (db *DB) FinishBatch(ctx context.Context, campaignID int64, batch int, ids 
 		if res.RowsAffected == 0 {
 			return nil // settled before (a retry)
 		}
-		if err := tx.mirrorMessages(ctx, campaignID, cond, cargs, now); err != nil {
-			return err
-		}
 		return tx.batchDone(ctx, campaignID)
 	})
-}
-
-func (db *DB) mirrorMessages(ctx context.Context, campaignID int64, cond string, args []any, now time.Time) error {
-	q := `INSERT INTO messages (shop_id, customer_id, kind, dedupe_key, ref_type, ref_id, campaign_id, line_user_id, scheduled_for,
-  status, reason, content, line_request_id, attempts, sent_at, created_at, updated_at)
-SELECT r.shop_id, r.customer_id, 'campaign', 'campaign:' || r.campaign_id || ':' || r.customer_id, 'campaign', r.campaign_id, r.campaign_id,
-  r.line_user_id, ?, r.status, r.reason, '', r.line_request_id, 1, r.sent_at, ?, ?
-FROM campaign_recipients r WHERE r.campaign_id = ? AND r.status IN (?, ?, ?, ?) AND r.line_user_id <> '' AND r.` + cond + `
-ON CONFLICT (dedupe_key) DO NOTHING`
-	all := append([]any{now, now, now, campaignID, MsgSent, MsgSkipped, MsgFailed, MsgCancelled}, args...)
-	if err := db.WithContext(ctx).Exec(q, all...).Error; err != nil {
-		return fmt.Errorf("recording messages of campaign %d: %w", campaignID, err)
-	}
-	return nil
 }
 
 // HasOpenBatches reports whether any recipient still waits to be sent.
@@ -433,7 +466,7 @@ func (db *DB) CancelCampaign(ctx context.Context, shopID, id int64, now time.Tim
 			Updates(map[string]any{"status": MsgCancelled, "reason": ReasonCampaignCancelled, "updated_at": now}).Error; err != nil {
 			return fmt.Errorf("cancelling recipients of campaign %d: %w", id, err)
 		}
-		return tx.mirrorMessages(ctx, id, "status = ?", []any{MsgCancelled}, now)
+		return nil
 	})
 	return moved, err
 }

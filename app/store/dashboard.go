@@ -73,6 +73,16 @@ func (db *DB) DashboardStats(ctx context.Context, shopID int64, since, until tim
 		GROUP BY kind, status, reason`, shopID, since, until).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("counting messages: %w", err)
 	}
+	camp, err := db.campaignMessageCounts(ctx, shopID, since, until)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range camp {
+		rows = append(rows, struct {
+			Kind, Status, Reason string
+			N                    int64
+		}{c.Kind, c.Status, c.Reason, c.N})
+	}
 	for _, r := range rows {
 		s := get(r.Kind)
 		s.Planned += r.N

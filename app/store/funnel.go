@@ -34,10 +34,11 @@ func (db *DB) SegmentFunnel(ctx context.Context, shop *Shop, n SegmentNode, now,
   COALESCE(SUM(CASE WHEN l.friend AND NOT l.blocked AND COALESCE(t.n, 0) < ? THEN 1 ELSE 0 END), 0) AS under_cap
 FROM (SELECT c.id FROM customers c WHERE ` + where + ` ` + db.fence() + `) s
 LEFT JOIN line_links l ON l.customer_id = s.id AND l.shop_id = ? AND l.unlinked_at IS NULL
-LEFT JOIN (SELECT m.customer_id, COUNT(*) AS n FROM messages m
-  WHERE m.shop_id = ? AND m.status = ? AND m.sent_at >= ? AND m.kind NOT IN ? GROUP BY m.customer_id) t ON t.customer_id = s.id`
+LEFT JOIN (SELECT customer_id, COUNT(*) AS n FROM (SELECT m.customer_id FROM messages m
+  WHERE m.shop_id = ? AND m.status = ? AND m.sent_at >= ? AND m.kind NOT IN ?
+  UNION ALL SELECT r.customer_id FROM campaign_recipients r WHERE ` + shopCampaignsSince("r") + ` AND r.status = ? AND r.sent_at >= ?) sent GROUP BY customer_id) t ON t.customer_id = s.id`
 	all := append([]any{dailyCap}, args...)
-	all = append(all, shop.ID, shop.ID, MsgSent, capDayStart.UTC(), exempt)
+	all = append(all, shop.ID, shop.ID, MsgSent, capDayStart.UTC(), exempt, shop.ID, capDayStart.UTC(), MsgSent, capDayStart.UTC())
 	var out FunnelCounts
 	if err := db.segmentQuery(ctx, func(g *gorm.DB) error { return g.Raw(q, all...).Scan(&out).Error }); err != nil {
 		return out, fmt.Errorf("counting the funnel of a segment: %w", err)

@@ -95,13 +95,15 @@ func (db *DB) SetCustomerFromWebhook(ctx context.Context, customerID int64, birt
 
 // CustomerExport is everything Tsunagu holds on one customer (GDPR data request).
 type CustomerExport struct {
-	Customer   *Customer  `json:"customer"`
-	Orders     []Order    `json:"orders"`
-	Checkouts  []Checkout `json:"checkouts"`
-	LineLinks  []LineLink `json:"line_links"`
-	Messages   []Message  `json:"messages"`
-	Coupons    []Coupon   `json:"coupons"`
-	Activities []Activity `json:"activities"`
+	Customer  *Customer  `json:"customer"`
+	Orders    []Order    `json:"orders"`
+	Checkouts []Checkout `json:"checkouts"`
+	LineLinks []LineLink `json:"line_links"`
+	Messages  []Message  `json:"messages"`
+	// CampaignMessages are the campaigns the customer was a recipient of.
+	CampaignMessages []CampaignRecipient `json:"campaign_messages"`
+	Coupons          []Coupon            `json:"coupons"`
+	Activities       []Activity          `json:"activities"`
 }
 
 // ExportCustomer gathers every row that belongs to a customer.
@@ -118,7 +120,8 @@ func (db *DB) ExportCustomer(ctx context.Context, shopID, customerID int64) (*Cu
 	if err := g.Where("shop_id = ? AND customer_id = ?", shopID, customerID).Preload("Items").Order("ordered_at, id").Find(&x.Orders).Error; err != nil {
 		return nil, fmt.Errorf("exporting orders of customer %d: %w", customerID, err)
 	}
-	for what, dst := range map[string]any{"checkouts": &x.Checkouts, "line_links": &x.LineLinks, "messages": &x.Messages, "coupons": &x.Coupons} {
+	for what, dst := range map[string]any{"checkouts": &x.Checkouts, "line_links": &x.LineLinks, "messages": &x.Messages, "coupons": &x.Coupons,
+		"campaign messages": &x.CampaignMessages} {
 		if err := q(dst, "id"); err != nil {
 			return nil, fmt.Errorf("exporting %s of customer %d: %w", what, customerID, err)
 		}
@@ -175,6 +178,15 @@ func (db *DB) RedactCustomer(ctx context.Context, shopID, customerID int64, reas
 			return fmt.Errorf("erasing messages of customer %d: %w", customerID, res.Error)
 		}
 		r.Messages = res.RowsAffected
+		// Campaign messages are recipient rows: stop the queued and held, drop the LINE user id.
+		if err := g.Model(&CampaignRecipient{}).Where("shop_id = ? AND customer_id = ? AND status IN ?", shopID, customerID, []string{MsgQueued, RecipientHeld}).
+			Updates(map[string]any{"status": MsgSkipped, "reason": reason, "updated_at": at}).Error; err != nil {
+			return fmt.Errorf("skipping campaign messages of customer %d: %w", customerID, err)
+		}
+		if err := g.Model(&CampaignRecipient{}).Where("shop_id = ? AND customer_id = ?", shopID, customerID).
+			Update("line_user_id", "").Error; err != nil {
+			return fmt.Errorf("erasing campaign messages of customer %d: %w", customerID, err)
+		}
 		// Live links are ended; every link loses the LINE user id and profile.
 		if err := g.Model(&LineLink{}).Where("shop_id = ? AND customer_id = ? AND unlinked_at IS NULL", shopID, customerID).
 			Updates(map[string]any{"unlinked_at": at, "unlink_reason": reason}).Error; err != nil {

@@ -89,12 +89,12 @@ func (db *DB) StuckSending(ctx context.Context, cutoff time.Time, limit int) ([]
 }
 
 // CountSentSince counts a customer's messages sent since t, leaving out the
-// given kinds (for frequency caps, which exempt transactional kinds).
+// given kinds (for frequency caps, which exempt transactional kinds);
+// campaign messages (recipient rows) always count.
 func (db *DB) CountSentSince(ctx context.Context, customerID int64, exclude []string, since time.Time) (int64, error) {
 	var n int64
-	err := db.WithContext(ctx).Model(&Message{}).
-		Where("customer_id = ? AND kind NOT IN ? AND status = ? AND sent_at >= ?", customerID, exclude, MsgSent, since.UTC()).
-		Count(&n).Error
+	err := db.WithContext(ctx).Raw("SELECT (SELECT COUNT(*) FROM messages WHERE customer_id = ? AND kind NOT IN ? AND status = ? AND sent_at >= ?) + "+
+		campaignSentSince("?"), customerID, exclude, MsgSent, since.UTC(), customerID, MsgSent, since.UTC()).Scan(&n).Error
 	if err != nil {
 		return 0, fmt.Errorf("counting messages of customer %d: %w", customerID, err)
 	}
@@ -130,10 +130,13 @@ func (db *DB) ClaimUnderCap(ctx context.Context, m *Message, exclude []string, s
 			}
 		}
 		var n int64
-		if err := tx.WithContext(ctx).Model(&Message{}).
-			Where(col+" = ? AND kind NOT IN ? AND id <> ? AND ((status = ? AND sent_at >= ?) OR (status = ? AND updated_at >= ?))",
-				cust, exclude, m.ID, MsgSent, since.UTC(), MsgSending, time.Now().UTC().Add(-10*time.Minute)).
-			Count(&n).Error; err != nil {
+		q := "SELECT (SELECT COUNT(*) FROM messages WHERE " + col + " = ? AND kind NOT IN ? AND id <> ? AND ((status = ? AND sent_at >= ?) OR (status = ? AND updated_at >= ?)))"
+		args := []any{cust, exclude, m.ID, MsgSent, since.UTC(), MsgSending, time.Now().UTC().Add(-10 * time.Minute)}
+		if col == "customer_id" {
+			q += " + " + campaignSentSince("?")
+			args = append(args, cust, MsgSent, since.UTC())
+		}
+		if err := tx.WithContext(ctx).Raw(q, args...).Scan(&n).Error; err != nil {
 			return fmt.Errorf("counting messages of %s %d: %w", col, cust, err)
 		}
 		if n >= int64(limit) {

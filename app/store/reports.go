@@ -203,6 +203,17 @@ func (db *DB) JourneyReport(ctx context.Context, shopID int64, from, to time.Tim
 		shopID, from.UTC(), to.UTC()).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("counting messages: %w", err)
 	}
+	camp, err := db.campaignMessageCounts(ctx, shopID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range camp {
+		rows = append(rows, struct {
+			Kind   string
+			Status string
+			N      int64
+		}{c.Kind, c.Status, c.N})
+	}
 	byKind := map[string]*Metrics{}
 	var order []string
 	get := func(k string) *Metrics {

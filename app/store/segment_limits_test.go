@@ -167,7 +167,7 @@ func TestSegmentFieldTable(t *testing.T) {
 	t.Parallel()
 	seen := map[string]bool{}
 	for _, f := range store.SegmentFieldTable() {
-		if seen[f.Key] || f.Type == "" || len(f.Ops) == 0 || f.Sample == "" {
+		if seen[f.Key] || f.Type == "" || len(f.Ops) == 0 || f.Sample == "" || f.SQL == nil {
 			t.Errorf("%s: duplicate or incomplete entry %+v", f.Key, f)
 		}
 		seen[f.Key] = true

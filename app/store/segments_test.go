@@ -31,6 +31,7 @@ type segFixture struct {
 //	carol  1 order, 3000, last order 400 days ago, Tokyo, unlinked (link history), bought vendor "Kyoto Tea"
 //	dave   0 orders, linked friend, received thank_you and clicked it, unused coupon
 //	erin   1 order 5 days ago (first order), Hokkaido, born in July
+//	LINE friend rows: alice (100 days), carol (20 days, after unlinking), bob blocked, erin unfollowed
 //	zed    redacted: never in any segment
 func seedSegmentFixture(t *testing.T, db *store.DB) segFixture {
 	t.Helper()
@@ -96,6 +97,23 @@ func seedSegmentFixture(t *testing.T, db *store.DB) segFixture {
 	link("bob", true, true, false)
 	link("carol", true, false, true)
 	link("dave", true, false, false)
+	// LINE friend rows: alice a friend for 100 days (linked), carol still a
+	// friend for 20 days after unlinking, bob blocked, erin unfollowed, and
+	// one friend who is no customer at all.
+	friend := func(who string, since int, isFriend, blocked bool) {
+		fr := &store.LineFriend{ShopID: shop.ID, LineUserID: "F" + who, IsFriend: isFriend, Blocked: blocked, FriendSince: days(since), FollowSource: store.SourceFollow}
+		if id, ok := f.ids[who]; ok {
+			fr.CustomerID = &id
+		}
+		if _, err := db.EnsureFriend(ctx, fr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	friend("alice", 100, true, false)
+	friend("carol", 20, true, false)
+	friend("bob", 50, false, true)
+	friend("erin", 40, false, false)
+	friend("nobody", 60, true, false)
 	dave := f.ids["dave"]
 	msg := &store.Message{ShopID: shop.ID, CustomerID: &dave, Kind: "thank_you", DedupeKey: "ty:dave", ScheduledFor: segNow, Status: store.MsgSent}
 	if _, err := db.PlanMessage(ctx, msg); err != nil {
@@ -165,6 +183,11 @@ func TestSegmentCompile(t *testing.T) {
 		{"not linked", `{"field":"linked","value":false}`, []string{"carol", "erin"}},
 		{"friend (not blocked)", `{"field":"friend","value":true}`, []string{"alice", "dave"}},
 		{"blocked", `{"field":"blocked","value":true}`, []string{"bob"}},
+		{"friend, not linked", `{"field":"friend_not_linked","value":true}`, []string{"carol"}},
+		{"not (friend, not linked)", `{"field":"friend_not_linked","value":false}`, []string{"alice", "bob", "dave", "erin"}},
+		{"friend for 30+ days", `{"field":"friend_days","op":">=","value":30}`, []string{"alice"}},
+		{"friend for under 30 days", `{"field":"friend_days","op":"<","value":30}`, []string{"carol"}},
+		{"friend for 20 days", `{"field":"friend_days","op":"=","value":20}`, []string{"carol"}},
 		{"received thank_you", `{"field":"received","op":"=","value":"thank_you"}`, []string{"dave"}},
 		{"received thank_you within 1 day", `{"field":"received","value":"thank_you","within_days":1}`, nil},
 		{"clicked thank_you", `{"field":"clicked","value":"thank_you"}`, []string{"dave"}},

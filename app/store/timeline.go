@@ -209,6 +209,7 @@ const (
 	srcMessage
 	srcActivity
 	srcBrowse
+	srcCampaignMessage
 )
 
 // TimelineEntry is one thing that happened to a customer.
@@ -501,6 +502,34 @@ func (db *DB) Timeline(ctx context.Context, shopID, customerID int64, cur *Timel
 				d["order_id"] = m.RefID
 			}
 			add(e)
+		}
+	}
+	if want(TLMessages) {
+		// Campaign messages are their recipient rows, settled at updated_at.
+		var rs []struct {
+			CampaignRecipient
+			CampaignName string
+		}
+		w, a := cur.bound("r.updated_at", "r.id", srcCampaignMessage)
+		if err := g().G.Raw("SELECT r.*, k.name AS campaign_name FROM campaign_recipients r JOIN campaigns k ON k.id = r.campaign_id WHERE r.shop_id = ? AND r.customer_id = ? AND "+
+			settledCampaignMessages+" AND "+w+" ORDER BY r.updated_at DESC, r.id DESC LIMIT ?", append(append([]any{shopID, customerID}, a...), n)...).
+			Scan(&rs).Error; err != nil {
+			return nil, nil, fmt.Errorf("loading timeline campaign messages: %w", err)
+		}
+		if len(rs) > 0 {
+			l := rs[len(rs)-1]
+			saturated(len(rs), l.UpdatedAt, srcCampaignMessage, l.ID)
+		}
+		for _, r := range rs {
+			d := map[string]any{"campaign_id": r.CampaignID, "campaign": r.CampaignName, "variant": r.Variant}
+			if r.SentAt != nil {
+				d["sent_at"] = r.SentAt
+			}
+			if r.LineRequestID != "" {
+				d["line_request_id"] = r.LineRequestID
+			}
+			add(TimelineEntry{At: r.UpdatedAt, Group: TLMessages, Kind: CampaignMessageKind, ID: r.ID, Status: r.Status, Reason: r.Reason,
+				Summary: r.CampaignName, Details: d, src: srcCampaignMessage})
 		}
 	}
 	// linked/unlinked/coupon_issued come from their own tables above.

@@ -143,7 +143,17 @@ type fakeLINE struct {
 }
 
 func (f *fakeLINE) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/v2/bot/message/multicast" {
+	switch r.URL.Path {
+	case "/v2/bot/message/quota": // no monthly limit (LINE's shape for an unlimited plan)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"type":"none"}`)
+		return
+	case "/v2/bot/message/quota/consumption":
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"totalUsage":0}`)
+		return
+	case "/v2/bot/message/multicast":
+	default:
 		http.NotFound(w, r)
 		return
 	}
@@ -186,7 +196,7 @@ var campaignSeed string
 func benchCampaign(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("campaign", flag.ExitOnError)
 	dbURL := fs.String("db", "postgres://postgres@127.0.0.1:5432/tsunagu_bench7c?sslmode=disable", "empty database (dropped rows are recreated)")
-	redisAddr := fs.String("redis", "127.0.0.1:6397", "Redis address")
+	redisAddr := fs.String("redis", "127.0.0.1:6397", "Redis address (a server of the benchmark's own: the test suite takes numbered databases of the shared one)")
 	redisDB := fs.Int("redis-db", 9, "Redis database (flushed)")
 	recipients := fs.Int("recipients", 100000, "linked customers in the segment")
 	perSec := fs.Float64("rate", 200, "configured multicast requests per second (client limiter and fake LINE's limit)")
@@ -332,7 +342,62 @@ func benchCampaign(ctx context.Context, args []string) error {
 	if dups > 0 || fake.n429.Load() > 0 || users != *recipients {
 		return fmt.Errorf("FAILED: duplicates=%d 429s=%d delivered=%d want %d", dups, fake.n429.Load(), users, *recipients)
 	}
+	floor, err := multicastFloor(ctx, rdb, *perSec, len(times), *conc)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("floor (same run: %d bare multicasts of 500 ids through the same Redis limiter to a fresh fake, %d goroutines, no database): %.1f req/s = %.1f%% of the limit\n",
+		len(times), *conc, floor, 100*floor/(*perSec))
+	fmt.Printf("campaign / floor = %.3f\n", achieved/floor)
 	return nil
+}
+
+// multicastFloor is the irreducible part of a campaign: n rate-limited
+// multicasts of 500 user ids posted to a fake LINE, from conc goroutines,
+// with no database. It returns the achieved rate, first to last request.
+func multicastFloor(ctx context.Context, rdb *redis.Client, perSec float64, n, conc int) (float64, error) {
+	fake := &fakeLINE{lim: rate.NewLimiter(rate.Limit(perSec), max(1, int(perSec))), keys: map[string]bool{}, delivered: map[string]int{}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	msgr := line.NewMessenger(srv.URL, &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+		line.WithLimiter(line.NewLimiterWith(rdb, map[line.Endpoint]line.RateLimit{line.EndpointMulticast: {N: perSec, Period: time.Second}}, 0)))
+	to := make([]string, 500)
+	msgs := []line.Message{line.Message(`{"type":"text","text":"ベンチマーク http://localhost:8080/cc/x"}`)}
+	token := fmt.Sprintf("floor-%d", time.Now().UnixNano())
+	next := make(chan int)
+	errs := make(chan error, conc)
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				ids := make([]string, len(to))
+				for k := range ids {
+					ids[k] = fmt.Sprintf("U%031x", i*500+k)
+				}
+				if _, err := msgr.Multicast(ctx, token, ids, msgs, line.RetryKey(fmt.Sprintf("%s/%d", token, i))); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, fmt.Errorf("floor: %w", err)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if len(fake.times) < 2 {
+		return 0, errors.New("floor: fewer than two multicasts")
+	}
+	return float64(len(fake.times)-1) / fake.times[len(fake.times)-1].Sub(fake.times[0]).Seconds(), nil
 }
 
 func splitSQL(s string) []string {

@@ -1,5 +1,12 @@
 package segment
 
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+)
+
 // Field describes one field a segment condition can test: the
 // builder's input type and operators, whether it takes within_days, and
 // what a condition on it costs (see MaxCost). The compiler charges
@@ -18,6 +25,10 @@ type Field struct {
 	Cost, CostPerValue int `json:"-"`
 	// Sample is a valid value, for the table's consistency test.
 	Sample string `json:"-"`
+	// SQL checks the condition's op and value and writes its SQL: a
+	// condition on "customers c" with every value a bind parameter. One
+	// text serves PostgreSQL and SQLite (TestSegmentCompile runs on both).
+	SQL func(l *segLeaf) (string, error) `json:"-"`
 }
 
 var (
@@ -30,32 +41,222 @@ var (
 
 // fields is the table, in the order the builder offers the fields.
 var fields = []Field{
-	{Key: "orders_count", Type: "number", Ops: segOpsCompare, Builder: true, Cost: 1, Sample: `3`},
-	{Key: "total_spent", Type: "money", Ops: segOpsCompare, Builder: true, Cost: 1, Sample: `5000`},
-	{Key: "aov", Type: "money", Ops: segOpsCompare, Builder: true, Cost: 1, Sample: `3000`},
-	{Key: "days_since_last_order", Type: "days", Ops: segOpsCompare, Builder: true, Cost: 1, Sample: `30`},
-	{Key: "days_since_first_order", Type: "days", Ops: segOpsCompare, Builder: true, Cost: 1, Sample: `30`},
-	{Key: "last_order_date", Type: "date", Ops: segOpsDate, Builder: true, Cost: 1, Sample: `"2026-01-31"`},
-	{Key: "first_order_date", Type: "date", Ops: segOpsDate, Builder: true, Cost: 1, Sample: `"2026-01-31"`},
-	{Key: "product_id", Type: "product", Ops: segOpsIn, Builder: true, Cost: 10, Sample: `[1, 2]`},
-	{Key: "product_title", Type: "contains", Ops: []string{"contains", "not_contains"}, Builder: true, Cost: 15, Sample: `"tea"`},
-	{Key: "vendor", Type: "vendor", Ops: segOpsEq, Builder: true, Cost: 10, Sample: `"Kyoto Tea"`},
-	{Key: "coupon_used", Type: "bool", Ops: segOpsBool, Builder: true, Cost: 3, Sample: `true`},
-	{Key: "coupon_unused", Type: "bool", Ops: segOpsBool, Builder: true, Cost: 3, Sample: `true`},
-	{Key: "tag", Type: "text", Ops: segOpsEq, Builder: true, CostPerValue: 2, Sample: `["vip", "wholesale"]`},
-	{Key: "region", Type: "text", Ops: segOpsEq, Builder: true, Cost: 1, Sample: `"Tokyo"`},
-	{Key: "country", Type: "text", Ops: segOpsEq, Builder: true, Cost: 1, Sample: `"JP"`},
-	{Key: "birthday_month", Type: "month", Ops: segOpsEq, Builder: true, Cost: 1, Sample: `"current"`},
-	{Key: "days_since_signup", Type: "days", Ops: segOpsCompare, Builder: true, Cost: 1, Sample: `7`},
-	{Key: "accepts_marketing", Type: "bool", Ops: segOpsBool, Builder: true, Cost: 1, Sample: `true`},
-	{Key: "linked", Type: "bool", Ops: segOpsBool, Builder: true, Cost: 2, Sample: `true`},
-	{Key: "friend", Type: "bool", Ops: segOpsBool, Builder: true, Cost: 2, Sample: `true`},
-	{Key: "blocked", Type: "bool", Ops: segOpsBool, Builder: true, Cost: 2, Sample: `false`},
-	{Key: "received", Type: "kind", Ops: segOpsEq, Within: true, Builder: true, Cost: 10, CostPerValue: 1, Sample: `"thank_you"`},
-	{Key: "clicked", Type: "click", Ops: segOpsEq, Within: true, Builder: true, Cost: 20, CostPerValue: 5, Sample: `["any", "campaign"]`},
-	{Key: "viewed_product", Type: "id", Ops: segOpsIn, Within: true, Cost: 10, Sample: `[1, 2]`},
-	{Key: "viewed_collection", Type: "id", Ops: segOpsIn, Within: true, Cost: 10, Sample: `7`},
-	{Key: "added_to_cart", Type: "id", Ops: segOpsIn, Within: true, Cost: 10, Sample: `true`},
+	{Key: "orders_count", Type: "number", Ops: segOpsCompare, Builder: true, Cost: 1, Sample: `3`, SQL: sqlNumeric("c.orders_count")},
+	{Key: "total_spent", Type: "money", Ops: segOpsCompare, Builder: true, Cost: 1, Sample: `5000`, SQL: sqlNumeric("c.total_spent")},
+	// Customers without orders have no average; they never match.
+	{Key: "aov", Type: "money", Ops: segOpsCompare, Builder: true, Cost: 1, Sample: `3000`,
+		SQL: sqlNumeric("(CASE WHEN c.orders_count > 0 THEN c.total_spent / c.orders_count END)")},
+	{Key: "days_since_last_order", Type: "days", Ops: segOpsCompare, Builder: true, Cost: 1, Sample: `30`, SQL: sqlDaysSince("c.last_order_at")},
+	{Key: "days_since_first_order", Type: "days", Ops: segOpsCompare, Builder: true, Cost: 1, Sample: `30`, SQL: sqlDaysSince("c.first_order_at")},
+	{Key: "last_order_date", Type: "date", Ops: segOpsDate, Builder: true, Cost: 1, Sample: `"2026-01-31"`, SQL: sqlDate("c.last_order_at")},
+	{Key: "first_order_date", Type: "date", Ops: segOpsDate, Builder: true, Cost: 1, Sample: `"2026-01-31"`, SQL: sqlDate("c.first_order_at")},
+	{Key: "product_id", Type: "product", Ops: segOpsIn, Builder: true, Cost: 10, Sample: `[1, 2]`, SQL: sqlProductID},
+	{Key: "product_title", Type: "contains", Ops: []string{"contains", "not_contains"}, Builder: true, Cost: 15, Sample: `"tea"`, SQL: sqlProductTitle},
+	{Key: "vendor", Type: "vendor", Ops: segOpsEq, Builder: true, Cost: 10, Sample: `"Kyoto Tea"`, SQL: sqlVendor},
+	{Key: "coupon_used", Type: "bool", Ops: segOpsBool, Builder: true, Cost: 3, Sample: `true`, SQL: sqlCouponUsed},
+	{Key: "coupon_unused", Type: "bool", Ops: segOpsBool, Builder: true, Cost: 3, Sample: `true`, SQL: sqlCouponUnused},
+	{Key: "tag", Type: "text", Ops: segOpsEq, Builder: true, CostPerValue: 2, Sample: `["vip", "wholesale"]`, SQL: sqlTag},
+	{Key: "region", Type: "text", Ops: segOpsEq, Builder: true, Cost: 1, Sample: `"Tokyo"`, SQL: sqlLowerIn("c.region")},
+	{Key: "country", Type: "text", Ops: segOpsEq, Builder: true, Cost: 1, Sample: `"JP"`, SQL: sqlLowerIn("c.country")},
+	{Key: "birthday_month", Type: "month", Ops: segOpsEq, Builder: true, Cost: 1, Sample: `"current"`, SQL: sqlBirthdayMonth},
+	{Key: "days_since_signup", Type: "days", Ops: segOpsCompare, Builder: true, Cost: 1, Sample: `7`, SQL: sqlDaysSince("c.created_at")},
+	{Key: "accepts_marketing", Type: "bool", Ops: segOpsBool, Builder: true, Cost: 1, Sample: `true`, SQL: sqlAcceptsMarketing},
+	{Key: "linked", Type: "bool", Ops: segOpsBool, Builder: true, Cost: 2, Sample: `true`, SQL: sqlLink("", nil)},
+	{Key: "friend", Type: "bool", Ops: segOpsBool, Builder: true, Cost: 2, Sample: `true`, SQL: sqlLink(" AND l.friend = ? AND l.blocked = ?", []any{true, false})},
+	{Key: "blocked", Type: "bool", Ops: segOpsBool, Builder: true, Cost: 2, Sample: `false`, SQL: sqlLink(" AND l.blocked = ?", []any{true})},
+	// The LINE friend rows (line_friends) of customers: a friend who is
+	// not (or no longer) linked, and how long someone has been a friend.
+	{Key: "friend_not_linked", Type: "bool", Ops: segOpsBool, Builder: true, Cost: 3, Sample: `true`, SQL: sqlFriendNotLinked},
+	{Key: "friend_days", Type: "days", Ops: segOpsCompare, Builder: true, Cost: 2, Sample: `7`, SQL: sqlFriendDays},
+	{Key: "received", Type: "kind", Ops: segOpsEq, Within: true, Builder: true, Cost: 10, CostPerValue: 1, Sample: `"thank_you"`, SQL: sqlReceived},
+	{Key: "clicked", Type: "click", Ops: segOpsEq, Within: true, Builder: true, Cost: 20, CostPerValue: 5, Sample: `["any", "campaign"]`, SQL: sqlClicked},
+	{Key: "viewed_product", Type: "id", Ops: segOpsIn, Within: true, Cost: 10, Sample: `[1, 2]`, SQL: sqlPixel(PixelProductViewed, "pe.product_id")},
+	{Key: "viewed_collection", Type: "id", Ops: segOpsIn, Within: true, Cost: 10, Sample: `7`, SQL: sqlPixel(PixelCollectionView, "pe.collection_id")},
+	{Key: "added_to_cart", Type: "id", Ops: segOpsIn, Within: true, Cost: 10, Sample: `true`, SQL: sqlPixel(PixelAddedToCart, "pe.product_id")},
+}
+
+// The fields' SQL, shared where fields differ only in a column.
+
+func sqlNumeric(expr string) func(*segLeaf) (string, error) {
+	return func(l *segLeaf) (string, error) { return l.numeric(expr) }
+}
+
+func sqlDaysSince(col string) func(*segLeaf) (string, error) {
+	return func(l *segLeaf) (string, error) { return l.daysSince(col) }
+}
+
+func sqlDate(col string) func(*segLeaf) (string, error) {
+	return func(l *segLeaf) (string, error) { return l.date(col) }
+}
+
+func sqlLowerIn(col string) func(*segLeaf) (string, error) {
+	return func(l *segLeaf) (string, error) {
+		vals, err := l.strs()
+		if err != nil {
+			return "", err
+		}
+		return l.negate(l.in("LOWER("+col+")", vals, true))
+	}
+}
+
+func sqlProductID(l *segLeaf) (string, error) {
+	ids, ok := l.ids(MaxList)
+	if !ok {
+		return "", l.bad(fmt.Sprintf("value must be a product id or a list of up to %d", MaxList))
+	}
+	return l.negate(l.purchased(l.idList("oi.product_id", ids)))
+}
+
+func sqlVendor(l *segLeaf) (string, error) {
+	vals, err := l.strs()
+	if err != nil {
+		return "", err
+	}
+	return l.negate(l.purchased(l.in("oi.vendor", vals, false)))
+}
+
+func sqlProductTitle(l *segLeaf) (string, error) {
+	var s string
+	if err := json.Unmarshal(l.n.Value, &s); err != nil || s == "" || len(s) > maxString {
+		return "", l.bad(fmt.Sprintf("value must be a non-empty string of up to %d bytes", maxString))
+	}
+	cond := "LOWER(oi.title) LIKE " + l.arg("%"+LikeEscape(strings.ToLower(s))+"%") + ` ESCAPE '\'`
+	switch l.n.Op {
+	case "contains", "":
+		return l.purchased(cond), nil
+	case "not_contains":
+		return "NOT " + l.purchased(cond), nil
+	}
+	return "", l.bad(`op must be "contains" or "not_contains"`)
+}
+
+func sqlTag(l *segLeaf) (string, error) {
+	vals, err := l.strs()
+	if err != nil {
+		return "", err
+	}
+	// Shopify joins tags with ", "; match whole tags, case-insensitively.
+	parts := make([]string, len(vals))
+	for i, v := range vals {
+		parts[i] = "(',' || REPLACE(LOWER(c.tags), ', ', ',') || ',') LIKE " +
+			l.arg("%,"+LikeEscape(strings.ToLower(strings.TrimSpace(v)))+",%") + ` ESCAPE '\'`
+	}
+	return l.negate("(" + strings.Join(parts, " OR ") + ")")
+}
+
+func sqlBirthdayMonth(l *segLeaf) (string, error) {
+	var m int
+	var s string
+	if err := json.Unmarshal(l.n.Value, &s); err == nil && s == "current" {
+		m = int(l.c.now.In(l.c.loc).Month())
+	} else if err := json.Unmarshal(l.n.Value, &m); err != nil || m < 1 || m > 12 {
+		return "", l.bad(`value must be a month 1-12 or "current"`)
+	}
+	// birthday is "YYYY-MM-DD" (or "--MM-DD" without a year); the month sits before the last "-DD".
+	expr := "SUBSTR(c.birthday, LENGTH(c.birthday) - 4, 2)"
+	return l.negate("(c.birthday <> '' AND " + expr + " = " + l.arg(fmt.Sprintf("%02d", m)) + ")")
+}
+
+func sqlAcceptsMarketing(l *segLeaf) (string, error) {
+	b, err := l.boolean()
+	if err != nil {
+		return "", err
+	}
+	return "c.accepts_marketing = " + l.arg(b), nil
+}
+
+// sqlLink tests the customer's live LINE link, with extra conditions
+// whose "?" take args in order.
+func sqlLink(extra string, args []any) func(*segLeaf) (string, error) {
+	return func(l *segLeaf) (string, error) {
+		return l.exists("EXISTS (SELECT 1 FROM line_links l WHERE l.customer_id = c.id AND l.unlinked_at IS NULL" + l.bind(extra, args...) + ")")
+	}
+}
+
+// friendRow is a current, unblocked LINE friend row of the customer.
+const friendRow = "SELECT 1 FROM line_friends f WHERE f.customer_id = c.id AND f.is_friend = ? AND f.blocked = ? AND f.redacted_at IS NULL"
+
+// sqlFriendNotLinked: a LINE friend whose customer has no live link (never
+// completed linking from this row, or unlinked and still a friend).
+func sqlFriendNotLinked(l *segLeaf) (string, error) {
+	return l.exists("(EXISTS (" + l.bind(friendRow, true, false) + ") AND NOT EXISTS (SELECT 1 FROM line_links l WHERE l.customer_id = c.id AND l.unlinked_at IS NULL))")
+}
+
+// sqlFriendDays: "friend for N days" counts from the friend row's
+// friend_since (the follow; it restarts after a block and unblock).
+func sqlFriendDays(l *segLeaf) (string, error) {
+	row := l.bind(friendRow, true, false)
+	since, err := l.daysSince("f.friend_since")
+	if err != nil {
+		return "", err
+	}
+	return "EXISTS (" + row + " AND " + since + ")", nil
+}
+
+func sqlCouponUsed(l *segLeaf) (string, error) {
+	return l.exists("EXISTS (SELECT 1 FROM coupons cp WHERE cp.customer_id = c.id AND cp.redeemed_at IS NOT NULL)")
+}
+
+func sqlCouponUnused(l *segLeaf) (string, error) {
+	return l.exists("EXISTS (SELECT 1 FROM coupons cp WHERE cp.customer_id = c.id AND " +
+		"cp.redeemed_at IS NULL AND cp.issued_at IS NOT NULL AND (cp.expires_at IS NULL OR cp.expires_at > " + l.arg(l.c.now) + "))")
+}
+
+func sqlReceived(l *segLeaf) (string, error) {
+	vals, err := l.strs()
+	if err != nil {
+		return "", err
+	}
+	cond := "EXISTS (SELECT 1 FROM messages m WHERE m.customer_id = c.id AND m.status = " + l.arg(MsgSent) +
+		" AND " + l.in("m.kind", vals, false) + l.since("m.sent_at") + ")"
+	if slices.Contains(vals, "campaign") {
+		// Campaign messages are their recipient rows (no messages row each).
+		cond = "(" + cond + " OR EXISTS (SELECT 1 FROM campaign_recipients r WHERE r.customer_id = c.id AND r.status = " + l.arg(MsgSent) + l.since("r.sent_at") + "))"
+	}
+	return l.negate(cond)
+}
+
+// sqlClicked: value is a message kind, "any", or "campaign" for campaign links.
+func sqlClicked(l *segLeaf) (string, error) {
+	vals, err := l.strs()
+	if err != nil {
+		return "", err
+	}
+	head := "EXISTS (SELECT 1 FROM activities a WHERE a.customer_id = c.id AND a.kind = " + l.arg(ActClick) + l.since("a.occurred_at")
+	ors := make([]string, 0, len(vals))
+	for _, v := range vals {
+		switch v {
+		case "any":
+			ors = append(ors, "1=1")
+		case "campaign":
+			ors = append(ors, "a.ref_type = "+l.arg("campaign"))
+		default:
+			ors = append(ors, "(a.ref_type = "+l.arg("message")+" AND EXISTS (SELECT 1 FROM messages m WHERE m.id = a.ref_id AND m.kind = "+l.arg(v)+"))")
+		}
+	}
+	return l.negate(head + " AND (" + strings.Join(ors, " OR ") + "))")
+}
+
+// sqlPixel is storefront activity from the web pixel. value: true (any),
+// an id or a list of ids (products; collections for viewed_collection).
+func sqlPixel(name, col string) func(*segLeaf) (string, error) {
+	return func(l *segLeaf) (string, error) {
+		cond := "EXISTS (SELECT 1 FROM pixel_events pe WHERE pe.customer_id = c.id AND pe.name = " + l.arg(name) + l.since("pe.occurred_at")
+		var anyOf bool
+		if json.Unmarshal(l.n.Value, &anyOf) == nil && anyOf {
+			return l.negate(cond + ")")
+		}
+		ids, ok := l.ids(100)
+		if !ok || ids[0] <= 0 && len(ids) == 1 {
+			return "", l.bad("value must be true, an id or a list of up to 100 ids")
+		}
+		if len(ids) == 1 {
+			cond += " AND " + col + " = " + l.arg(ids[0])
+		} else {
+			cond += " AND " + l.idList(col, ids)
+		}
+		return l.negate(cond + ")")
+	}
 }
 
 // FieldTable returns the field table (a copy).

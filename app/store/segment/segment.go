@@ -221,336 +221,229 @@ var cmpOps = map[string]string{"=": "=", "!=": "<>", ">": ">", ">=": ">=", "<": 
 // inverted turns "days since X op N" into "X op' now-N days".
 var inverted = map[string]string{"=": "=", "!=": "<>", ">": "<", ">=": "<=", "<": ">", "<=": ">="}
 
-// charge adds the cost of a condition on field (values == 0) or of its
+// charge adds the cost of a condition on f (values == 0) or of its
 // values, and refuses it past the limit.
-func (c *segCompiler) charge(field string, values int) error {
-	f, ok := lookupField(field)
-	if !ok {
-		return fmt.Errorf("%w: unknown field %q", ErrInvalid, field)
-	}
-	fc := [2]int{f.Cost, f.CostPerValue}
+func (c *segCompiler) charge(f Field, values int) error {
 	if values == 0 {
-		c.cost += fc[0]
+		c.cost += f.Cost
 	} else {
-		c.cost += fc[1] * values
+		c.cost += f.CostPerValue * values
 	}
 	if c.cost > MaxCost {
 		return fmt.Errorf("%w: too costly to run (cost over %d; %q costs %d, plus %d a value); use fewer history conditions such as clicked, received or purchases",
-			ErrInvalid, MaxCost, field, fc[0], fc[1])
+			ErrInvalid, MaxCost, f.Key, f.Cost, f.CostPerValue)
 	}
 	return nil
 }
 
+// leaf compiles a condition through its field's entry in the table.
 func (c *segCompiler) leaf(n Node) (string, error) {
-	if err := c.charge(n.Field, 0); err != nil {
+	f, ok := lookupField(n.Field)
+	if !ok {
+		return "", fmt.Errorf("%w: unknown field %q", ErrInvalid, n.Field)
+	}
+	if err := c.charge(f, 0); err != nil {
 		return "", err
 	}
-	bad := func(msg string) error { return fmt.Errorf("%w: %s: %s", ErrInvalid, n.Field, msg) }
-	num := func() (float64, error) {
-		var f float64
-		if err := json.Unmarshal(n.Value, &f); err != nil {
-			return 0, bad("value must be a number")
-		}
-		return f, nil
-	}
-	cmp := func() (string, error) {
-		op, ok := cmpOps[n.Op]
-		if !ok {
-			return "", bad("op must be one of = != > >= < <=")
-		}
-		return op, nil
-	}
-	boolean := func() (bool, error) {
-		if n.Op != "" && n.Op != "=" {
-			return false, bad(`op must be "="`)
-		}
-		var b bool
-		if err := json.Unmarshal(n.Value, &b); err != nil {
-			return false, bad("value must be true or false")
-		}
-		return b, nil
-	}
-	strs := func() ([]string, error) {
-		var many []string
-		var one string
-		if err := json.Unmarshal(n.Value, &one); err == nil {
-			many = []string{one}
-		} else if err := json.Unmarshal(n.Value, &many); err != nil || len(many) == 0 {
-			return nil, bad("value must be a string or a non-empty list of strings")
-		}
-		if len(many) > MaxList {
-			return nil, bad(fmt.Sprintf("at most %d values", MaxList))
-		}
-		for _, s := range many {
-			if len(s) > maxString {
-				return nil, bad(fmt.Sprintf("a value has more than %d bytes", maxString))
-			}
-		}
-		return many, c.charge(n.Field, len(many))
-	}
-	numeric := func(expr string) (string, error) {
-		op, err := cmp()
-		if err != nil {
-			return "", err
-		}
-		f, err := num()
-		if err != nil {
-			return "", err
-		}
-		return expr + " " + op + " " + c.arg(f), nil
-	}
-	daysSince := func(col string) (string, error) {
-		op, ok := inverted[n.Op]
-		if !ok {
-			return "", bad("op must be one of = != > >= < <=")
-		}
-		f, err := num()
-		if err != nil {
-			return "", err
-		}
-		cut := c.now.Add(-time.Duration(f * float64(24*time.Hour)))
-		if op == "=" || op == "<>" {
-			// "N days ago" is a whole day, not an instant.
-			lo, hi := cut.Add(-24*time.Hour), cut
-			s := "(" + col + " > " + c.arg(lo) + " AND " + col + " <= " + c.arg(hi) + ")"
-			if op == "<>" {
-				s = "NOT " + s
-			}
-			return "(" + col + " IS NOT NULL AND " + s + ")", nil
-		}
-		return col + " " + op + " " + c.arg(cut), nil
-	}
-	in := func(expr string, vals []string, lower bool) string {
-		ph := make([]string, len(vals))
-		for i, v := range vals {
-			if lower {
-				v = strings.ToLower(strings.TrimSpace(v))
-			}
-			ph[i] = c.arg(v)
-		}
-		return expr + " IN (" + strings.Join(ph, ", ") + ")"
-	}
-	negate := func(s string) (string, error) {
-		switch n.Op {
-		case "", "=", "in":
-			return s, nil
-		case "!=", "not_in":
-			return "NOT " + s, nil
-		}
-		return "", bad(`op must be "=", "in", "!=" or "not_in"`)
-	}
-	purchased := func(cond string) string {
-		return "c.id IN (SELECT o.customer_id FROM orders o JOIN order_items oi ON oi.order_id = o.id WHERE o.cancelled_at IS NULL AND " + cond + ")"
-	}
-	since := func(col string) string {
-		if n.WithinDays <= 0 {
-			return ""
-		}
-		return " AND " + col + " >= " + c.arg(c.now.AddDate(0, 0, -n.WithinDays))
-	}
+	return f.SQL(&segLeaf{c: c, n: n, f: f})
+}
 
-	switch n.Field {
-	case "orders_count":
-		return numeric("c.orders_count")
-	case "total_spent":
-		return numeric("c.total_spent")
-	case "aov":
-		// Customers without orders have no average; they never match.
-		return numeric("(CASE WHEN c.orders_count > 0 THEN c.total_spent / c.orders_count END)")
-	case "days_since_last_order":
-		return daysSince("c.last_order_at")
-	case "days_since_first_order":
-		return daysSince("c.first_order_at")
-	case "first_order_date", "last_order_date":
-		op, err := cmp()
-		if err != nil {
-			return "", err
-		}
-		var s string
-		if err := json.Unmarshal(n.Value, &s); err != nil {
-			return "", bad("value must be a date YYYY-MM-DD")
-		}
-		d, err := time.ParseInLocation("2006-01-02", s, c.loc)
-		if err != nil {
-			return "", bad("value must be a date YYYY-MM-DD")
-		}
-		col := "c.first_order_at"
-		if n.Field == "last_order_date" {
-			col = "c.last_order_at"
-		}
-		// Compare on day boundaries in the shop's zone.
-		lo, hi := d.UTC(), d.AddDate(0, 0, 1).UTC()
-		switch op {
-		case "=":
-			return "(" + col + " >= " + c.arg(lo) + " AND " + col + " < " + c.arg(hi) + ")", nil
-		case "<>":
-			return "(" + col + " IS NOT NULL AND NOT (" + col + " >= " + c.arg(lo) + " AND " + col + " < " + c.arg(hi) + "))", nil
-		case "<", ">=":
-			return col + " " + op + " " + c.arg(lo), nil
-		case "<=":
-			return col + " < " + c.arg(hi), nil
-		default: // ">"
-			return col + " >= " + c.arg(hi), nil
-		}
-	case "product_id":
-		var ids []int64
-		var one int64
-		if err := json.Unmarshal(n.Value, &one); err == nil {
-			ids = []int64{one}
-		} else if err := json.Unmarshal(n.Value, &ids); err != nil || len(ids) == 0 || len(ids) > MaxList {
-			return "", bad(fmt.Sprintf("value must be a product id or a list of up to %d", MaxList))
-		}
-		ph := make([]string, len(ids))
-		for i, id := range ids {
-			ph[i] = c.arg(id)
-		}
-		return negate(purchased("oi.product_id IN (" + strings.Join(ph, ", ") + ")"))
-	case "vendor":
-		vals, err := strs()
-		if err != nil {
-			return "", err
-		}
-		return negate(purchased(in("oi.vendor", vals, false)))
-	case "product_title":
-		var s string
-		if err := json.Unmarshal(n.Value, &s); err != nil || s == "" || len(s) > maxString {
-			return "", bad(fmt.Sprintf("value must be a non-empty string of up to %d bytes", maxString))
-		}
-		cond := "LOWER(oi.title) LIKE " + c.arg("%"+LikeEscape(strings.ToLower(s))+"%") + ` ESCAPE '\'`
-		if n.Op == "contains" || n.Op == "" {
-			return purchased(cond), nil
-		}
-		if n.Op == "not_contains" {
-			return "NOT " + purchased(cond), nil
-		}
-		return "", bad(`op must be "contains" or "not_contains"`)
-	case "tag":
-		vals, err := strs()
-		if err != nil {
-			return "", err
-		}
-		// Shopify joins tags with ", "; match whole tags, case-insensitively.
-		parts := make([]string, len(vals))
-		for i, v := range vals {
-			parts[i] = "(',' || REPLACE(LOWER(c.tags), ', ', ',') || ',') LIKE " +
-				c.arg("%,"+LikeEscape(strings.ToLower(strings.TrimSpace(v)))+",%") + ` ESCAPE '\'`
-		}
-		return negate("(" + strings.Join(parts, " OR ") + ")")
-	case "region", "country":
-		vals, err := strs()
-		if err != nil {
-			return "", err
-		}
-		return negate(in("LOWER(c."+n.Field+")", vals, true))
-	case "birthday_month":
-		var m int
-		var s string
-		if err := json.Unmarshal(n.Value, &s); err == nil && s == "current" {
-			m = int(c.now.In(c.loc).Month())
-		} else if err := json.Unmarshal(n.Value, &m); err != nil || m < 1 || m > 12 {
-			return "", bad(`value must be a month 1-12 or "current"`)
-		}
-		// birthday is "YYYY-MM-DD" (or "--MM-DD" without a year); the month sits before the last "-DD".
-		expr := "SUBSTR(c.birthday, LENGTH(c.birthday) - 4, 2)"
-		return negate("(c.birthday <> '' AND " + expr + " = " + c.arg(fmt.Sprintf("%02d", m)) + ")")
-	case "accepts_marketing":
-		b, err := boolean()
-		if err != nil {
-			return "", err
-		}
-		return "c.accepts_marketing = " + c.arg(b), nil
-	case "linked", "friend", "blocked":
-		b, err := boolean()
-		if err != nil {
-			return "", err
-		}
-		cond := "EXISTS (SELECT 1 FROM line_links l WHERE l.customer_id = c.id AND l.unlinked_at IS NULL"
-		switch n.Field {
-		case "friend":
-			cond += " AND l.friend = " + c.arg(true) + " AND l.blocked = " + c.arg(false)
-		case "blocked":
-			cond += " AND l.blocked = " + c.arg(true)
-		}
-		cond += ")"
-		if !b {
-			cond = "NOT " + cond
-		}
-		return cond, nil
-	case "received":
-		vals, err := strs()
-		if err != nil {
-			return "", err
-		}
-		cond := "EXISTS (SELECT 1 FROM messages m WHERE m.customer_id = c.id AND m.status = " + c.arg(MsgSent) +
-			" AND " + in("m.kind", vals, false) + since("m.sent_at") + ")"
-		return negate(cond)
-	case "clicked":
-		// value: a message kind, "any", or "campaign" for campaign links.
-		vals, err := strs()
-		if err != nil {
-			return "", err
-		}
-		head := "EXISTS (SELECT 1 FROM activities a WHERE a.customer_id = c.id AND a.kind = " + c.arg(ActClick) + since("a.occurred_at")
-		var ors []string
-		for _, v := range vals {
-			switch v {
-			case "any":
-				ors = append(ors, "1=1")
-			case "campaign":
-				ors = append(ors, "a.ref_type = "+c.arg("campaign"))
-			default:
-				ors = append(ors, "(a.ref_type = "+c.arg("message")+" AND EXISTS (SELECT 1 FROM messages m WHERE m.id = a.ref_id AND m.kind = "+c.arg(v)+"))")
-			}
-		}
-		cond := head + " AND (" + strings.Join(ors, " OR ") + "))"
-		return negate(cond)
-	case "coupon_used", "coupon_unused":
-		b, err := boolean()
-		if err != nil {
-			return "", err
-		}
-		cond := "EXISTS (SELECT 1 FROM coupons cp WHERE cp.customer_id = c.id AND "
-		if n.Field == "coupon_used" {
-			cond += "cp.redeemed_at IS NOT NULL)"
-		} else {
-			cond += "cp.redeemed_at IS NULL AND cp.issued_at IS NOT NULL AND (cp.expires_at IS NULL OR cp.expires_at > " + c.arg(c.now) + "))"
-		}
-		if !b {
-			cond = "NOT " + cond
-		}
-		return cond, nil
-	case "days_since_signup":
-		return daysSince("c.created_at")
-	case "viewed_product", "viewed_collection", "added_to_cart":
-		// Storefront activity from the web pixel. value: true (any), an id
-		// or a list of ids (products; collections for viewed_collection).
-		name, col := PixelProductViewed, "pe.product_id"
-		switch n.Field {
-		case "viewed_collection":
-			name, col = PixelCollectionView, "pe.collection_id"
-		case "added_to_cart":
-			name = PixelAddedToCart
-		}
-		cond := "EXISTS (SELECT 1 FROM pixel_events pe WHERE pe.customer_id = c.id AND pe.name = " + c.arg(name) + since("pe.occurred_at")
-		var anyOf bool
-		var one int64
-		var ids []int64
-		switch {
-		case json.Unmarshal(n.Value, &anyOf) == nil && anyOf:
-		case json.Unmarshal(n.Value, &one) == nil && one > 0:
-			cond += " AND " + col + " = " + c.arg(one)
-		case json.Unmarshal(n.Value, &ids) == nil && len(ids) > 0 && len(ids) <= 100:
-			ph := make([]string, len(ids))
-			for i, id := range ids {
-				ph[i] = c.arg(id)
-			}
-			cond += " AND " + col + " IN (" + strings.Join(ph, ", ") + ")"
-		default:
-			return "", bad("value must be true, an id or a list of up to 100 ids")
-		}
-		return negate(cond + ")")
+// segLeaf is one condition being compiled: the helpers below read and
+// check its value and write SQL with bind parameters; a field's SQL entry
+// in the table is built from them.
+type segLeaf struct {
+	c *segCompiler
+	n Node
+	f Field
+}
+
+func (l *segLeaf) arg(v any) string { return l.c.arg(v) }
+
+// bind passes args for the "?" in sql, in order.
+func (l *segLeaf) bind(sql string, args ...any) string {
+	l.c.args = append(l.c.args, args...)
+	return sql
+}
+
+func (l *segLeaf) bad(msg string) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalid, l.n.Field, msg)
+}
+
+func (l *segLeaf) num() (float64, error) {
+	var f float64
+	if err := json.Unmarshal(l.n.Value, &f); err != nil {
+		return 0, l.bad("value must be a number")
 	}
-	return "", fmt.Errorf("%w: unknown field %q", ErrInvalid, n.Field)
+	return f, nil
+}
+
+func (l *segLeaf) cmp() (string, error) {
+	op, ok := cmpOps[l.n.Op]
+	if !ok {
+		return "", l.bad("op must be one of = != > >= < <=")
+	}
+	return op, nil
+}
+
+func (l *segLeaf) boolean() (bool, error) {
+	if l.n.Op != "" && l.n.Op != "=" {
+		return false, l.bad(`op must be "="`)
+	}
+	var b bool
+	if err := json.Unmarshal(l.n.Value, &b); err != nil {
+		return false, l.bad("value must be true or false")
+	}
+	return b, nil
+}
+
+func (l *segLeaf) strs() ([]string, error) {
+	var many []string
+	var one string
+	if err := json.Unmarshal(l.n.Value, &one); err == nil {
+		many = []string{one}
+	} else if err := json.Unmarshal(l.n.Value, &many); err != nil || len(many) == 0 {
+		return nil, l.bad("value must be a string or a non-empty list of strings")
+	}
+	if len(many) > MaxList {
+		return nil, l.bad(fmt.Sprintf("at most %d values", MaxList))
+	}
+	for _, s := range many {
+		if len(s) > maxString {
+			return nil, l.bad(fmt.Sprintf("a value has more than %d bytes", maxString))
+		}
+	}
+	return many, l.c.charge(l.f, len(many))
+}
+
+func (l *segLeaf) ids(maxN int) ([]int64, bool) {
+	var ids []int64
+	var one int64
+	if err := json.Unmarshal(l.n.Value, &one); err == nil {
+		return []int64{one}, true
+	}
+	if err := json.Unmarshal(l.n.Value, &ids); err != nil || len(ids) == 0 || len(ids) > maxN {
+		return nil, false
+	}
+	return ids, true
+}
+
+func (l *segLeaf) numeric(expr string) (string, error) {
+	op, err := l.cmp()
+	if err != nil {
+		return "", err
+	}
+	f, err := l.num()
+	if err != nil {
+		return "", err
+	}
+	return expr + " " + op + " " + l.arg(f), nil
+}
+
+// daysSince turns "days since col op N" into "col op' now-N days".
+func (l *segLeaf) daysSince(col string) (string, error) {
+	op, ok := inverted[l.n.Op]
+	if !ok {
+		return "", l.bad("op must be one of = != > >= < <=")
+	}
+	f, err := l.num()
+	if err != nil {
+		return "", err
+	}
+	cut := l.c.now.Add(-time.Duration(f * float64(24*time.Hour)))
+	if op == "=" || op == "<>" {
+		// "N days ago" is a whole day, not an instant.
+		lo, hi := cut.Add(-24*time.Hour), cut
+		s := "(" + col + " > " + l.arg(lo) + " AND " + col + " <= " + l.arg(hi) + ")"
+		if op == "<>" {
+			s = "NOT " + s
+		}
+		return "(" + col + " IS NOT NULL AND " + s + ")", nil
+	}
+	return col + " " + op + " " + l.arg(cut), nil
+}
+
+// date compares col with a day (YYYY-MM-DD) on day boundaries in the
+// shop's zone.
+func (l *segLeaf) date(col string) (string, error) {
+	op, err := l.cmp()
+	if err != nil {
+		return "", err
+	}
+	var s string
+	if err := json.Unmarshal(l.n.Value, &s); err != nil {
+		return "", l.bad("value must be a date YYYY-MM-DD")
+	}
+	d, err := time.ParseInLocation("2006-01-02", s, l.c.loc)
+	if err != nil {
+		return "", l.bad("value must be a date YYYY-MM-DD")
+	}
+	lo, hi := d.UTC(), d.AddDate(0, 0, 1).UTC()
+	switch op {
+	case "=":
+		return "(" + col + " >= " + l.arg(lo) + " AND " + col + " < " + l.arg(hi) + ")", nil
+	case "<>":
+		return "(" + col + " IS NOT NULL AND NOT (" + col + " >= " + l.arg(lo) + " AND " + col + " < " + l.arg(hi) + "))", nil
+	case "<", ">=":
+		return col + " " + op + " " + l.arg(lo), nil
+	case "<=":
+		return col + " < " + l.arg(hi), nil
+	default: // ">"
+		return col + " >= " + l.arg(hi), nil
+	}
+}
+
+func (l *segLeaf) in(expr string, vals []string, lower bool) string {
+	ph := make([]string, len(vals))
+	for i, v := range vals {
+		if lower {
+			v = strings.ToLower(strings.TrimSpace(v))
+		}
+		ph[i] = l.arg(v)
+	}
+	return expr + " IN (" + strings.Join(ph, ", ") + ")"
+}
+
+func (l *segLeaf) idList(expr string, ids []int64) string {
+	ph := make([]string, len(ids))
+	for i, id := range ids {
+		ph[i] = l.arg(id)
+	}
+	return expr + " IN (" + strings.Join(ph, ", ") + ")"
+}
+
+// negate applies a list operator: "=", "in" keep s, "!=", "not_in" negate it.
+func (l *segLeaf) negate(s string) (string, error) {
+	switch l.n.Op {
+	case "", "=", "in":
+		return s, nil
+	case "!=", "not_in":
+		return "NOT " + s, nil
+	}
+	return "", l.bad(`op must be "=", "in", "!=" or "not_in"`)
+}
+
+// exists is a true/false condition: value true keeps cond, false negates it.
+func (l *segLeaf) exists(cond string) (string, error) {
+	b, err := l.boolean()
+	if err != nil {
+		return "", err
+	}
+	if !b {
+		return "NOT " + cond, nil
+	}
+	return cond, nil
+}
+
+func (l *segLeaf) purchased(cond string) string {
+	return "c.id IN (SELECT o.customer_id FROM orders o JOIN order_items oi ON oi.order_id = o.id WHERE o.cancelled_at IS NULL AND " + cond + ")"
+}
+
+// since narrows a history condition to within_days.
+func (l *segLeaf) since(col string) string {
+	if l.n.WithinDays <= 0 {
+		return ""
+	}
+	return " AND " + col + " >= " + l.arg(l.c.now.AddDate(0, 0, -l.n.WithinDays))
 }
 
 // LikeEscape escapes LIKE's wildcards and its escape character.
