@@ -62,6 +62,7 @@ func loadAdminTemplates() (map[string]*template.Template, error) {
 		},
 		"msgTexts": messageTexts,
 		"add":      func(a, b int) int { return a + b },
+		"deref":    func(p *int64) int64 { return *p },
 		"bundle":   bundle,
 		"rate": func(n, total int64) string {
 			if total == 0 {
@@ -84,7 +85,7 @@ func loadAdminTemplates() (map[string]*template.Template, error) {
 		},
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"home", "customers", "customer", "settings", "templates", "segments", "campaigns", "campaign_new", "campaign", "automations",
+	for _, name := range []string{"home", "customers", "customer", "settings", "templates", "segments", "campaigns", "campaign_new", "campaign", "automations", "richmenus",
 		"inbox", "conversation", "inboxsetup", "scenarios"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(adminUI, "adminui/layout.html", "adminui/"+name+".html")
 		if err != nil {

@@ -5,16 +5,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/tsunagu/tsunagu/app/core"
+	"github.com/tsunagu/tsunagu/app/door"
 	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
-	"github.com/tsunagu/tsunagu/line"
 )
 
 // lineWebhook stores each event of a signed LINE webhook (deduplicated on
@@ -23,12 +22,9 @@ import (
 func (a *App) lineWebhook(c echo.Context) error {
 	req := c.Request()
 	ctx := req.Context()
-	body, err := io.ReadAll(io.LimitReader(req.Body, MaxWebhookBody+1))
+	body, err := door.ReadBody(req.Body)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "could not read body")
-	}
-	if len(body) > MaxWebhookBody {
-		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "body over 1 MiB")
+		return doorError(err, "X-Line-Signature")
 	}
 	ch, err := a.DB.LineChannelByWebhookKey(ctx, c.Param("key"))
 	if errors.Is(err, store.ErrNotFound) {
@@ -45,12 +41,9 @@ func (a *App) lineWebhook(c echo.Context) error {
 		// Without the secret nothing can be verified.
 		return echo.NewHTTPError(http.StatusUnauthorized, "channel secret not configured")
 	}
-	_, events, err := line.ParseEvents(secret, body, req.Header.Get("X-Line-Signature"))
-	if errors.Is(err, line.ErrBadSignature) {
-		return echo.NewHTTPError(http.StatusUnauthorized, "invalid or missing X-Line-Signature")
-	}
+	events, err := door.LINE(secret, body, req.Header.Get("X-Line-Signature"))
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "malformed LINE webhook body")
+		return doorError(err, "X-Line-Signature")
 	}
 	shopID := ch.ShopID
 	var stored, dup int

@@ -3,78 +3,96 @@ package app
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
 )
 
+// richMenuJSON is a menu as the API and the page show it: its sync state
+// and how many LINE users it is linked to.
+type richMenuJSON struct {
+	store.RichMenu
+	Users int64 `json:"users"`
+}
+
+func (a *App) richMenusOf(c echo.Context) ([]richMenuJSON, error) {
+	ctx := c.Request().Context()
+	shop := currentShop(c)
+	ms, err := a.DB.RichMenus(ctx, shop.ID)
+	if err != nil {
+		return nil, err
+	}
+	users, err := a.DB.RichMenuUsers(ctx, shop.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]richMenuJSON, len(ms))
+	for i, m := range ms {
+		out[i] = richMenuJSON{RichMenu: m, Users: users[m.ID]}
+	}
+	return out, nil
+}
+
 func (a *App) listRichMenus(c echo.Context) error {
-	ms, err := a.DB.RichMenus(c.Request().Context(), currentShop(c).ID)
+	ms, err := a.richMenusOf(c)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"rich_menus": ms})
 }
 
-// createRichMenu uploads a rich menu to LINE (definition with its areas,
-// then the image) and maps it to a segment.
+// createRichMenu stores a menu (checked against LINE's rules) and asks the
+// rich-menu sync to publish it: create at LINE, upload the image, link.
 func (a *App) createRichMenu(c echo.Context) error {
 	var in struct {
-		Name        string          `json:"name"`
-		SegmentID   *int64          `json:"segment_id"`
-		Priority    int             `json:"priority"`
-		Menu        json.RawMessage `json:"menu"`
-		Image       string          `json:"image"` // base64
-		ImageType   string          `json:"image_type"`
-		Description string          `json:"description"`
+		Menu      json.RawMessage `json:"menu"`
+		Image     string          `json:"image"` // base64, or a data: URL
+		Audience  string          `json:"audience"`
+		SegmentID *int64          `json:"segment_id"`
+		Priority  int             `json:"priority"`
+		Replaces  int64           `json:"replaces"`
 	}
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
+	raw := in.Image
+	if i := strings.Index(raw, ";base64,"); strings.HasPrefix(raw, "data:") && i > 0 {
+		raw = raw[i+len(";base64,"):]
+	}
+	img, err := base64.StdEncoding.DecodeString(raw)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "image: not base64")
+	}
 	shop := currentShop(c)
-	img, err := base64.StdEncoding.DecodeString(in.Image)
-	if err != nil || len(img) == 0 {
-		return echo.NewHTTPError(http.StatusBadRequest, "image must be base64 PNG or JPEG")
-	}
-	if in.ImageType != "image/png" && in.ImageType != "image/jpeg" {
-		return echo.NewHTTPError(http.StatusBadRequest, "image_type must be image/png or image/jpeg")
-	}
-	if in.Name == "" || len(in.Menu) == 0 {
-		return echo.NewHTTPError(http.StatusBadRequest, "name and menu are required")
-	}
-	if in.SegmentID != nil {
-		if _, err := a.DB.SegmentByID(ctx, shop.ID, *in.SegmentID); err != nil {
-			return storeError(err)
-		}
-	}
-	ch, err := a.DB.LineChannel(ctx, shop.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusConflict, "connect a LINE channel first")
-	}
+	m, err := core.CreateRichMenu(c.Request().Context(), a.DB, shop.ID, core.RichMenuInput{
+		Definition: in.Menu, Image: img, Audience: in.Audience, SegmentID: in.SegmentID, Priority: in.Priority, Replaces: in.Replaces,
+	})
 	if err != nil {
-		return err
-	}
-	token, err := a.Box.Open(ch.MessagingTokenEnc)
-	if err != nil || token == "" {
-		return echo.NewHTTPError(http.StatusConflict, "connect a LINE channel first")
-	}
-	lineID, err := a.Messenger.CreateRichMenu(ctx, token, in.Menu)
-	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "LINE refused the rich menu: "+err.Error())
-	}
-	if err := a.Messenger.UploadRichMenuImage(ctx, token, lineID, in.ImageType, img); err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "LINE refused the image: "+err.Error())
-	}
-	m := &store.RichMenu{ShopID: shop.ID, Name: in.Name, LineRichMenuID: lineID, Definition: in.Menu, SegmentID: in.SegmentID, Priority: in.Priority}
-	if err := a.DB.CreateRichMenu(ctx, m); err != nil {
 		return err
 	}
 	a.enqueueRichMenuSync(c, shop.ID)
-	return c.JSON(http.StatusCreated, m)
+	return c.JSON(http.StatusCreated, richMenuJSON{RichMenu: *m})
+}
+
+// richMenuImage serves a menu's image to the editor and the preview.
+func (a *App) richMenuImage(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	m, err := a.DB.RichMenu(c.Request().Context(), currentShop(c).ID, id)
+	if err != nil {
+		return storeError(err)
+	}
+	if len(m.Image) == 0 {
+		return echo.NewHTTPError(http.StatusNotFound, "this menu's image was uploaded before images were kept")
+	}
+	c.Response().Header().Set("Cache-Control", "private, max-age=3600")
+	return c.Blob(http.StatusOK, m.ImageType, m.Image)
 }
 
 func (a *App) deleteRichMenu(c echo.Context) error {
@@ -92,4 +110,26 @@ func (a *App) deleteRichMenu(c echo.Context) error {
 func (a *App) syncRichMenus(c echo.Context) error {
 	a.enqueueRichMenuSync(c, currentShop(c).ID)
 	return c.JSON(http.StatusAccepted, map[string]string{"status": "queued"})
+}
+
+// richMenusPage lists the menus with their sync state and holds the editor:
+// image upload, tap areas drawn on the image, actions, audience, preview.
+func (a *App) richMenusPage(c echo.Context) error {
+	ms, err := a.richMenusOf(c)
+	if err != nil {
+		return err
+	}
+	ss, err := a.DB.Segments(c.Request().Context(), currentShop(c).ID)
+	if err != nil {
+		return err
+	}
+	names := map[int64]string{}
+	for _, s := range ss {
+		names[s.ID] = s.Name
+	}
+	return a.renderAdmin(c, "richmenus", "rm.title", map[string]any{
+		"Menus": ms, "Segments": ss, "SegmentNames": names,
+		"Rules": map[string]any{"max_bytes": core.RichMenuMaxImageBytes, "min_w": core.RichMenuMinWidth, "max_w": core.RichMenuMaxWidth,
+			"min_h": core.RichMenuMinHeight, "min_aspect": core.RichMenuMinAspect, "max_areas": core.RichMenuMaxAreas, "max_chat": core.RichMenuMaxChatBar},
+	})
 }

@@ -154,6 +154,7 @@ func (a *App) routeTable() []route {
 		{Method: GET, Path: "/api/richmenus", Role: roleViewer, H: a.listRichMenus},
 		{Method: POST, Path: "/api/richmenus", Role: roleAdmin, H: a.createRichMenu},
 		{Method: DELETE, Path: "/api/richmenus/:id", Role: roleAdmin, H: a.deleteRichMenu},
+		{Method: GET, Path: "/api/richmenus/:id/image", Role: roleViewer, H: a.richMenuImage},
 		{Method: POST, Path: "/api/richmenus/sync", Role: roleAdmin, H: a.syncRichMenus},
 
 		// Failed messages, dead-lettered events, the audit log (issue 18).
@@ -192,6 +193,7 @@ func (a *App) routeTable() []route {
 		{Method: GET, Path: "/admin/campaigns/new", Role: roleViewer, Page: true, H: a.composerPage},
 		{Method: GET, Path: "/admin/campaigns/:id", Role: roleViewer, Page: true, H: a.campaignPage},
 		{Method: GET, Path: "/admin/automations", Role: roleViewer, Page: true, H: a.automationsPage},
+		{Method: GET, Path: "/admin/richmenus", Role: roleViewer, Page: true, H: a.richMenusPage},
 		{Method: GET, Path: "/admin/failures", Role: roleViewer, Page: true, H: a.pageFailures},
 		{Method: POST, Path: "/admin/failures/messages/:id/resend", Role: roleAdmin, Page: true, H: a.formResend},
 		{Method: POST, Path: "/admin/failures/events/replay", Role: roleAdmin, Page: true, H: a.formReplayAll},

@@ -125,20 +125,27 @@ func TestRichMenuPerSegmentRelinks(t *testing.T) {
 	seg := decode[store.Segment](t, rec)
 	menuJSON := json.RawMessage(`{"size":{"width":2500,"height":843},"selected":false,"name":"vip","chatBarText":"VIP","areas":[{"bounds":{"x":0,"y":0,"width":2500,"height":843},"action":{"type":"uri","uri":"https://example.com/vip"}}]}`)
 	rec = adminCall(t, a, http.MethodPost, "/api/richmenus", map[string]any{
-		"name": "VIP menu", "segment_id": seg.ID, "priority": 10, "menu": menuJSON,
-		"image": base64.StdEncoding.EncodeToString([]byte("\x89PNG fake")), "image_type": "image/png",
+		"segment_id": seg.ID, "priority": 10, "menu": menuJSON, "image": base64.StdEncoding.EncodeToString(testPNG(t, 2500, 843)),
 	})
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("create menu: %d %s", rec.Code, rec.Body)
 	}
 	menu := decode[store.RichMenu](t, rec)
-	if rec := adminCall(t, a, http.MethodPost, "/api/richmenus", map[string]any{"name": "bad", "menu": menuJSON, "image": "", "image_type": "image/png"}); rec.Code != http.StatusBadRequest {
+	if menu.SyncState != store.RichMenuPending || menu.Audience != store.AudienceSegment {
+		t.Errorf("new menu: state %q audience %q", menu.SyncState, menu.Audience)
+	}
+	if rec := adminCall(t, a, http.MethodPost, "/api/richmenus", map[string]any{"name": "bad", "menu": menuJSON, "image": "", "image_type": "image/png"}); rec.Code != http.StatusUnprocessableEntity {
 		t.Errorf("no image: %d", rec.Code)
 	}
 	w := a.Worker()
 	n, err := w.SyncRichMenus(ctx, au.shop.ID)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if m, err := a.DB.RichMenu(ctx, au.shop.ID, menu.ID); err != nil || m.SyncState != store.RichMenuLinked || m.LineRichMenuID == "" || m.LastError != "" {
+		t.Fatalf("after sync: %+v %v (rejected %v)", m, err, fake.Rejected())
+	} else {
+		menu = *m
 	}
 	if n != 1 || fake.RichMenuOf(uid("0")) != menu.LineRichMenuID || fake.RichMenuOf(uid("1")) != "" {
 		t.Fatalf("first sync: %d relinked, vip menu %q, other %q", n, fake.RichMenuOf(uid("0")), fake.RichMenuOf(uid("1")))

@@ -1,59 +1,41 @@
 package app
 
 import (
-	"encoding/json"
-	"io"
+	"errors"
 	"net/http"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/tsunagu/tsunagu/app/core"
+	"github.com/tsunagu/tsunagu/app/door"
 	"github.com/tsunagu/tsunagu/app/store"
-	"github.com/tsunagu/tsunagu/shopify"
 )
 
 // MaxWebhookBody is the largest webhook body accepted.
-const MaxWebhookBody = 1 << 20
+const MaxWebhookBody = door.MaxBody
 
 // shopifyWebhook stores a signed Shopify webhook and acknowledges it. The
 // event row is written before the 200, so an acknowledged webhook is never
 // lost; processing happens in a job.
 func (a *App) shopifyWebhook(c echo.Context) error {
 	req := c.Request()
-	body, err := io.ReadAll(io.LimitReader(req.Body, MaxWebhookBody+1))
+	body, err := door.ReadBody(req.Body)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "could not read body")
+		return doorError(err, "X-Shopify-Hmac-Sha256")
 	}
-	if len(body) > MaxWebhookBody {
-		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "body over 1 MiB")
+	d, err := door.Shopify(a.Config.ShopifyAPISecret, req.Header, body, a.Now())
+	if err != nil {
+		return doorError(err, "X-Shopify-Hmac-Sha256")
 	}
-	if !shopify.VerifyWebhook(a.Config.ShopifyAPISecret, body, req.Header.Get(shopify.HeaderHmac)) {
-		return echo.NewHTTPError(http.StatusUnauthorized, "invalid or missing X-Shopify-Hmac-Sha256")
-	}
-	meta := shopify.MetaFromHeader(req.Header)
-	switch {
-	case meta.Topic == "":
-		return echo.NewHTTPError(http.StatusBadRequest, "missing X-Shopify-Topic")
-	case meta.WebhookID == "":
-		return echo.NewHTTPError(http.StatusBadRequest, "missing X-Shopify-Webhook-Id")
-	case !shopify.ValidShopDomain(meta.ShopDomain):
-		return echo.NewHTTPError(http.StatusBadRequest, "missing or invalid X-Shopify-Shop-Domain")
-	}
+	meta := d.WebhookMeta
 	ev := &store.Event{
 		Source: "shopify", Topic: meta.Topic, ExternalID: core.EventKey(meta.ShopDomain, meta.WebhookID), ShopDomain: meta.ShopDomain,
 		Payload: body, ReceivedAt: a.Now(),
 	}
 	// A body that is not JSON, names another shop than the header, or was
 	// triggered too long ago is kept for inspection and never processed.
-	refusal := ""
-	if !json.Valid(body) {
-		refusal = "malformed JSON"
-	} else if err := core.CheckWebhookShop(meta.ShopDomain, body); err != nil {
-		refusal = core.ErrorMessage(err)
-	} else if err := core.CheckWebhookTime(meta.TriggeredAt, a.Now()); err != nil {
-		refusal = core.ErrorMessage(err)
-	}
+	refusal := d.Refusal
 	if refusal != "" {
 		now := a.Now()
 		ev.Status, ev.Error, ev.ProcessedAt = store.EventInvalid, refusal, &now
@@ -72,4 +54,19 @@ func (a *App) shopifyWebhook(c echo.Context) error {
 		a.Dispatcher.Dispatch(ev.ID)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"ok": true, "event_id": strconv.FormatInt(ev.ID, 10), "duplicate": !inserted})
+}
+
+// doorError answers a delivery the door refused: 413 over the size limit,
+// 401 for a bad or missing signature (header names it), 400 malformed.
+func doorError(err error, header string) error {
+	var bad *door.MalformedError
+	switch {
+	case errors.Is(err, door.ErrTooLarge):
+		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "body over 1 MiB")
+	case errors.Is(err, door.ErrSignature):
+		return echo.NewHTTPError(http.StatusUnauthorized, "invalid or missing "+header)
+	case errors.As(err, &bad):
+		return echo.NewHTTPError(http.StatusBadRequest, bad.Reason)
+	}
+	return echo.NewHTTPError(http.StatusBadRequest, "could not read body")
 }

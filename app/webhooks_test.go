@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -281,5 +282,45 @@ func TestRedisOutageLosesNothing(t *testing.T) {
 			t.Fatalf("retry key %s pushed twice", p.RetryKey)
 		}
 		seen[p.RetryKey] = true
+	}
+}
+
+// Signed deliveries whose headers or fields PostgreSQL cannot store as
+// text (NUL, invalid UTF-8) answer 400, never a 500 that the sender retries
+// forever; a refusal kept for inspection is stored. Found by FuzzShopifyDoor
+// and FuzzLineDoor's "storable" property (the app's own fuzz targets run on
+// SQLite, which takes NUL in text).
+func TestWebhookDoorUnstorableText(t *testing.T) {
+	t.Parallel()
+	db := testenv.Postgres(t)
+	a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
+	seedLinkedCustomer(t, a, 7001, "")
+	cases := []struct {
+		name   string
+		req    *http.Request
+		stored bool
+	}{
+		{"topic not UTF-8", webhookRequest("orders/\xff", "u1", []byte(`{"id":1}`), testSecret), false},
+		{"webhook id not UTF-8", webhookRequest("orders/create", "u2\xfe", []byte(`{"id":1}`), testSecret), false},
+		{"NUL in the payload's shop", webhookRequest("shop/redact", "u3", []byte(`{"shop_domain":"evil\u0000.myshopify.com"}`), testSecret), true},
+	}
+	lineBody := []byte(`{"destination":"U1","events":[{"type":"follow","webhookEventId":"01H\u0000NUL","timestamp":1,"mode":"active","source":{"type":"user","userId":"U1"}}]}`)
+	lineReq := httptest.NewRequest(http.MethodPost, "/webhooks/line/wk-test", bytes.NewReader(lineBody))
+	lineReq.Header.Set("Content-Type", "application/json")
+	lineReq.Header.Set("X-Line-Signature", lineSign("line-channel-secret", lineBody))
+	cases = append(cases, struct {
+		name   string
+		req    *http.Request
+		stored bool
+	}{"NUL in a LINE event id", lineReq, false})
+	for _, tc := range cases {
+		var before int64
+		db.G.Model(&store.Event{}).Count(&before)
+		rec := deliver(t, a, tc.req)
+		var after int64
+		db.G.Model(&store.Event{}).Count(&after)
+		if rec.Code != http.StatusBadRequest || (after > before) != tc.stored {
+			t.Errorf("%s: %d %s, %d event(s) stored; want 400, stored=%v", tc.name, rec.Code, strings.TrimSpace(rec.Body.String()), after-before, tc.stored)
+		}
 	}
 }

@@ -321,3 +321,26 @@ func TestDrillOrderWithoutTokens(t *testing.T) {
 		t.Fatalf("unsure match: %s/%q, want skipped/%s", m.Status, m.Reason, core.ReasonRecentOrder)
 	}
 }
+
+// The no-token match compares when Tsunagu stored the order and first saw
+// the checkout, on the worker's clock. A customer who ordered the same item
+// five hours before starting a new cart still gets that cart's reminder:
+// the order is outside CheckoutOrderWindow. (The rows used to take the
+// database's wall clock, which put both "now" in a test-clock drill and
+// skipped the reminder as order_placed.)
+func TestCartReminderWindowOnWorkerClock(t *testing.T) {
+	t.Parallel()
+	e := newEnvOn(t, testenv.Postgres(t))
+	e.now = t0.Add(-5 * time.Hour)
+	order := strings.Replace(orderJSON(9700, 7001, ""), `"title": "ほうじ茶"`, `"title": "湯呑み"`, 1)
+	e.mustEvent(shopify.TopicOrdersCreate, order)
+	e.now = t0
+	e.mustEvent(shopify.TopicCheckoutsCreate, checkoutJSON("tokW", "cartW", 7001))
+	m, err := e.sendAt(CartReminderKey(KindCartReminder, e.shop.ID, "tokW", e.cust.ID), t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Status != store.MsgSent {
+		t.Fatalf("reminder for a cart started 5 h after the last order: %s/%q, want sent", m.Status, m.Reason)
+	}
+}

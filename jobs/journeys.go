@@ -237,7 +237,8 @@ func (w *Worker) applyCheckout(ctx context.Context, shop *store.Shop, c *shopify
 		sc := &store.Checkout{
 			ShopID: shop.ID, Token: c.Token, CartToken: c.CartToken, Email: c.Email, Currency: c.Currency,
 			TotalPrice: c.TotalPrice, AbandonedURL: c.AbandonedCheckoutURL, CompletedAt: c.CompletedAt, Locale: c.CustomerLocale,
-			Items: make([]store.CheckoutItem, 0, len(c.LineItems)),
+			Items:     make([]store.CheckoutItem, 0, len(c.LineItems)),
+			CreatedAt: w.now(), // first seen (kept on later updates), on the worker's clock
 		}
 		for _, li := range c.LineItems {
 			sc.Items = append(sc.Items, store.CheckoutItem{Title: firstNonEmpty(li.Title, li.Name), Quantity: li.Quantity, Price: li.Price})

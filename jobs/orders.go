@@ -65,6 +65,9 @@ func (w *Worker) applyOrder(ctx context.Context, shop *store.Shop, topic string,
 			FulfillmentStatus: o.FulfillmentStatus, CheckoutToken: o.CheckoutToken, CartToken: o.CartToken,
 			OrderStatusURL: o.OrderStatusURL, CancelledAt: o.CancelledAt, OrderedAt: w.now(), ShopifyUpdatedAt: o.UpdatedAt,
 			Locale: o.CustomerLocale,
+			// When Tsunagu first stored it, on the worker's clock: the cart
+			// reminder's no-token match compares it with checkouts'.
+			CreatedAt: w.now(),
 		}
 		if o.CreatedAt != nil {
 			so.OrderedAt = o.CreatedAt.UTC()

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hibiken/asynq"
 
 	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/line"
 )
 
 // TypeRichMenuSync relinks a shop's LINE users to the menu of their
@@ -16,8 +18,13 @@ import (
 // (RequestRichMenuSync); a leftover task of this type still runs one.
 const TypeRichMenuSync = "richmenu:sync"
 
-// RichMenuLinker links and unlinks per-user rich menus (line.Messenger).
-type RichMenuLinker interface {
+// RichMenuLINE is what the rich-menu sync asks of LINE (line.Messenger).
+type RichMenuLINE interface {
+	CreateRichMenu(ctx context.Context, channelToken string, menu json.RawMessage) (string, error)
+	UploadRichMenuImage(ctx context.Context, channelToken, richMenuID, contentType string, image []byte) error
+	SetDefaultRichMenu(ctx context.Context, channelToken, richMenuID string) error
+	ClearDefaultRichMenu(ctx context.Context, channelToken string) error
+	DeleteRichMenu(ctx context.Context, channelToken, richMenuID string) error
 	LinkRichMenu(ctx context.Context, channelToken, userID, richMenuID string) error
 	UnlinkRichMenu(ctx context.Context, channelToken, userID string) error
 }
@@ -37,39 +44,186 @@ func (w *Worker) registerRichMenus(mux *asynq.ServeMux) {
 	})
 }
 
-// SyncRichMenus gives every linked customer the menu of the highest-priority
-// segment they are in (or the default menu) and calls LINE only for
-// customers whose menu changed. It returns how many users it relinked.
+// SyncRichMenus brings LINE in line with the shop's rich menus: it
+// publishes new menus (create, then upload the image), sets or clears the
+// default menu, gives every linked customer the menu of the highest-priority
+// audience they are in (calling LINE only for those whose menu changed),
+// and deletes at LINE the menus deleted in the admin. Each menu records how
+// far it got and the last error, for the admin page. It returns how many
+// users it relinked.
 func (w *Worker) SyncRichMenus(ctx context.Context, shopID int64) (int, error) {
 	shop, err := w.DB.Shop(ctx, shopID)
 	if err != nil || !shop.Active() {
 		return 0, err
 	}
-	linker, ok := w.LINE.(RichMenuLinker)
+	api, ok := w.LINE.(RichMenuLINE)
 	if !ok {
-		return 0, fmt.Errorf("the LINE client cannot link rich menus: %w", asynq.SkipRetry)
-	}
-	token, err := w.channelToken(ctx, shopID)
-	if err != nil || token == "" {
-		return 0, err
+		return 0, fmt.Errorf("the LINE client cannot manage rich menus: %w", asynq.SkipRetry)
 	}
 	menus, err := w.DB.RichMenus(ctx, shopID)
 	if err != nil {
 		return 0, err
 	}
-	users, err := w.DB.LinkedUsers(ctx, shopID)
+	token, err := w.channelToken(ctx, shopID)
+	if err != nil {
+		return 0, err
+	}
+	if token == "" {
+		for i := range menus {
+			if m := &menus[i]; !m.ImageUploaded && m.LastError != errNoChannel {
+				m.LastError = errNoChannel
+				if err := w.DB.SaveRichMenuSync(ctx, m); err != nil {
+					return 0, err
+				}
+			}
+		}
+		return 0, nil
+	}
+	now := w.now()
+	failed := map[int64]bool{}
+	fail := func(m *store.RichMenu, err error) error {
+		failed[m.ID] = true
+		m.LastError = err.Error()
+		return w.DB.SaveRichMenuSync(ctx, m)
+	}
+	// Publish: a menu is usable once LINE has it and its image.
+	for i := range menus {
+		m := &menus[i]
+		if m.ImageUploaded {
+			continue
+		}
+		if err := w.publishRichMenu(ctx, api, token, m); err != nil {
+			if err := fail(m, err); err != nil {
+				return 0, err
+			}
+		}
+	}
+	// The default menu: the highest-priority usable one.
+	var def *store.RichMenu
+	for i := range menus {
+		if m := &menus[i]; m.Audience == store.AudienceDefault && m.ImageUploaded && def == nil {
+			def = m
+		}
+	}
+	if def != nil && !def.LineDefault {
+		if err := api.SetDefaultRichMenu(ctx, token, def.LineRichMenuID); err != nil {
+			if err := fail(def, err); err != nil {
+				return 0, err
+			}
+		} else {
+			def.LineDefault = true
+			if err := w.DB.SaveRichMenuSync(ctx, def); err != nil {
+				return 0, err
+			}
+		}
+	}
+	for i := range menus {
+		m := &menus[i]
+		if m.LineDefault && m != def {
+			if def == nil || !def.LineDefault { // nothing replaced it at LINE
+				if err := api.ClearDefaultRichMenu(ctx, token); err != nil {
+					if err := fail(m, err); err != nil {
+						return 0, err
+					}
+					continue
+				}
+			}
+			m.LineDefault = false
+			if err := w.DB.SaveRichMenuSync(ctx, m); err != nil {
+				return 0, err
+			}
+		}
+	}
+	changed, err := w.relinkRichMenus(ctx, api, token, shop, menus, now)
+	if err != nil {
+		return changed, err
+	}
+	for i := range menus {
+		m := &menus[i]
+		if failed[m.ID] || !m.ImageUploaded {
+			continue
+		}
+		m.SyncState, m.LastError, m.SyncedAt = store.RichMenuLinked, "", &now
+		if err := w.DB.SaveRichMenuSync(ctx, m); err != nil {
+			return changed, err
+		}
+	}
+	// Menus deleted in the admin: their users have just moved off them.
+	gone, err := w.DB.DeletedRichMenus(ctx, shopID)
+	if err != nil {
+		return changed, err
+	}
+	for _, m := range gone {
+		if m.LineRichMenuID != "" {
+			var apiErr *line.APIError
+			if err := api.DeleteRichMenu(ctx, token, m.LineRichMenuID); err != nil && !(errors.As(err, &apiErr) && apiErr.Status == 404) {
+				return changed, fmt.Errorf("deleting rich menu %d at LINE: %w", m.ID, err)
+			}
+		}
+		if err := w.DB.PurgeRichMenu(ctx, m.ID); err != nil {
+			return changed, err
+		}
+	}
+	return changed, nil
+}
+
+const errNoChannel = "connect a LINE channel first (Settings)"
+
+// publishRichMenu creates m at LINE and uploads its image, recording each
+// step, so that a retry resumes where the last attempt stopped.
+func (w *Worker) publishRichMenu(ctx context.Context, api RichMenuLINE, token string, m *store.RichMenu) error {
+	if m.LineRichMenuID == "" {
+		id, err := api.CreateRichMenu(ctx, token, m.Definition)
+		if err != nil {
+			return err
+		}
+		m.LineRichMenuID, m.SyncState = id, store.RichMenuCreated
+		if err := w.DB.SaveRichMenuSync(ctx, m); err != nil {
+			return err
+		}
+	}
+	full, err := w.DB.RichMenu(ctx, m.ShopID, m.ID)
+	if err != nil {
+		return err
+	}
+	if err := api.UploadRichMenuImage(ctx, token, m.LineRichMenuID, full.ImageType, full.Image); err != nil {
+		return err
+	}
+	m.ImageUploaded, m.SyncState, m.LastError = true, store.RichMenuUploaded, ""
+	return w.DB.SaveRichMenuSync(ctx, m)
+}
+
+// relinkRichMenus gives every linked customer the menu of the first
+// (highest-priority) usable menu whose audience they are in, or none (the
+// default menu), calling LINE only where that changed.
+func (w *Worker) relinkRichMenus(ctx context.Context, api RichMenuLINE, token string, shop *store.Shop, menus []store.RichMenu, now time.Time) (int, error) {
+	users, err := w.DB.LinkedUsers(ctx, shop.ID)
 	if err != nil {
 		return 0, err
 	}
 	want := make(map[int64]int64, len(users)) // customer → rich_menus.id
 	lineIDs := map[int64]string{}
-	now := w.now()
 	for _, m := range menus { // highest priority first: first match wins
+		if !m.ImageUploaded {
+			continue
+		}
 		lineIDs[m.ID] = m.LineRichMenuID
+		switch m.Audience {
+		case store.AudienceLinked:
+			for id := range users {
+				if _, taken := want[id]; !taken {
+					want[id] = m.ID
+				}
+			}
+			continue
+		case store.AudienceSegment:
+		default:
+			continue
+		}
 		if m.SegmentID == nil {
 			continue
 		}
-		seg, err := w.DB.SegmentByID(ctx, shopID, *m.SegmentID)
+		seg, err := w.DB.SegmentByID(ctx, shop.ID, *m.SegmentID)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
@@ -98,7 +252,7 @@ func (w *Worker) SyncRichMenus(ctx context.Context, shopID int64) (int, error) {
 			after = ids[len(ids)-1]
 		}
 	}
-	have, err := w.DB.RichMenuAssignments(ctx, shopID)
+	have, err := w.DB.RichMenuAssignments(ctx, shop.ID)
 	if err != nil {
 		return 0, err
 	}
@@ -113,14 +267,14 @@ func (w *Worker) SyncRichMenus(ctx context.Context, shopID int64) (int, error) {
 			continue // still on the default menu
 		}
 		if target == 0 {
-			err = linker.UnlinkRichMenu(ctx, token, userID)
+			err = api.UnlinkRichMenu(ctx, token, userID)
 		} else {
-			err = linker.LinkRichMenu(ctx, token, userID, lineIDs[target])
+			err = api.LinkRichMenu(ctx, token, userID, lineIDs[target])
 		}
 		if err != nil {
 			return changed, fmt.Errorf("relinking rich menu of customer %d: %w", cust, err)
 		}
-		if err := w.DB.SetRichMenuAssignment(ctx, &store.RichMenuAssignment{ShopID: shopID, CustomerID: cust, LineUserID: userID, RichMenuID: target}); err != nil {
+		if err := w.DB.SetRichMenuAssignment(ctx, &store.RichMenuAssignment{ShopID: shop.ID, CustomerID: cust, LineUserID: userID, RichMenuID: target}); err != nil {
 			return changed, err
 		}
 		changed++

@@ -17,18 +17,19 @@ type Endpoint string
 
 // The endpoints Tsunagu calls.
 const (
-	EndpointPush           Endpoint = "push"
-	EndpointMulticast      Endpoint = "multicast"
-	EndpointReply          Endpoint = "reply"
-	EndpointBotInfo        Endpoint = "bot_info"
-	EndpointProfile        Endpoint = "profile"
-	EndpointRichMenuCreate Endpoint = "richmenu_create"
-	EndpointRichMenuDelete Endpoint = "richmenu_delete"
-	EndpointRichMenuImage  Endpoint = "richmenu_image"
-	EndpointRichMenuLink   Endpoint = "richmenu_link"
-	EndpointRichMenuUnlink Endpoint = "richmenu_unlink"
-	EndpointQuota          Endpoint = "quota"
-	EndpointInsight        Endpoint = "insight"
+	EndpointPush            Endpoint = "push"
+	EndpointMulticast       Endpoint = "multicast"
+	EndpointReply           Endpoint = "reply"
+	EndpointBotInfo         Endpoint = "bot_info"
+	EndpointProfile         Endpoint = "profile"
+	EndpointRichMenuCreate  Endpoint = "richmenu_create"
+	EndpointRichMenuDelete  Endpoint = "richmenu_delete"
+	EndpointRichMenuImage   Endpoint = "richmenu_image"
+	EndpointRichMenuLink    Endpoint = "richmenu_link"
+	EndpointRichMenuUnlink  Endpoint = "richmenu_unlink"
+	EndpointRichMenuDefault Endpoint = "richmenu_default"
+	EndpointQuota           Endpoint = "quota"
+	EndpointInsight         Endpoint = "insight"
 )
 
 // RateLimit is at most N requests per Period.

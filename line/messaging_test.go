@@ -270,6 +270,28 @@ func TestRichMenuPerUser(t *testing.T) {
 	if err := m.LinkRichMenu(ctx, token, userID, "richmenu-unknown"); !errors.As(err, &apiErr) || apiErr.Status != 404 {
 		t.Errorf("link unknown menu: %v", err)
 	}
+	// Default menu, then deleting it: LINE takes it off users and the default.
+	if err := m.SetDefaultRichMenu(ctx, token, id); err != nil || fake.DefaultRichMenu() != id {
+		t.Fatalf("SetDefaultRichMenu: %v, default %q (rejected %v)", err, fake.DefaultRichMenu(), fake.Rejected())
+	}
+	if err := m.ClearDefaultRichMenu(ctx, token); err != nil || fake.DefaultRichMenu() != "" {
+		t.Errorf("ClearDefaultRichMenu: %v, default %q", err, fake.DefaultRichMenu())
+	}
+	if err := m.SetDefaultRichMenu(ctx, token, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.LinkRichMenu(ctx, token, userID, id); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.DeleteRichMenu(ctx, token, id); err != nil || fake.DefaultRichMenu() != "" || fake.RichMenuOf(userID) != "" {
+		t.Errorf("DeleteRichMenu: %v, default %q, user's %q", err, fake.DefaultRichMenu(), fake.RichMenuOf(userID))
+	}
+	if def, _ := fake.RichMenuDefinition(id); def != nil {
+		t.Error("the deleted menu is still there")
+	}
+	if err := m.DeleteRichMenu(ctx, token, id); !errors.As(err, &apiErr) || apiErr.Status != 404 {
+		t.Errorf("delete again: %v", err)
+	}
 }
 
 func TestBatches(t *testing.T) {

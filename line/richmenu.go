@@ -87,6 +87,38 @@ func (m *Messenger) UnlinkRichMenu(ctx context.Context, channelToken, userID str
 	return callError("unlink rich menu", res, err)
 }
 
+// SetDefaultRichMenu makes richMenuID the menu of every user who has no
+// menu of their own.
+func (m *Messenger) SetDefaultRichMenu(ctx context.Context, channelToken, richMenuID string) error {
+	c, err := m.call(ctx, channelToken, EndpointRichMenuDefault)
+	if err != nil {
+		return fmt.Errorf("line: set default rich menu: %w", err)
+	}
+	res, _, err := c.SetDefaultRichMenuWithHttpInfo(richMenuID)
+	return callError("set default rich menu", res, err)
+}
+
+// ClearDefaultRichMenu leaves the channel without a default menu.
+func (m *Messenger) ClearDefaultRichMenu(ctx context.Context, channelToken string) error {
+	c, err := m.call(ctx, channelToken, EndpointRichMenuDefault)
+	if err != nil {
+		return fmt.Errorf("line: clear default rich menu: %w", err)
+	}
+	res, _, err := c.CancelDefaultRichMenuWithHttpInfo()
+	return callError("clear default rich menu", res, err)
+}
+
+// DeleteRichMenu deletes a menu; LINE takes it off its users and, if it
+// was the default, leaves no default.
+func (m *Messenger) DeleteRichMenu(ctx context.Context, channelToken, richMenuID string) error {
+	c, err := m.call(ctx, channelToken, EndpointRichMenuDelete)
+	if err != nil {
+		return fmt.Errorf("line: delete rich menu: %w", err)
+	}
+	res, _, err := c.DeleteRichMenuWithHttpInfo(richMenuID)
+	return callError("delete rich menu", res, err)
+}
+
 // Batches splits recipients into multicast-sized slices (MaxMulticastTo),
 // in order, so that batch i is the same on every retry and can carry
 // RetryKey(fmt.Sprintf("%s#%d", dedupeKey, i)).

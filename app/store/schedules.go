@@ -37,7 +37,10 @@ func (db *DB) EnsureSchedule(ctx context.Context, name string, every time.Durati
 // earlier due run stays, a later one moves up. It returns the run's due
 // time, the key of its task.
 func (db *DB) RequestScheduleRun(ctx context.Context, name string, every time.Duration, at time.Time) (time.Time, error) {
-	at = at.UTC()
+	// Whole seconds: a run's task carries its time in Unix seconds, and
+	// ScheduleDue matches it exactly (a run requested at a clock time with
+	// nanoseconds was never due, so on-demand rich-menu syncs never ran).
+	at = at.UTC().Truncate(time.Second)
 	var next time.Time
 	err := db.Tx(ctx, func(tx *DB) error {
 		s := Schedule{Name: name, NextAt: at, EverySeconds: int(every / time.Second)}

@@ -119,27 +119,29 @@ type Server struct {
 	ecKey    *ecdsa.PrivateKey
 	ecKID    string
 
-	mu         sync.Mutex
-	tokens     map[string]bool
-	requests   int
-	pushes     []Push
-	multicasts []Multicast
-	replies    []Reply
-	replyToks  map[string]time.Time // issued reply token -> issued at; deleted when used
-	rejected   []Rejection
-	accepted   map[string]acceptedKey // channel + retry key -> the request that took it
-	channels   map[string]string      // token -> channel id (AddChannelToken)
-	quota      map[string]int64       // channel -> monthly limit (SetMonthlyLimit)
-	usage      map[string]int64       // channel -> messages sent this month
-	failStatus int
-	failLeft   int
-	limiter    *rate.Limiter
-	bot        BotInfo
-	profiles   map[string]Profile
-	richMenus  map[string]bool   // created rich menu ids
-	images     map[string][]byte // rich menu id -> uploaded image
-	userMenus  map[string]string // user id -> linked rich menu id
-	login      loginState
+	mu          sync.Mutex
+	tokens      map[string]bool
+	requests    int
+	pushes      []Push
+	multicasts  []Multicast
+	replies     []Reply
+	replyToks   map[string]time.Time // issued reply token -> issued at; deleted when used
+	rejected    []Rejection
+	accepted    map[string]acceptedKey // channel + retry key -> the request that took it
+	channels    map[string]string      // token -> channel id (AddChannelToken)
+	quota       map[string]int64       // channel -> monthly limit (SetMonthlyLimit)
+	usage       map[string]int64       // channel -> messages sent this month
+	failStatus  int
+	failLeft    int
+	limiter     *rate.Limiter
+	bot         BotInfo
+	profiles    map[string]Profile
+	richMenus   map[string]bool            // created rich menu ids
+	images      map[string][]byte          // rich menu id -> uploaded image
+	userMenus   map[string]string          // user id -> linked rich menu id
+	menuDefs    map[string]json.RawMessage // rich menu id -> definition as created
+	defaultMenu string                     // the channel's default rich menu
+	login       loginState
 }
 
 // NewServer starts a fake LINE server, closed when the test ends. It loads
@@ -159,6 +161,7 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 		richMenus: make(map[string]bool),
 		images:    make(map[string][]byte),
 		userMenus: make(map[string]string),
+		menuDefs:  make(map[string]json.RawMessage),
 		bot:       BotInfo{UserID: "U" + strings.Repeat("0", 31) + "1", BasicID: "@tsunagu", DisplayName: "Tsunagu Test Shop"},
 		login:     newLoginState(),
 	}
@@ -197,6 +200,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /v2/bot/richmenu/{richMenuId}/content", s.botAPI(s.handleRichMenuContent))
 	mux.HandleFunc("POST /v2/bot/user/{userId}/richmenu/{richMenuId}", s.botAPI(s.handleLinkRichMenu))
 	mux.HandleFunc("DELETE /v2/bot/user/{userId}/richmenu", s.botAPI(s.handleUnlinkRichMenu))
+	mux.HandleFunc("POST /v2/bot/user/all/richmenu/{richMenuId}", s.botAPI(s.handleSetDefaultRichMenu))
+	mux.HandleFunc("DELETE /v2/bot/user/all/richmenu", s.botAPI(s.handleClearDefaultRichMenu))
+	mux.HandleFunc("DELETE /v2/bot/richmenu/{richMenuId}", s.botAPI(s.handleDeleteRichMenu))
 
 	mux.HandleFunc("GET /oauth2/v2.1/authorize", s.counted(s.handleAuthorize))
 	mux.HandleFunc("POST /oauth2/v2.1/token", s.counted(s.handleToken))
@@ -415,6 +421,25 @@ func (s *Server) RichMenuOf(userID string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.userMenus[userID]
+}
+
+// DefaultRichMenu returns the channel's default rich menu, or "".
+func (s *Server) DefaultRichMenu() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.defaultMenu
+}
+
+// RichMenuDefinition returns a rich menu's definition as created, with
+// whether its image was uploaded; nil if LINE has no such menu.
+func (s *Server) RichMenuDefinition(id string) (def json.RawMessage, imageUploaded bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.richMenus[id] {
+		return nil, false
+	}
+	_, up := s.images[id]
+	return s.menuDefs[id], up
 }
 
 // --- plumbing ------------------------------------------------------------
@@ -727,6 +752,7 @@ func (s *Server) handleCreateRichMenu(w http.ResponseWriter, r *http.Request, c 
 	id := "richmenu-" + strings.ReplaceAll(uuid.NewString(), "-", "")
 	s.mu.Lock()
 	s.richMenus[id] = true
+	s.menuDefs[id] = append(json.RawMessage(nil), c.body...)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]string{"richMenuId": id})
 }
@@ -772,6 +798,62 @@ func (s *Server) handleLinkRichMenu(w http.ResponseWriter, r *http.Request, c *b
 		return
 	}
 	s.userMenus[user] = menu
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
+func (s *Server) handleSetDefaultRichMenu(w http.ResponseWriter, r *http.Request, c *botCall) {
+	menu := r.PathValue("richMenuId")
+	if !s.check(w, r, c, "/v2/bot/user/all/richmenu/{richMenuId}", map[string]string{"richMenuId": menu}, true) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.richMenus[menu] {
+		writeError(w, http.StatusNotFound, "richmenu not found", nil)
+		return
+	}
+	if _, ok := s.images[menu]; !ok {
+		writeError(w, http.StatusBadRequest, "must upload richmenu image before applying it to user", nil)
+		return
+	}
+	s.defaultMenu = menu
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
+func (s *Server) handleClearDefaultRichMenu(w http.ResponseWriter, r *http.Request, c *botCall) {
+	if !s.check(w, r, c, "/v2/bot/user/all/richmenu", nil, true) {
+		return
+	}
+	s.mu.Lock()
+	s.defaultMenu = ""
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
+// handleDeleteRichMenu deletes a menu: LINE takes it off its users and, if
+// it was the default, leaves none.
+func (s *Server) handleDeleteRichMenu(w http.ResponseWriter, r *http.Request, c *botCall) {
+	menu := r.PathValue("richMenuId")
+	if !s.check(w, r, c, "/v2/bot/richmenu/{richMenuId}", map[string]string{"richMenuId": menu}, true) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.richMenus[menu] {
+		writeError(w, http.StatusNotFound, "richmenu not found", nil)
+		return
+	}
+	delete(s.richMenus, menu)
+	delete(s.images, menu)
+	delete(s.menuDefs, menu)
+	for u, m := range s.userMenus {
+		if m == menu {
+			delete(s.userMenus, u)
+		}
+	}
+	if s.defaultMenu == menu {
+		s.defaultMenu = ""
+	}
 	writeJSON(w, http.StatusOK, struct{}{})
 }
 

@@ -1,0 +1,48 @@
+package door_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tsunagu/tsunagu/app/door"
+)
+
+func TestCheckShop(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, header, payload string
+		ok                    bool
+	}{
+		{"order without shop fields", "a.myshopify.com", `{"id":1}`, true},
+		{"redact for the same shop", "a.myshopify.com", `{"shop_id":1,"shop_domain":"A.myshopify.com"}`, true},
+		{"redact for another shop", "a.myshopify.com", `{"shop_domain":"b.myshopify.com"}`, false},
+		{"uninstall of another shop", "a.myshopify.com", `{"domain":"shop.example","myshopify_domain":"b.myshopify.com"}`, false},
+		{"not an object", "a.myshopify.com", `[1]`, true},
+	}
+	for _, tc := range cases {
+		if err := door.CheckShop(tc.header, []byte(tc.payload)); (err == nil) != tc.ok {
+			t.Errorf("%s: %v, want ok=%v", tc.name, err, tc.ok)
+		}
+	}
+}
+
+func TestCheckTime(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	cases := []struct {
+		at string
+		ok bool
+	}{
+		{"", true},
+		{now.Add(-time.Minute).Format(time.RFC3339), true},
+		{now.Add(-30 * time.Hour).Format(time.RFC3339Nano), true},
+		{now.Add(-72 * time.Hour).Format(time.RFC3339), false},
+		{now.Add(time.Hour).Format(time.RFC3339), true},
+		{"yesterday", false},
+	}
+	for _, tc := range cases {
+		if err := door.CheckTime(tc.at, now); (err == nil) != tc.ok {
+			t.Errorf("%q: %v, want ok=%v", tc.at, err, tc.ok)
+		}
+	}
+}
