@@ -86,7 +86,7 @@ func loadAdminTemplates() (map[string]*template.Template, error) {
 	}
 	pages := map[string]*template.Template{}
 	for _, name := range []string{"home", "customers", "customer", "settings", "templates", "segments", "campaigns", "campaign_new", "campaign", "automations", "richmenus",
-		"inbox", "conversation", "inboxsetup"} {
+		"inbox", "conversation", "inboxsetup", "scenarios"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(adminUI, "adminui/layout.html", "adminui/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parsing admin page %s: %w", name, err)

@@ -29,7 +29,7 @@ func (a *App) click(c echo.Context) error {
 	}
 	if m, err := a.DB.Message(ctx, cl.MessageID); err == nil {
 		act := &store.Activity{
-			ShopID: m.ShopID, CustomerID: m.CustomerID, Kind: store.ActClick, RefType: "message", RefID: m.ID,
+			ShopID: m.ShopID, CustomerID: m.CustomerID, FriendID: m.FriendID, Kind: store.ActClick, RefType: "message", RefID: m.ID,
 			Summary: fmt.Sprintf("clicked a link in %s", m.Kind), Data: clickData(cl.Target), OccurredAt: a.Now(),
 		}
 		if err := a.DB.AddActivity(ctx, act); err != nil {

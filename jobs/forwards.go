@@ -67,6 +67,22 @@ type Forwarder struct {
 	log   *slog.Logger
 	ch    chan forwardJob
 	wg    sync.WaitGroup
+
+	mu sync.Mutex
+	// touched is when this process last recorded a webhook per shop: the
+	// column is written at most once a minute, so most requests skip it.
+	touched map[int64]time.Time
+	// dests caches each shop's destination ids for forwardCacheTTL.
+	dests map[int64]cachedDests
+}
+
+// forwardCacheTTL is how long a shop's destination list is reused: a
+// destination added or removed takes effect within it.
+const forwardCacheTTL = 10 * time.Second
+
+type cachedDests struct {
+	ids []int64
+	at  time.Time
 }
 
 type forwardJob struct {
@@ -77,7 +93,7 @@ type forwardJob struct {
 
 // NewForwarder starts workers goroutines enqueueing forwards.
 func NewForwarder(db *store.DB, q *Queue, log *slog.Logger, workers, buffer int) *Forwarder {
-	f := &Forwarder{db: db, queue: q, log: log, ch: make(chan forwardJob, buffer)}
+	f := &Forwarder{db: db, queue: q, log: log, ch: make(chan forwardJob, buffer), touched: map[int64]time.Time{}, dests: map[int64]cachedDests{}}
 	for range workers {
 		f.wg.Add(1)
 		go f.loop()
@@ -89,8 +105,17 @@ func (f *Forwarder) loop() {
 	defer f.wg.Done()
 	for j := range f.ch {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := f.db.TouchLineWebhook(ctx, j.shopID, time.Now()); err != nil {
-			f.log.Warn("LINE webhook arrival not recorded", "shop_id", j.shopID, "err", err)
+		now := time.Now()
+		f.mu.Lock()
+		touch := now.Sub(f.touched[j.shopID]) >= time.Minute
+		if touch {
+			f.touched[j.shopID] = now
+		}
+		f.mu.Unlock()
+		if touch {
+			if err := f.db.TouchLineWebhook(ctx, j.shopID, now); err != nil {
+				f.log.Warn("LINE webhook arrival not recorded", "shop_id", j.shopID, "err", err)
+			}
 		}
 		if err := f.Enqueue(ctx, j.shopID, j.body, j.signature); err != nil {
 			f.log.Warn("LINE webhook not forwarded", "shop_id", j.shopID, "err", err)
@@ -101,16 +126,38 @@ func (f *Forwarder) loop() {
 
 // Enqueue enqueues one delivery per destination of the shop.
 func (f *Forwarder) Enqueue(ctx context.Context, shopID int64, body []byte, signature string) error {
-	dests, err := f.db.WebhookForwards(ctx, shopID)
+	ids, err := f.destinations(ctx, shopID)
 	if err != nil {
 		return err
 	}
-	for _, d := range dests {
-		if err := f.queue.EnqueueForward(ctx, d.ID, body, signature); err != nil {
+	for _, id := range ids {
+		if err := f.queue.EnqueueForward(ctx, id, body, signature); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func (f *Forwarder) destinations(ctx context.Context, shopID int64) ([]int64, error) {
+	now := time.Now()
+	f.mu.Lock()
+	c, ok := f.dests[shopID]
+	f.mu.Unlock()
+	if ok && now.Sub(c.at) < forwardCacheTTL {
+		return c.ids, nil
+	}
+	dests, err := f.db.WebhookForwards(ctx, shopID)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(dests))
+	for i, d := range dests {
+		ids[i] = d.ID
+	}
+	f.mu.Lock()
+	f.dests[shopID] = cachedDests{ids: ids, at: now}
+	f.mu.Unlock()
+	return ids, nil
 }
 
 // Forward offers a request without blocking.

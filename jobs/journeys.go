@@ -129,6 +129,15 @@ func (w *Worker) afterOrder(ctx context.Context, tx *store.DB, shop *store.Shop,
 			planned = append(planned, m)
 		}
 	}
+	if first, err := tx.FirstOrderID(ctx, shop.ID, cust.ID); err != nil {
+		return nil, err
+	} else if first == o.ID {
+		steps, err := w.StartScenarios(ctx, tx, shop, core.TriggerFirstOrder, nil, cust, o.OrderedAt)
+		if err != nil {
+			return nil, err
+		}
+		planned = append(planned, steps...)
+	}
 	return planned, nil
 }
 

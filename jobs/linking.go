@@ -113,6 +113,11 @@ func (w *Worker) onLinked(ctx context.Context, shop *store.Shop, cust *store.Cus
 			planned = append(planned, m)
 		}
 	}
+	steps, err := w.StartScenarios(ctx, w.DB, shop, core.TriggerLink, nil, cust, l.LinkedAt)
+	if err != nil {
+		return nil, err
+	}
+	planned = append(planned, steps...)
 	if admin == nil {
 		if coupon != nil && coupon.Status == store.CouponFailed {
 			return planned, errIgnore{"Shopify not connected: no coupon, no tag"}
@@ -281,6 +286,11 @@ func (w *Worker) processLine(ctx context.Context, ev *store.Event) ([]*store.Mes
 			if _, err := w.Friends.Greet(ctx, shop, friend, le); err != nil {
 				w.log().WarnContext(ctx, "greeting not sent", "friend_id", friend.ID, "err", err)
 			}
+			steps, err := w.StartScenarios(ctx, w.DB, shop, core.TriggerFriendAdd, friend, nil, at)
+			if err != nil {
+				return nil, err
+			}
+			planned = append(planned, steps...)
 		}
 		return planned, nil
 	case "unfollow":

@@ -111,6 +111,17 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
+	if m.Kind == core.KindScenarioStep {
+		// A scenario's stop condition ends the run before the usual checks.
+		stop, err := w.scenarioStop(ctx, shop, m)
+		if err != nil {
+			return err
+		}
+		if stop != "" {
+			_, err := w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgQueued, store.MsgSending}, store.MsgSkipped, map[string]any{"reason": stop})
+			return err
+		}
+	}
 	// The recipient: a customer through their live link, or (invitations
 	// and steps started by a friend-add) a LINE friend who may not be linked.
 	var cust *store.Customer
@@ -184,9 +195,12 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 		return err
 	}
 	var msgs []line.Message
-	if friend != nil {
+	switch {
+	case m.Kind == core.KindScenarioStep:
+		msgs, err = w.renderScenario(ctx, shop, cust, friend, m)
+	case friend != nil:
 		msgs, err = w.renderFriend(ctx, shop, friend, m)
-	} else {
+	default:
 		msgs, err = w.render(ctx, shop, cust, m)
 	}
 	if err != nil {

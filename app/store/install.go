@@ -291,6 +291,7 @@ func (db *DB) DeleteShopData(ctx context.Context, shopID int64, domain string, k
 			{"canned replies", "DELETE FROM canned_replies WHERE shop_id = ?", []any{shopID}},
 			{"auto replies", "DELETE FROM auto_replies WHERE shop_id = ?", []any{shopID}},
 			{"webhook forwards", "DELETE FROM webhook_forwards WHERE shop_id = ?", []any{shopID}},
+			{"scenarios", "DELETE FROM scenarios WHERE shop_id = ?", []any{shopID}},
 			{"customer tags", "DELETE FROM customer_tags WHERE customer_id IN (SELECT id FROM customers WHERE shop_id = ?)", []any{shopID}},
 			{"customers", "DELETE FROM customers WHERE shop_id = ?", []any{shopID}},
 			{"LINE channel", "DELETE FROM line_channels WHERE shop_id = ?", []any{shopID}},
