@@ -199,6 +199,43 @@ func TestAdminBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("template from the form, drawn as LINE draws it", func(t *testing.T) {
+		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/admin/templates?kind=thank_you&tlang=ja")); err != nil {
+			t.Fatal(err)
+		}
+		waitAttr := func(expr string) {
+			t.Helper()
+			if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+				t.Fatalf("waiting for %s: %v", expr, err)
+			}
+		}
+		// A hand-written template opens in the JSON editor; the form is one click away.
+		waitAttr(`document.getElementById("tpl-form").hidden && document.getElementById("editor").dataset.previewed === "ok"`)
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("mode-form")),
+			chromedp.SendKeys(chromedp.ID("f-text"), "{名前}様、ご注文ありがとうございます"),
+			chromedp.Click(chromedp.ID("f-use-card")),
+			chromedp.SendKeys(chromedp.ID("f-title"), "{ショップ名}より"),
+			chromedp.SendKeys(chromedp.ID("f-body"), "またのご来店をお待ちしています"),
+			chromedp.SendKeys(chromedp.ID("f-button"), "ショップを見る")); err != nil {
+			t.Fatal(err)
+		}
+		// The preview draws a text bubble and a Flex bubble with its button, for a real customer.
+		waitAttr(`document.querySelector("#preview .ltext") !== null && document.querySelector("#preview .lbubble .lbtn")?.textContent === "ショップを見る" && document.querySelector("#preview .lbubble").textContent.includes("またのご来店")`)
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("tpl-save"))); err != nil {
+			t.Fatal(err)
+		}
+		waitAttr(`document.getElementById("tpl-result").classList.contains("ok")`)
+		shop, err := a.DB.Shop(context.Background(), s.shopA.ID)
+		if err != nil || !strings.HasPrefix(shop.Settings.Templates["thank_you.ja"], "{{/* form ") {
+			t.Fatalf("saved template = %q (%v)", shop.Settings.Templates["thank_you.ja"], err)
+		}
+		// Reopened, it shows the form as it was.
+		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/admin/templates?kind=thank_you&tlang=ja")); err != nil {
+			t.Fatal(err)
+		}
+		waitAttr(`!document.getElementById("tpl-form").hidden && document.getElementById("f-button").value === "ショップを見る"`)
+	})
+
 	t.Run("settings in English", func(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/admin/settings?lang=en")); err != nil {
 			t.Fatal(err)

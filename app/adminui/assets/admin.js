@@ -192,13 +192,8 @@
       var mine = ++seq;
       api("POST", "/api/templates/" + ed.dataset.kind + "/preview" + q, { source: src.value }).then(function (d) {
         if (mine !== seq) return;
-        preview.innerHTML = "";
-        (d.messages || []).forEach(function (m) {
-          var div = document.createElement("div");
-          if (m.type === "text") { div.className = "bubble"; div.textContent = m.text; }
-          else { div.className = "flex"; div.textContent = "[" + m.type + "] " + (m.altText || ""); }
-          preview.appendChild(div);
-        });
+        // One renderer for every LINE preview (lineview.js, as the composer).
+        window.LineView.render(preview, d.messages || []);
         from.textContent = d.data_from ? "(" + d.data_from + ")" : "";
         perr.hidden = true;
         ed.dataset.previewed = "ok";
@@ -210,6 +205,7 @@
       });
     };
     src.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(render, 300); });
+    window.TplPreview = function () { clearTimeout(timer); timer = setTimeout(render, 300); };
     render();
     var result = document.getElementById("tpl-result");
     var save = function (source) {
