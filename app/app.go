@@ -246,6 +246,11 @@ func (a *App) enqueueRichMenuSync(c echo.Context, shopID int64) {
 	}
 }
 
+// requestHistoryRun makes the shop's history-import step due now.
+func (a *App) requestHistoryRun(ctx context.Context, shopID int64) error {
+	return jobs.RequestHistoryRun(ctx, a.DB, a.Queue, shopID, a.Now())
+}
+
 // RunWorkers runs Asynq workers and the relay until ctx is done, then
 // finishes in-flight tasks before returning.
 func (a *App) RunWorkers(ctx context.Context) error {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
-	"github.com/tsunagu/tsunagu/jobs"
 )
 
 // History builds the history import with the app's dependencies.
@@ -28,7 +27,7 @@ func (a *App) History() *core.History {
 // schedule is requested again so that it cannot be left without one.
 func (a *App) startHistory(ctx context.Context, shopID int64, since *time.Time) ([]store.HistoryImport, error) {
 	hs, err := a.History().Start(ctx, shopID, since)
-	if rerr := jobs.RequestHistoryRun(ctx, a.DB, a.Queue, shopID, a.Now()); rerr != nil {
+	if rerr := a.requestHistoryRun(ctx, shopID); rerr != nil {
 		a.Log.WarnContext(ctx, "requesting the history import's run", "shop_id", shopID, "err", rerr)
 		if err == nil {
 			err = rerr
