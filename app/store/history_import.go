@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -275,9 +276,8 @@ const importOrderCols = "shop_id, shopify_id, customer_id, name, email, currency
 // of those written (new, or not older than the stored version), by
 // Shopify id. The conflict rule is UpsertOrderIfNewer's.
 func (tx *DB) upsertOrderRows(ctx context.Context, rows []*ImportedOrder, custIDs map[int64]int64, now time.Time) (map[int64]int64, error) {
-	written := make(map[int64]int64, len(rows))
 	if len(rows) == 0 {
-		return written, nil
+		return map[int64]int64{}, nil
 	}
 	if tx.Dialect == migrations.Postgres {
 		return tx.upsertOrderRowsPG(ctx, rows, custIDs, now)
@@ -312,18 +312,7 @@ func (tx *DB) upsertOrderRows(ctx context.Context, rows []*ImportedOrder, custID
 	if err != nil {
 		return nil, fmt.Errorf("upserting orders: %w", err)
 	}
-	defer res.Close()
-	for res.Next() {
-		var id, sid int64
-		if err := res.Scan(&id, &sid); err != nil {
-			return nil, fmt.Errorf("reading upserted orders: %w", err)
-		}
-		written[sid] = id
-	}
-	if err := res.Err(); err != nil {
-		return nil, fmt.Errorf("upserting orders: %w", err)
-	}
-	return written, nil
+	return scanWrittenOrders(res, len(rows))
 }
 
 // upsertOrderSetSQL is the conflict clause of the history's order upsert:
@@ -381,6 +370,12 @@ func (tx *DB) upsertOrderRowsPG(ctx context.Context, rows []*ImportedOrder, cust
 	if err != nil {
 		return nil, fmt.Errorf("upserting orders: %w", err)
 	}
+	return scanWrittenOrders(res, n)
+}
+
+// scanWrittenOrders reads an order upsert's RETURNING id, shopify_id rows:
+// the orders written, by Shopify id.
+func scanWrittenOrders(res *sql.Rows, n int) (map[int64]int64, error) {
 	defer res.Close()
 	written := make(map[int64]int64, n)
 	for res.Next() {

@@ -782,6 +782,20 @@ func (s *Server) handleRichMenuContent(w http.ResponseWriter, r *http.Request, c
 	writeJSON(w, http.StatusOK, struct{}{})
 }
 
+// menuApplicable answers LINE's error when menu cannot be applied to users
+// (unknown, or without its image); s.mu is held.
+func (s *Server) menuApplicable(w http.ResponseWriter, menu string) bool {
+	if !s.richMenus[menu] {
+		writeError(w, http.StatusNotFound, "richmenu not found", nil)
+		return false
+	}
+	if _, ok := s.images[menu]; !ok {
+		writeError(w, http.StatusBadRequest, "must upload richmenu image before applying it to user", nil)
+		return false
+	}
+	return true
+}
+
 func (s *Server) handleLinkRichMenu(w http.ResponseWriter, r *http.Request, c *botCall) {
 	user, menu := r.PathValue("userId"), r.PathValue("richMenuId")
 	if !s.check(w, r, c, "/v2/bot/user/{userId}/richmenu/{richMenuId}", map[string]string{"userId": user, "richMenuId": menu}, true) {
@@ -789,12 +803,7 @@ func (s *Server) handleLinkRichMenu(w http.ResponseWriter, r *http.Request, c *b
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.richMenus[menu] {
-		writeError(w, http.StatusNotFound, "richmenu not found", nil)
-		return
-	}
-	if _, ok := s.images[menu]; !ok {
-		writeError(w, http.StatusBadRequest, "must upload richmenu image before applying it to user", nil)
+	if !s.menuApplicable(w, menu) {
 		return
 	}
 	s.userMenus[user] = menu
@@ -808,12 +817,7 @@ func (s *Server) handleSetDefaultRichMenu(w http.ResponseWriter, r *http.Request
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.richMenus[menu] {
-		writeError(w, http.StatusNotFound, "richmenu not found", nil)
-		return
-	}
-	if _, ok := s.images[menu]; !ok {
-		writeError(w, http.StatusBadRequest, "must upload richmenu image before applying it to user", nil)
+	if !s.menuApplicable(w, menu) {
 		return
 	}
 	s.defaultMenu = menu
