@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -10,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -132,53 +130,9 @@ func BenchmarkLineWebhookForwarding(b *testing.B) {
 	})
 }
 
-// runLineBench posts b.N signed LINE webhook requests from 16 goroutines and
-// reports events/s and the p50/p99 request latency.
+// runLineBench posts b.N signed LINE webhook requests (see postLoad).
 func runLineBench(b *testing.B, url string, body func() []byte) time.Duration {
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	bodies := make([][]byte, b.N)
-	for i := range bodies {
-		bodies[i] = body()
-	}
-	var next atomic.Int64
-	var mu sync.Mutex
-	lat := make([]time.Duration, 0, b.N)
-	b.SetParallelism(8) // 16 senders on 2 cores
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		mine := make([]time.Duration, 0, 1024)
-		for pb.Next() {
-			i := next.Add(1) - 1
-			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(bodies[i]))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("X-Line-Signature", lineSign(testMsgSecret, bodies[i]))
-			t0 := time.Now()
-			resp, err := client.Do(req)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			mine = append(mine, time.Since(t0))
-			if resp.StatusCode != 200 {
-				b.Errorf("status %d", resp.StatusCode)
-				return
-			}
-		}
-		mu.Lock()
-		lat = append(lat, mine...)
-		mu.Unlock()
-	})
-	elapsed := time.Since(start)
-	b.StopTimer()
-	slices.Sort(lat)
-	if len(lat) == 0 {
-		return elapsed
-	}
-	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "events/s")
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
-	return elapsed
+	return postLoad(b, url, "application/json", body, func(req *http.Request, body []byte) {
+		req.Header.Set("X-Line-Signature", lineSign(testMsgSecret, body))
+	}, nil, 1)
 }

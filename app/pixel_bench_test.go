@@ -8,9 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -122,49 +120,7 @@ occurred_at TIMESTAMPTZ NOT NULL, received_at TIMESTAMPTZ NOT NULL, UNIQUE (shop
 	})
 }
 
-// runPixelBench posts b.N pixel requests from 16 goroutines and reports
-// events/s and the p50/p99 request latency.
+// runPixelBench posts b.N pixel requests (see postLoad).
 func runPixelBench(b *testing.B, url string, body func() []byte, ok func([]byte) bool) {
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	bodies := make([][]byte, b.N)
-	for i := range bodies {
-		bodies[i] = body()
-	}
-	var next atomic.Int64
-	var mu sync.Mutex
-	lat := make([]time.Duration, 0, b.N)
-	b.SetParallelism(8) // 16 senders on 2 cores
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		mine := make([]time.Duration, 0, 1024)
-		for pb.Next() {
-			i := next.Add(1) - 1
-			t0 := time.Now()
-			resp, err := client.Post(url, "text/plain", bytes.NewReader(bodies[i]))
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			res, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			mine = append(mine, time.Since(t0))
-			if resp.StatusCode != 200 || !ok(res) {
-				b.Errorf("status %d: %s", resp.StatusCode, res)
-				return
-			}
-		}
-		mu.Lock()
-		lat = append(lat, mine...)
-		mu.Unlock()
-	})
-	elapsed := time.Since(start)
-	b.StopTimer()
-	slices.Sort(lat)
-	if len(lat) == 0 {
-		return
-	}
-	b.ReportMetric(float64(len(lat)*pixelBenchBatch)/elapsed.Seconds(), "events/s")
-	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	postLoad(b, url, "text/plain", body, nil, ok, pixelBenchBatch)
 }

@@ -1,0 +1,70 @@
+package app
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// postLoad sends b.N POSTs from 16 goroutines, body i built before the
+// timer starts, and reports events/s (perReq events a request) and the
+// p50/p99 request latency. A non-200 answer, or one ok refuses, fails b.
+func postLoad(b *testing.B, url, contentType string, body func() []byte, header func(req *http.Request, body []byte), ok func([]byte) bool, perReq int) time.Duration {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	bodies := make([][]byte, b.N)
+	for i := range bodies {
+		bodies[i] = body()
+	}
+	var next atomic.Int64
+	var mu sync.Mutex
+	lat := make([]time.Duration, 0, b.N)
+	b.SetParallelism(8) // 16 senders on 2 cores
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		mine := make([]time.Duration, 0, 1024)
+		for pb.Next() {
+			i := next.Add(1) - 1
+			req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(bodies[i]))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			req.Header.Set("Content-Type", contentType)
+			if header != nil {
+				header(req, bodies[i])
+			}
+			t0 := time.Now()
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			res, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			mine = append(mine, time.Since(t0))
+			if resp.StatusCode != http.StatusOK || (ok != nil && !ok(res)) {
+				b.Errorf("status %d: %s", resp.StatusCode, res)
+				return
+			}
+		}
+		mu.Lock()
+		lat = append(lat, mine...)
+		mu.Unlock()
+	})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	slices.Sort(lat)
+	if len(lat) == 0 {
+		return elapsed
+	}
+	b.ReportMetric(float64(len(lat)*perReq)/elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	return elapsed
+}
