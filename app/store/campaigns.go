@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tsunagu/tsunagu/app/store/segment"
 	"github.com/tsunagu/tsunagu/migrations"
 )
 
@@ -163,7 +165,7 @@ func (db *DB) TransitionCampaign(ctx context.Context, id int64, from []string, t
 // after the test batches, from held_from) — so nothing is updated row by row
 // afterwards. It moves the campaign to sending in the same transaction, so a
 // crash leaves either nothing or everything, and is a no-op once done.
-func (db *DB) MaterializeCampaign(ctx context.Context, shop *Shop, camp *Campaign, n SegmentNode, now time.Time) error {
+func (db *DB) MaterializeCampaign(ctx context.Context, shop *Shop, camp *Campaign, n segment.Node, now time.Time) error {
 	where, args, err := segmentWhere(shop, n, now)
 	if err != nil {
 		return err
@@ -561,7 +563,7 @@ func (db *DB) CampaignRecipients(ctx context.Context, campaignID int64) ([]Campa
 // CampaignTaskKey is the deterministic key of one batch: its Asynq task id
 // stem and, through line.RetryKey, its X-Line-Retry-Key.
 func CampaignTaskKey(campaignID int64, batch int) string {
-	return "campaign:" + itoa(campaignID) + ":batch:" + itoa(int64(batch))
+	return "campaign:" + strconv.FormatInt(campaignID, 10) + ":batch:" + strconv.Itoa(batch)
 }
 
 // CampaignsToResume lists campaigns that should be running by now: scheduled

@@ -33,6 +33,7 @@ import (
 
 	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/app/store/segment"
 	"github.com/tsunagu/tsunagu/jobs"
 	"github.com/tsunagu/tsunagu/line"
 	"github.com/tsunagu/tsunagu/templates"
@@ -92,7 +93,7 @@ func benchSegments(ctx context.Context, args []string) error {
 	fmt.Println("|---|---|---|---|---|")
 	now := time.Now().UTC()
 	for _, c := range segmentCases {
-		n, err := store.ParseSegment([]byte(c.def))
+		n, err := segment.Parse([]byte(c.def))
 		if err != nil {
 			return err
 		}
