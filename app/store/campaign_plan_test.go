@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/app/store/segment"
 	"github.com/tsunagu/tsunagu/app/testenv"
 )
 
@@ -115,7 +116,7 @@ func TestCampaignOnHistoryKeepsPlanAndFinishes(t *testing.T) {
 	if err := db.CreateCampaign(ctx, camp); err != nil {
 		t.Fatal(err)
 	}
-	seg, err := store.ParseSegment([]byte(`{"field":"linked","value":true}`))
+	seg, err := segment.Parse([]byte(`{"field":"linked","value":true}`))
 	if err != nil {
 		t.Fatal(err)
 	}
