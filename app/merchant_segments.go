@@ -68,8 +68,15 @@ func (a *App) segmentsPage(c echo.Context) error {
 		n, _ := segment.Builtin(k)
 		bs = append(bs, builtin{k, n})
 	}
+	// Segments select customers: LINE friends who never linked have no
+	// customer row, so the page says how many stay outside every segment.
+	friends, err := a.DB.CountFriends(ctx, shop.ID, 0, a.Now())
+	if err != nil {
+		return err
+	}
 	return a.renderAdmin(c, "segments", "segb.title", map[string]any{
 		"Segments": ss, "Cur": cur, "Builtins": bs, "Fields": segment.BuilderFields(), "Kinds": templates.KindNames(nil), "Currency": shop.Currency,
+		"UnlinkedFriends": friends.Unlinked,
 	})
 }
 

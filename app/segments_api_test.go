@@ -21,7 +21,7 @@ func TestSegmentAPI(t *testing.T) {
 	t.Parallel()
 	fake := linetest.NewServer(t)
 	a := newTestApp(t, testenv.Postgres(t), testenv.Redis(t), fake.URL)
-	seedAudience(t, a, 30)
+	au := seedAudience(t, a, 30)
 
 	// Unauthenticated: 401.
 	rec := deliver(t, a, httptestRequest(http.MethodGet, "/api/segments", ""))
@@ -109,6 +109,20 @@ func TestSegmentAPI(t *testing.T) {
 		if rec.Code != 200 || !strings.Contains(body, want) {
 			t.Errorf("segments page %d lacks %q", rec.Code, want)
 		}
+	}
+	if strings.Contains(body, "seg-unlinked-friends") {
+		t.Error("the segments page counts unlinked friends in a shop that has none")
+	}
+	// A LINE friend who never linked has no customer row: the page says so.
+	for i, f := range []store.LineFriend{{LineUserID: "Unl1", IsFriend: true}, {LineUserID: "Unl2", IsFriend: true, Blocked: true}} {
+		f.ShopID = au.shop.ID
+		if _, err := a.DB.EnsureFriend(context.Background(), &f); err != nil {
+			t.Fatal(i, err)
+		}
+	}
+	body = adminCall(t, a, http.MethodGet, "/admin/segments", nil).Body.String()
+	if !strings.Contains(body, "LINE 連携をしていない友だち 1 人は") || !strings.Contains(body, `href="/admin/inbox?filter=unlinked"`) {
+		t.Error("the segments page does not say that 1 unlinked friend is outside every segment")
 	}
 }
 
