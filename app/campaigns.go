@@ -12,6 +12,7 @@ import (
 
 	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/app/store/segment"
 )
 
 // decodeJSON reads a JSON body strictly: malformed input is a 400.
@@ -29,7 +30,7 @@ func bindJSON(c echo.Context, v any) error {
 // storeError maps store errors to HTTP answers.
 func storeError(err error) error {
 	switch {
-	case errors.Is(err, store.ErrBadSegment):
+	case errors.Is(err, segment.ErrInvalid):
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	case errors.Is(err, store.ErrSegmentTimeout):
 		return core.SegmentError(err)
@@ -53,15 +54,15 @@ func (a *App) listSegments(c echo.Context) error {
 		return err
 	}
 	type builtin struct {
-		Key        string            `json:"key"`
-		Definition store.SegmentNode `json:"definition"`
+		Key        string       `json:"key"`
+		Definition segment.Node `json:"definition"`
 	}
 	var bs []builtin
-	for _, k := range store.BuiltinSegmentKeys() {
-		n, _ := store.BuiltinSegment(k)
+	for _, k := range segment.BuiltinKeys() {
+		n, _ := segment.Builtin(k)
 		bs = append(bs, builtin{k, n})
 	}
-	return c.JSON(http.StatusOK, map[string]any{"segments": saved, "builtins": bs, "fields": store.SegmentFieldKeys()})
+	return c.JSON(http.StatusOK, map[string]any{"segments": saved, "builtins": bs, "fields": segment.FieldKeys()})
 }
 
 // segmentInput is a segment as the API takes it.
@@ -79,7 +80,7 @@ func bindSegment(c echo.Context) (*segmentInput, error) {
 	if in.Name == "" {
 		return nil, echo.NewHTTPError(http.StatusBadRequest, "name is required")
 	}
-	if _, err := store.ParseSegment(in.Definition); err != nil {
+	if _, err := segment.Parse(in.Definition); err != nil {
 		return nil, storeError(err)
 	}
 	return &in, nil

@@ -6,12 +6,13 @@ import (
 	"time"
 
 	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/app/store/segment"
 )
 
 // FunnelCounter counts a segment's customers at each reachability step in
 // one pass (store.DB does it in SQL).
 type FunnelCounter interface {
-	SegmentFunnel(ctx context.Context, shop *store.Shop, n store.SegmentNode, now, capDayStart time.Time, dailyCap int, exempt []string) (store.FunnelCounts, error)
+	SegmentFunnel(ctx context.Context, shop *store.Shop, n segment.Node, now, capDayStart time.Time, dailyCap int, exempt []string) (store.FunnelCounts, error)
 }
 
 // Funnel steps, in order: each keeps only the customers of the one before.
@@ -49,7 +50,7 @@ type Funnel struct {
 // with the same rules the senders apply: a live link, friend of the
 // account, not blocked, under the daily cap for marketing messages in the
 // shop's time zone, and outside quiet hours.
-func SegmentFunnel(ctx context.Context, db FunnelCounter, shop *store.Shop, n store.SegmentNode, now time.Time) (*Funnel, error) {
+func SegmentFunnel(ctx context.Context, db FunnelCounter, shop *store.Shop, n segment.Node, now time.Time) (*Funnel, error) {
 	dayStart, _ := CapDay(now, shop.Location())
 	capN := shop.Settings.Cap()
 	c, err := db.SegmentFunnel(ctx, shop, n, now, dayStart, capN, CapExemptKinds)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tsunagu/tsunagu/app/store/segment"
 	"github.com/tsunagu/tsunagu/migrations"
 )
 
@@ -163,7 +165,7 @@ func (db *DB) TransitionCampaign(ctx context.Context, id int64, from []string, t
 // after the test batches, from held_from) — so nothing is updated row by row
 // afterwards. It moves the campaign to sending in the same transaction, so a
 // crash leaves either nothing or everything, and is a no-op once done.
-func (db *DB) MaterializeCampaign(ctx context.Context, shop *Shop, camp *Campaign, n SegmentNode, now time.Time) error {
+func (db *DB) MaterializeCampaign(ctx context.Context, shop *Shop, camp *Campaign, n segment.Node, now time.Time) error {
 	where, args, err := segmentWhere(shop, n, now)
 	if err != nil {
 		return err
@@ -413,25 +415,51 @@ func (db *DB) batchDone(ctx context.Context, campaignID int64) error {
 // campaign message: timelines, reports and the daily cap read it
 // (CampaignMessageKind), so no messages row is written per recipient.
 func (db *DB) FinishBatch(ctx context.Context, campaignID int64, batch int, ids []int64, status, reason, requestID string, now time.Time) error {
-	cols := map[string]any{"status": status, "reason": reason, "updated_at": now, "line_request_id": requestID}
-	if status == MsgSent {
-		cols["sent_at"] = now
+	n, err := db.settleRecipients(ctx, campaignID, batch, ids, status, reason, requestID, now)
+	if err != nil {
+		return fmt.Errorf("settling batch %d of campaign %d: %w", batch, campaignID, err)
 	}
-	q := db.WithContext(ctx).Model(&CampaignRecipient{}).Where("campaign_id = ? AND status IN ?", campaignID, []string{MsgQueued, MsgSending})
-	if ids != nil {
-		q = q.Where("id IN ?", ids)
-	} else {
-		q = q.Where("batch = ?", batch)
-	}
-	res := q.Updates(cols)
-	if res.Error != nil {
-		return fmt.Errorf("settling batch %d of campaign %d: %w", batch, campaignID, res.Error)
-	}
-	if res.RowsAffected == 0 {
+	if n == 0 {
 		return nil // settled before (a retry)
 	}
 	return db.batchDone(ctx, campaignID)
 }
+
+// settleRecipients is FinishBatch's recipient update. The batch number is
+// always in the WHERE, so campaign_recipients_batch reaches the batch's own
+// rows (at most 500) whichever index the planner picks: with the campaign
+// id alone as its index condition and the ids as a filter, every batch read
+// all of the campaign's recipients (the send phase's 4 req/s of issue 16).
+// On PostgreSQL the ids are one array parameter, not 500.
+func (db *DB) settleRecipients(ctx context.Context, campaignID int64, batch int, ids []int64, status, reason, requestID string, now time.Time) (int64, error) {
+	var sentAt *time.Time
+	if status == MsgSent {
+		sentAt = &now
+	}
+	if db.Dialect == migrations.Postgres {
+		res, err := db.WithContext(ctx).Statement.ConnPool.ExecContext(ctx, settleRecipientsSQL, status, reason, now, requestID, sentAt,
+			campaignID, batch, []string{MsgQueued, MsgSending}, ids, ids == nil)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	}
+	cols := map[string]any{"status": status, "reason": reason, "updated_at": now, "line_request_id": requestID}
+	if sentAt != nil {
+		cols["sent_at"] = now
+	}
+	q := db.WithContext(ctx).Model(&CampaignRecipient{}).Where("campaign_id = ? AND batch = ? AND status IN ?", campaignID, batch, []string{MsgQueued, MsgSending})
+	if ids != nil {
+		q = q.Where("id IN ?", ids)
+	}
+	res := q.Updates(cols)
+	return res.RowsAffected, res.Error
+}
+
+// settleRecipientsSQL: $9 the ids, or every queued recipient of the batch
+// when $10.
+const settleRecipientsSQL = `UPDATE campaign_recipients SET status = $1, reason = $2, updated_at = $3, line_request_id = $4, sent_at = COALESCE($5, sent_at)
+WHERE campaign_id = $6 AND batch = $7 AND status = ANY ($8::text[]) AND ($10 OR id = ANY ($9::bigint[]))`
 
 // HasOpenBatches reports whether any recipient still waits to be sent.
 func (db *DB) HasOpenBatches(ctx context.Context, campaignID int64) (bool, error) {
@@ -535,7 +563,7 @@ func (db *DB) CampaignRecipients(ctx context.Context, campaignID int64) ([]Campa
 // CampaignTaskKey is the deterministic key of one batch: its Asynq task id
 // stem and, through line.RetryKey, its X-Line-Retry-Key.
 func CampaignTaskKey(campaignID int64, batch int) string {
-	return "campaign:" + itoa(campaignID) + ":batch:" + itoa(int64(batch))
+	return "campaign:" + strconv.FormatInt(campaignID, 10) + ":batch:" + strconv.Itoa(batch)
 }
 
 // CampaignsToResume lists campaigns that should be running by now: scheduled
