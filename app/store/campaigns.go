@@ -287,12 +287,44 @@ UNION ALL SELECT ? AS kind, r.status, COUNT(*) AS n FROM campaign_recipients r W
 	return rows, nil
 }
 
-// CapRule is the daily frequency cap a batch is checked against: at most
-// Limit non-exempt messages per customer since DayStart.
+// CapRule is the daily frequency cap a message or batch is checked
+// against: at most Limit non-exempt messages per customer since DayStart,
+// where a queued message of a Reserve kind (one that outranks the message
+// being checked) due before DayEnd and not expired at Now holds its slot
+// already.
 type CapRule struct {
-	DayStart time.Time
-	Limit    int
-	Exempt   []string
+	DayStart, DayEnd, Now time.Time
+	Limit                 int
+	Exempt                []string
+	Reserve               []string
+}
+
+// capMessagesSQL counts the messages (alias m) whose column col is who (an
+// SQL expression; when it is "?" the caller binds it before the returned
+// arguments) that use up a slot of today's cap under cr: sent since the
+// day's start, or queued today for a kind that outranks the message being
+// checked, and (with self non-zero) being sent by another worker since
+// sendingSince, leaving out message self. One statement, so a message
+// moving from sending to sent meanwhile is counted once; one probe of
+// messages_customer_kind (or messages_friend) per recipient.
+func capMessagesSQL(col, who string, cr CapRule, self int64, sendingSince time.Time) (string, []any) {
+	reserve := cr.Reserve
+	if len(reserve) == 0 {
+		reserve = []string{""} // IN () is not SQL
+	}
+	q := "(SELECT COUNT(*) FROM messages m WHERE m." + col + " = " + who + " AND m.kind NOT IN ?"
+	args := []any{cr.Exempt}
+	if self != 0 {
+		q += " AND m.id <> ?"
+		args = append(args, self)
+	}
+	q += " AND ((m.status = ? AND m.sent_at >= ?) OR (m.status = ? AND m.kind IN ? AND m.scheduled_for < ? AND (m.expires_at IS NULL OR m.expires_at > ?))"
+	args = append(args, MsgSent, cr.DayStart.UTC(), MsgQueued, reserve, cr.DayEnd.UTC(), cr.Now.UTC())
+	if self != 0 {
+		q += " OR (m.status = ? AND m.updated_at >= ?)"
+		args = append(args, MsgSending, sendingSince.UTC())
+	}
+	return q + "))", args
 }
 
 // gateSQL is the reason a recipient r cannot be sent to now, or empty. Each
@@ -304,15 +336,17 @@ type CapRule struct {
 func gateSQL(cr CapRule) (string, []any) {
 	const me = "r.customer_id"
 	const live = "(SELECT CASE WHEN l.blocked = ? THEN 2 ELSE 1 END FROM line_links l WHERE l.customer_id = " + me + " AND l.unlinked_at IS NULL LIMIT 1)"
+	capped, capArgs := capMessagesSQL("customer_id", me, cr, 0, time.Time{})
 	q := `CASE
   WHEN (SELECT c.redacted_at FROM customers c WHERE c.id = ` + me + `) IS NOT NULL THEN 'redacted'
   WHEN ` + live + ` = 2 THEN 'blocked'
   WHEN ` + live + ` IS NULL AND (SELECT 1 FROM line_links l WHERE l.customer_id = ` + me + ` LIMIT 1) IS NOT NULL THEN 'unlinked'
   WHEN ` + live + ` IS NULL THEN 'not_linked'
-  WHEN (SELECT COUNT(*) FROM messages m WHERE m.customer_id = ` + me + ` AND m.status = ? AND m.sent_at >= ? AND m.kind NOT IN ?)
+  WHEN ` + capped + `
     + ` + campaignSentSince(me) + ` >= ? THEN 'frequency_cap'
   ELSE '' END`
-	return q, []any{true, true, true, MsgSent, cr.DayStart.UTC(), cr.Exempt, MsgSent, cr.DayStart.UTC(), cr.Limit}
+	args := append([]any{true, true, true}, capArgs...)
+	return q, append(args, MsgSent, cr.DayStart.UTC(), cr.Limit)
 }
 
 // gateSelect reads a batch's queued recipients with the reason each cannot
