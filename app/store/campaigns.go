@@ -287,12 +287,44 @@ UNION ALL SELECT ? AS kind, r.status, COUNT(*) AS n FROM campaign_recipients r W
 	return rows, nil
 }
 
-// CapRule is the daily frequency cap a batch is checked against: at most
-// Limit non-exempt messages per customer since DayStart.
+// CapRule is the daily frequency cap a message or batch is checked
+// against: at most Limit non-exempt messages per customer since DayStart,
+// where a queued message of a Reserve kind (one that outranks the message
+// being checked) due before DayEnd and not expired at Now holds its slot
+// already.
 type CapRule struct {
-	DayStart time.Time
-	Limit    int
-	Exempt   []string
+	DayStart, DayEnd, Now time.Time
+	Limit                 int
+	Exempt                []string
+	Reserve               []string
+}
+
+// capMessagesSQL counts the messages (alias m) whose column col is who (an
+// SQL expression; when it is "?" the caller binds it before the returned
+// arguments) that use up a slot of today's cap under cr: sent since the
+// day's start, or queued today for a kind that outranks the message being
+// checked, and (with self non-zero) being sent by another worker since
+// sendingSince, leaving out message self. One statement, so a message
+// moving from sending to sent meanwhile is counted once; one probe of
+// messages_customer_kind (or messages_friend) per recipient.
+func capMessagesSQL(col, who string, cr CapRule, self int64, sendingSince time.Time) (string, []any) {
+	reserve := cr.Reserve
+	if len(reserve) == 0 {
+		reserve = []string{""} // IN () is not SQL
+	}
+	q := "(SELECT COUNT(*) FROM messages m WHERE m." + col + " = " + who + " AND m.kind NOT IN ?"
+	args := []any{cr.Exempt}
+	if self != 0 {
+		q += " AND m.id <> ?"
+		args = append(args, self)
+	}
+	q += " AND ((m.status = ? AND m.sent_at >= ?) OR (m.status = ? AND m.kind IN ? AND m.scheduled_for < ? AND (m.expires_at IS NULL OR m.expires_at > ?))"
+	args = append(args, MsgSent, cr.DayStart.UTC(), MsgQueued, reserve, cr.DayEnd.UTC(), cr.Now.UTC())
+	if self != 0 {
+		q += " OR (m.status = ? AND m.updated_at >= ?)"
+		args = append(args, MsgSending, sendingSince.UTC())
+	}
+	return q + "))", args
 }
 
 // gateSQL is the reason a recipient r cannot be sent to now, or empty. Each
@@ -311,12 +343,14 @@ func gateSQL(cr CapRule) (string, []any) {
     WHEN MAX(CASE WHEN l.unlinked_at IS NULL AND l.blocked = ? THEN 1 ELSE 0 END) = 1 THEN 'blocked'
     WHEN MAX(CASE WHEN l.unlinked_at IS NULL THEN 1 ELSE 0 END) = 0 THEN 'unlinked' ELSE '' END
   FROM line_links l WHERE l.customer_id = ` + me + `)`
+	capped, capArgs := capMessagesSQL("customer_id", me, cr, 0, time.Time{})
 	q := `CASE
   WHEN (SELECT c.redacted_at FROM customers c WHERE c.id = ` + me + `) IS NOT NULL THEN 'redacted'
   ELSE COALESCE(NULLIF(` + link + `, ''), CASE
-    WHEN (SELECT COUNT(*) FROM messages m WHERE m.customer_id = ` + me + ` AND m.status = ? AND m.sent_at >= ? AND m.kind NOT IN ?)
+    WHEN ` + capped + `
       + ` + campaignSentSince(me) + ` >= ? THEN 'frequency_cap' ELSE '' END) END`
-	return q, []any{true, MsgSent, cr.DayStart.UTC(), cr.Exempt, MsgSent, cr.DayStart.UTC(), cr.Limit}
+	args := append([]any{true}, capArgs...)
+	return q, append(args, MsgSent, cr.DayStart.UTC(), cr.Limit)
 }
 
 // gateSelect reads a batch's queued recipients with the reason each cannot
