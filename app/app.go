@@ -86,6 +86,10 @@ type App struct {
 	// shorten it.
 	requestTimeout time.Duration
 
+	// sandbox is the demo's LINE and Shopify sandbox, served under
+	// /sandbox/ (nil unless TSUNAGU_SANDBOX is on; never in production).
+	sandbox http.Handler
+
 	echo     *echo.Echo
 	closers  []func()
 	closeOne sync.Once
@@ -127,6 +131,11 @@ func Assemble(cfg *Config, log *slog.Logger, db *store.DB, redisOpt asynq.RedisC
 		return nil, err
 	}
 	a.Signer = secretbox.NewSigner(cfg.SecretKey)
+	if cfg.Sandbox && !cfg.Production {
+		// Before the Shopify and LINE clients: they take their origins from cfg.
+		cfg.useSandbox()
+		a.sandbox = a.newSandbox()
+	}
 	if a.installationID, err = db.InstallationID(context.Background()); err != nil {
 		return nil, err
 	}

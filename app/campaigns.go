@@ -12,6 +12,7 @@ import (
 
 	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/app/store/segment"
 )
 
 // decodeJSON reads a JSON body strictly: malformed input is a 400.
@@ -29,7 +30,7 @@ func bindJSON(c echo.Context, v any) error {
 // storeError maps store errors to HTTP answers.
 func storeError(err error) error {
 	switch {
-	case errors.Is(err, store.ErrBadSegment):
+	case errors.Is(err, segment.ErrInvalid):
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	case errors.Is(err, store.ErrSegmentTimeout):
 		return core.SegmentError(err)
@@ -53,15 +54,15 @@ func (a *App) listSegments(c echo.Context) error {
 		return err
 	}
 	type builtin struct {
-		Key        string            `json:"key"`
-		Definition store.SegmentNode `json:"definition"`
+		Key        string       `json:"key"`
+		Definition segment.Node `json:"definition"`
 	}
 	var bs []builtin
-	for _, k := range store.BuiltinSegmentKeys() {
-		n, _ := store.BuiltinSegment(k)
+	for _, k := range segment.BuiltinKeys() {
+		n, _ := segment.Builtin(k)
 		bs = append(bs, builtin{k, n})
 	}
-	return c.JSON(http.StatusOK, map[string]any{"segments": saved, "builtins": bs, "fields": store.SegmentFieldKeys()})
+	return c.JSON(http.StatusOK, map[string]any{"segments": saved, "builtins": bs, "fields": segment.FieldKeys()})
 }
 
 // segmentInput is a segment as the API takes it.
@@ -79,7 +80,7 @@ func bindSegment(c echo.Context) (*segmentInput, error) {
 	if in.Name == "" {
 		return nil, echo.NewHTTPError(http.StatusBadRequest, "name is required")
 	}
-	if _, err := store.ParseSegment(in.Definition); err != nil {
+	if _, err := segment.Parse(in.Definition); err != nil {
 		return nil, storeError(err)
 	}
 	return &in, nil
@@ -144,7 +145,13 @@ func (a *App) deleteSegment(c echo.Context) error {
 
 // previewSegment answers the live count and a sample of 20 while editing.
 func (a *App) previewSegment(c echo.Context) error {
-	var in segmentRef
+	var in struct {
+		segmentRef
+		// Funnel asks for the reachability funnel too (admins): the
+		// builder's one call per edit, which evaluates the segment once
+		// for the count and the funnel.
+		Funnel bool `json:"funnel"`
+	}
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
@@ -154,19 +161,28 @@ func (a *App) previewSegment(c echo.Context) error {
 	if err != nil {
 		return storeError(err)
 	}
-	if err := core.CheckSegmentRun(callerRole(c), n); err != nil {
+	role := callerRole(c)
+	if err := core.CheckSegmentRun(role, n); err != nil {
 		return err
 	}
 	now := a.Now()
-	count, err := a.DB.CountSegment(ctx, shop, n, now)
+	out := map[string]any{}
+	var count int64
+	if in.Funnel && core.RoleAllows(role, core.RoleAdmin) {
+		f, err := core.SegmentFunnel(ctx, a.DB, shop, n, now)
+		if err != nil {
+			return storeError(err)
+		}
+		count, out["funnel"] = f.InSegment(), f
+	} else if count, err = a.DB.CountSegment(ctx, shop, n, now); err != nil {
+		return storeError(err)
+	}
+	sample, err := a.DB.SampleSegment(ctx, shop, n, now, count, 20)
 	if err != nil {
 		return storeError(err)
 	}
-	sample, err := a.DB.SampleSegment(ctx, shop, n, now, 20)
-	if err != nil {
-		return storeError(err)
-	}
-	return c.JSON(http.StatusOK, map[string]any{"count": count, "sample": sample})
+	out["count"], out["sample"] = count, sample
+	return c.JSON(http.StatusOK, out)
 }
 
 type campaignIn struct {

@@ -33,10 +33,14 @@ type Config struct {
 	LineDataAPIBase  string
 	LineAuthBase     string
 	TimeScale        float64
-	Production       bool
-	DataDir          string
-	Concurrency      int
-	LogLevel         string
+	// Sandbox (TSUNAGU_SANDBOX=on) serves the demo's LINE and Shopify
+	// sandbox under /sandbox/ and points LINE and the Shopify Admin API at
+	// it (sandboxmode.go); development builds and mode only.
+	Sandbox     bool
+	Production  bool
+	DataDir     string
+	Concurrency int
+	LogLevel    string
 	// LineRate is the most LINE API requests per second per channel (TSUNAGU_LINE_RATE).
 	LineRate float64
 	// OpsToken (TSUNAGU_OPS_TOKEN) admits operators to /admin/jobs and
@@ -141,6 +145,24 @@ func ParseConfig(getenv func(string) string) (*Config, error) {
 		bad("TSUNAGU_TIME_SCALE must be a number ≥ 1, got %q", getenv("TSUNAGU_TIME_SCALE"))
 	} else if c.Production && c.TimeScale != 1 {
 		bad("TSUNAGU_TIME_SCALE is for demos and tests; it is refused in production")
+	}
+	switch v := strings.ToLower(get("TSUNAGU_SANDBOX", "off")); v {
+	case "off", "0", "false":
+	case "on", "1", "true":
+		c.Sandbox = true
+		switch {
+		case c.Production:
+			bad("TSUNAGU_SANDBOX is the demo's stand-in for LINE and Shopify; it is refused in production")
+		case !SandboxBuilt:
+			bad("TSUNAGU_SANDBOX: this binary was built with -tags prod, which leaves out the demo's sandbox")
+		}
+		for _, k := range sandboxVars {
+			if strings.TrimSpace(getenv(k)) != "" {
+				bad("TSUNAGU_SANDBOX answers for LINE and the Shopify Admin API itself: unset %s", k)
+			}
+		}
+	default:
+		bad("TSUNAGU_SANDBOX must be on or off, got %q", v)
 	}
 	if c.Concurrency, err = strconv.Atoi(get("TSUNAGU_WORKER_CONCURRENCY", "10")); err != nil || c.Concurrency < 1 {
 		bad("TSUNAGU_WORKER_CONCURRENCY must be a positive integer, got %q", getenv("TSUNAGU_WORKER_CONCURRENCY"))

@@ -5,15 +5,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
 
+	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
 )
 
 // DemoShop is the store `tsunagu demo` fills with sample data.
 const DemoShop = "tsunagu-demo.myshopify.com"
+
+// DemoUnlinkedCustomer is the Shopify id of the demo shopper who has not
+// linked LINE yet: the one a newcomer links through the sandbox.
+const DemoUnlinkedCustomer = 7003
 
 // demoCustomer is one shopper of the demo shop and how their story goes.
 type demoCustomer struct {
@@ -37,20 +43,22 @@ var demoCustomers = []demoCustomer{
 // demoText is what the demo's messages say, per language.
 var demoText = map[string]map[string]string{
 	"ja": {
-		"link_coupon": "LINE連携ありがとうございます！次回のお買い物で使える10%OFFクーポンをお送りします。",
-		"thank_you":   "%s様、ご注文ありがとうございます！ ご注文番号 %s",
-		"shipping":    "ご注文 %s を発送しました（%s %s）。お届けまで少々お待ちください。",
-		"follow_up_3": "商品はいかがですか？おすすめの使い方をご紹介します。 %s",
-		"reply":       "届くのを楽しみにしています！",
-		"carrier":     "ヤマト運輸",
+		"link_coupon":  "LINE連携ありがとうございます！次回のお買い物で使える10%OFFクーポンをお送りします。",
+		"thank_you":    "%s様、ご注文ありがとうございます！ ご注文番号 %s",
+		"shipping":     "ご注文 %s を発送しました（%s %s）。お届けまで少々お待ちください。",
+		"follow_up_3":  "商品はいかがですか？おすすめの使い方をご紹介します。 %s",
+		"reply":        "届くのを楽しみにしています！",
+		"carrier":      "ヤマト運輸",
+		"coupon_title": "LINE連携特典 10%OFF",
 	},
 	"en": {
-		"link_coupon": "Thanks for linking your LINE account! Here is 10% off your next order.",
-		"thank_you":   "Thank you for your order, %s! Order %s",
-		"shipping":    "Your order %s has shipped (%s %s). It will be with you soon.",
-		"follow_up_3": "How are you enjoying your order? Here are a few ideas: %s",
-		"reply":       "Looking forward to it, thank you!",
-		"carrier":     "Yamato Transport",
+		"link_coupon":  "Thanks for linking your LINE account! Here is 10% off your next order.",
+		"thank_you":    "Thank you for your order, %s! Order %s",
+		"shipping":     "Your order %s has shipped (%s %s). It will be with you soon.",
+		"follow_up_3":  "How are you enjoying your order? Here are a few ideas: %s",
+		"reply":        "Looking forward to it, thank you!",
+		"carrier":      "Yamato Transport",
+		"coupon_title": "10% off for linking LINE",
 	},
 }
 
@@ -67,7 +75,13 @@ const demoGuideURL = "https://" + DemoShop + "/pages/how-to-brew"
 // blocked; one never links; one shops in English and gets English messages.
 // Everything happens within the 30 days before now. It refuses to touch a
 // shop that is already there.
-func SeedDemo(ctx context.Context, db *store.DB, now time.Time) (*store.Shop, error) {
+//
+// The shop's LINE channel and Shopify token are the sandbox's
+// (sandboxmode.go, derived from key, the installation's secret key): with
+// `TSUNAGU_SANDBOX=on tsunagu serve` a newcomer links the shopper who has
+// not linked yet end to end, coupon and LINE message included. Quiet hours
+// are off, so the coupon arrives whatever the hour of the demo.
+func SeedDemo(ctx context.Context, db *store.DB, key []byte, now time.Time) (*store.Shop, error) {
 	if _, err := db.ShopByDomain(ctx, DemoShop); err == nil {
 		return nil, fmt.Errorf("%s already exists: open it with `tsunagu admin-url --shop %s`", DemoShop, DemoShop)
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -75,9 +89,24 @@ func SeedDemo(ctx context.Context, db *store.DB, now time.Time) (*store.Shop, er
 	}
 	now = now.UTC()
 	installed := now.AddDate(0, 0, -30)
-	shop := &store.Shop{Domain: DemoShop, Name: "つなぐ商店（デモ）", Email: "owner@example.jp", InstalledAt: &installed}
-	err := db.Tx(ctx, func(tx *store.DB) error {
+	box, err := secretbox.New(key)
+	if err != nil {
+		return nil, err
+	}
+	creds := newSandboxCredentials(key)
+	shop := &store.Shop{Domain: DemoShop, Name: "つなぐ商店（デモ）", Email: "owner@example.jp", InstalledAt: &installed,
+		AccessTokenEnc: box.Seal(creds.ShopifyToken), Scopes: strings.Join(DefaultScopes, ",")}
+	shop.Settings.QuietStart, shop.Settings.QuietEnd = "00:00", "00:00"
+	shop.Settings.Incentive = store.Incentive{Enabled: true, Kind: "percentage", Value: 10, ValidDays: 30, Title: demoText["ja"]["coupon_title"]}
+	err = db.Tx(ctx, func(tx *store.DB) error {
 		if err := tx.CreateShop(ctx, shop); err != nil {
+			return err
+		}
+		if err := tx.SaveLineChannel(ctx, &store.LineChannel{ShopID: shop.ID, WebhookKey: newWebhookKey(),
+			LoginChannelID: creds.LoginChannelID, LoginSecretEnc: box.Seal(creds.LoginSecret),
+			MessagingChannelID: creds.MessagingChannelID, MessagingSecretEnc: box.Seal(creds.MessagingSecret),
+			MessagingTokenEnc: box.Seal(creds.MessagingToken), BotUserID: creds.BotUserID, BotName: creds.BotName,
+			CreatedAt: now, UpdatedAt: now}); err != nil {
 			return err
 		}
 		s := &demoSeeder{db: tx, shop: shop, now: now, loc: shop.Location(), orderNo: 1001}

@@ -21,11 +21,11 @@ func TestSeedDemo(t *testing.T) {
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
-		shop, err := SeedDemo(ctx, db, testNow)
+		shop, err := SeedDemo(ctx, db, a.Config.SecretKey, testNow)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := SeedDemo(ctx, db, testNow); err == nil {
+		if _, err := SeedDemo(ctx, db, a.Config.SecretKey, testNow); err == nil {
 			t.Fatal("second seed accepted")
 		}
 		hits, _, err := db.SearchCustomers(ctx, shop.ID, "山田", 0, 10)
@@ -71,7 +71,7 @@ func TestDemoTellsAStory(t *testing.T) {
 
 func demoStory(t *testing.T, db *store.DB) {
 	ctx := context.Background()
-	shop, err := SeedDemo(ctx, db, testNow)
+	shop, err := SeedDemo(ctx, db, testConfig("").SecretKey, testNow)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/app/store/segment"
 	"github.com/tsunagu/tsunagu/app/testenv"
 	"github.com/tsunagu/tsunagu/jobs"
 	"github.com/tsunagu/tsunagu/shopify"
@@ -155,13 +156,13 @@ func checkHistory(t *testing.T, e *linkEnv, hs historyShop, when string) {
 	}
 	shop := e.reloadShop(t)
 	for key, want := range map[string]int{"vip": vip, "dormant": dormant} {
-		n, _ := store.BuiltinSegment(key)
+		n, _ := segment.Builtin(key)
 		got, err := db.CountSegment(ctx, shop, n, testNow)
 		if err != nil || got != int64(want) {
 			t.Errorf("%s: segment %s = %d (%v), want %d", when, key, got, err, want)
 		}
 	}
-	tag, err := store.ParseSegment([]byte(`{"field":"tag","op":"=","value":"vip"}`))
+	tag, err := segment.Parse([]byte(`{"field":"tag","op":"=","value":"vip"}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,7 +85,6 @@ var inboxText = map[string][2]string{
 	"scn.stop.ordered":        {"注文した", "Ordered"},
 	"scn.stop.clicked":        {"リンクをクリックした", "Clicked a link"},
 	"scn.stop.blocked":        {"ブロックした", "Blocked"},
-	"msg.scenario_step":       {"ステップ配信", "Scenario step"},
 	"inbox.greeting":          {"友だち追加のあいさつ", "Greeting for new friends"},
 	"inbox.greeting_on":       {"あいさつを送る（応答メッセージ・無料）", "Send the greeting (reply message, free)"},
 	"inbox.greeting_text":     {"あいさつ文（日本語）", "Greeting text (Japanese)"},
@@ -99,6 +98,5 @@ var inboxText = map[string][2]string{
 	"msg.staff_reply":         {"スタッフ返信", "Staff reply"},
 	"msg.auto_reply":          {"自動応答", "Auto-reply"},
 	"msg.greeting":            {"友だち追加のあいさつ", "Greeting"},
-	"msg.link_nudge":          {"連携のお誘い", "Link invitation"},
 	"kind.line_postback":      {"ポストバック", "Postback"},
 }

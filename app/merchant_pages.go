@@ -7,7 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/tsunagu/tsunagu/app/core"
-	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/app/store/segment"
 )
 
 // composerPage is the campaign composer: segment, message with a LINE-like
@@ -21,7 +21,7 @@ func (a *App) composerPage(c echo.Context) error {
 	}
 	seg, _ := strconv.ParseInt(c.QueryParam("segment"), 10, 64)
 	return a.renderAdmin(c, "campaign_new", "cmp.title", map[string]any{
-		"Segments": ss, "Builtins": store.BuiltinSegmentKeys(), "Segment": seg,
+		"Segments": ss, "Builtins": segment.BuiltinKeys(), "Segment": seg,
 		"ShopURL": "https://" + shop.Domain, "ShopName": firstNonEmptyStr(shop.Name, shop.Domain),
 	})
 }

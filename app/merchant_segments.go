@@ -9,6 +9,7 @@ import (
 
 	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/app/store/segment"
 	"github.com/tsunagu/tsunagu/templates"
 )
 
@@ -59,16 +60,16 @@ func (a *App) segmentsPage(c echo.Context) error {
 		}
 	}
 	type builtin struct {
-		Key        string            `json:"key"`
-		Definition store.SegmentNode `json:"definition"`
+		Key        string       `json:"key"`
+		Definition segment.Node `json:"definition"`
 	}
 	var bs []builtin
-	for _, k := range store.BuiltinSegmentKeys() {
-		n, _ := store.BuiltinSegment(k)
+	for _, k := range segment.BuiltinKeys() {
+		n, _ := segment.Builtin(k)
 		bs = append(bs, builtin{k, n})
 	}
 	return a.renderAdmin(c, "segments", "segb.title", map[string]any{
-		"Segments": ss, "Cur": cur, "Builtins": bs, "Fields": store.BuilderSegmentFields(), "Kinds": templates.KindNames(nil), "Currency": shop.Currency,
+		"Segments": ss, "Cur": cur, "Builtins": bs, "Fields": segment.BuilderFields(), "Kinds": templates.KindNames(nil), "Currency": shop.Currency,
 	})
 }
 

@@ -125,9 +125,12 @@ func TestLinkNudgeOnceUnderCapAndQuietHours(t *testing.T) {
 	if m := nudge(a); m.Status != store.MsgSent || m.FriendID == nil || m.CustomerID != nil {
 		t.Fatalf("A's nudge %+v", m)
 	}
+	// The cap moves it to the first allowed minute of tomorrow: the end of
+	// the night's quiet hours (21:00–09:00 JST).
 	tomorrow := time.Date(2026, 11, 29, 0, 0, 0, 0, time.FixedZone("JST", 9*3600)) // day 4, 00:00 JST
-	if m := nudge(c); m.Status != store.MsgQueued || !m.ScheduledFor.Equal(tomorrow) {
-		t.Fatalf("capped nudge %+v, want queued for %v", m, tomorrow)
+	nineAM := tomorrow.Add(9 * time.Hour)
+	if m := nudge(c); m.Status != store.MsgQueued || !m.ScheduledFor.Equal(nineAM) {
+		t.Fatalf("capped nudge %+v, want queued for %v", m, nineAM)
 	}
 	if m := nudge(d); m.Status != store.MsgSkipped || m.Reason != core.ReasonAlreadyLinked {
 		t.Fatalf("linked friend's nudge %+v", m)
@@ -145,7 +148,6 @@ func TestLinkNudgeOnceUnderCapAndQuietHours(t *testing.T) {
 	}
 	clk.Add(2 * time.Hour) // 01:00 JST, day 4: cap is free, quiet hours are not
 	e.sendQueued(t)
-	nineAM := tomorrow.Add(9 * time.Hour)
 	if m := nudge(c); m.Status != store.MsgQueued || !m.ScheduledFor.Equal(nineAM) {
 		t.Fatalf("nudge in quiet hours %+v, want queued for %v", m, nineAM)
 	}

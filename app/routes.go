@@ -218,6 +218,10 @@ func (a *App) routeTable() []route {
 			rt = append(rt, route{Method: routeAny, Path: p, Role: roleOps, H: a.jobsMonitor})
 		}
 	}
+	if a.sandbox != nil {
+		// The demo's stand-in for LINE and Shopify (TSUNAGU_SANDBOX; never in production).
+		rt = append(rt, route{Method: routeAny, Path: sandboxPrefix + "/*", Role: rolePublic, H: echo.WrapHandler(a.sandbox)})
+	}
 	return rt
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/app/store/segment"
 	"github.com/tsunagu/tsunagu/app/testenv"
 	"github.com/tsunagu/tsunagu/shopify"
 )
@@ -33,7 +34,7 @@ func fixtureWith(t *testing.T, file string, set map[string]any) string {
 
 func (e *env) segment(node string) []int64 {
 	e.t.Helper()
-	var n store.SegmentNode
+	var n segment.Node
 	if err := json.Unmarshal([]byte(node), &n); err != nil {
 		e.t.Fatal(err)
 	}

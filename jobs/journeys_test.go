@@ -497,11 +497,28 @@ func TestSendRules(t *testing.T) {
 			e.settings(func(s *store.Settings) { s.QuietStart, s.QuietEnd = "11:00", "13:00" })
 			return e.order(718) // noon Tokyo
 		}, 0, store.MsgQueued, "", 0, time.Date(2026, 11, 25, 13, 0, 0, 0, tokyo), false},
-		{"frequency cap defers marketing to tomorrow", func(e *env) string {
+		{"frequency cap defers marketing to tomorrow, after quiet hours", func(e *env) string {
 			e.sentToday(2)
 			e.order(719)
 			return e.key(KindFollowUp3, "o719")
-		}, 3 * day, store.MsgQueued, "", 0, time.Date(2026, 11, 29, 0, 0, 0, 0, tokyo), false},
+		}, 3 * day, store.MsgQueued, "", 0, time.Date(2026, 11, 29, 9, 0, 0, 0, tokyo), false},
+		{"a cart reminder the cap would push past its deadline is skipped, not sent late", func(e *env) string {
+			e.sentOn(t0, 2)
+			e.mustEvent(shopify.TopicCheckoutsCreate, checkoutJSON("tk3", "ct3", 7001))
+			return e.key(KindCartReminder, "ktk3")
+		}, time.Hour, store.MsgSkipped, core.ReasonExpiredUnderCap, 0, time.Time{}, false},
+		{"a cart reminder due today holds the last slot against a follow-up", func(e *env) string {
+			e.sentToday(1)
+			e.order(727)
+			e.reminderDue(t0.Add(3*day+2*time.Hour), "ct4")
+			return e.key(KindFollowUp3, "o727")
+		}, 3 * day, store.MsgQueued, "", 0, time.Date(2026, 11, 29, 9, 0, 0, 0, tokyo), false},
+		{"a follow-up due today does not hold a slot against a cart reminder", func(e *env) string {
+			e.sentOn(t0, 1)
+			e.followUpDue(t0.Add(3 * time.Hour))
+			e.mustEvent(shopify.TopicCheckoutsCreate, checkoutJSON("tk5", "ct5", 7001))
+			return e.key(KindCartReminder, "ktk5")
+		}, time.Hour, store.MsgSent, "", 1, time.Time{}, false},
 		{"frequency cap under the limit", func(e *env) string {
 			e.sentToday(1)
 			e.order(720)
@@ -595,6 +612,34 @@ func (e *env) sentToday(n int) {
 		}
 	}
 }
+
+// sentOn records n marketing messages sent to the customer in the hour before day.
+func (e *env) sentOn(day time.Time, n int) {
+	for i := 0; i < n; i++ {
+		sent := day.Add(-time.Duration(i+1) * time.Minute)
+		m := &store.Message{ShopID: e.shop.ID, CustomerID: &e.cust.ID, Kind: "campaign", DedupeKey: fmt.Sprintf("campaign-on/s%d/%d", e.shop.ID, i),
+			ScheduledFor: sent, Status: store.MsgSent, SentAt: &sent}
+		if _, err := e.w.DB.PlanMessage(e.ctx, m); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+// queuedFor plans a queued message of kind to the customer at at.
+func (e *env) queuedFor(kind, ref string, at time.Time) {
+	expires := core.MessageDeadline(kind, at)
+	m := &store.Message{ShopID: e.shop.ID, CustomerID: &e.cust.ID, Kind: kind, DedupeKey: e.key(kind, ref),
+		RefType: "customer", RefID: e.cust.ID, ScheduledFor: at, ExpiresAt: &expires}
+	if _, err := e.w.DB.PlanMessage(e.ctx, m); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// reminderDue plans a cart reminder to the customer at at.
+func (e *env) reminderDue(at time.Time, ref string) { e.queuedFor(KindCartReminder, "k"+ref, at) }
+
+// followUpDue plans a follow-up to the customer at at.
+func (e *env) followUpDue(at time.Time) { e.queuedFor(KindFollowUp7, "o-due", at) }
 
 // The message's links go through click tracking with a signed token that
 // names the message and the target.

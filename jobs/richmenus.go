@@ -10,6 +10,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/app/store/segment"
 	"github.com/tsunagu/tsunagu/line"
 )
 
@@ -230,7 +231,7 @@ func (w *Worker) relinkRichMenus(ctx context.Context, api RichMenuLINE, token st
 		if err != nil {
 			return 0, err
 		}
-		n, err := store.ParseSegment(seg.Definition)
+		n, err := segment.Parse(seg.Definition)
 		if err != nil {
 			continue
 		}

@@ -25,26 +25,26 @@ func QuietUntil(now time.Time, loc *time.Location, start, end string) (time.Time
 	return core.QuietUntil(now, loc, start, end)
 }
 
-// overCap reports whether the customer already had the shop's daily number of
-// marketing messages today (in the shop's time zone), and when the next day starts.
-func (w *Worker) overCap(ctx context.Context, shop *store.Shop, m *store.Message, now time.Time) (bool, time.Time, error) {
-	dayStart, next := capDay(shop, now)
-	var n int64
-	var err error
-	if m.CustomerID != nil {
-		n, err = w.DB.CountSentSince(ctx, *m.CustomerID, transactionalKinds, dayStart)
-	} else if m.FriendID != nil {
-		// A friend without a customer is capped on their own messages.
-		n, err = w.DB.CountFriendSentSince(ctx, *m.FriendID, transactionalKinds, dayStart)
-	}
+// overCap reports whether the customer (or friend) has no slot left in
+// today's daily cap for m (in the shop's time zone): marketing messages
+// sent today, and queued ones of higher priority due today, take them.
+func (w *Worker) overCap(ctx context.Context, shop *store.Shop, m *store.Message, now time.Time) (bool, error) {
+	n, err := w.DB.CapUsed(ctx, m, core.DailyCapRule(shop, m.Kind, now))
 	if err != nil {
-		return false, time.Time{}, err
+		return false, err
 	}
-	return n >= int64(shop.Settings.Cap()), next, nil
+	return n >= int64(shop.Settings.Cap()), nil
 }
 
-// capDay is the start of today and of tomorrow in the shop's time zone: the
-// window the daily cap counts.
-func capDay(shop *store.Shop, now time.Time) (dayStart, next time.Time) {
-	return core.CapDay(now, shop.Location())
+// heldByCap moves a message the daily cap holds back today to the next
+// allowed time, or skips it (ReasonExpiredUnderCap) when that time is past
+// its deadline: a cart reminder is never sent a day late.
+func (w *Worker) heldByCap(ctx context.Context, shop *store.Shop, m *store.Message, now time.Time) error {
+	next, ok := core.NextCapSlot(shop, now, m.ExpiresAt)
+	if !ok {
+		_, err := w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgQueued, store.MsgSending}, store.MsgSkipped,
+			map[string]any{"reason": core.ReasonExpiredUnderCap})
+		return err
+	}
+	return w.reschedule(ctx, m, next)
 }

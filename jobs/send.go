@@ -179,12 +179,12 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 		return w.reschedule(ctx, m, next)
 	}
 	if !transactional(m.Kind) {
-		over, next, err := w.overCap(ctx, shop, m, now)
+		over, err := w.overCap(ctx, shop, m, now)
 		if err != nil {
 			return err
 		}
 		if over {
-			return w.reschedule(ctx, m, next)
+			return w.heldByCap(ctx, shop, m, now)
 		}
 	}
 	ch, err := w.DB.LineChannel(ctx, shop.ID)
@@ -259,11 +259,10 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 	} else {
 		// The cap check above is a cheap early exit; this claim is the one
 		// that holds when several workers send to the same customer at once.
-		dayStart, next := capDay(shop, now)
 		var over bool
-		moved, over, err = w.DB.ClaimUnderCap(ctx, m, transactionalKinds, dayStart, shop.Settings.Cap(), claim)
+		moved, over, err = w.DB.ClaimUnderCap(ctx, m, core.DailyCapRule(shop, m.Kind, now), claim)
 		if err == nil && over {
-			return w.reschedule(ctx, m, next)
+			return w.heldByCap(ctx, shop, m, now)
 		}
 	}
 	if err != nil || !moved {

@@ -14,7 +14,9 @@ const (
 	// order's thank-you and shipping notice, the coupon they linked for):
 	// the daily cap neither counts nor holds them back.
 	Transactional Category = "transactional"
-	// Marketing messages count towards the daily cap and wait for the next day when it is reached.
+	// Marketing messages count towards the daily cap. When it is reached the
+	// higher Priority wins the day's slot and the others wait for the next
+	// day, or are skipped when that is past their Expiry.
 	Marketing Category = "marketing"
 )
 
@@ -39,6 +41,14 @@ type Kind struct {
 	// Template kinds have default templates (messages/<name>.<lang>.json.tmpl)
 	// a merchant can edit; campaigns are composed per campaign instead.
 	Template bool
+	// Priority orders marketing kinds under the daily cap: a message due
+	// today holds a slot against every kind of lower priority (a cart
+	// reminder due this afternoon keeps a campaign out of today's last slot).
+	Priority int
+	// Expiry is how long after its planned time a message of this kind still
+	// makes sense. Past it the message is skipped, never sent late; one the
+	// daily cap would push past it is skipped at once (expired_under_cap).
+	Expiry time.Duration
 	// Label is the kind's name in the admin, in Japanese and English.
 	Label [2]string
 	// Sample fills in what this kind's template gets at send time, so a
@@ -59,31 +69,71 @@ const day = 24 * 60
 // catalogue lists every kind in the order merchants see them.
 var catalogue = []Kind{
 	{Name: "thank_you", Category: Transactional, Journey: true, Template: true,
+		Priority: 100, Expiry: 24 * time.Hour,
 		Label: [2]string{"サンクスメッセージ", "Thank-you message"}, Sample: withOrder},
 	{Name: "shipping", Category: Transactional, Journey: true, Template: true,
+		Priority: 100, Expiry: 72 * time.Hour,
 		Label: [2]string{"発送通知", "Shipping notice"}, Sample: withTracking},
 	{Name: "cart_reminder", Category: Marketing, Journey: true, DefaultDelayMinutes: 60, DelayEditable: true, Template: true,
+		Priority: 90, Expiry: 16 * time.Hour,
 		Label: [2]string{"カゴ落ちリマインド", "Cart reminder"}, Sample: withCheckout},
 	{Name: "cart_reminder_2", Category: Marketing, Journey: true, OffByDefault: true, DefaultDelayMinutes: day, DelayEditable: true, Template: true,
+		Priority: 85, Expiry: 24 * time.Hour,
 		Label: [2]string{"カゴ落ちリマインド（2回目）", "Cart reminder (2nd)"}, Sample: withCheckout},
 	{Name: "browse_abandonment", Category: Marketing, Journey: true, OffByDefault: true, DefaultDelayMinutes: 120, DelayEditable: true, Template: true,
+		Priority: 80, Expiry: 24 * time.Hour,
 		Label: [2]string{"閲覧離脱リマインド", "Browse abandonment"}, Sample: withProduct},
 	{Name: "follow_up_3", Category: Marketing, Journey: true, DefaultDelayMinutes: 3 * day, DelayEditable: true, Template: true,
+		Priority: 50, Expiry: 48 * time.Hour,
 		Label: [2]string{"フォロー（3日後）", "Follow-up (day 3)"}, Sample: withOrder},
 	{Name: "follow_up_7", Category: Marketing, Journey: true, DefaultDelayMinutes: 7 * day, DelayEditable: true, Template: true,
+		Priority: 50, Expiry: 48 * time.Hour,
 		Label: [2]string{"フォロー（7日後）", "Follow-up (day 7)"}, Sample: withOrder},
 	{Name: "follow_up_30", Category: Marketing, Journey: true, DefaultDelayMinutes: 30 * day, DelayEditable: true, Template: true,
+		Priority: 50, Expiry: 72 * time.Hour,
 		Label: [2]string{"フォロー（30日後）", "Follow-up (day 30)"}, Sample: withOrderAndCoupon},
 	{Name: "link_coupon", Category: Transactional, Journey: true, Template: true,
+		Priority: 100, Expiry: 7 * 24 * time.Hour,
 		Label: [2]string{"連携特典クーポン", "Linking coupon"}, Sample: withCoupon},
 	{Name: "birthday", Category: Marketing, Template: true,
+		Priority: 70, Expiry: 48 * time.Hour,
 		Label: [2]string{"誕生日", "Birthday"}, Sample: withBirthdayCode},
 	{Name: "win_back", Category: Marketing, Template: true,
+		Priority: 30, Expiry: 7 * 24 * time.Hour,
 		Label: [2]string{"休眠掘り起こし", "Win-back"}, Sample: func(*Data) {}},
 	{Name: "coupon_expiry", Category: Marketing, Template: true,
+		Priority: 75, Expiry: 24 * time.Hour,
 		Label: [2]string{"クーポン期限のお知らせ", "Coupon expiry"}, Sample: withCoupon},
+	{Name: "scenario_step", Category: Marketing,
+		Priority: 40, Expiry: 72 * time.Hour,
+		Label: [2]string{"ステップ配信", "Scenario step"}},
+	// An invitation to link may wait out a few capped days.
+	{Name: "link_nudge", Category: Marketing,
+		Priority: 20, Expiry: 7 * 24 * time.Hour,
+		Label: [2]string{"連携のお誘い", "Link invitation"}},
 	{Name: "campaign", Category: Marketing,
+		Priority: 10, Expiry: 24 * time.Hour,
 		Label: [2]string{"キャンペーン", "Campaign"}},
+}
+
+// DefaultExpiry applies to kinds sent outside the catalogue (replies to a
+// friend's message, which the cap does not hold back).
+const DefaultExpiry = 72 * time.Hour
+
+// Outranking returns the marketing kinds whose priority is above name's:
+// the kinds whose messages due today hold a daily-cap slot against it.
+// An unknown kind is outranked by every marketing kind with a priority.
+func Outranking(name string) []string {
+	k, _ := Lookup(name)
+	return KindNames(func(o Kind) bool { return o.Category == Marketing && o.Priority > k.Priority })
+}
+
+// ExpiryOf is how long after its planned time a message of kind name still makes sense.
+func ExpiryOf(name string) time.Duration {
+	if k, ok := Lookup(name); ok && k.Expiry > 0 {
+		return k.Expiry
+	}
+	return DefaultExpiry
 }
 
 // Catalogue returns every message kind, in the order merchants see them.

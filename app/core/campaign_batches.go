@@ -76,8 +76,7 @@ func (s *CampaignBatches) Plan(ctx context.Context, id int64, batch int) (*Batch
 		p.DeferUntil = next
 		return p, nil
 	}
-	dayStart, _ := CapDay(now, p.Shop.Location())
-	g, err := s.DB.GateBatch(ctx, id, batch, store.CapRule{DayStart: dayStart, Limit: p.Shop.Settings.Cap(), Exempt: CapExemptKinds}, now)
+	g, err := s.DB.GateBatch(ctx, id, batch, DailyCapRule(p.Shop, store.CampaignMessageKind, now), now)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/app/store/segment"
 	"github.com/tsunagu/tsunagu/line"
 )
 
@@ -15,8 +16,8 @@ import (
 // Messages and Link make the one variant "A".
 type CampaignDraft struct {
 	Name        string
-	Segment     store.SegmentNode // resolved and within the segment limits
-	SegmentID   int64             // the saved segment it came from, if any
+	Segment     segment.Node // resolved and within the segment limits
+	SegmentID   int64        // the saved segment it came from, if any
 	Messages    []json.RawMessage
 	Link        string
 	Variants    []store.CampaignVariant
@@ -32,7 +33,7 @@ func NewCampaign(shopID int64, d CampaignDraft) (*store.Campaign, error) {
 	if d.Name == "" {
 		return nil, Errorf(EINVALID, "name is required")
 	}
-	if _, err := store.SegmentCost(d.Segment); err != nil {
+	if _, err := segment.Cost(d.Segment); err != nil {
 		return nil, SegmentError(err)
 	}
 	if len(d.Variants) == 0 {
@@ -195,7 +196,7 @@ func (s *Campaigns) Start(ctx context.Context, id int64) (sending bool, err erro
 	if !shop.Active() {
 		return cancel(ReasonShopUninstalled)
 	}
-	n, err := store.ParseSegment(camp.Definition)
+	n, err := segment.Parse(camp.Definition)
 	if err != nil {
 		return cancel(err.Error())
 	}

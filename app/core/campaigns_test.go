@@ -7,6 +7,7 @@ import (
 
 	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/app/store/segment"
 )
 
 // The campaign rules hold without HTTP: each refusal is EINVALID with a
@@ -14,10 +15,10 @@ import (
 func TestNewCampaignRules(t *testing.T) {
 	t.Parallel()
 	text := json.RawMessage(`{"type":"text","text":"Sale {{link}}"}`)
-	seg := store.SegmentNode{Field: "linked", Op: "=", Value: json.RawMessage(`true`)}
-	costly := store.SegmentNode{Or: make([]store.SegmentNode, 30)}
+	seg := segment.Node{Field: "linked", Op: "=", Value: json.RawMessage(`true`)}
+	costly := segment.Node{Or: make([]segment.Node, 30)}
 	for i := range costly.Or {
-		costly.Or[i] = store.SegmentNode{Field: "clicked", Op: "=", Value: json.RawMessage(`"any"`)}
+		costly.Or[i] = segment.Node{Field: "clicked", Op: "=", Value: json.RawMessage(`"any"`)}
 	}
 	for _, tc := range []struct {
 		name string

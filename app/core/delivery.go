@@ -3,6 +3,8 @@ package core
 import (
 	"sync"
 	"time"
+
+	"github.com/tsunagu/tsunagu/templates"
 )
 
 // Delivery rules: how long a message keeps trying, when it stops making
@@ -28,39 +30,19 @@ func SendRetryDelay(failures int) time.Duration {
 	return retrySteps[failures-1]
 }
 
-// messageDeadlines is how long after its planned time each kind of message
-// still makes sense. A cart reminder a day late is worse than none; a
-// thank-you two days late reads odd; a shipping notice is useful while the
-// parcel travels.
-var messageDeadlines = map[string]time.Duration{
-	"thank_you":       24 * time.Hour,
-	"shipping":        72 * time.Hour,
-	"cart_reminder":   16 * time.Hour, // past a night of quiet hours, not a day
-	"cart_reminder_2": 24 * time.Hour,
-	"follow_up_3":     48 * time.Hour,
-	"follow_up_7":     48 * time.Hour,
-	"follow_up_30":    72 * time.Hour,
-	"link_coupon":     7 * 24 * time.Hour,
-	"birthday":        48 * time.Hour,
-	"win_back":        7 * 24 * time.Hour,
-	"coupon_expiry":   24 * time.Hour,
-	// An invitation to link may wait out a few capped days.
-	"link_nudge": 7 * 24 * time.Hour,
-}
-
-// DefaultMessageDeadline applies to kinds not listed.
-const DefaultMessageDeadline = 72 * time.Hour
-
 // ReasonExpired is recorded on a message skipped because its deadline passed.
 const ReasonExpired = "expired"
 
-// MessageDeadline is when a message of kind planned for at stops making sense.
+// ReasonExpiredUnderCap is recorded on a message the daily cap would have
+// pushed past its deadline: skipped when the cap is met, not sent late.
+const ReasonExpiredUnderCap = "expired_under_cap"
+
+// MessageDeadline is when a message of kind planned for at stops making
+// sense: the kind's Expiry in the catalogue. A cart reminder a day late is
+// worse than none; a thank-you two days late reads odd; a shipping notice
+// is useful while the parcel travels.
 func MessageDeadline(kind string, at time.Time) time.Time {
-	d, ok := messageDeadlines[kind]
-	if !ok {
-		d = DefaultMessageDeadline
-	}
-	return at.Add(d)
+	return at.Add(templates.ExpiryOf(kind))
 }
 
 // ResendWindow is how long LINE remembers an X-Line-Retry-Key: an operator's

@@ -6,12 +6,13 @@ import (
 	"time"
 
 	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/app/store/segment"
 )
 
 // FunnelCounter counts a segment's customers at each reachability step in
 // one pass (store.DB does it in SQL).
 type FunnelCounter interface {
-	SegmentFunnel(ctx context.Context, shop *store.Shop, n store.SegmentNode, now, capDayStart time.Time, dailyCap int, exempt []string) (store.FunnelCounts, error)
+	SegmentFunnel(ctx context.Context, shop *store.Shop, n segment.Node, now, capDayStart time.Time, dailyCap int, exempt []string) (store.FunnelCounts, error)
 }
 
 // Funnel steps, in order: each keeps only the customers of the one before.
@@ -45,11 +46,19 @@ type Funnel struct {
 	DailyCap       int   `json:"daily_cap"`
 }
 
+// InSegment is the segment's size (the first step).
+func (f *Funnel) InSegment() int64 {
+	if len(f.Steps) == 0 {
+		return 0
+	}
+	return f.Steps[0].Count
+}
+
 // SegmentFunnel computes shop's reachability funnel for segment n at now,
 // with the same rules the senders apply: a live link, friend of the
 // account, not blocked, under the daily cap for marketing messages in the
 // shop's time zone, and outside quiet hours.
-func SegmentFunnel(ctx context.Context, db FunnelCounter, shop *store.Shop, n store.SegmentNode, now time.Time) (*Funnel, error) {
+func SegmentFunnel(ctx context.Context, db FunnelCounter, shop *store.Shop, n segment.Node, now time.Time) (*Funnel, error) {
 	dayStart, _ := CapDay(now, shop.Location())
 	capN := shop.Settings.Cap()
 	c, err := db.SegmentFunnel(ctx, shop, n, now, dayStart, capN, CapExemptKinds)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/templates"
 )
 
@@ -49,4 +50,28 @@ func CapDay(now time.Time, loc *time.Location) (dayStart, next time.Time) {
 	local := now.In(loc)
 	dayStart = time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc)
 	return dayStart, dayStart.AddDate(0, 0, 1).UTC()
+}
+
+// DailyCapRule is the daily cap a message of kind is checked against at
+// now, in the shop's day: queued messages of the kinds that outrank it
+// (catalogue priorities) due before the day ends hold their slots, so a
+// cart reminder due this afternoon keeps today's last slot from a campaign
+// or a follow-up sent this morning.
+func DailyCapRule(shop *store.Shop, kind string, now time.Time) store.CapRule {
+	dayStart, next := CapDay(now, shop.Location())
+	return store.CapRule{DayStart: dayStart, DayEnd: next, Now: now, Limit: shop.Settings.Cap(),
+		Exempt: CapExemptKinds, Reserve: templates.Outranking(kind)}
+}
+
+// NextCapSlot is when a message the daily cap holds back today may go: the
+// start of the shop's next day, after its quiet hours. ok is false when that
+// is past the message's deadline (expires, nil for none): the message is
+// then skipped (ReasonExpiredUnderCap), never sent late.
+func NextCapSlot(shop *store.Shop, now time.Time, expires *time.Time) (at time.Time, ok bool) {
+	_, at = CapDay(now, shop.Location())
+	start, end := shop.Settings.Quiet()
+	if after, quiet := QuietUntil(at, shop.Location(), start, end); quiet {
+		at = after
+	}
+	return at, expires == nil || !at.After(*expires)
 }

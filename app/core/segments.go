@@ -4,19 +4,20 @@ import (
 	"errors"
 
 	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/app/store/segment"
 )
 
 // CheckSegmentRun decides whether a caller with role may count or sample
 // segment n ad hoc. Every definition must be within the size and cost
-// limits (store.SegmentCost); beyond store.ViewerSegmentCost only admins may
+// limits (segment.Cost); beyond segment.ViewerCost only admins may
 // run it, so a read-only account cannot tie up the database.
-func CheckSegmentRun(role string, n store.SegmentNode) error {
-	cost, err := store.SegmentCost(n)
+func CheckSegmentRun(role string, n segment.Node) error {
+	cost, err := segment.Cost(n)
 	if err != nil {
 		return SegmentError(err)
 	}
-	if cost > store.ViewerSegmentCost && !RoleAllows(role, RoleAdmin) {
-		return Errorf(EFORBIDDEN, "this segment is costly to count (cost %d, a viewer may run up to %d); ask an admin", cost, store.ViewerSegmentCost)
+	if cost > segment.ViewerCost && !RoleAllows(role, RoleAdmin) {
+		return Errorf(EFORBIDDEN, "this segment is costly to count (cost %d, a viewer may run up to %d); ask an admin", cost, segment.ViewerCost)
 	}
 	return nil
 }
@@ -26,7 +27,7 @@ func CheckSegmentRun(role string, n store.SegmentNode) error {
 // the segment timeout (the message says to narrow it).
 func SegmentError(err error) error {
 	switch {
-	case errors.Is(err, store.ErrBadSegment), errors.Is(err, store.ErrSegmentTimeout):
+	case errors.Is(err, segment.ErrInvalid), errors.Is(err, store.ErrSegmentTimeout):
 		return Errorf(EINVALID, "%s", err.Error())
 	}
 	return err

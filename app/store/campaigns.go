@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tsunagu/tsunagu/app/store/segment"
 	"github.com/tsunagu/tsunagu/migrations"
 )
 
@@ -163,7 +165,7 @@ func (db *DB) TransitionCampaign(ctx context.Context, id int64, from []string, t
 // after the test batches, from held_from) — so nothing is updated row by row
 // afterwards. It moves the campaign to sending in the same transaction, so a
 // crash leaves either nothing or everything, and is a no-op once done.
-func (db *DB) MaterializeCampaign(ctx context.Context, shop *Shop, camp *Campaign, n SegmentNode, now time.Time) error {
+func (db *DB) MaterializeCampaign(ctx context.Context, shop *Shop, camp *Campaign, n segment.Node, now time.Time) error {
 	where, args, err := segmentWhere(shop, n, now)
 	if err != nil {
 		return err
@@ -285,12 +287,44 @@ UNION ALL SELECT ? AS kind, r.status, COUNT(*) AS n FROM campaign_recipients r W
 	return rows, nil
 }
 
-// CapRule is the daily frequency cap a batch is checked against: at most
-// Limit non-exempt messages per customer since DayStart.
+// CapRule is the daily frequency cap a message or batch is checked
+// against: at most Limit non-exempt messages per customer since DayStart,
+// where a queued message of a Reserve kind (one that outranks the message
+// being checked) due before DayEnd and not expired at Now holds its slot
+// already.
 type CapRule struct {
-	DayStart time.Time
-	Limit    int
-	Exempt   []string
+	DayStart, DayEnd, Now time.Time
+	Limit                 int
+	Exempt                []string
+	Reserve               []string
+}
+
+// capMessagesSQL counts the messages (alias m) whose column col is who (an
+// SQL expression; when it is "?" the caller binds it before the returned
+// arguments) that use up a slot of today's cap under cr: sent since the
+// day's start, or queued today for a kind that outranks the message being
+// checked, and (with self non-zero) being sent by another worker since
+// sendingSince, leaving out message self. One statement, so a message
+// moving from sending to sent meanwhile is counted once; one probe of
+// messages_customer_kind (or messages_friend) per recipient.
+func capMessagesSQL(col, who string, cr CapRule, self int64, sendingSince time.Time) (string, []any) {
+	reserve := cr.Reserve
+	if len(reserve) == 0 {
+		reserve = []string{""} // IN () is not SQL
+	}
+	q := "(SELECT COUNT(*) FROM messages m WHERE m." + col + " = " + who + " AND m.kind NOT IN ?"
+	args := []any{cr.Exempt}
+	if self != 0 {
+		q += " AND m.id <> ?"
+		args = append(args, self)
+	}
+	q += " AND ((m.status = ? AND m.sent_at >= ?) OR (m.status = ? AND m.kind IN ? AND m.scheduled_for < ? AND (m.expires_at IS NULL OR m.expires_at > ?))"
+	args = append(args, MsgSent, cr.DayStart.UTC(), MsgQueued, reserve, cr.DayEnd.UTC(), cr.Now.UTC())
+	if self != 0 {
+		q += " OR (m.status = ? AND m.updated_at >= ?)"
+		args = append(args, MsgSending, sendingSince.UTC())
+	}
+	return q + "))", args
 }
 
 // gateSQL is the reason a recipient r cannot be sent to now, or empty. Each
@@ -302,15 +336,17 @@ type CapRule struct {
 func gateSQL(cr CapRule) (string, []any) {
 	const me = "r.customer_id"
 	const live = "(SELECT CASE WHEN l.blocked = ? THEN 2 ELSE 1 END FROM line_links l WHERE l.customer_id = " + me + " AND l.unlinked_at IS NULL LIMIT 1)"
+	capped, capArgs := capMessagesSQL("customer_id", me, cr, 0, time.Time{})
 	q := `CASE
   WHEN (SELECT c.redacted_at FROM customers c WHERE c.id = ` + me + `) IS NOT NULL THEN 'redacted'
   WHEN ` + live + ` = 2 THEN 'blocked'
   WHEN ` + live + ` IS NULL AND (SELECT 1 FROM line_links l WHERE l.customer_id = ` + me + ` LIMIT 1) IS NOT NULL THEN 'unlinked'
   WHEN ` + live + ` IS NULL THEN 'not_linked'
-  WHEN (SELECT COUNT(*) FROM messages m WHERE m.customer_id = ` + me + ` AND m.status = ? AND m.sent_at >= ? AND m.kind NOT IN ?)
+  WHEN ` + capped + `
     + ` + campaignSentSince(me) + ` >= ? THEN 'frequency_cap'
   ELSE '' END`
-	return q, []any{true, true, true, MsgSent, cr.DayStart.UTC(), cr.Exempt, MsgSent, cr.DayStart.UTC(), cr.Limit}
+	args := append([]any{true, true, true}, capArgs...)
+	return q, append(args, MsgSent, cr.DayStart.UTC(), cr.Limit)
 }
 
 // gateSelect reads a batch's queued recipients with the reason each cannot
@@ -413,25 +449,51 @@ func (db *DB) batchDone(ctx context.Context, campaignID int64) error {
 // campaign message: timelines, reports and the daily cap read it
 // (CampaignMessageKind), so no messages row is written per recipient.
 func (db *DB) FinishBatch(ctx context.Context, campaignID int64, batch int, ids []int64, status, reason, requestID string, now time.Time) error {
-	cols := map[string]any{"status": status, "reason": reason, "updated_at": now, "line_request_id": requestID}
-	if status == MsgSent {
-		cols["sent_at"] = now
+	n, err := db.settleRecipients(ctx, campaignID, batch, ids, status, reason, requestID, now)
+	if err != nil {
+		return fmt.Errorf("settling batch %d of campaign %d: %w", batch, campaignID, err)
 	}
-	q := db.WithContext(ctx).Model(&CampaignRecipient{}).Where("campaign_id = ? AND status IN ?", campaignID, []string{MsgQueued, MsgSending})
-	if ids != nil {
-		q = q.Where("id IN ?", ids)
-	} else {
-		q = q.Where("batch = ?", batch)
-	}
-	res := q.Updates(cols)
-	if res.Error != nil {
-		return fmt.Errorf("settling batch %d of campaign %d: %w", batch, campaignID, res.Error)
-	}
-	if res.RowsAffected == 0 {
+	if n == 0 {
 		return nil // settled before (a retry)
 	}
 	return db.batchDone(ctx, campaignID)
 }
+
+// settleRecipients is FinishBatch's recipient update. The batch number is
+// always in the WHERE, so campaign_recipients_batch reaches the batch's own
+// rows (at most 500) whichever index the planner picks: with the campaign
+// id alone as its index condition and the ids as a filter, every batch read
+// all of the campaign's recipients (the send phase's 4 req/s of issue 16).
+// On PostgreSQL the ids are one array parameter, not 500.
+func (db *DB) settleRecipients(ctx context.Context, campaignID int64, batch int, ids []int64, status, reason, requestID string, now time.Time) (int64, error) {
+	var sentAt *time.Time
+	if status == MsgSent {
+		sentAt = &now
+	}
+	if db.Dialect == migrations.Postgres {
+		res, err := db.WithContext(ctx).Statement.ConnPool.ExecContext(ctx, settleRecipientsSQL, status, reason, now, requestID, sentAt,
+			campaignID, batch, []string{MsgQueued, MsgSending}, ids, ids == nil)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	}
+	cols := map[string]any{"status": status, "reason": reason, "updated_at": now, "line_request_id": requestID}
+	if sentAt != nil {
+		cols["sent_at"] = now
+	}
+	q := db.WithContext(ctx).Model(&CampaignRecipient{}).Where("campaign_id = ? AND batch = ? AND status IN ?", campaignID, batch, []string{MsgQueued, MsgSending})
+	if ids != nil {
+		q = q.Where("id IN ?", ids)
+	}
+	res := q.Updates(cols)
+	return res.RowsAffected, res.Error
+}
+
+// settleRecipientsSQL: $9 the ids, or every queued recipient of the batch
+// when $10.
+const settleRecipientsSQL = `UPDATE campaign_recipients SET status = $1, reason = $2, updated_at = $3, line_request_id = $4, sent_at = COALESCE($5, sent_at)
+WHERE campaign_id = $6 AND batch = $7 AND status = ANY ($8::text[]) AND ($10 OR id = ANY ($9::bigint[]))`
 
 // HasOpenBatches reports whether any recipient still waits to be sent.
 func (db *DB) HasOpenBatches(ctx context.Context, campaignID int64) (bool, error) {
@@ -535,7 +597,7 @@ func (db *DB) CampaignRecipients(ctx context.Context, campaignID int64) ([]Campa
 // CampaignTaskKey is the deterministic key of one batch: its Asynq task id
 // stem and, through line.RetryKey, its X-Line-Retry-Key.
 func CampaignTaskKey(campaignID int64, batch int) string {
-	return "campaign:" + itoa(campaignID) + ":batch:" + itoa(int64(batch))
+	return "campaign:" + strconv.FormatInt(campaignID, 10) + ":batch:" + strconv.Itoa(batch)
 }
 
 // CampaignsToResume lists campaigns that should be running by now: scheduled

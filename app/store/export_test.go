@@ -16,3 +16,23 @@ func (db *DB) ExplainGateBatch(ctx context.Context, campaignID int64, batch int,
 	}
 	return strings.Join(lines, "\n"), nil
 }
+
+// ExplainFinishBatch is PostgreSQL's plan for FinishBatch's recipient
+// update of ids (sent).
+func (db *DB) ExplainFinishBatch(ctx context.Context, campaignID int64, batch int, ids []int64) (string, error) {
+	rows, err := db.WithContext(ctx).Statement.ConnPool.QueryContext(ctx, "EXPLAIN "+settleRecipientsSQL, MsgSent, "", time.Now(), "r", time.Now(),
+		campaignID, batch, []string{MsgQueued, MsgSending}, ids, false)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var l string
+		if err := rows.Scan(&l); err != nil {
+			return "", err
+		}
+		lines = append(lines, l)
+	}
+	return strings.Join(lines, "\n"), rows.Err()
+}

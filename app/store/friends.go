@@ -477,17 +477,3 @@ func (db *DB) RecordForwardAttempt(ctx context.Context, id int64, status int, er
 	}
 	return nil
 }
-
-// CountFriendSentSince counts messages sent to a friend since a time,
-// except the kinds in exclude (the daily cap of friends without a customer).
-func (db *DB) CountFriendSentSince(ctx context.Context, friendID int64, exclude []string, since time.Time) (int64, error) {
-	var n int64
-	q := db.WithContext(ctx).Model(&Message{}).Where("friend_id = ? AND status = ? AND sent_at >= ?", friendID, MsgSent, since.UTC())
-	if len(exclude) > 0 {
-		q = q.Where("kind NOT IN ?", exclude)
-	}
-	if err := q.Count(&n).Error; err != nil {
-		return 0, fmt.Errorf("counting messages to LINE friend %d: %w", friendID, err)
-	}
-	return n, nil
-}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/tsunagu/tsunagu/app/store/segment"
 )
 
 // FunnelCounts are a segment's customers at each reachability step; every
@@ -22,7 +24,7 @@ type FunnelCounts struct {
 // are friends of the account, have not blocked it, and have had fewer than
 // dailyCap marketing messages (kinds not in exempt) since capDayStart. One
 // statement: the segment is evaluated once.
-func (db *DB) SegmentFunnel(ctx context.Context, shop *Shop, n SegmentNode, now, capDayStart time.Time, dailyCap int, exempt []string) (FunnelCounts, error) {
+func (db *DB) SegmentFunnel(ctx context.Context, shop *Shop, n segment.Node, now, capDayStart time.Time, dailyCap int, exempt []string) (FunnelCounts, error) {
 	where, args, err := segmentWhere(shop, n, now)
 	if err != nil {
 		return FunnelCounts{}, err

@@ -101,49 +101,72 @@ func (db *DB) CountSentSince(ctx context.Context, customerID int64, exclude []st
 	return n, nil
 }
 
+// CapUsed counts the slots of today's cap (cr) already taken for the
+// customer or, without one, the LINE friend of m: marketing messages sent
+// since the day's start (campaign messages included), and queued messages
+// of kinds that outrank m's due before the day ends.
+func (db *DB) CapUsed(ctx context.Context, m *Message, cr CapRule) (int64, error) {
+	return db.capUsed(ctx, m, cr, 0, time.Time{})
+}
+
+func (db *DB) capUsed(ctx context.Context, m *Message, cr CapRule, self int64, sendingSince time.Time) (int64, error) {
+	col, who := "customer_id", int64(0)
+	switch {
+	case m.CustomerID != nil:
+		who = *m.CustomerID
+	case m.FriendID != nil:
+		col, who = "friend_id", *m.FriendID
+	default:
+		return 0, fmt.Errorf("message %d has no customer or friend to cap", m.ID)
+	}
+	sub, args := capMessagesSQL(col, "?", cr, self, sendingSince)
+	q, all := "SELECT "+sub, append([]any{who}, args...)
+	if col == "customer_id" {
+		q += " + " + campaignSentSince("?")
+		all = append(all, who, MsgSent, cr.DayStart.UTC())
+	}
+	var n int64
+	if err := db.WithContext(ctx).Raw(q, all...).Scan(&n).Error; err != nil {
+		return 0, fmt.Errorf("counting the daily cap of %s %d: %w", col, who, err)
+	}
+	return n, nil
+}
+
 // capLockSpace namespaces the per-customer advisory locks of ClaimUnderCap.
 const capLockSpace = 0x74736e67 // "tsng"
 
 // friendCapLockSpace namespaces the per-friend locks (friends without a customer).
 const friendCapLockSpace = 0x74736e66 // "tsnf"
 
-// ClaimUnderCap moves a marketing message to sending unless its customer has
-// already had limit marketing messages since since — sent, or being sent by
-// another worker in the last ten minutes. Counting and claiming are one step
-// per customer (an advisory lock on PostgreSQL; SQLite transactions are
-// serial), so two workers cannot both slip under the cap.
-func (db *DB) ClaimUnderCap(ctx context.Context, m *Message, exclude []string, since time.Time, limit int, cols map[string]any) (claimed, over bool, err error) {
-	// A message to a LINE friend without a customer is capped on the friend.
-	col, space, cust := "customer_id", int32(capLockSpace), int64(0)
+// ClaimUnderCap moves a marketing message to sending unless its customer
+// (or friend) has no slot left today under cr (CapUsed, and messages being
+// sent by another worker in the last ten minutes). Counting and claiming
+// are one step per customer (an advisory lock on PostgreSQL; SQLite
+// transactions are serial), so two workers cannot both slip under the cap.
+func (db *DB) ClaimUnderCap(ctx context.Context, m *Message, cr CapRule, cols map[string]any) (claimed, over bool, err error) {
+	space, lockID := int32(capLockSpace), int64(0)
 	switch {
 	case m.CustomerID != nil:
-		cust = *m.CustomerID
+		lockID = *m.CustomerID
 	case m.FriendID != nil:
-		col, space, cust = "friend_id", friendCapLockSpace, *m.FriendID
+		space, lockID = friendCapLockSpace, *m.FriendID
 	default:
 		return false, false, fmt.Errorf("message %d has no customer or friend to cap", m.ID)
 	}
 	err = db.Tx(ctx, func(tx *DB) error {
 		if tx.Dialect == migrations.Postgres {
-			if err := tx.WithContext(ctx).Exec("SELECT pg_advisory_xact_lock(?, ?)", space, int32(cust)).Error; err != nil {
-				return fmt.Errorf("locking %s %d for the daily cap: %w", col, cust, err)
+			if err := tx.WithContext(ctx).Exec("SELECT pg_advisory_xact_lock(?, ?)", space, int32(lockID)).Error; err != nil {
+				return fmt.Errorf("locking the daily cap of message %d: %w", m.ID, err)
 			}
 		}
-		var n int64
-		q := "SELECT (SELECT COUNT(*) FROM messages WHERE " + col + " = ? AND kind NOT IN ? AND id <> ? AND ((status = ? AND sent_at >= ?) OR (status = ? AND updated_at >= ?)))"
-		args := []any{cust, exclude, m.ID, MsgSent, since.UTC(), MsgSending, time.Now().UTC().Add(-10 * time.Minute)}
-		if col == "customer_id" {
-			q += " + " + campaignSentSince("?")
-			args = append(args, cust, MsgSent, since.UTC())
+		n, err := tx.capUsed(ctx, m, cr, m.ID, time.Now().UTC().Add(-10*time.Minute))
+		if err != nil {
+			return err
 		}
-		if err := tx.WithContext(ctx).Raw(q, args...).Scan(&n).Error; err != nil {
-			return fmt.Errorf("counting messages of %s %d: %w", col, cust, err)
-		}
-		if n >= int64(limit) {
+		if n >= int64(cr.Limit) {
 			over = true
 			return nil
 		}
-		var err error
 		claimed, err = tx.TransitionMessage(ctx, m.ID, []string{MsgQueued, MsgSending}, MsgSending, cols)
 		return err
 	})

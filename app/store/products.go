@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/tsunagu/tsunagu/app/store/segment"
 )
 
 // ProductHit is a product the shop has sold, for the segment builder's
@@ -18,7 +20,7 @@ type ProductHit struct {
 // SoldProducts lists up to limit products that appear on the shop's orders
 // whose title or vendor contains q (any case), most ordered first.
 func (db *DB) SoldProducts(ctx context.Context, shopID int64, q string, limit int) ([]ProductHit, error) {
-	like := "%" + likeEscape(strings.ToLower(strings.TrimSpace(q))) + "%"
+	like := "%" + segment.LikeEscape(strings.ToLower(strings.TrimSpace(q))) + "%"
 	out := []ProductHit{}
 	err := db.WithContext(ctx).Raw(`SELECT oi.product_id, MAX(oi.title) AS title, MAX(oi.vendor) AS vendor, COUNT(*) AS orders
 FROM order_items oi JOIN orders o ON o.id = oi.order_id

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tsunagu/tsunagu/app/store/segment"
 	"github.com/tsunagu/tsunagu/migrations"
 )
 
@@ -146,7 +147,7 @@ WHERE r.campaign_id = ? AND r.status = ? AND o.cancelled_at IS NULL AND o.ordere
 	args := []any{camp.ID, MsgSent}
 	if camp.CouponCode != "" {
 		q += ` AND (',' || REPLACE(UPPER(o.discount_codes), ' ', '') || ',') LIKE ? ESCAPE '\'`
-		args = append(args, "%,"+likeEscape(upperNoSpace(camp.CouponCode))+",%")
+		args = append(args, "%,"+segment.LikeEscape(upperNoSpace(camp.CouponCode))+",%")
 	}
 	q += " GROUP BY r.variant"
 	var conv []struct {

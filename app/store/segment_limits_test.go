@@ -38,7 +38,7 @@ func TestSegmentLimits(t *testing.T) {
 		}
 		return []byte(s)
 	}
-	tags := make([]string, store.MaxSegmentList+1)
+	tags := make([]string, segment.MaxList+1)
 	for i := range tags {
 		tags[i] = fmt.Sprint("t", i)
 	}
@@ -59,26 +59,26 @@ func TestSegmentLimits(t *testing.T) {
 		{"13 deep", nested(13), "nested more than 12 deep", false},
 		{"built-ins count as what they expand to", orOf(40, func(int) string { return `{"builtin":"vip"}` }), "more than 200 conditions", false},
 		{"a huge string", []byte(`{"field":"tag","op":"=","value":"` + strings.Repeat("x", 300) + `"}`), "more than 200 bytes", false},
-		{"a huge document", []byte(`{"or":[` + strings.Repeat(" ", store.MaxSegmentBytes) + `]}`), "bytes, at most", true},
+		{"a huge document", []byte(`{"or":[` + strings.Repeat(" ", segment.MaxBytes) + `]}`), "bytes, at most", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			n, err := store.ParseSegment(tc.def)
+			n, err := segment.Parse(tc.def)
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
 				}
-				if _, _, err := store.CompileSegment(n, segNow, time.UTC); err != nil {
+				if _, _, err := segment.Compile(n, segNow, time.UTC); err != nil {
 					t.Fatalf("compile refused: %v", err)
 				}
 				return
 			}
-			if !errors.Is(err, store.ErrBadSegment) || !strings.Contains(err.Error(), tc.want) {
+			if !errors.Is(err, segment.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want ErrBadSegment saying %q", err, tc.want)
 			}
 			// A definition stored before the limits cannot run either.
-			var raw store.SegmentNode
+			var raw segment.Node
 			if !tc.raw && json.Unmarshal(tc.def, &raw) == nil {
-				if _, _, err := store.CompileSegment(raw, segNow, time.UTC); !errors.Is(err, store.ErrBadSegment) {
+				if _, _, err := segment.Compile(raw, segNow, time.UTC); !errors.Is(err, segment.ErrInvalid) {
 					t.Fatalf("compile: %v", err)
 				}
 			}
@@ -94,11 +94,11 @@ func TestSegmentLimits(t *testing.T) {
 		{`{"field":"clicked","op":"=","value":["any","campaign"]}`, 30},
 		{`{"builtin":"vip"}`, 3},
 	} {
-		n, err := store.ParseSegment([]byte(tc.def))
+		n, err := segment.Parse([]byte(tc.def))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := store.SegmentCost(n); err != nil || got != tc.cost {
+		if got, err := segment.Cost(n); err != nil || got != tc.cost {
 			t.Errorf("SegmentCost(%s) = %d, %v; want %d", tc.def, got, err, tc.cost)
 		}
 	}
@@ -115,7 +115,7 @@ func TestSegmentQueryTimeout(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		shop := newShop(t, db)
-		n, err := store.ParseSegment([]byte(`{"field":"orders_count","op":">=","value":0}`))
+		n, err := segment.Parse([]byte(`{"field":"orders_count","op":">=","value":0}`))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +137,7 @@ func TestSegmentQueryTimeout(t *testing.T) {
 		if ctx.Err() != nil {
 			t.Fatal("the count ran until the test's guard deadline")
 		}
-		if _, err := bounded.SampleSegment(ctx, shop, n, segNow, 5); !errors.Is(err, store.ErrSegmentTimeout) {
+		if _, err := bounded.SampleSegment(ctx, shop, n, segNow, -1, 5); !errors.Is(err, store.ErrSegmentTimeout) {
 			t.Fatalf("sample past the timeout: %v", err)
 		}
 	})
@@ -166,17 +166,17 @@ func TestSegmentStoredValues(t *testing.T) {
 func TestSegmentFieldTable(t *testing.T) {
 	t.Parallel()
 	seen := map[string]bool{}
-	for _, f := range store.SegmentFieldTable() {
+	for _, f := range segment.FieldTable() {
 		if seen[f.Key] || f.Type == "" || len(f.Ops) == 0 || f.Sample == "" || f.SQL == nil {
 			t.Errorf("%s: duplicate or incomplete entry %+v", f.Key, f)
 		}
 		seen[f.Key] = true
 		for _, op := range f.Ops {
-			n := store.SegmentNode{Field: f.Key, Op: op, Value: json.RawMessage(f.Sample)}
+			n := segment.Node{Field: f.Key, Op: op, Value: json.RawMessage(f.Sample)}
 			if f.Within {
 				n.WithinDays = 30
 			}
-			if _, _, err := store.CompileSegment(n, segNow, time.UTC); err != nil {
+			if _, _, err := segment.Compile(n, segNow, time.UTC); err != nil {
 				t.Errorf("%s %s %s: %v", f.Key, op, f.Sample, err)
 			}
 		}
@@ -187,19 +187,19 @@ func TestSegmentFieldTable(t *testing.T) {
 		} else if f.CostPerValue > 0 {
 			values = 1
 		}
-		cost, err := store.SegmentCost(store.SegmentNode{Field: f.Key, Op: f.Ops[0], Value: json.RawMessage(f.Sample)})
+		cost, err := segment.Cost(segment.Node{Field: f.Key, Op: f.Ops[0], Value: json.RawMessage(f.Sample)})
 		if want := f.Cost + f.CostPerValue*values; err != nil || cost != want {
 			t.Errorf("%s: cost %d, %v; want %d", f.Key, cost, err, want)
 		}
 	}
-	if _, err := store.SegmentCost(store.SegmentNode{Field: "password", Op: "=", Value: json.RawMessage(`1`)}); !errors.Is(err, store.ErrBadSegment) {
+	if _, err := segment.Cost(segment.Node{Field: "password", Op: "=", Value: json.RawMessage(`1`)}); !errors.Is(err, segment.ErrInvalid) {
 		t.Errorf("unknown field: %v", err)
 	}
-	keys := store.SegmentFieldKeys()
+	keys := segment.FieldKeys()
 	if len(keys) != len(seen) {
 		t.Errorf("keys %v", keys)
 	}
-	for _, f := range store.BuilderSegmentFields() {
+	for _, f := range segment.BuilderFields() {
 		if !seen[f.Key] || !f.Builder {
 			t.Errorf("builder field %s not from the table", f.Key)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 
+	"github.com/tsunagu/tsunagu/app/store/segment"
 	"github.com/tsunagu/tsunagu/migrations"
 )
 
@@ -35,8 +36,8 @@ type SegmentMember struct {
 }
 
 // segmentWhere is the full condition for a shop's live customers in n.
-func segmentWhere(shop *Shop, n SegmentNode, now time.Time) (string, []any, error) {
-	cond, args, err := CompileSegment(n, now, shop.Location())
+func segmentWhere(shop *Shop, n segment.Node, now time.Time) (string, []any, error) {
+	cond, args, err := segment.Compile(n, now, shop.Location())
 	if err != nil {
 		return "", nil, err
 	}
@@ -100,7 +101,7 @@ func (db *DB) fence() string {
 }
 
 // CountSegment counts the shop's customers in n.
-func (db *DB) CountSegment(ctx context.Context, shop *Shop, n SegmentNode, now time.Time) (int64, error) {
+func (db *DB) CountSegment(ctx context.Context, shop *Shop, n segment.Node, now time.Time) (int64, error) {
 	where, args, err := segmentWhere(shop, n, now)
 	if err != nil {
 		return 0, err
@@ -115,7 +116,7 @@ func (db *DB) CountSegment(ctx context.Context, shop *Shop, n SegmentNode, now t
 }
 
 // SegmentCustomerIDs lists the ids in n after afterID, in id order (keyset paging).
-func (db *DB) SegmentCustomerIDs(ctx context.Context, shop *Shop, n SegmentNode, now time.Time, afterID int64, limit int) ([]int64, error) {
+func (db *DB) SegmentCustomerIDs(ctx context.Context, shop *Shop, n segment.Node, now time.Time, afterID int64, limit int) ([]int64, error) {
 	where, args, err := segmentWhere(shop, n, now)
 	if err != nil {
 		return nil, err
@@ -131,16 +132,33 @@ func (db *DB) SegmentCustomerIDs(ctx context.Context, shop *Shop, n SegmentNode,
 	return ids, nil
 }
 
-// SampleSegment lists up to limit customers in n, newest first.
-func (db *DB) SampleSegment(ctx context.Context, shop *Shop, n SegmentNode, now time.Time, limit int) ([]SegmentMember, error) {
+// denseSample is the segment size from which SampleSegment walks customers
+// newest first rather than evaluating the whole segment.
+const denseSample = 10000
+
+// SampleSegment lists up to limit customers in n, newest first. count is
+// n's size when the caller has just counted it, -1 when unknown. A segment
+// of denseSample or more is sampled by walking the shop's customers by id
+// backwards and stopping at the limit (about limit × customers / count
+// probes: a few thousand at most); a smaller or unknown one is evaluated
+// whole first (fence), since a walk could probe every customer; an empty
+// one is not read.
+func (db *DB) SampleSegment(ctx context.Context, shop *Shop, n segment.Node, now time.Time, count int64, limit int) ([]SegmentMember, error) {
+	out := []SegmentMember{}
+	if count == 0 {
+		return out, nil
+	}
 	where, args, err := segmentWhere(shop, n, now)
 	if err != nil {
 		return nil, err
 	}
-	out := []SegmentMember{}
+	fence := db.fence()
+	if count >= denseSample {
+		fence = ""
+	}
 	err = db.segmentQuery(ctx, func(g *gorm.DB) error {
 		return g.Raw("SELECT * FROM (SELECT c.id, c.email, c.first_name, c.last_name, c.orders_count, c.total_spent FROM customers c WHERE "+
-			where+" "+db.fence()+") s ORDER BY id DESC LIMIT ?", append(args, limit)...).Scan(&out).Error
+			where+" "+fence+") s ORDER BY id DESC LIMIT ?", append(args, limit)...).Scan(&out).Error
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sampling segment: %w", err)
@@ -202,22 +220,22 @@ func (db *DB) DeleteSegment(ctx context.Context, shopID, id int64) error {
 
 // ResolveSegment returns the definition a reference names: a saved segment
 // id, a built-in key, or an inline definition (first non-empty wins).
-func (db *DB) ResolveSegment(ctx context.Context, shopID, segmentID int64, builtin string, inline json.RawMessage) (SegmentNode, error) {
+func (db *DB) ResolveSegment(ctx context.Context, shopID, segmentID int64, builtin string, inline json.RawMessage) (segment.Node, error) {
 	switch {
 	case segmentID != 0:
 		s, err := db.SegmentByID(ctx, shopID, segmentID)
 		if err != nil {
-			return SegmentNode{}, err
+			return segment.Node{}, err
 		}
-		return ParseSegment(s.Definition)
+		return segment.Parse(s.Definition)
 	case builtin != "":
-		n, ok := BuiltinSegment(builtin)
+		n, ok := segment.Builtin(builtin)
 		if !ok {
-			return n, fmt.Errorf("%w: unknown built-in segment %q", ErrBadSegment, builtin)
+			return n, fmt.Errorf("%w: unknown built-in segment %q", segment.ErrInvalid, builtin)
 		}
 		return n, nil
 	case len(inline) > 0 && string(inline) != "null":
-		return ParseSegment(inline)
+		return segment.Parse(inline)
 	}
-	return SegmentNode{}, fmt.Errorf("%w: no segment given", ErrBadSegment)
+	return segment.Node{}, fmt.Errorf("%w: no segment given", segment.ErrInvalid)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/app/store/segment"
 	"github.com/tsunagu/tsunagu/app/testenv"
 )
 
@@ -219,7 +220,7 @@ func TestSegmentCompile(t *testing.T) {
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				n, err := store.ParseSegment([]byte(tc.def))
+				n, err := segment.Parse([]byte(tc.def))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -260,16 +261,16 @@ func TestSegmentRejectsBadDefinitions(t *testing.T) {
 		`{"field":"viewed_product","value":"shoes"}`,
 		`{"field":"added_to_cart","value":false}`,
 	} {
-		if _, err := store.ParseSegment([]byte(def)); !errors.Is(err, store.ErrBadSegment) {
+		if _, err := segment.Parse([]byte(def)); !errors.Is(err, segment.ErrInvalid) {
 			t.Errorf("%s: got %v, want ErrBadSegment", def, err)
 		}
 	}
 	// Values travel as parameters: a hostile string is just a string.
-	n, err := store.ParseSegment([]byte(`{"field":"tag","value":"x' OR '1'='1"}`))
+	n, err := segment.Parse([]byte(`{"field":"tag","value":"x' OR '1'='1"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sql, args, _ := store.CompileSegment(n, segNow, time.UTC)
+	sql, args, _ := segment.Compile(n, segNow, time.UTC)
 	if b, _ := json.Marshal(sql); len(args) != 1 || string(b) == "" || containsQuoteOR(sql) {
 		t.Errorf("value leaked into SQL: %s %v", sql, args)
 	}

@@ -43,7 +43,7 @@ var commands = []command{
 	{name: "link-url", args: "--shop DOMAIN --customer SHOPIFY_ID",
 		summary: "print a signed 30-day LINE ID-linking link for a customer Tsunagu knows", setup: linkURLCmd},
 	{name: "demo",
-		summary: "create a sample shop in the configured database and print a link into its admin", setup: demoCmd},
+		summary: "create a sample shop in the configured database and print links into its admin and through LINE linking (with TSUNAGU_SANDBOX=on)", setup: demoCmd},
 }
 
 func commandNames() []string {
@@ -321,14 +321,40 @@ func demoCmd(*flag.FlagSet) func(context.Context, *env) error {
 			return err
 		}
 		useServed(ctx, db, cfg)
-		if _, err := app.SeedDemo(ctx, db, time.Now().UTC()); err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
-		u, err := app.AdminURL(cfg, app.DemoShop, time.Now(), time.Hour)
+		now := time.Now().UTC()
+		shop, err := app.SeedDemo(ctx, db, cfg.SecretKey, now)
 		if err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
-		fmt.Fprintf(e.stdout, "demo shop %s is ready; open (valid 1 hour, with `tsunagu serve` running):\n%s\n", app.DemoShop, u)
+		admin, err := app.AdminURL(cfg, app.DemoShop, now, time.Hour)
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		if !app.SandboxBuilt {
+			// The production build has no sandbox to link through.
+			fmt.Fprintf(e.stdout, "demo shop %s is ready; open (valid 1 hour, with `tsunagu serve` running):\n%s\n", app.DemoShop, admin)
+			e.baseURLNote(cfg)
+			return nil
+		}
+		c, err := db.CustomerByShopifyID(ctx, shop.ID, app.DemoUnlinkedCustomer)
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		base := strings.TrimRight(cfg.BaseURL, "/")
+		link := base + "/link/start?t=" + url.QueryEscape(app.LinkToken(secretbox.NewSigner(cfg.SecretKey), shop.ID, c.ID, now))
+		fmt.Fprintf(e.stdout, `demo shop %s is ready. Serve it with its LINE and Shopify sandbox:
+
+  TSUNAGU_SANDBOX=on tsunagu serve
+
+then open the admin (valid 1 hour):
+%s
+
+link LINE as the shopper %s, who has not yet (valid 30 days; the sandbox plays LINE Login):
+%s
+
+and see what that LINE user's phone received:
+%s/sandbox/line/phone
+`, app.DemoShop, admin, c.Name("ja"), link, base)
 		e.baseURLNote(cfg)
 		return nil
 	}

@@ -171,7 +171,8 @@ func TestFailedConfigurationWritesNothing(t *testing.T) {
 	}
 }
 
-// The production build leaves out the embedded development Redis.
+// The production build leaves out the embedded development Redis and the
+// demo's LINE and Shopify sandbox.
 func TestProductionBuildHasNoMiniredis(t *testing.T) {
 	t.Parallel()
 	deps := func(tags ...string) string {
@@ -182,11 +183,15 @@ func TestProductionBuildHasNoMiniredis(t *testing.T) {
 		}
 		return string(out)
 	}
-	if dev := deps(); !strings.Contains(dev, "alicebob/miniredis") {
-		t.Fatal("the development build does not contain miniredis: `go run ./cmd/tsunagu serve` needs it")
+	if dev := deps(); !strings.Contains(dev, "alicebob/miniredis") || !strings.Contains(dev, "tsunagu/app/sandbox\n") {
+		t.Fatal("the development build lacks miniredis or the sandbox: `go run ./cmd/tsunagu serve` and the demo need them")
 	}
-	if prod := deps("-tags", "prod"); strings.Contains(prod, "miniredis") || strings.Contains(prod, "app/devredis") {
+	prod := deps("-tags", "prod")
+	if strings.Contains(prod, "miniredis") || strings.Contains(prod, "app/devredis") {
 		t.Fatal("go list -deps -tags prod ./cmd/tsunagu lists miniredis")
+	}
+	if strings.Contains(prod, "tsunagu/app/sandbox") {
+		t.Fatal("go list -deps -tags prod ./cmd/tsunagu lists the demo's sandbox")
 	}
 }
 
