@@ -333,19 +333,23 @@ func capMessagesSQL(col, who string, cr CapRule, self int64, sendingSince time.T
 // answer it with a hashed subplan that reads all of line_links or
 // customers once per batch, the plan that collapsed once
 // campaign_recipients had statistics (TestGateBatchPlanKeepsIndexes).
+// Each subquery appears once, so each runs at most once per recipient: the
+// customer's links are read in one lookup that answers blocked, unlinked
+// and not linked together (a CASE naming one subquery in three branches ran
+// it three times), and the cap is counted only for those who pass.
 func gateSQL(cr CapRule) (string, []any) {
 	const me = "r.customer_id"
-	const live = "(SELECT CASE WHEN l.blocked = ? THEN 2 ELSE 1 END FROM line_links l WHERE l.customer_id = " + me + " AND l.unlinked_at IS NULL LIMIT 1)"
+	link := `(SELECT CASE WHEN COUNT(*) = 0 THEN 'not_linked'
+    WHEN MAX(CASE WHEN l.unlinked_at IS NULL AND l.blocked = ? THEN 1 ELSE 0 END) = 1 THEN 'blocked'
+    WHEN MAX(CASE WHEN l.unlinked_at IS NULL THEN 1 ELSE 0 END) = 0 THEN 'unlinked' ELSE '' END
+  FROM line_links l WHERE l.customer_id = ` + me + `)`
 	capped, capArgs := capMessagesSQL("customer_id", me, cr, 0, time.Time{})
 	q := `CASE
   WHEN (SELECT c.redacted_at FROM customers c WHERE c.id = ` + me + `) IS NOT NULL THEN 'redacted'
-  WHEN ` + live + ` = 2 THEN 'blocked'
-  WHEN ` + live + ` IS NULL AND (SELECT 1 FROM line_links l WHERE l.customer_id = ` + me + ` LIMIT 1) IS NOT NULL THEN 'unlinked'
-  WHEN ` + live + ` IS NULL THEN 'not_linked'
-  WHEN ` + capped + `
-    + ` + campaignSentSince(me) + ` >= ? THEN 'frequency_cap'
-  ELSE '' END`
-	args := append([]any{true, true, true}, capArgs...)
+  ELSE COALESCE(NULLIF(` + link + `, ''), CASE
+    WHEN ` + capped + `
+      + ` + campaignSentSince(me) + ` >= ? THEN 'frequency_cap' ELSE '' END) END`
+	args := append([]any{true}, capArgs...)
 	return q, append(args, MsgSent, cr.DayStart.UTC(), cr.Limit)
 }
 
@@ -384,7 +388,12 @@ type GatedBatch struct {
 func (db *DB) GateBatch(ctx context.Context, campaignID int64, batch int, cr CapRule, now time.Time) (*GatedBatch, error) {
 	sel, args := gateSelect(campaignID, batch, cr)
 	out := &GatedBatch{}
-	err := db.Tx(ctx, func(tx *DB) error {
+	// On PostgreSQL one statement, atomic without a transaction around it.
+	run := db.Tx
+	if db.Dialect == migrations.Postgres {
+		run = func(ctx context.Context, fn func(tx *DB) error) error { return fn(db) }
+	}
+	err := run(ctx, func(tx *DB) error {
 		g := tx.WithContext(ctx)
 		var rows []CampaignRecipient
 		if tx.Dialect == migrations.Postgres {
@@ -431,10 +440,11 @@ func (db *DB) GateBatch(ctx context.Context, campaignID int64, batch int, cr Cap
 }
 
 // batchDone counts a finished batch on the campaign row in its own short
-// statement, after the recipients' transaction: every batch updates this
-// one row, and holding its lock through a 500-row transaction serialised
-// the workers. A crash in between leaves the count short, which only
-// delays the campaign's end to the sweep (Settle with force).
+// statement, after the recipients' update (SQLite; a batch the gate skipped
+// whole): every batch updates this one row, and holding its lock through a
+// 500-row transaction serialised the workers. A crash in between leaves the
+// count short, which only delays the campaign's end to the sweep (Settle
+// with force). On PostgreSQL FinishBatch counts in its own statement.
 func (db *DB) batchDone(ctx context.Context, campaignID int64) error {
 	if err := db.WithContext(ctx).Exec("UPDATE campaigns SET batches_done = batches_done + 1, updated_at = ? WHERE id = ?", time.Now().UTC(), campaignID).Error; err != nil {
 		return fmt.Errorf("counting a finished batch of campaign %d: %w", campaignID, err)
@@ -453,8 +463,8 @@ func (db *DB) FinishBatch(ctx context.Context, campaignID int64, batch int, ids 
 	if err != nil {
 		return fmt.Errorf("settling batch %d of campaign %d: %w", batch, campaignID, err)
 	}
-	if n == 0 {
-		return nil // settled before (a retry)
+	if n == 0 || db.Dialect == migrations.Postgres {
+		return nil // settled before (a retry), or counted by the same statement
 	}
 	return db.batchDone(ctx, campaignID)
 }
@@ -490,10 +500,16 @@ func (db *DB) settleRecipients(ctx context.Context, campaignID int64, batch int,
 	return res.RowsAffected, res.Error
 }
 
-// settleRecipientsSQL: $9 the ids, or every queued recipient of the batch
-// when $10.
-const settleRecipientsSQL = `UPDATE campaign_recipients SET status = $1, reason = $2, updated_at = $3, line_request_id = $4, sent_at = COALESCE($5, sent_at)
-WHERE campaign_id = $6 AND batch = $7 AND status = ANY ($8::text[]) AND ($10 OR id = ANY ($9::bigint[]))`
+// settleRecipientsSQL updates the recipients ($9 the ids, or every queued
+// recipient of the batch when $10) and counts the batch as finished on the
+// campaign row when it settled anyone: one statement, one commit. The
+// recipients' update runs to its end before the campaign row is locked (the
+// count is an InitPlan of the row's qualification, evaluated before the row
+// is locked), so the hot row is held only for the commit. It reports the
+// campaign rows updated: 0 when the batch was settled before.
+const settleRecipientsSQL = `WITH u AS (UPDATE campaign_recipients SET status = $1, reason = $2, updated_at = $3, line_request_id = $4, sent_at = COALESCE($5, sent_at)
+  WHERE campaign_id = $6 AND batch = $7 AND status = ANY ($8::text[]) AND ($10 OR id = ANY ($9::bigint[])) RETURNING 1)
+UPDATE campaigns SET batches_done = batches_done + 1, updated_at = $3 WHERE id = $6 AND (SELECT COUNT(*) FROM u) > 0`
 
 // HasOpenBatches reports whether any recipient still waits to be sent.
 func (db *DB) HasOpenBatches(ctx context.Context, campaignID int64) (bool, error) {
