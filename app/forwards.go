@@ -15,8 +15,8 @@ import (
 // adapters around core.Forwards.
 
 // NoWebhookAfter is how long a connected channel may go without a LINE
-// webhook before the admin shows the no-webhook mode.
-const NoWebhookAfter = 7 * 24 * time.Hour
+// webhook before the admin shows the no-webhook mode (core's rule).
+const NoWebhookAfter = core.NoWebhookAfter
 
 // webhookState says whether LINE's webhook reaches Tsunagu for the channel.
 type webhookState struct {
@@ -30,13 +30,7 @@ func (a *App) webhookStateOf(ch *store.LineChannel) webhookState {
 	if ch == nil || len(ch.MessagingTokenEnc) == 0 {
 		return webhookState{}
 	}
-	st := webhookState{LastAt: ch.LastWebhookAt}
-	since := ch.CreatedAt
-	if ch.LastWebhookAt != nil {
-		since = *ch.LastWebhookAt
-	}
-	st.NoWebhook = a.Now().Sub(since) > NoWebhookAfter
-	return st
+	return webhookState{LastAt: ch.LastWebhookAt, NoWebhook: core.NoWebhook(ch, a.Now())}
 }
 
 type forwardsJSON struct {

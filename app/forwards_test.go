@@ -9,9 +9,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
 
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/app/testenv"
+	"github.com/tsunagu/tsunagu/jobs"
 )
 
 // forwardSink is a merchant's other LINE tool: it records what it gets and
@@ -120,5 +124,77 @@ func TestLineWebhookForwardedUnchangedAndRetried(t *testing.T) {
 	ch, err := db.LineChannel(context.Background(), e.s.ID)
 	if err != nil || ch.LastWebhookAt == nil {
 		t.Fatalf("webhook arrival not recorded: %+v %v", ch, err)
+	}
+}
+
+// A forward survives a Redis outage at hand-off: the request is in the
+// outbox (one row per destination) when LINE is answered, and after Redis
+// is back the relay enqueues it; each destination then gets the body and
+// X-Line-Signature byte for byte, exactly once, however often the relay
+// runs afterwards, and the outbox is empty.
+func TestLineWebhookForwardSurvivesRedisDown(t *testing.T) {
+	t.Parallel()
+	db := testenv.Postgres(t)
+	rs := testenv.StartRedisServer(t)
+	e := newLinkEnv(t, db, asynq.RedisClientOpt{Addr: rs.Addr, DialTimeout: 200 * time.Millisecond}, "")
+	ctx := context.Background()
+	sinks := []*forwardSink{newForwardSink(t, 0), newForwardSink(t, 0)}
+	for _, s := range sinks {
+		if rec := adminDo(t, e.a, testShop, http.MethodPost, "/api/settings/forwards", map[string]string{"url": s.srv.URL + "/hook"}); rec.Code != http.StatusCreated {
+			t.Fatalf("adding %s: %d %s", s.srv.URL, rec.Code, rec.Body)
+		}
+	}
+	rs.Stop()
+	body := append(lineEvent(t, "message_text_user.json", friendUser, "01HZZFWDDOWN00000000000001", "", testNow, "在庫ありますか"), '\n')
+	sig := lineSign(testMsgSecret, body)
+	req := httptest.NewRequest(http.MethodPost, "/webhooks/line/"+testWebhookKey, bytes.NewReader(body))
+	req.Header.Set("X-Line-Signature", sig)
+	if rec := waitAnswer(t, e.a, req, 10*time.Second); rec.Code != http.StatusOK {
+		t.Fatalf("webhook with Redis down: %d %s", rec.Code, rec.Body)
+	}
+	if n := countRows(t, db, &store.QueuedForward{}, ""); n != 2 {
+		t.Fatalf("%d forwards in the outbox, want 2", n)
+	}
+	relay := e.a.Relay()
+	relay.Now = func() time.Time { return time.Now().Add(time.Minute) } // past the hand-off's grace
+	if _, err := relay.Sweep(ctx); err == nil {
+		t.Fatal("the relay enqueued with Redis down")
+	}
+	if n := countRows(t, db, &store.QueuedForward{}, ""); n != 2 {
+		t.Fatalf("%d forwards in the outbox after a failed relay round, want 2", n)
+	}
+
+	rs.Start()
+	// Two relay rounds offer the same rows (the second as if another
+	// process's relay): one task per row.
+	for range 2 {
+		if _, err := relay.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.G.Exec("UPDATE forward_outbox SET next_at = ?", time.Now().UTC()).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	insp := asynq.NewInspector(e.a.Redis)
+	defer insp.Close()
+	if q, err := insp.GetQueueInfo(jobs.QueueForwards); err != nil || q.Size != 2 {
+		t.Fatalf("forwards queue %+v %v, want 2 tasks", q, err)
+	}
+	startWorkers(t, e.a)
+	eventually(t, "the outbox to empty and the queue to drain", func() bool {
+		q, err := insp.GetQueueInfo(jobs.QueueForwards)
+		return countRows(t, db, &store.QueuedForward{}, "") == 0 && err == nil && q.Size == 0
+	})
+	if n, err := relay.Sweep(ctx); err != nil || n != 0 {
+		t.Fatalf("relay after delivery: %d %v", n, err)
+	}
+	for i, s := range sinks {
+		got := s.received()
+		if len(got) != 1 {
+			t.Fatalf("destination %d received %d requests, want 1", i, len(got))
+		}
+		if !bytes.Equal(got[0].body, body) || got[0].signature != sig {
+			t.Fatalf("destination %d got body %q sig %q", i, got[0].body, got[0].signature)
+		}
 	}
 }

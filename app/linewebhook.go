@@ -72,8 +72,11 @@ func (a *App) lineWebhook(c echo.Context) error {
 		}
 	}
 	// The merchant's other tools get the request as LINE sent it (body and
-	// signature unchanged), handed off without waiting; a request that
-	// failed here is not forwarded, LINE sends it again.
-	a.Forwarder.Forward(shopID, body, req.Header.Get("X-Line-Signature"))
+	// signature unchanged): stored for each destination before the answer
+	// (the outbox), delivered off the request path. A request that failed
+	// here is not forwarded, LINE sends it again.
+	if err := a.Forwarder.Forward(ctx, shopID, body, req.Header.Get("X-Line-Signature")); err != nil {
+		return err
+	}
 	return c.JSON(http.StatusOK, map[string]any{"ok": true, "stored": strconv.Itoa(stored), "duplicates": strconv.Itoa(dup)})
 }

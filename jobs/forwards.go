@@ -3,13 +3,16 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
 )
 
@@ -26,19 +29,27 @@ const QueueForwards = "forwards"
 // forwardRetries spans about an hour of backoff (2 s doubling to 10 min).
 const forwardRetries = 12
 
+// forwardPayload names an outbox row (QueueID). Tasks queued before the
+// outbox existed carry the request itself (ForwardID, Body, Signature).
 type forwardPayload struct {
-	ForwardID int64  `json:"forward_id"`
-	Body      []byte `json:"body"`
-	Signature string `json:"signature"`
+	QueueID   int64  `json:"queue_id,omitempty"`
+	ForwardID int64  `json:"forward_id,omitempty"`
+	Body      []byte `json:"body,omitempty"`
+	Signature string `json:"signature,omitempty"`
 }
 
-// EnqueueForward asks a worker to deliver body with its signature to destination id.
-func (q *Queue) EnqueueForward(ctx context.Context, id int64, body []byte, signature string) error {
-	b, _ := json.Marshal(forwardPayload{ForwardID: id, Body: body, Signature: signature})
-	_, err := q.client.EnqueueContext(ctx, asynq.NewTask(TypeForwardWebhook, b),
+// ForwardTaskID is the task id of an outbox row: the hand-off and the relay
+// offering the same row make one task.
+func ForwardTaskID(queueID int64) string { return "fwd:" + strconv.FormatInt(queueID, 10) }
+
+// EnqueueQueuedForward asks a worker to deliver outbox row id; a task
+// already there for it is not an error.
+func (q *Queue) EnqueueQueuedForward(ctx context.Context, id int64) error {
+	b, _ := json.Marshal(forwardPayload{QueueID: id})
+	_, err := q.client.EnqueueContext(ctx, asynq.NewTask(TypeForwardWebhook, b), asynq.TaskID(ForwardTaskID(id)),
 		asynq.Queue(QueueForwards), asynq.MaxRetry(forwardRetries), asynq.Timeout(30*time.Second), asynq.Retention(0))
-	if err != nil {
-		return fmt.Errorf("enqueueing forward to destination %d: %w", id, err)
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueueing queued forward %d: %w", id, err)
 	}
 	return nil
 }
@@ -52,15 +63,19 @@ func (w *Worker) registerForwards(mux *asynq.ServeMux) {
 		if w.Forwards == nil {
 			return fmt.Errorf("forwarding not configured: %w", asynq.SkipRetry)
 		}
+		if p.QueueID != 0 {
+			return w.Forwards.DeliverQueued(ctx, p.QueueID, isLastAttempt(ctx))
+		}
 		return w.Forwards.Deliver(ctx, p.ForwardID, p.Body, p.Signature)
 	})
 }
 
-// Forwarder does what follows a verified LINE webhook request off the
-// request path: it records that the channel's webhook reaches Tsunagu (the
-// admin's no-webhook indication) and queues one forward per destination;
-// the webhook is acknowledged without waiting for either. A full buffer or a Redis outage drops the
-// forward (logged); LINE's own delivery to Tsunagu is not affected.
+// Forwarder records a verified LINE webhook request for forwarding and
+// hands it to the queue. Forward writes one outbox row per destination
+// (forward_outbox) before the webhook is answered; a background goroutine
+// enqueues them and records that the channel's webhook reaches Tsunagu
+// (the admin's no-webhook indication). When Redis is down or the buffer is
+// full the rows wait for the relay, so no forward is lost.
 type Forwarder struct {
 	db    *store.DB
 	queue *Queue
@@ -86,9 +101,8 @@ type cachedDests struct {
 }
 
 type forwardJob struct {
-	shopID    int64
-	body      []byte
-	signature string
+	shopID int64
+	rows   []int64 // outbox rows to enqueue
 }
 
 // NewForwarder starts workers goroutines enqueueing forwards.
@@ -117,22 +131,36 @@ func (f *Forwarder) loop() {
 				f.log.Warn("LINE webhook arrival not recorded", "shop_id", j.shopID, "err", err)
 			}
 		}
-		if err := f.Enqueue(ctx, j.shopID, j.body, j.signature); err != nil {
-			f.log.Warn("LINE webhook not forwarded", "shop_id", j.shopID, "err", err)
+		for _, id := range j.rows {
+			if err := f.queue.EnqueueQueuedForward(ctx, id); err != nil {
+				f.log.Debug("forward left for the relay", "shop_id", j.shopID, "queue_id", id, "err", err)
+				break
+			}
 		}
 		cancel()
 	}
 }
 
-// Enqueue enqueues one delivery per destination of the shop.
-func (f *Forwarder) Enqueue(ctx context.Context, shopID int64, body []byte, signature string) error {
+// Forward stores the request for each of the shop's destinations (one
+// outbox row each, before the webhook is answered: an error means it was
+// not stored) and offers the rows to the queue without waiting.
+func (f *Forwarder) Forward(ctx context.Context, shopID int64, body []byte, signature string) error {
 	ids, err := f.destinations(ctx, shopID)
 	if err != nil {
 		return err
 	}
-	for _, id := range ids {
-		if err := f.queue.EnqueueForward(ctx, id, body, signature); err != nil {
+	var rows []int64
+	if len(ids) > 0 {
+		now := time.Now()
+		if rows, err = f.db.QueueForwards(ctx, shopID, ids, body, signature, now, now.Add(core.ForwardGrace)); err != nil {
 			return err
+		}
+	}
+	select {
+	case f.ch <- forwardJob{shopID: shopID, rows: rows}:
+	default:
+		if len(rows) > 0 {
+			f.log.Debug("forward hand-off buffer full; left for the relay", "shop_id", shopID)
 		}
 	}
 	return nil
@@ -158,15 +186,6 @@ func (f *Forwarder) destinations(ctx context.Context, shopID int64) ([]int64, er
 	f.dests[shopID] = cachedDests{ids: ids, at: now}
 	f.mu.Unlock()
 	return ids, nil
-}
-
-// Forward offers a request without blocking.
-func (f *Forwarder) Forward(shopID int64, body []byte, signature string) {
-	select {
-	case f.ch <- forwardJob{shopID: shopID, body: body, signature: signature}:
-	default:
-		f.log.Warn("LINE webhook not forwarded: buffer full", "shop_id", shopID)
-	}
 }
 
 // Close stops accepting requests and waits for the ones in hand.

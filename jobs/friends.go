@@ -97,6 +97,11 @@ func (w *Worker) planFriend(ctx context.Context, db *store.DB, shop *store.Shop,
 	if err != nil {
 		return nil, err
 	}
+	if reason == ReasonBlocked {
+		if reason, err = w.blockedAtPlan(ctx, db, shop); err != nil {
+			return nil, err
+		}
+	}
 	if reason != "" {
 		m.Status, m.Reason = store.MsgSkipped, reason
 	}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
 )
 
@@ -91,6 +92,20 @@ func (r *Relay) Sweep(ctx context.Context) (int, error) {
 		if err := r.Queue.EnqueueEvent(ctx, id); err != nil {
 			// Not offered after all: let the next round take them at once.
 			_ = r.DB.ReleaseEvents(context.WithoutCancel(ctx), ids[i:])
+			return n, err
+		}
+		n++
+	}
+	// Forwards whose hand-off did not happen (Redis down, a full buffer, a
+	// crash) or whose task was lost; a row whose task is still retrying is
+	// held (core.ForwardHold), and the task id makes a second offer harmless.
+	fwd, err := r.DB.ClaimDueForwards(ctx, now, core.ForwardHold, batch)
+	if err != nil {
+		return n, err
+	}
+	for i, id := range fwd {
+		if err := r.Queue.EnqueueQueuedForward(ctx, id); err != nil {
+			_ = r.DB.ReleaseForwards(context.WithoutCancel(ctx), fwd[i:], now)
 			return n, err
 		}
 		n++

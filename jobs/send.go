@@ -44,6 +44,11 @@ func (w *Worker) plan(ctx context.Context, db *store.DB, shop *store.Shop, cust 
 	if err != nil {
 		return nil, err
 	}
+	if reason == ReasonBlocked {
+		if reason, err = w.blockedAtPlan(ctx, db, shop); err != nil {
+			return nil, err
+		}
+	}
 	if reason != "" {
 		m.Status, m.Reason = store.MsgSkipped, reason
 	}
@@ -150,6 +155,13 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 			to = link.LineUserID
 		}
 	}
+	if reason == ReasonBlocked && to != "" {
+		// Without LINE's webhook an unblock is never announced: LINE's
+		// profile answer tells (no-webhook mode only).
+		if reason, err = w.recheckBlocked(ctx, shop, to); err != nil {
+			return err
+		}
+	}
 	if reason == "" {
 		reason, err = w.stillTrue(ctx, shop, m)
 		if err != nil {
@@ -218,6 +230,18 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 			return err
 		}
 	}
+	if w.Friends != nil {
+		// No-webhook mode: blocks are learnt from LINE's profile answer,
+		// since a push to a blocked user is answered 200 all the same.
+		reachable, err := w.Friends.CheckReachable(ctx, ch, token, to, false)
+		if err != nil {
+			return err
+		}
+		if !reachable {
+			_, err := w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgQueued, store.MsgSending}, store.MsgSkipped, map[string]any{"reason": core.ReasonBlockedLearnt})
+			return err
+		}
+	}
 	// While LINE keeps failing on this channel, hold the message without
 	// spending an attempt; a probe now and then finds out when it is back.
 	chKey := "channel:" + strconv.FormatInt(ch.ID, 10)
@@ -281,6 +305,52 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 	_, err = w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgSending}, store.MsgSent,
 		map[string]any{"sent_at": w.now(), "line_request_id": reqID, "reason": ""})
 	return err
+}
+
+// blockedAtPlan is the reason to skip a message planned for a blocked
+// recipient: ReasonBlocked, except in no-webhook mode, where an unblock is
+// never announced, so the message is planned and the send decides on
+// LINE's profile answer (recheckBlocked).
+func (w *Worker) blockedAtPlan(ctx context.Context, db *store.DB, shop *store.Shop) (string, error) {
+	if w.Friends == nil {
+		return ReasonBlocked, nil
+	}
+	ch, err := db.LineChannel(ctx, shop.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return ReasonBlocked, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if core.NoWebhook(ch, w.now()) {
+		return "", nil
+	}
+	return ReasonBlocked, nil
+}
+
+// recheckBlocked asks, in no-webhook mode, whether a recipient recorded as
+// blocked has a LINE profile again (unblocked): then the block is cleared
+// and the message may go (""); otherwise the reason stays ReasonBlocked.
+func (w *Worker) recheckBlocked(ctx context.Context, shop *store.Shop, to string) (string, error) {
+	if w.Friends == nil {
+		return ReasonBlocked, nil
+	}
+	ch, err := w.DB.LineChannel(ctx, shop.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return ReasonBlocked, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	token, err := w.Box.Open(ch.MessagingTokenEnc)
+	if err != nil || token == "" {
+		return ReasonBlocked, nil
+	}
+	reachable, err := w.Friends.CheckReachable(ctx, ch, token, to, true)
+	if err != nil || !reachable {
+		return ReasonBlocked, err
+	}
+	return "", nil
 }
 
 // stillTrue re-checks the facts a message depends on; it returns a reason

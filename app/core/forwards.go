@@ -32,6 +32,14 @@ const (
 	// ForwardUserAgent is the User-Agent LINE's platform sends, so tools
 	// that check it accept the forwarded request.
 	ForwardUserAgent = "LineBotWebhook/2.0"
+	// ForwardGrace is how long a fresh outbox row is left to the in-process
+	// hand-off before the relay offers it.
+	ForwardGrace = 5 * time.Second
+	// ForwardHold keeps the relay away from a row whose delivery failed
+	// while its task waits for the next retry (the retry delay is at most
+	// 10 min plus half of it as jitter): the relay only steps in when the
+	// task itself was lost.
+	ForwardHold = 20 * time.Minute
 )
 
 // CheckForwardURL validates a forwarding destination when it is saved: an
@@ -173,6 +181,32 @@ func (s *Forwards) Deliver(ctx context.Context, id int64, body []byte, signature
 		return fmt.Errorf("forwarding to destination %d: %w", w.ID, derr)
 	}
 	return nil
+}
+
+// DeliverQueued delivers one outbox row (a request for one destination):
+// delivered or, on the last attempt, given up, the row is deleted, so a
+// request reaches a destination once however often the row is offered; a
+// row already gone was delivered. After a failure with attempts left the
+// row is held away from the relay while the task is retried.
+func (s *Forwards) DeliverQueued(ctx context.Context, id int64, last bool) error {
+	q, err := s.DB.QueuedForwardByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	derr := s.Deliver(ctx, q.ForwardID, q.Body, q.Signature)
+	if derr == nil || last {
+		if err := s.DB.DropQueuedForward(context.WithoutCancel(ctx), id); err != nil {
+			return err
+		}
+		return derr
+	}
+	if err := s.DB.HoldQueuedForward(context.WithoutCancel(ctx), id, s.now().Add(ForwardHold)); err != nil {
+		return errors.Join(derr, err)
+	}
+	return derr
 }
 
 func (s *Forwards) post(ctx context.Context, target string, body []byte, signature string) (int, error) {

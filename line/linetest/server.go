@@ -136,6 +136,8 @@ type Server struct {
 	limiter     *rate.Limiter
 	bot         BotInfo
 	profiles    map[string]Profile
+	blocked     map[string]bool            // users who blocked the account (Block)
+	undelivered []Push                     // pushes LINE took but did not deliver (blocked users)
 	richMenus   map[string]bool            // created rich menu ids
 	images      map[string][]byte          // rich menu id -> uploaded image
 	userMenus   map[string]string          // user id -> linked rich menu id
@@ -158,6 +160,7 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 		usage:     make(map[string]int64),
 		replyToks: make(map[string]time.Time),
 		profiles:  make(map[string]Profile),
+		blocked:   make(map[string]bool),
 		richMenus: make(map[string]bool),
 		images:    make(map[string][]byte),
 		userMenus: make(map[string]string),
@@ -363,7 +366,35 @@ func (s *Server) SetProfile(p Profile) {
 	s.profiles[p.UserID] = p
 }
 
+// Block makes userID a user who blocked the account (or deleted LINE), as
+// LINE then behaves (LINE Developers FAQ, "If you send a message specifying a
+// user who has blocked the LINE Official Account ... status code 200 will be
+// returned", and such messages are not counted): a push to them is answered
+// 200 but not delivered (Undelivered, not Pushes) nor counted against the
+// monthly quota, and their profile answers 404 (GET /v2/bot/profile is only
+// for friends). Unblock undoes it.
+func (s *Server) Block(userID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.blocked[userID] = true
+}
+
+// Unblock makes userID a friend again (a follow with isUnblocked on LINE).
+func (s *Server) Unblock(userID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.blocked, userID)
+}
+
 // --- inspection ----------------------------------------------------------
+
+// Undelivered returns the pushes LINE answered 200 to but did not deliver
+// (their recipient had blocked the account).
+func (s *Server) Undelivered() []Push {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Push(nil), s.undelivered...)
+}
 
 // Pushes returns the accepted pushes in order.
 func (s *Server) Pushes() []Push {
@@ -614,11 +645,19 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request, c *botCall) 
 		Messages []json.RawMessage `json:"messages"`
 	}
 	_ = json.Unmarshal(c.body, &req) // validated above
-	if !s.spend(w, c, 1) {
+	s.mu.Lock()
+	blocked := s.blocked[req.To]
+	s.mu.Unlock()
+	if !blocked && !s.spend(w, c, 1) {
 		return
 	}
 	if prev, ok := s.accept(c, key, func() {
-		s.pushes = append(s.pushes, Push{To: req.To, Messages: req.Messages, RetryKey: key, Token: c.token, At: s.now()})
+		p := Push{To: req.To, Messages: req.Messages, RetryKey: key, Token: c.token, At: s.now()}
+		if blocked {
+			s.undelivered = append(s.undelivered, p)
+		} else {
+			s.pushes = append(s.pushes, p)
+		}
 	}); !ok {
 		w.Header().Set("X-Line-Accepted-Request-Id", prev)
 		writeJSON(w, http.StatusConflict, errorResponse{Message: "The retry key is already accepted"})
@@ -694,7 +733,15 @@ func (s *Server) handleMulticast(w http.ResponseWriter, r *http.Request, c *botC
 		Messages []json.RawMessage `json:"messages"`
 	}
 	_ = json.Unmarshal(c.body, &req)
-	if !s.spend(w, c, int64(len(req.To))) {
+	reach := int64(0) // blocked recipients are not counted
+	s.mu.Lock()
+	for _, to := range req.To {
+		if !s.blocked[to] {
+			reach++
+		}
+	}
+	s.mu.Unlock()
+	if !s.spend(w, c, reach) {
 		return
 	}
 	if prev, ok := s.accept(c, key, func() {
@@ -727,6 +774,9 @@ func (s *Server) handleProfile(w http.ResponseWriter, r *http.Request, c *botCal
 	}
 	s.mu.Lock()
 	p, ok := s.profiles[id]
+	if s.blocked[id] {
+		ok = false
+	}
 	s.mu.Unlock()
 	if !ok {
 		writeError(w, http.StatusNotFound, "Not found", nil)

@@ -345,3 +345,40 @@ func TestMonthlyLimit(t *testing.T) {
 		t.Errorf("consumption %v", c)
 	}
 }
+
+// A user who blocked the account: a push is answered 200 as LINE does
+// (LINE Developers FAQ) but neither delivered nor counted, and the profile
+// answers 404; after Unblock both are as for any friend.
+func TestBlockedUser(t *testing.T) {
+	t.Parallel()
+	s := linetest.NewServer(t, linetest.WithTokens(tok))
+	s.SetProfile(linetest.Profile{UserID: user, DisplayName: "Taro"})
+	s.SetMonthlyLimit(tok, 10)
+	profile := func() int {
+		req, _ := http.NewRequest(http.MethodGet, s.URL+"/v2/bot/profile/"+user, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := s.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	s.Block(user)
+	if a := send(t, s, "/v2/bot/message/push", tok, uuid.NewString(), push(`{"type":"text","text":"hi"}`)); a.status != 200 {
+		t.Fatalf("push to a blocked user: %d %v", a.status, a.body)
+	}
+	if len(s.Pushes()) != 0 || len(s.Undelivered()) != 1 || s.Usage(tok) != 0 {
+		t.Fatalf("blocked: %d delivered, %d undelivered, usage %d", len(s.Pushes()), len(s.Undelivered()), s.Usage(tok))
+	}
+	if st := profile(); st != http.StatusNotFound {
+		t.Fatalf("profile of a blocked user: %d", st)
+	}
+	s.Unblock(user)
+	if a := send(t, s, "/v2/bot/message/push", tok, uuid.NewString(), push(`{"type":"text","text":"hi"}`)); a.status != 200 || len(s.Pushes()) != 1 || s.Usage(tok) != 1 {
+		t.Fatalf("after unblock: %d, %d delivered, usage %d", a.status, len(s.Pushes()), s.Usage(tok))
+	}
+	if st := profile(); st != http.StatusOK {
+		t.Fatalf("profile after unblock: %d", st)
+	}
+}
