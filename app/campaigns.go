@@ -145,7 +145,13 @@ func (a *App) deleteSegment(c echo.Context) error {
 
 // previewSegment answers the live count and a sample of 20 while editing.
 func (a *App) previewSegment(c echo.Context) error {
-	var in segmentRef
+	var in struct {
+		segmentRef
+		// Funnel asks for the reachability funnel too (admins): the
+		// builder's one call per edit, which evaluates the segment once
+		// for the count and the funnel.
+		Funnel bool `json:"funnel"`
+	}
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
@@ -155,19 +161,28 @@ func (a *App) previewSegment(c echo.Context) error {
 	if err != nil {
 		return storeError(err)
 	}
-	if err := core.CheckSegmentRun(callerRole(c), n); err != nil {
+	role := callerRole(c)
+	if err := core.CheckSegmentRun(role, n); err != nil {
 		return err
 	}
 	now := a.Now()
-	count, err := a.DB.CountSegment(ctx, shop, n, now)
+	out := map[string]any{}
+	var count int64
+	if in.Funnel && core.RoleAllows(role, core.RoleAdmin) {
+		f, err := core.SegmentFunnel(ctx, a.DB, shop, n, now)
+		if err != nil {
+			return storeError(err)
+		}
+		count, out["funnel"] = f.InSegment(), f
+	} else if count, err = a.DB.CountSegment(ctx, shop, n, now); err != nil {
+		return storeError(err)
+	}
+	sample, err := a.DB.SampleSegment(ctx, shop, n, now, count, 20)
 	if err != nil {
 		return storeError(err)
 	}
-	sample, err := a.DB.SampleSegment(ctx, shop, n, now, 20)
-	if err != nil {
-		return storeError(err)
-	}
-	return c.JSON(http.StatusOK, map[string]any{"count": count, "sample": sample})
+	out["count"], out["sample"] = count, sample
+	return c.JSON(http.StatusOK, out)
 }
 
 type campaignIn struct {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/app/store/segment"
 	"github.com/tsunagu/tsunagu/app/testenv"
 )
 
@@ -40,6 +42,32 @@ func TestSegmentFunnelAPI(t *testing.T) {
 			if s.Count != want[s.Key] {
 				t.Errorf("step %s = %d, want %d", s.Key, s.Count, want[s.Key])
 			}
+		}
+		// The builder's one call per edit: count, sample and funnel from one evaluation.
+		rec = adminCall(t, a, http.MethodPost, "/api/segments/preview", map[string]any{"funnel": true, "definition": json.RawMessage(`{"and":[]}`)})
+		if rec.Code != http.StatusOK {
+			t.Fatalf("preview with funnel: %d %s", rec.Code, rec.Body)
+		}
+		p := decode[struct {
+			Count  int64                 `json:"count"`
+			Sample []store.SegmentMember `json:"sample"`
+			Funnel *core.Funnel          `json:"funnel"`
+		}](t, rec)
+		if p.Count != 41 || p.Funnel == nil || p.Funnel.InSegment() != 41 || len(p.Funnel.Steps) != len(f.Steps) || p.Funnel.Steps[3].Count != want[core.StepNotBlock] {
+			t.Errorf("preview with funnel: count %d, funnel %+v", p.Count, p.Funnel)
+		}
+		// A sample is the same whether the segment is read whole (small or
+		// unknown size) or walked newest first (a large known size).
+		n := segment.Node{And: []segment.Node{}}
+		whole, err := a.DB.SampleSegment(ctx, shop, n, testNow, -1, 20)
+		mustDo(t, err)
+		walked, err := a.DB.SampleSegment(ctx, shop, n, testNow, 1<<40, 20)
+		mustDo(t, err)
+		if len(whole) != 20 || len(p.Sample) != 20 || !slices.Equal(whole, walked) || !slices.Equal(whole, p.Sample) || whole[0].ID < whole[19].ID {
+			t.Errorf("samples differ or are not newest first:\n%v\n%v\n%v", whole, walked, p.Sample)
+		}
+		if none, err := a.DB.SampleSegment(ctx, shop, n, testNow, 0, 20); err != nil || len(none) != 0 {
+			t.Errorf("an empty segment's sample: %v, %v", none, err)
 		}
 		// With quiet hours around noon JST: nobody now, the rest later.
 		st := shop.Settings

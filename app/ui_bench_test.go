@@ -2,12 +2,14 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,7 +75,7 @@ SELECT c.id, l.shop_id, l.customer_id, 'A', l.customer_id % 600, CASE WHEN l.cus
 	srv := httptest.NewServer(a.Handler())
 	defer srv.Close()
 	cookie := &http.Cookie{Name: adminCookie, Value: a.Signer.Sign(adminPurpose, []byte(shop.Domain+"|staff-1"), time.Now().Add(time.Hour))}
-	call := func(method, path, body string) time.Duration {
+	call := func(method, path, body string) (time.Duration, []byte) {
 		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
 		req.AddCookie(cookie)
 		if body != "" {
@@ -84,15 +86,18 @@ SELECT c.id, l.shop_id, l.customer_id, 'A', l.customer_id % 600, CASE WHEN l.cus
 		if err != nil {
 			b.Fatal(err)
 		}
-		_, _ = io.Copy(io.Discard, res.Body)
+		out, _ := io.ReadAll(res.Body)
 		res.Body.Close()
 		d := time.Since(start)
 		if res.StatusCode != http.StatusOK {
-			b.Fatalf("%s %s: %d", method, path, res.StatusCode)
+			b.Errorf("%s %s %s: %d %s", method, path, body, res.StatusCode, out)
 		}
-		return d
+		return d, out
 	}
-	const runs = 40
+	runs := 20
+	if n, _ := strconv.Atoi(os.Getenv("TSUNAGU_BENCH_RUNS")); n > 0 {
+		runs = n
+	}
 	measure := func(f func() time.Duration) (p50, p95 time.Duration) {
 		f() // warm
 		ds := make([]time.Duration, runs)
@@ -107,29 +112,54 @@ SELECT c.id, l.shop_id, l.customer_id, 'A', l.customer_id % 600, CASE WHEN l.cus
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, floorCount := measure(func() time.Duration {
-		start := time.Now()
-		var n int64
-		if err := sqlDB.QueryRowContext(ctx, `SELECT count(*) FROM customers WHERE shop_id = $1`, shop.ID).Scan(&n); err != nil {
-			b.Fatal(err)
-		}
-		return time.Since(start)
-	})
-	b.Logf("floor: SELECT count(*) of the shop's 1M customers: p95 %s", ms(floorCount))
-	for _, c := range []struct{ name, def string }{
-		{"purchases >= 5", `{"field":"orders_count","op":">=","value":5}`},
-		{"built-in VIP", `{"builtin":"vip"}`},
-		{"tag vip AND region Tokyo", `{"and":[{"field":"tag","value":"vip"},{"field":"region","value":"Tokyo"}]}`},
-		{"days since last order <= 60 AND linked friend, not blocked", `{"and":[{"field":"days_since_last_order","op":"<=","value":60},{"field":"friend","value":true},{"not":{"field":"blocked","value":true}}]}`},
-		{"bought vendor 'Vendor 9' AND linked", `{"and":[{"field":"vendor","value":"Vendor 9"},{"field":"linked","value":true}]}`},
+	// Each case beside its floor: the bare SQL count of the same set
+	// (hand-written, on the same indexes), which must give the same number.
+	for _, c := range []struct{ name, def, floor string }{
+		{"purchases >= 5", `{"field":"orders_count","op":">=","value":5}`,
+			`SELECT count(*) FROM customers WHERE shop_id = $1 AND orders_count >= 5`},
+		{"built-in VIP", `{"builtin":"vip"}`,
+			`SELECT count(*) FROM customers WHERE shop_id = $1 AND (orders_count >= 5 OR total_spent >= 50000) AND last_order_at >= now() - interval '180 days'`},
+		{"tag vip AND region Tokyo", `{"and":[{"field":"tag","value":"vip"},{"field":"region","value":"Tokyo"}]}`,
+			`SELECT count(*) FROM customers WHERE shop_id = $1 AND region = 'Tokyo' AND (',' || tags || ',') LIKE '%,vip,%'`},
+		{"days since last order <= 60 AND linked friend, not blocked", `{"and":[{"field":"days_since_last_order","op":"<=","value":60},{"field":"friend","value":true},{"not":{"field":"blocked","value":true}}]}`,
+			`SELECT count(*) FROM customers c JOIN line_links l ON l.customer_id = c.id AND l.unlinked_at IS NULL WHERE c.shop_id = $1 AND c.last_order_at >= now() - interval '60 days' AND l.friend AND NOT l.blocked`},
+		{"bought vendor 'Vendor 9' AND linked", `{"and":[{"field":"vendor","value":"Vendor 9"},{"field":"linked","value":true}]}`,
+			`SELECT count(DISTINCT o.customer_id) FROM order_items oi JOIN orders o ON o.id = oi.order_id JOIN line_links l ON l.customer_id = o.customer_id AND l.unlinked_at IS NULL WHERE l.shop_id = $1 AND oi.vendor = 'Vendor 9' AND o.cancelled_at IS NULL`},
 	} {
-		p50, p95 := measure(func() time.Duration { return call("POST", "/api/segments/preview", `{"definition":`+c.def+`}`) })
-		b.Logf("live count | %s | p50 %s | p95 %s | %.1f× floor", c.name, ms(p50), ms(p95), float64(p95)/float64(floorCount))
+		var want int64
+		floor50, floor95 := measure(func() time.Duration {
+			start := time.Now()
+			if err := sqlDB.QueryRowContext(ctx, c.floor, shop.ID).Scan(&want); err != nil {
+				b.Fatal(err)
+			}
+			return time.Since(start)
+		})
+		body := `{"definition":` + c.def + `}`
+		var got struct {
+			Count int64 `json:"count"`
+		}
+		p50, p95 := measure(func() time.Duration {
+			d, res := call("POST", "/api/segments/preview", body)
+			if err := json.Unmarshal(res, &got); err != nil {
+				b.Fatal(err)
+			}
+			return d
+		})
+		if got.Count != want {
+			b.Fatalf("%s: the API counts %d, the floor %d", c.name, got.Count, want)
+		}
+		// What the builder waits for on an edit: one call for the count, the sample and the funnel.
+		w50, w95 := measure(func() time.Duration {
+			d, _ := call("POST", "/api/segments/preview", `{"funnel":true,"definition":`+c.def+`}`)
+			return d
+		})
+		b.Logf("live count | %s | %d | floor p50 %s p95 %s | preview p50 %s p95 %s (%.1f× floor) | builder (with funnel) p50 %s p95 %s (%.1f× floor)",
+			c.name, want, ms(floor50), ms(floor95), ms(p50), ms(p95), float64(p95)/float64(floor95), ms(w50), ms(w95), float64(w95)/float64(floor95))
 	}
-	_, floorPage := measure(func() time.Duration { return call("GET", "/livez", "") })
+	_, floorPage := measure(func() time.Duration { d, _ := call("GET", "/livez", ""); return d })
 	b.Logf("floor: GET /livez: p95 %s", ms(floorPage))
 	for _, p := range []string{"/admin/campaigns", "/admin/campaigns/new", fmt.Sprintf("/admin/campaigns/%d", camp)} {
-		p50, p95 := measure(func() time.Duration { return call("GET", p+"?lang=ja", "") })
+		p50, p95 := measure(func() time.Duration { d, _ := call("GET", p+"?lang=ja", ""); return d })
 		b.Logf("page | GET %s | p50 %s | p95 %s | %.1f× floor", p, ms(p50), ms(p95), float64(p95)/float64(floorPage))
 	}
 }

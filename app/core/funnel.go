@@ -46,6 +46,14 @@ type Funnel struct {
 	DailyCap       int   `json:"daily_cap"`
 }
 
+// InSegment is the segment's size (the first step).
+func (f *Funnel) InSegment() int64 {
+	if len(f.Steps) == 0 {
+		return 0
+	}
+	return f.Steps[0].Count
+}
+
 // SegmentFunnel computes shop's reachability funnel for segment n at now,
 // with the same rules the senders apply: a live link, friend of the
 // account, not blocked, under the daily cap for marketing messages in the

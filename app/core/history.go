@@ -30,7 +30,7 @@ type History struct {
 	Results BulkResults
 	Log     *slog.Logger
 	Now     func() time.Time
-	// Batch is the number of root objects per transaction (default 1000).
+	// Batch is the number of root objects per transaction (default 5000).
 	Batch int
 }
 
@@ -148,6 +148,13 @@ func (h *History) step(ctx context.Context, shop *store.Shop, imp *store.History
 }
 
 func (h *History) finish(ctx context.Context, imp *store.HistoryImport) error {
+	if imp.Kind == store.HistoryOrders {
+		// Once per import, not per batch: a customer's orders are spread
+		// over the file. A crash before the import is marked done runs it again.
+		if _, err := h.DB.RefreshShopCustomerStats(ctx, imp.ShopID); err != nil {
+			return err
+		}
+	}
 	now := h.now()
 	_, err := h.DB.MoveHistoryImport(ctx, imp.ID, store.HistoryImporting, map[string]any{"status": store.HistoryDone, "finished_at": now}, now)
 	if err == nil {
@@ -167,70 +174,104 @@ func (h *History) fail(ctx context.Context, imp *store.HistoryImport, reason str
 	return err
 }
 
+// historyBatch is the default number of root objects per transaction.
+const historyBatch = 5000
+
 // Import streams a bulk result (r) into the database from the import's
 // cursor: root objects already committed are read past, the rest go in
-// batches, each committed with the cursor. Memory holds one batch.
+// batches, each committed with the cursor. Reading and decoding run one
+// batch ahead of the database, so the two overlap; memory holds at most
+// three batches.
 func (h *History) Import(ctx context.Context, shopID int64, imp *store.HistoryImport, r io.Reader) error {
 	size := h.Batch
 	if size <= 0 {
-		size = 1000
+		size = historyBatch
 	}
-	var (
-		seen      int64
-		orders    = make([]store.ImportedOrder, 0, size)
-		customers = make([]store.ImportedCustomer, 0, size)
-	)
-	flush := func() error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	full := make(chan historyRows, 1)
+	decoded := make(chan error, 1)
+	go func() {
+		defer close(full)
+		decoded <- decodeHistory(ctx, shopID, imp.Kind, imp.RowsDone, size, r, full)
+	}()
+	for b := range full {
 		var n, written int
 		var err error
-		switch imp.Kind {
-		case store.HistoryOrders:
-			n = len(orders)
-			written, err = h.DB.ImportOrderBatch(ctx, imp.ID, imp.RowsDone, orders, h.now())
-			orders = orders[:0]
-		default:
-			n = len(customers)
-			written, err = h.DB.ImportCustomerBatch(ctx, shopID, imp.ID, imp.RowsDone, customers, h.now())
-			customers = customers[:0]
+		if imp.Kind == store.HistoryOrders {
+			n = len(b.orders)
+			written, err = h.DB.ImportOrderBatch(ctx, imp.ID, imp.RowsDone, b.orders, h.now())
+		} else {
+			n = len(b.customers)
+			written, err = h.DB.ImportCustomerBatch(ctx, shopID, imp.ID, imp.RowsDone, b.customers, h.now())
 		}
 		if err != nil {
+			cancel() // the reader stops at its next batch
+			<-decoded
 			return err
 		}
 		imp.RowsDone += int64(n)
 		imp.RowsWritten += int64(written)
-		return nil
+	}
+	return <-decoded
+}
+
+// historyRows is one batch of decoded root objects of one kind.
+type historyRows struct {
+	orders    []store.ImportedOrder
+	customers []store.ImportedCustomer
+}
+
+// decodeHistory reads a bulk result, skips the first `skip` root objects
+// (committed before) and sends the rest in batches of size.
+func decodeHistory(ctx context.Context, shopID int64, kind string, skip int64, size int, r io.Reader, out chan<- historyRows) error {
+	var (
+		seen int64
+		b    historyRows
+	)
+	send := func() error {
+		select {
+		case out <- b:
+			b = historyRows{}
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	err := shopify.StreamBulk(r, func(o shopify.BulkObject) error {
-		if seen++; seen <= imp.RowsDone {
+		if seen++; seen <= skip {
 			return nil // committed before a crash
 		}
-		switch imp.Kind {
-		case store.HistoryOrders:
+		if kind == store.HistoryOrders {
 			ho, err := shopify.DecodeHistoryOrder(o)
 			if err != nil {
 				return err
 			}
-			orders = append(orders, historyOrder(shopID, ho))
-			if len(orders) == size {
-				return flush()
+			if b.orders == nil {
+				b.orders = make([]store.ImportedOrder, 0, size)
 			}
-		default:
-			hc, err := shopify.DecodeHistoryCustomer(o)
-			if err != nil {
-				return err
+			if b.orders = append(b.orders, historyOrder(shopID, ho)); len(b.orders) == size {
+				return send()
 			}
-			customers = append(customers, historyCustomer(hc))
-			if len(customers) == size {
-				return flush()
-			}
+			return nil
+		}
+		hc, err := shopify.DecodeHistoryCustomer(o)
+		if err != nil {
+			return err
+		}
+		if b.customers == nil {
+			b.customers = make([]store.ImportedCustomer, 0, size)
+		}
+		if b.customers = append(b.customers, historyCustomer(hc)); len(b.customers) == size {
+			return send()
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if len(orders) > 0 || len(customers) > 0 {
-		return flush()
+	if len(b.orders) > 0 || len(b.customers) > 0 {
+		return send()
 	}
 	return nil
 }

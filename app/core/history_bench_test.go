@@ -6,11 +6,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/big"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
@@ -112,8 +117,9 @@ func BenchmarkHistoryStream(b *testing.B) {
 }
 
 // BenchmarkHistoryImport: the import as it runs (core.History.Import) on
-// PostgreSQL: orders, items, bare customers and their stats, batch by
-// batch with the cursor, into an empty shop.
+// PostgreSQL: orders, items and bare customers, batch by batch with the
+// cursor, into an empty shop, then the customers' stats (once, as the
+// import's last step does).
 func BenchmarkHistoryImport(b *testing.B) {
 	n := benchHistoryOrders()
 	db := testenv.Postgres(b)
@@ -148,10 +154,112 @@ func BenchmarkHistoryImport(b *testing.B) {
 			b.Fatal(err)
 		}
 		r.Close()
+		if _, err := db.RefreshShopCustomerStats(ctx, shop.ID); err != nil {
+			b.Fatal(err)
+		}
 		if imp.RowsDone != int64(n) || imp.RowsWritten != int64(n) {
 			b.Fatalf("imported %d (%d written)", imp.RowsDone, imp.RowsWritten)
 		}
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "orders/s")
 	peakRSS(b)
+}
+
+// BenchmarkHistoryPGFloor: what PostgreSQL allows here for the same rows
+// (historyFile's orders, their items and bare customers, already decoded):
+// each table's rows COPYed into a temporary table and moved in with one
+// INSERT … SELECT under the import's conflict rules, then one statement
+// recomputing every customer's stats. No JSON, no batches, no cursor.
+func BenchmarkHistoryPGFloor(b *testing.B) {
+	n := benchHistoryOrders()
+	db := testenv.Postgres(b)
+	ctx := context.Background()
+	sqlDB, err := db.G.DB()
+	if err != nil {
+		b.Fatal(err)
+	}
+	shops := 0
+	for b.Loop() {
+		b.StopTimer()
+		shops++
+		shop := &store.Shop{Domain: fmt.Sprintf("floor-%d.myshopify.com", shops), Name: "Floor"}
+		if err := db.CreateShop(ctx, shop); err != nil {
+			b.Fatal(err)
+		}
+		conn, err := sqlDB.Conn(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		err = conn.Raw(func(dc any) error { return pgFloor(ctx, dc.(*stdlib.Conn).Conn(), shop.ID, n) })
+		conn.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "orders/s")
+	peakRSS(b)
+}
+
+func pgFloor(ctx context.Context, c *pgx.Conn, shopID int64, n int) error {
+	base := time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := time.Now().UTC()
+	price := pgtype.Numeric{Int: big.NewInt(3000), Valid: true}
+	item := pgtype.Numeric{Int: big.NewInt(1500), Valid: true}
+	steps := []struct {
+		temp, insert string
+		cols         []string
+		rows         pgx.CopyFromSource
+		args         []any
+	}{
+		{"CREATE TEMP TABLE fc (shopify_id bigint) ON COMMIT DROP",
+			"INSERT INTO customers (shop_id, shopify_id, created_at, updated_at) SELECT $1, shopify_id, $2, $2 FROM fc ON CONFLICT (shop_id, shopify_id) DO NOTHING",
+			[]string{"shopify_id"},
+			pgx.CopyFromSlice(n/5+1, func(i int) ([]any, error) { return []any{int64(i + 1)}, nil }), []any{shopID, now}},
+		{"CREATE TEMP TABLE fo (shopify_id bigint, cust bigint, name text, email text, currency text, total_price numeric, subtotal_price numeric, financial_status text, fulfillment_status text, order_status_url text, discount_codes text, locale text, ordered_at timestamptz, shopify_updated_at timestamptz) ON COMMIT DROP",
+			`INSERT INTO orders (shop_id, shopify_id, customer_id, name, email, currency, total_price, subtotal_price, financial_status,
+  fulfillment_status, order_status_url, discount_codes, locale, ordered_at, shopify_updated_at, created_at, updated_at)
+SELECT $1, s.shopify_id, c.id, s.name, s.email, s.currency, s.total_price, s.subtotal_price, s.financial_status, s.fulfillment_status,
+  s.order_status_url, s.discount_codes, s.locale, s.ordered_at, s.shopify_updated_at, $2, $2
+FROM fo s LEFT JOIN customers c ON c.shop_id = $1 AND c.shopify_id = s.cust
+ON CONFLICT (shop_id, shopify_id) DO UPDATE SET name = excluded.name WHERE orders.shopify_updated_at <= excluded.shopify_updated_at`,
+			[]string{"shopify_id", "cust", "name", "email", "currency", "total_price", "subtotal_price", "financial_status", "fulfillment_status", "order_status_url", "discount_codes", "locale", "ordered_at", "shopify_updated_at"},
+			pgx.CopyFromSlice(n, func(k int) ([]any, error) {
+				i := k + 1
+				at := base.Add(time.Duration(i) * time.Minute)
+				return []any{int64(i), int64(1 + i/5), "#" + strconv.Itoa(1000+i), "c" + strconv.Itoa(i/5) + "@example.com", "JPY", price, price, "paid", "fulfilled",
+					"https://bench.myshopify.com/status/" + strconv.Itoa(i), "LINE10", "ja", at, at}, nil
+			}), []any{shopID, now}},
+		{"CREATE TEMP TABLE fi (order_sid bigint, shopify_id bigint, product_id bigint, variant_id bigint, title text, vendor text, sku text, quantity int, price numeric) ON COMMIT DROP",
+			`INSERT INTO order_items (order_id, shopify_id, product_id, variant_id, title, vendor, sku, quantity, price)
+SELECT o.id, i.shopify_id, i.product_id, i.variant_id, i.title, i.vendor, i.sku, i.quantity, i.price FROM fi i JOIN orders o ON o.shop_id = $1 AND o.shopify_id = i.order_sid`,
+			[]string{"order_sid", "shopify_id", "product_id", "variant_id", "title", "vendor", "sku", "quantity", "price"},
+			pgx.CopyFromSlice(2*n, func(k int) ([]any, error) {
+				i, j := k/2+1, k%2+1
+				return []any{int64(i), int64(i*10 + j), int64(700 + j), int64(800 + j), "Tea " + strconv.Itoa(j), "Kyoto Tea", "T" + strconv.Itoa(j), int32(1), item}, nil
+			}), []any{shopID}},
+	}
+	for _, s := range steps {
+		tx, err := c.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, s.temp); err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{strings.Fields(s.temp)[3]}, s.cols, s.rows); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, s.insert, s.args...); err != nil {
+			return err
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return err
+		}
+	}
+	_, err := c.Exec(ctx, `UPDATE customers SET orders_count = s.n, total_spent = s.spent, first_order_at = s.first_at, last_order_at = s.last_at
+FROM (SELECT customer_id AS cid, COUNT(*) AS n, SUM(total_price) AS spent, MIN(ordered_at) AS first_at, MAX(ordered_at) AS last_at
+  FROM orders WHERE shop_id = $1 AND cancelled_at IS NULL AND financial_status NOT IN ('refunded','voided') GROUP BY customer_id) s
+WHERE customers.id = s.cid`, shopID)
+	return err
 }

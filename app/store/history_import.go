@@ -159,15 +159,28 @@ type ImportedOrder struct {
 // ImportOrderBatch writes a batch of history orders, root objects
 // from+1..from+len(batch) of the import's file, in one transaction with
 // the cursor. Orders follow UpsertOrderIfNewer's rules (an order stored
-// from a newer webhook is kept, a cancellation sticks) in multi-row
-// statements; a written order's items are replaced. Customers are created
-// bare when new (their profile comes from the customers import) and their
-// order stats recomputed. Nothing is planned: history sends nothing. An
-// order of a redacted customer is skipped.
+// from a newer webhook is kept, a cancellation sticks); a copy identical
+// to the stored row is not rewritten, so a rerun writes nothing. A
+// written order's items are replaced. Customers are created bare when new
+// (their profile comes from the customers import); their order stats are
+// recomputed once the whole file is in (RefreshShopCustomerStats). Nothing
+// is planned: history sends nothing. An order of a redacted customer is
+// skipped. written counts the orders written (new or changed).
+//
+// On PostgreSQL the batch is two statements whatever its size (bare
+// customers; then orders, their old items out and new items in, one
+// statement over arrays), and its commit does not wait for the WAL flush:
+// a database crash can only lose whole batches, cursor included, which the
+// import then reads again.
 func (db *DB) ImportOrderBatch(ctx context.Context, importID, from int64, batch []ImportedOrder, now time.Time) (written int, err error) {
 	now = now.UTC()
 	err = db.Tx(ctx, func(tx *DB) error {
 		written = 0
+		if tx.Dialect == migrations.Postgres {
+			if err := tx.WithContext(ctx).Exec("SET LOCAL synchronous_commit TO OFF").Error; err != nil {
+				return err
+			}
+		}
 		if err := tx.advanceHistory(ctx, importID, from, len(batch), now); err != nil {
 			return err
 		}
@@ -175,19 +188,12 @@ func (db *DB) ImportOrderBatch(ctx context.Context, importID, from int64, batch 
 			return nil
 		}
 		shopID := batch[0].Order.ShopID
-		custIDs, redacted, err := tx.ensureCustomers(ctx, shopID, batch, now)
-		if err != nil {
-			return err
-		}
 		// One row per order (a later duplicate wins): ON CONFLICT cannot
 		// touch a row twice in one statement.
 		pos := make(map[int64]int, len(batch))
 		rows := make([]*ImportedOrder, 0, len(batch))
 		for i := range batch {
 			o := &batch[i]
-			if o.CustomerShopifyID != 0 && redacted[o.CustomerShopifyID] {
-				continue
-			}
 			if j, ok := pos[o.Order.ShopifyID]; ok {
 				rows[j] = o
 				continue
@@ -195,22 +201,17 @@ func (db *DB) ImportOrderBatch(ctx context.Context, importID, from int64, batch 
 			pos[o.Order.ShopifyID] = len(rows)
 			rows = append(rows, o)
 		}
-		ids, err := tx.upsertOrderRows(ctx, rows, custIDs, now)
+		var err error
+		if tx.Dialect == migrations.Postgres {
+			written, err = tx.importOrdersPG(ctx, shopID, rows, now)
+		} else {
+			written, err = tx.importOrdersSQLite(ctx, shopID, rows, now)
+		}
 		if err != nil {
 			return err
 		}
-		written = len(ids)
-		if err := tx.replaceItems(ctx, rows, ids); err != nil {
-			return err
-		}
-		touched := map[int64]bool{}
-		for _, o := range rows {
-			if _, ok := ids[o.Order.ShopifyID]; ok && o.CustomerShopifyID != 0 {
-				touched[custIDs[o.CustomerShopifyID]] = true
-			}
-		}
-		if err := tx.refreshStats(ctx, touched); err != nil {
-			return err
+		if written == 0 {
+			return nil
 		}
 		return tx.WithContext(ctx).Model(&HistoryImport{}).Where("id = ?", importID).
 			Update("rows_written", gorm.Expr("rows_written + ?", written)).Error
@@ -221,17 +222,43 @@ func (db *DB) ImportOrderBatch(ctx context.Context, importID, from int64, batch 
 	return written, nil
 }
 
-// ensureCustomers creates the batch's customers that are new (bare) and
-// maps Shopify ids to ours; redacted ones are reported.
-func (tx *DB) ensureCustomers(ctx context.Context, shopID int64, batch []ImportedOrder, now time.Time) (map[int64]int64, map[int64]bool, error) {
-	seen := map[int64]bool{}
+// importOrdersSQLite is the batch on SQLite: multi-row statements.
+func (tx *DB) importOrdersSQLite(ctx context.Context, shopID int64, rows []*ImportedOrder, now time.Time) (int, error) {
+	custIDs, redacted, err := tx.ensureCustomers(ctx, shopID, rows, now)
+	if err != nil {
+		return 0, err
+	}
+	kept := rows[:0:0]
+	for _, o := range rows {
+		if o.CustomerShopifyID == 0 || !redacted[o.CustomerShopifyID] {
+			kept = append(kept, o)
+		}
+	}
+	ids, err := tx.upsertOrderRows(ctx, kept, custIDs, now)
+	if err != nil {
+		return 0, err
+	}
+	return len(ids), tx.replaceItems(ctx, kept, ids)
+}
+
+// customerSIDs lists the batch's customers' Shopify ids once each, sorted.
+func customerSIDs(rows []*ImportedOrder) []int64 {
+	seen := make(map[int64]bool, len(rows))
 	var sids []int64
-	for _, o := range batch {
+	for _, o := range rows {
 		if id := o.CustomerShopifyID; id > 0 && !seen[id] {
 			seen[id] = true
 			sids = append(sids, id)
 		}
 	}
+	slices.Sort(sids)
+	return sids
+}
+
+// ensureCustomers creates the batch's customers that are new (bare) and
+// maps Shopify ids to ours; redacted ones are reported.
+func (tx *DB) ensureCustomers(ctx context.Context, shopID int64, rows []*ImportedOrder, now time.Time) (map[int64]int64, map[int64]bool, error) {
+	sids := customerSIDs(rows)
 	ids, redacted := map[int64]int64{}, map[int64]bool{}
 	if len(sids) == 0 {
 		return ids, redacted, nil
@@ -272,15 +299,12 @@ const importOrderCols = "shop_id, shopify_id, customer_id, name, email, currency
 	"fulfillment_status, checkout_token, cart_token, order_status_url, discount_codes, locale, cancelled_at, ordered_at, " +
 	"shopify_updated_at, created_at, updated_at"
 
-// upsertOrderRows writes the orders in one statement and returns the ids
-// of those written (new, or not older than the stored version), by
-// Shopify id. The conflict rule is UpsertOrderIfNewer's.
+// upsertOrderRows writes the orders in one statement (SQLite) and returns
+// the ids of those written (new, or not older than the stored version and
+// different from it), by Shopify id. The conflict rule is UpsertOrderIfNewer's.
 func (tx *DB) upsertOrderRows(ctx context.Context, rows []*ImportedOrder, custIDs map[int64]int64, now time.Time) (map[int64]int64, error) {
 	if len(rows) == 0 {
 		return map[int64]int64{}, nil
-	}
-	if tx.Dialect == migrations.Postgres {
-		return tx.upsertOrderRowsPG(ctx, rows, custIDs, now)
 	}
 	var sb strings.Builder
 	sb.Grow(len(rows) * 48)
@@ -307,7 +331,7 @@ func (tx *DB) upsertOrderRows(ctx context.Context, rows []*ImportedOrder, custID
 			o.FulfillmentStatus, o.CheckoutToken, o.CartToken, o.OrderStatusURL, o.DiscountCodes, o.Locale, cancelled, o.OrderedAt.UTC(),
 			updated, now, now)
 	}
-	sb.WriteString(upsertOrderSetSQL())
+	sb.WriteString(importOrderConflictSQL + " RETURNING id, shopify_id")
 	res, err := tx.WithContext(ctx).Raw(sb.String(), args...).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("upserting orders: %w", err)
@@ -315,42 +339,90 @@ func (tx *DB) upsertOrderRows(ctx context.Context, rows []*ImportedOrder, custID
 	return scanWrittenOrders(res, len(rows))
 }
 
-// upsertOrderSetSQL is the conflict clause of the history's order upsert:
-// UpsertOrderIfNewer's rule.
-func upsertOrderSetSQL() string {
-	var sb strings.Builder
-	sb.WriteString(" ON CONFLICT (shop_id, shopify_id) DO UPDATE SET ")
-	for i, c := range orderColumns {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteString(c + " = excluded." + c)
-	}
-	sb.WriteString(", cancelled_at = COALESCE(excluded.cancelled_at, orders.cancelled_at) WHERE " + notOlderSQL + " RETURNING id, shopify_id")
-	return sb.String()
-}
+// importOrderSet are the columns a history copy overwrites: the order's
+// checkout and cart tokens are not in a bulk result, so those a webhook
+// stored stay.
+var importOrderSet = []string{"customer_id", "name", "email", "currency", "total_price", "subtotal_price", "financial_status",
+	"fulfillment_status", "order_status_url", "discount_codes", "locale", "ordered_at", "shopify_updated_at"}
 
-// upsertOrderRowsPG is upsertOrderRows on PostgreSQL: one array per
-// column through unnest, so the statement has 20 parameters whatever the
-// batch (a multi-row VALUES has 20 per row, parsed and planned anew).
-func (tx *DB) upsertOrderRowsPG(ctx context.Context, rows []*ImportedOrder, custIDs map[int64]int64, now time.Time) (map[int64]int64, error) {
+// importOrderConflictSQL is the conflict clause of the history's order
+// upsert: UpsertOrderIfNewer's rule (an older copy changes nothing, a
+// cancellation sticks), and a copy equal to the stored row is not
+// rewritten (a rerun writes nothing).
+var importOrderConflictSQL = func() string {
+	var set, diff strings.Builder
+	for i, c := range importOrderSet {
+		if i > 0 {
+			set.WriteByte(',')
+			diff.WriteString(" OR ")
+		}
+		set.WriteString(c + " = excluded." + c)
+		diff.WriteString("orders." + c + " IS DISTINCT FROM excluded." + c)
+	}
+	const sticky = "COALESCE(excluded.cancelled_at, orders.cancelled_at)"
+	return " ON CONFLICT (shop_id, shopify_id) DO UPDATE SET " + set.String() + ", updated_at = excluded.updated_at, cancelled_at = " + sticky +
+		" WHERE " + notOlderSQL + " AND (" + diff.String() + " OR orders.cancelled_at IS DISTINCT FROM " + sticky + ")"
+}()
+
+// importOrdersPGSQL writes a batch of orders on PostgreSQL in one
+// statement over arrays ($3..$15 the orders, $16..$23 their items, with
+// the order's Shopify id first): each order gets its customer by Shopify
+// id (an order of a redacted customer is left out), is upserted by the
+// history's rule, and the items of the orders written are replaced, in
+// file order. It returns how many orders were written.
+const importOrdersPGSQL = `WITH src AS (
+  SELECT * FROM unnest($3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::numeric[], $9::numeric[], $10::text[],
+    $11::text[], $12::text[], $13::text[], $14::text[], $15::timestamptz[], $16::timestamptz[], $17::timestamptz[])
+    AS s(shopify_id, cust, name, email, currency, total_price, subtotal_price, financial_status, fulfillment_status,
+      order_status_url, discount_codes, locale, cancelled_at, ordered_at, shopify_updated_at)
+), up AS (
+  INSERT INTO orders (shop_id, shopify_id, customer_id, name, email, currency, total_price, subtotal_price, financial_status,
+    fulfillment_status, order_status_url, discount_codes, locale, cancelled_at, ordered_at, shopify_updated_at, created_at, updated_at)
+  SELECT $1, s.shopify_id, c.id, s.name, s.email, s.currency, s.total_price, s.subtotal_price, s.financial_status,
+    s.fulfillment_status, s.order_status_url, s.discount_codes, s.locale, s.cancelled_at, s.ordered_at, s.shopify_updated_at, $2, $2
+  FROM src s LEFT JOIN customers c ON s.cust <> 0 AND c.shop_id = $1 AND c.shopify_id = s.cust
+  WHERE c.redacted_at IS NULL` + "\n" + `%s RETURNING id, shopify_id
+), gone AS (
+  DELETE FROM order_items WHERE order_id IN (SELECT id FROM up)
+), items AS (
+  INSERT INTO order_items (order_id, shopify_id, product_id, variant_id, title, vendor, sku, quantity, price)
+  SELECT up.id, i.sid, i.pid, i.vid, i.title, i.vendor, i.sku, i.qty, i.price
+  FROM unnest($18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[], $22::text[], $23::text[], $24::text[], $25::int[], $26::numeric[])
+    WITH ORDINALITY AS i(order_sid, sid, pid, vid, title, vendor, sku, qty, price, n)
+  JOIN up ON up.shopify_id = i.order_sid
+  ORDER BY i.n
+)
+SELECT count(*) FROM up`
+
+var importOrdersPGStmt = fmt.Sprintf(importOrdersPGSQL, importOrderConflictSQL)
+
+// importOrdersPG is the batch on PostgreSQL: the customers that are new,
+// bare, then importOrdersPGSQL. The statements' size does not grow with
+// the batch (a multi-row VALUES has a parameter per value, parsed and
+// planned anew).
+func (tx *DB) importOrdersPG(ctx context.Context, shopID int64, rows []*ImportedOrder, now time.Time) (int, error) {
+	pool := tx.G.Statement.ConnPool
+	if sids := customerSIDs(rows); len(sids) > 0 {
+		if _, err := pool.ExecContext(ctx, "INSERT INTO customers (shop_id, shopify_id, created_at, updated_at) "+
+			"SELECT $1, s, $2, $2 FROM unnest($3::bigint[]) s ON CONFLICT (shop_id, shopify_id) DO NOTHING", shopID, now, sids); err != nil {
+			return 0, fmt.Errorf("creating customers: %w", err)
+		}
+	}
 	n := len(rows)
 	var (
-		shopIDs, ids                                        = make([]int64, n), make([]int64, n)
-		cust                                                = make([]*int64, n)
-		names, emails, currencies, fin, ful, ck, cart, urls = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		codes, locales, totals, subtotals                   = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		cancelled, updated                                  = make([]*time.Time, n), make([]*time.Time, n)
-		ordered, stamps                                     = make([]time.Time, n), make([]time.Time, n)
+		ids, cust                                 = make([]int64, n), make([]int64, n)
+		names, emails, currencies, fin, ful, urls = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		codes, locales, totals, subtotals         = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		cancelled, ordered, updated               = make([]*time.Time, n), make([]time.Time, n), make([]*time.Time, n)
+		iOrder, iID, iProduct, iVariant           []int64
+		iTitle, iVendor, iSKU, iPrice             []string
+		iQty                                      []int32
 	)
 	for i, r := range rows {
 		o := &r.Order
-		shopIDs[i], ids[i] = o.ShopID, o.ShopifyID
-		if id, ok := custIDs[r.CustomerShopifyID]; ok {
-			cust[i] = &id
-		}
+		ids[i], cust[i] = o.ShopifyID, r.CustomerShopifyID
 		names[i], emails[i], currencies[i], fin[i], ful[i] = o.Name, o.Email, o.Currency, o.FinancialStatus, o.FulfillmentStatus
-		ck[i], cart[i], urls[i], codes[i], locales[i] = o.CheckoutToken, o.CartToken, o.OrderStatusURL, o.DiscountCodes, o.Locale
+		urls[i], codes[i], locales[i] = o.OrderStatusURL, o.DiscountCodes, o.Locale
 		totals[i], subtotals[i] = o.TotalPrice.String(), o.SubtotalPrice.String()
 		if o.CancelledAt != nil {
 			t := o.CancelledAt.UTC()
@@ -360,17 +432,20 @@ func (tx *DB) upsertOrderRowsPG(ctx context.Context, rows []*ImportedOrder, cust
 			t := o.ShopifyUpdatedAt.UTC()
 			updated[i] = &t
 		}
-		ordered[i], stamps[i] = o.OrderedAt.UTC(), now
+		ordered[i] = o.OrderedAt.UTC()
+		for _, it := range o.Items {
+			iOrder, iID, iProduct, iVariant = append(iOrder, o.ShopifyID), append(iID, it.ShopifyID), append(iProduct, it.ProductID), append(iVariant, it.VariantID)
+			iTitle, iVendor, iSKU = append(iTitle, it.Title), append(iVendor, it.Vendor), append(iSKU, it.SKU)
+			iQty, iPrice = append(iQty, int32(it.Quantity)), append(iPrice, it.Price.String())
+		}
 	}
-	q := "INSERT INTO orders (" + importOrderCols + ") SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], " +
-		"$7::numeric[], $8::numeric[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], " +
-		"$16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::timestamptz[], $20::timestamptz[])" + upsertOrderSetSQL()
-	res, err := tx.G.Statement.ConnPool.QueryContext(ctx, q, shopIDs, ids, cust, names, emails, currencies, totals, subtotals, fin, ful, ck, cart, urls,
-		codes, locales, cancelled, ordered, updated, stamps, stamps)
+	var written int
+	err := pool.QueryRowContext(ctx, importOrdersPGStmt, shopID, now, ids, cust, names, emails, currencies, totals, subtotals, fin, ful,
+		urls, codes, locales, cancelled, ordered, updated, iOrder, iID, iProduct, iVariant, iTitle, iVendor, iSKU, iQty, iPrice).Scan(&written)
 	if err != nil {
-		return nil, fmt.Errorf("upserting orders: %w", err)
+		return 0, fmt.Errorf("upserting orders: %w", err)
 	}
-	return scanWrittenOrders(res, n)
+	return written, nil
 }
 
 // scanWrittenOrders reads an order upsert's RETURNING id, shopify_id rows:
@@ -391,41 +466,7 @@ func scanWrittenOrders(res *sql.Rows, n int) (map[int64]int64, error) {
 	return written, nil
 }
 
-// replaceItemsPG is replaceItems on PostgreSQL, with arrays (see upsertOrderRowsPG).
-func (tx *DB) replaceItemsPG(ctx context.Context, rows []*ImportedOrder, ids map[int64]int64, orderIDs []int64) error {
-	pool := tx.G.Statement.ConnPool
-	if _, err := pool.ExecContext(ctx, "DELETE FROM order_items WHERE order_id = ANY($1::bigint[])", orderIDs); err != nil {
-		return fmt.Errorf("replacing order items: %w", err)
-	}
-	var (
-		oid, sid, pid, vid       []int64
-		title, vendor, sku, cost []string
-		qty                      []int64
-	)
-	for _, r := range rows {
-		id, ok := ids[r.Order.ShopifyID]
-		if !ok {
-			continue
-		}
-		for _, it := range r.Order.Items {
-			oid, sid, pid, vid = append(oid, id), append(sid, it.ShopifyID), append(pid, it.ProductID), append(vid, it.VariantID)
-			title, vendor, sku = append(title, it.Title), append(vendor, it.Vendor), append(sku, it.SKU)
-			qty, cost = append(qty, int64(it.Quantity)), append(cost, it.Price.String())
-		}
-	}
-	if len(oid) == 0 {
-		return nil
-	}
-	_, err := pool.ExecContext(ctx, "INSERT INTO order_items (order_id, shopify_id, product_id, variant_id, title, vendor, sku, quantity, price) "+
-		"SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::int[], $9::numeric[])",
-		oid, sid, pid, vid, title, vendor, sku, qty, cost)
-	if err != nil {
-		return fmt.Errorf("storing order items: %w", err)
-	}
-	return nil
-}
-
-// replaceItems replaces the items of the written orders.
+// replaceItems replaces the items of the written orders (SQLite).
 func (tx *DB) replaceItems(ctx context.Context, rows []*ImportedOrder, ids map[int64]int64) error {
 	if len(ids) == 0 {
 		return nil
@@ -435,9 +476,6 @@ func (tx *DB) replaceItems(ctx context.Context, rows []*ImportedOrder, ids map[i
 		orderIDs = append(orderIDs, id)
 	}
 	slices.Sort(orderIDs)
-	if tx.Dialect == migrations.Postgres {
-		return tx.replaceItemsPG(ctx, rows, ids, orderIDs)
-	}
 	if err := tx.WithContext(ctx).Where("order_id IN ?", orderIDs).Delete(&OrderItem{}).Error; err != nil {
 		return fmt.Errorf("replacing order items: %w", err)
 	}
@@ -478,25 +516,51 @@ func (tx *DB) replaceItems(ctx context.Context, rows []*ImportedOrder, ids map[i
 	return flush()
 }
 
-// refreshStats is RefreshCustomerStats for many customers in one statement.
-func (tx *DB) refreshStats(ctx context.Context, customers map[int64]bool) error {
-	if len(customers) == 0 {
-		return nil
-	}
-	ids := make([]int64, 0, len(customers))
-	for id := range customers {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	err := tx.WithContext(ctx).Exec(`UPDATE customers SET orders_count = s.n, total_spent = s.spent, first_order_at = s.first_at, last_order_at = s.last_at
+// statsChunk is how many customers one transaction of
+// RefreshShopCustomerStats locks and updates.
+const statsChunk = 5000
+
+// RefreshShopCustomerStats recomputes the order stats (count, total spent,
+// first and last order) of every customer of the shop from its orders, as
+// RefreshCustomerStats does for one, and writes those that differ: the
+// history import runs it once its orders are in, rather than per batch
+// (a customer's orders are spread over the file). Customers go in chunks,
+// each its own transaction that locks its rows before reading the orders,
+// so an order a webhook commits meanwhile is counted. It returns how many
+// customers changed.
+func (db *DB) RefreshShopCustomerStats(ctx context.Context, shopID int64) (int64, error) {
+	var changed int64
+	after := int64(0)
+	for {
+		var ids []int64
+		err := db.Tx(ctx, func(tx *DB) error {
+			q := tx.WithContext(ctx).Model(&Customer{}).Where("shop_id = ? AND id > ?", shopID, after).Order("id").Limit(statsChunk)
+			if tx.Dialect == migrations.Postgres {
+				q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+			}
+			if err := q.Pluck("id", &ids).Error; err != nil {
+				return err
+			}
+			if len(ids) == 0 {
+				return nil
+			}
+			res := tx.WithContext(ctx).Exec(`UPDATE customers SET orders_count = s.n, total_spent = s.spent, first_order_at = s.first_at, last_order_at = s.last_at
 FROM (SELECT c.id AS cid, COUNT(o.id) AS n, COALESCE(SUM(o.total_price), 0) AS spent, MIN(o.ordered_at) AS first_at, MAX(o.ordered_at) AS last_at
   FROM customers c LEFT JOIN orders o ON o.customer_id = c.id AND o.cancelled_at IS NULL AND o.financial_status NOT IN ('refunded','voided')
-  WHERE c.id IN ? GROUP BY c.id) s
-WHERE customers.id = s.cid`, ids).Error
-	if err != nil {
-		return fmt.Errorf("updating stats of %d customers: %w", len(ids), err)
+  WHERE c.shop_id = ? AND c.id BETWEEN ? AND ? GROUP BY c.id) s
+WHERE customers.id = s.cid AND (customers.orders_count IS DISTINCT FROM s.n OR customers.total_spent IS DISTINCT FROM s.spent
+  OR customers.first_order_at IS DISTINCT FROM s.first_at OR customers.last_order_at IS DISTINCT FROM s.last_at)`, shopID, ids[0], ids[len(ids)-1])
+			changed += res.RowsAffected
+			return res.Error
+		})
+		if err != nil {
+			return changed, fmt.Errorf("updating order stats of shop %d's customers after %d: %w", shopID, after, err)
+		}
+		if len(ids) < statsChunk {
+			return changed, nil
+		}
+		after = ids[len(ids)-1]
 	}
-	return nil
 }
 
 // ImportedCustomer is one customer of the history.

@@ -62,7 +62,7 @@ func TestImportOrderBatch(t *testing.T) {
 		w2.CustomerID = &c.ID
 		cancelled := old.Add(-time.Minute)
 		w3 := histOrder(shop.ID, 3, 7, "#3", old.Add(-time.Hour)).Order
-		w3.CustomerID, w3.CancelledAt = &c.ID, &cancelled
+		w3.CustomerID, w3.CancelledAt, w3.CheckoutToken = &c.ID, &cancelled, "ck-3"
 		for _, o := range []*store.Order{&w2, &w3} {
 			if _, err := db.UpsertOrderIfNewer(ctx, o); err != nil {
 				t.Fatal(err)
@@ -86,12 +86,17 @@ func TestImportOrderBatch(t *testing.T) {
 		}
 		check := func(when string) {
 			t.Helper()
+			// Stats are recomputed once the file is in, not per batch.
+			if _, err := db.RefreshShopCustomerStats(ctx, shop.ID); err != nil {
+				t.Fatal(err)
+			}
 			o2, err := db.OrderByShopifyID(ctx, shop.ID, 2)
 			if err != nil || o2.Name != "#2-live" || len(o2.Items) != 1 || o2.Items[0].Title != "Live tea" {
 				t.Fatalf("%s: webhook order overwritten: %+v %v", when, o2, err)
 			}
 			o3, _ := db.OrderByShopifyID(ctx, shop.ID, 3)
-			if o3.CancelledAt == nil || len(o3.Items) != 1 {
+			// History is newer here, but has no checkout token to give.
+			if o3.CancelledAt == nil || len(o3.Items) != 1 || o3.CheckoutToken != "ck-3" {
 				t.Fatalf("%s: order 3 = %+v", when, o3)
 			}
 			o1, _ := db.OrderByShopifyID(ctx, shop.ID, 1)
@@ -114,9 +119,10 @@ func TestImportOrderBatch(t *testing.T) {
 			}
 		}
 		check("first run")
-		// A re-import (next cursor) of the same history changes nothing.
-		if _, err := db.ImportOrderBatch(ctx, h.ID, 5, batch, time.Now()); err != nil {
-			t.Fatal(err)
+		// A re-import (next cursor) of the same history changes nothing
+		// and writes nothing.
+		if n, err := db.ImportOrderBatch(ctx, h.ID, 5, batch, time.Now()); err != nil || n != 0 {
+			t.Fatalf("rerun wrote %d: %v", n, err)
 		}
 		check("rerun")
 		hs, _ := db.HistoryImports(ctx, shop.ID)

@@ -137,7 +137,7 @@ func TestSegmentQueryTimeout(t *testing.T) {
 		if ctx.Err() != nil {
 			t.Fatal("the count ran until the test's guard deadline")
 		}
-		if _, err := bounded.SampleSegment(ctx, shop, n, segNow, 5); !errors.Is(err, store.ErrSegmentTimeout) {
+		if _, err := bounded.SampleSegment(ctx, shop, n, segNow, -1, 5); !errors.Is(err, store.ErrSegmentTimeout) {
 			t.Fatalf("sample past the timeout: %v", err)
 		}
 	})

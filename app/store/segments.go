@@ -132,16 +132,33 @@ func (db *DB) SegmentCustomerIDs(ctx context.Context, shop *Shop, n segment.Node
 	return ids, nil
 }
 
-// SampleSegment lists up to limit customers in n, newest first.
-func (db *DB) SampleSegment(ctx context.Context, shop *Shop, n segment.Node, now time.Time, limit int) ([]SegmentMember, error) {
+// denseSample is the segment size from which SampleSegment walks customers
+// newest first rather than evaluating the whole segment.
+const denseSample = 10000
+
+// SampleSegment lists up to limit customers in n, newest first. count is
+// n's size when the caller has just counted it, -1 when unknown. A segment
+// of denseSample or more is sampled by walking the shop's customers by id
+// backwards and stopping at the limit (about limit × customers / count
+// probes: a few thousand at most); a smaller or unknown one is evaluated
+// whole first (fence), since a walk could probe every customer; an empty
+// one is not read.
+func (db *DB) SampleSegment(ctx context.Context, shop *Shop, n segment.Node, now time.Time, count int64, limit int) ([]SegmentMember, error) {
+	out := []SegmentMember{}
+	if count == 0 {
+		return out, nil
+	}
 	where, args, err := segmentWhere(shop, n, now)
 	if err != nil {
 		return nil, err
 	}
-	out := []SegmentMember{}
+	fence := db.fence()
+	if count >= denseSample {
+		fence = ""
+	}
 	err = db.segmentQuery(ctx, func(g *gorm.DB) error {
 		return g.Raw("SELECT * FROM (SELECT c.id, c.email, c.first_name, c.last_name, c.orders_count, c.total_spent FROM customers c WHERE "+
-			where+" "+db.fence()+") s ORDER BY id DESC LIMIT ?", append(args, limit)...).Scan(&out).Error
+			where+" "+fence+") s ORDER BY id DESC LIMIT ?", append(args, limit)...).Scan(&out).Error
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sampling segment: %w", err)

@@ -109,7 +109,7 @@ func benchSegments(ctx context.Context, args []string) error {
 				return err
 			}
 			t2 := time.Now()
-			if _, err = db.SampleSegment(ctx, shop, n, now, 20); err != nil {
+			if _, err = db.SampleSegment(ctx, shop, n, now, -1, 20); err != nil {
 				return err
 			}
 			tc, tl, ts = append(tc, t1.Sub(t0)), append(tl, t2.Sub(t1)), append(ts, time.Since(t2))

@@ -230,15 +230,15 @@
     countEl.textContent = T("segb.counting");
     countEl.dataset.state = "loading";
     M.setErr("seg-def-err", "");
-    Promise.all([M.api("POST", "/api/segments/preview", { definition: def }), M.api("POST", "/api/segments/funnel", { definition: def })])
-      .then(function (r) {
+    // One call per edit: the count, the sample and (for admins) the funnel, from one evaluation.
+    M.api("POST", "/api/segments/preview", { definition: def, funnel: true })
+      .then(function (p) {
         if (mine !== seq) return;
-        var p = r[0], f = r[1];
         countEl.textContent = M.fmt(T("segb.count_n"), M.num(p.count));
         countEl.dataset.count = p.count;
         countEl.dataset.state = "done";
         drawSample(p.sample || []);
-        drawFunnel(f);
+        if (p.funnel) drawFunnel(p.funnel);
       })
       .catch(function (e) {
         if (mine !== seq) return;
