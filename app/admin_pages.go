@@ -321,8 +321,25 @@ func (a *App) homeData(c echo.Context) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	fc, err := a.monthForecast(ctx, shop, q)
+	if err != nil {
+		return nil, err
+	}
 	return map[string]any{"Checklist": items, "Done": done, "Total": len(items), "Dash": d, "Chart": linkChart(d.LinkedDaily),
-		"Currency": shop.Currency, "Quota": quotaOf(q, a.Now(), shop.Location())}, nil
+		"Currency": shop.Currency, "Quota": quotaOf(q, a.Now(), shop.Location()), "Forecast": fc}, nil
+}
+
+// monthForecast is the month's LINE cost so far and planned, at the shop's
+// price per message, against the quota left (q, the last reading).
+func (a *App) monthForecast(ctx context.Context, shop *store.Shop, q *store.LineQuota) (core.MonthForecast, error) {
+	loc := shop.Location()
+	start, end := core.MonthBounds(a.Now(), loc)
+	m, err := a.monthSends(ctx, shop.ID, start, end)
+	if err != nil {
+		return core.MonthForecast{}, err
+	}
+	return core.ForecastMonth(core.QuotaMonth(a.Now(), loc), m.Sent, m.Planned, m.ScheduledCampaigns,
+		shop.Settings.ReportOptions().YenPerMessage, quotaLeft(q, a.Now(), loc)), nil
 }
 
 // quotaView is this month's LINE message quota on the home page.

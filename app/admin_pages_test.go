@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -161,4 +163,85 @@ func TestHomeShowsLineQuota(t *testing.T) {
 	if !strings.Contains(body, `id="quota-banner"`) || !strings.Contains(body, "上限に達しました") || !strings.Contains(body, "(残り 0)") {
 		t.Fatalf("monthly limit not shown:\n%s", body)
 	}
+}
+
+// The home page forecasts the month's LINE cost: sent so far plus planned
+// (queued messages due this month, recipients of running campaigns) at the
+// shop's price per message, against the quota left; campaigns still
+// scheduled are named apart, their recipients not yet chosen.
+func TestHomeForecastsTheMonth(t *testing.T) {
+	t.Parallel()
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
+		s := seedAdmin(t, a)
+		ctx, now := context.Background(), a.Now()
+		shop := s.shopA
+		if err := db.SaveQuotaReading(ctx, shop.ID, true, 200, 150, now); err != nil {
+			t.Fatal(err)
+		}
+		var custs []*store.Customer
+		for i := range 3 {
+			c := &store.Customer{ShopID: shop.ID, ShopifyID: int64(4100 + i), FirstName: "F"}
+			if err := db.UpsertCustomer(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			custs = append(custs, c)
+		}
+		lastMonth, nextMonth := now.AddDate(0, -1, 0), now.AddDate(0, 1, 0)
+		for i, m := range []struct {
+			status   string
+			at, sent time.Time
+		}{
+			{store.MsgSent, now, now}, {store.MsgSent, now, now.Add(-time.Hour)}, {store.MsgSent, lastMonth, lastMonth},
+			{store.MsgQueued, now.Add(time.Hour), time.Time{}}, {store.MsgQueued, now.Add(24 * time.Hour), time.Time{}},
+			{store.MsgQueued, nextMonth, time.Time{}}, {store.MsgSkipped, now, time.Time{}},
+		} {
+			msg := &store.Message{ShopID: shop.ID, CustomerID: &custs[0].ID, Kind: "follow_up_3", DedupeKey: fmt.Sprintf("fc/%d", i),
+				ScheduledFor: m.at, Status: m.status}
+			if !m.sent.IsZero() {
+				msg.SentAt = &m.sent
+			}
+			if _, err := db.PlanMessage(ctx, msg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		started := now.Add(-time.Hour)
+		running := &store.Campaign{ShopID: shop.ID, Name: "running", Status: store.CampaignSending, StartedAt: &started}
+		scheduled := &store.Campaign{ShopID: shop.ID, Name: "later", Status: store.CampaignScheduled, ScheduledAt: &nextMonth}
+		soon := now.Add(48 * time.Hour)
+		scheduledSoon := &store.Campaign{ShopID: shop.ID, Name: "soon", Status: store.CampaignScheduled, ScheduledAt: &soon}
+		for _, c := range []*store.Campaign{running, scheduled, scheduledSoon} {
+			c.Definition, c.Variants = json.RawMessage(`{"and":[]}`), []store.CampaignVariant{}
+			if err := db.G.Omit("id").Create(c).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, c := range custs {
+			r := store.CampaignRecipient{CampaignID: running.ID, ShopID: shop.ID, CustomerID: c.ID, Variant: "A", Status: store.MsgQueued,
+				LineUserID: fmt.Sprintf("U%032d", i), UpdatedAt: now}
+			switch i {
+			case 1:
+				r.Status, r.SentAt = store.MsgSent, &now
+			case 2:
+				r.LineUserID = "" // never linked: the gate will skip it
+			}
+			if err := db.G.Omit("id").Create(&r).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		body := adminDo(t, a, testShop, "GET", "/admin", nil).Body.String()
+		// Sent: 2 messages + 1 campaign message this month. Planned: 2
+		// queued messages due this month + 1 queued recipient. ¥3 each.
+		for _, want := range []string{`id="fc-sent">3<`, `id="fc-planned">3<`, `id="fc-total">¥18<`, `id="fc-quota-left">50<`, `id="fc-scheduled"`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("home page lacks %s", want)
+			}
+		}
+		if strings.Contains(body, `id="fc-over-quota"`) {
+			t.Error("3 planned messages reported over a quota of 50 left")
+		}
+		if !strings.Contains(body, "予約中のキャンペーン（開始時に配信先が決まるため見込みに含まれません） 1") {
+			t.Errorf("scheduled campaigns of this month not counted as 1:\n%s", body)
+		}
+	})
 }

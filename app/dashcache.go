@@ -22,6 +22,7 @@ type dashCache struct {
 type dashEntry struct {
 	at time.Time
 	d  *store.Dashboard
+	m  store.MonthSends
 }
 
 // dashboard returns the shop's dashboard for [since, until), cached per
@@ -51,4 +52,28 @@ func (a *App) dashboard(ctx context.Context, shop *store.Shop, since, until time
 	a.dashCache.entries[key] = dashEntry{at: now, d: d}
 	a.dashCache.mu.Unlock()
 	return d, nil
+}
+
+// monthSends returns the shop's counts for the month [start, end), cached
+// like the dashboard: on a shop with large campaigns they count many rows.
+func (a *App) monthSends(ctx context.Context, shopID int64, start, end time.Time) (store.MonthSends, error) {
+	key := fmt.Sprintf("month|%d|%d", shopID, start.Unix())
+	now := time.Now()
+	a.dashCache.mu.Lock()
+	e, ok := a.dashCache.entries[key]
+	a.dashCache.mu.Unlock()
+	if ok && now.Sub(e.at) < dashboardTTL {
+		return e.m, nil
+	}
+	m, err := a.DB.MonthSends(ctx, shopID, start, end)
+	if err != nil {
+		return store.MonthSends{}, err
+	}
+	a.dashCache.mu.Lock()
+	if a.dashCache.entries == nil {
+		a.dashCache.entries = map[string]dashEntry{}
+	}
+	a.dashCache.entries[key] = dashEntry{at: now, m: m}
+	a.dashCache.mu.Unlock()
+	return m, nil
 }
