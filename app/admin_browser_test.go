@@ -157,8 +157,7 @@ func TestAdminBrowser(t *testing.T) {
 		// Type a template: the preview renders it with the shop's latest order.
 		src := `[{"type":"text","text":{{json (print "ご注文 " .Order.Name " ありがとうございます")}}}]`
 		if err := chromedp.Do(ctx,
-			chromedp.Evaluate[chromedp.Void](`document.getElementById("source").value = ""`),
-			chromedp.SendKeys(chromedp.ID("source"), src),
+			testenv.Fill("#source", src),
 		); err != nil {
 			t.Fatal(err)
 		}
@@ -179,8 +178,7 @@ func TestAdminBrowser(t *testing.T) {
 
 		// A broken template shows the error in the preview and is not saved.
 		if err := chromedp.Do(ctx,
-			chromedp.Evaluate[chromedp.Void](`document.getElementById("source").value = ""`),
-			chromedp.SendKeys(chromedp.ID("source"), `[{"type":"text","text":{{json .Nope}}}]`),
+			testenv.Fill("#source", `[{"type":"text","text":{{json .Nope}}}]`),
 		); err != nil {
 			t.Fatal(err)
 		}
@@ -212,11 +210,11 @@ func TestAdminBrowser(t *testing.T) {
 		// A hand-written template opens in the JSON editor; the form is one click away.
 		waitAttr(`document.getElementById("tpl-form").hidden && document.getElementById("editor").dataset.previewed === "ok"`)
 		if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("mode-form")),
-			chromedp.SendKeys(chromedp.ID("f-text"), "{名前}様、ご注文ありがとうございます"),
+			testenv.Fill("#f-text", "{名前}様、ご注文ありがとうございます"),
 			chromedp.Click(chromedp.ID("f-use-card")),
-			chromedp.SendKeys(chromedp.ID("f-title"), "{ショップ名}より"),
-			chromedp.SendKeys(chromedp.ID("f-body"), "またのご来店をお待ちしています"),
-			chromedp.SendKeys(chromedp.ID("f-button"), "ショップを見る")); err != nil {
+			testenv.Fill("#f-title", "{ショップ名}より"),
+			testenv.Fill("#f-body", "またのご来店をお待ちしています"),
+			testenv.Fill("#f-button", "ショップを見る")); err != nil {
 			t.Fatal(err)
 		}
 		// The preview draws a text bubble and a Flex bubble with its button, for a real customer.

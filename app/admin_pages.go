@@ -60,7 +60,7 @@ func loadAdminTemplates() (map[string]*template.Template, error) {
 			b, err := json.Marshal(v)
 			return template.JS(b), err
 		},
-		"msgTexts": messageTexts,
+		"msgTexts": core.MessageTexts,
 		"add":      func(a, b int) int { return a + b },
 		"deref":    func(p *int64) int64 { return *p },
 		"bundle":   bundle,
@@ -368,35 +368,6 @@ func linkChart(days []store.DayCount) []chartBar {
 		bars[i] = chartBar{X: float64(i) * 20, Y: 130 - h, H: h, Label: d.Day, Total: d.Total}
 	}
 	return bars
-}
-
-// messageTexts turns a stored message (a JSON array of LINE messages) into
-// what the customer saw: texts as they are, other types by alt text.
-func messageTexts(content string) []string {
-	var msgs []struct {
-		Type     string `json:"type"`
-		Text     string `json:"text"`
-		AltText  string `json:"altText"`
-		Contents any    `json:"contents"`
-	}
-	if json.Unmarshal([]byte(content), &msgs) != nil {
-		if content == "" {
-			return nil
-		}
-		return []string{content}
-	}
-	var out []string
-	for _, m := range msgs {
-		switch {
-		case m.Type == "text":
-			out = append(out, m.Text)
-		case m.AltText != "":
-			out = append(out, "["+m.Type+"] "+m.AltText)
-		default:
-			out = append(out, "["+m.Type+"]")
-		}
-	}
-	return out
 }
 
 // extensionRow is one app extension on the settings page: whether the shop's

@@ -57,6 +57,7 @@ func (s *forwardSink) received() []forwarded {
 // is retried with backoff and then gets it; the settings page shows each
 // destination's status. A request with a bad signature is not forwarded.
 func TestLineWebhookForwardedUnchangedAndRetried(t *testing.T) {
+	t.Parallel()
 	db := testenv.Postgres(t)
 	e, clk := newInboxEnv(t, db)
 	up, flaky := newForwardSink(t, 0), newForwardSink(t, 1)

@@ -1,13 +1,10 @@
 package app
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -30,80 +27,25 @@ func (a *App) pageInbox(c echo.Context) error {
 	})
 }
 
-// threadEntry is one line of a conversation.
-type threadEntry struct {
-	At       time.Time
-	Dir      string // in, out, event
-	Kind     string
-	Texts    []string
-	Status   string
-	Reason   string
-	Delivery string
-	Staff    string
-}
-
 func (a *App) pageConversation(c echo.Context) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	shop := currentShop(c)
-	f, err := a.DB.Friend(ctx, shop.ID, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusNotFound, "not found")
-	}
+	cv, err := core.OpenConversation(c.Request().Context(), a.DB, currentShop(c).ID, id)
 	if err != nil {
 		return err
 	}
-	if err := a.DB.MarkFriendRead(ctx, shop.ID, f.ID); err != nil {
-		return err
-	}
-	acts, msgs, err := a.DB.FriendTimeline(ctx, f.ID, 100)
-	if err != nil {
-		return err
-	}
-	var thread []threadEntry
-	for _, ac := range acts {
-		e := threadEntry{At: ac.OccurredAt, Dir: "event", Kind: ac.Kind}
-		if ac.Kind == store.ActLineMessageIn {
-			e.Dir, e.Texts = "in", []string{ac.Summary}
-		}
-		thread = append(thread, e)
-	}
-	for _, m := range msgs {
-		at := m.CreatedAt
-		if m.SentAt != nil {
-			at = *m.SentAt
-		}
-		thread = append(thread, threadEntry{At: at, Dir: "out", Kind: m.Kind, Texts: messageTexts(m.Content), Status: m.Status,
-			Reason: m.Reason, Delivery: m.Delivery, Staff: m.StaffName})
-	}
-	sort.SliceStable(thread, func(i, j int) bool { return thread[i].At.Before(thread[j].At) })
 	_, canReply, err := a.currentStaff(c)
 	if err != nil {
 		return err
-	}
-	canned, err := a.DB.CannedReplies(ctx, shop.ID)
-	if err != nil {
-		return err
-	}
-	staff, err := a.DB.ListStaff(ctx, shop.ID)
-	if err != nil {
-		return err
-	}
-	var names []string
-	for _, s := range staff {
-		if s.DisabledAt == nil && s.Name != "" {
-			names = append(names, s.Name)
-		}
 	}
 	notice, ok := c.QueryParam("notice"), c.QueryParam("ok") == "1"
 	if c.QueryParam("sent") == "1" {
 		notice, ok = tr(adminLang(c), "inbox.sent"), true
 	}
 	return a.renderAdmin(c, "conversation", "inbox.title", map[string]any{
-		"F": f, "Thread": thread, "CanReply": canReply, "Canned": canned, "Staff": names, "Key": uuid.NewString(),
+		"F": cv.Friend, "Thread": cv.Thread, "CanReply": canReply, "Canned": cv.Canned, "Staff": cv.Staff, "Key": uuid.NewString(),
 		"Notice": notice, "NoticeOK": ok,
 	})
 }

@@ -64,6 +64,7 @@ func (e *linkEnv) deliverLINE(t *testing.T, body []byte) {
 // (free), carrying a button into ID linking; the friend is stored with the
 // profile LINE gives, and the button leads into the store's link flow.
 func TestFollowGreetsWithLinkButton(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		e, clk := newInboxEnv(t, db)
 		ctx := context.Background()
@@ -140,6 +141,7 @@ func TestFollowGreetsWithLinkButton(t *testing.T) {
 // inbox and found by search; linking later merges the friend into the
 // customer with that history.
 func TestUnlinkedFriendSearchAndMerge(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		e, clk := newInboxEnv(t, db)
 		ctx := context.Background()
@@ -188,6 +190,7 @@ func TestUnlinkedFriendSearchAndMerge(t *testing.T) {
 // after that a push (counted); the row records which, and the staff name.
 // The same form submitted twice sends once; blocked friends are refused.
 func TestStaffReplyTokenThenPush(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		e, clk := newInboxEnv(t, db)
 		ctx := context.Background()
@@ -249,6 +252,7 @@ func TestStaffReplyTokenThenPush(t *testing.T) {
 // A viewer reads the inbox but cannot reply (403, nothing recorded or sent);
 // an admin staff account can, and their name is on the reply.
 func TestViewerCannotReply(t *testing.T) {
+	t.Parallel()
 	db := testenv.Postgres(t)
 	e, clk := newInboxEnv(t, db)
 	ctx := context.Background()

@@ -160,86 +160,69 @@ func (a *App) linkStart(c echo.Context) error {
 }
 
 func (a *App) linkCallback(c echo.Context) error {
-	ctx := c.Request().Context()
-	q := c.QueryParams()
-	state := q.Get("state")
+	state := c.QueryParam("state")
 	c.Response().Header().Set("Cache-Control", "no-store")
 	c.Response().Header().Set("Referrer-Policy", "no-referrer")
-	var bound bool
-	if state != "" {
-		name := linkCookieName(state)
-		if ck, err := c.Cookie(name); err == nil {
-			bound = subtle.ConstantTimeCompare([]byte(ck.Value), []byte(state)) == 1
-		}
-		c.SetCookie(&http.Cookie{Name: name, Value: "", Path: "/link", MaxAge: -1, HttpOnly: true})
-	}
-	if !bound {
+	if !takeLoginCookie(c, state) {
 		return a.linkPage(c, http.StatusBadRequest, pageSessionGone, nil)
 	}
-	login, err := a.DB.ConsumeLinkLogin(ctx, hashState(state), a.Now())
-	if errors.Is(err, store.ErrNotFound) {
-		return a.linkPage(c, http.StatusBadRequest, pageSessionGone, nil)
-	}
+	res, err := a.linkLogin().Complete(c.Request().Context(),
+		core.LoginCallback{StateHash: hashState(state), Error: c.QueryParam("error"), Code: c.QueryParam("code")})
 	if err != nil {
 		return err
 	}
-	shop, err := a.DB.Shop(ctx, login.ShopID)
-	if err != nil {
-		return err
+	if res.Event != nil {
+		a.Dispatcher.Dispatch(res.Event.ID)
 	}
-	pd := &pageData{Shop: shop}
-	if e := q.Get("error"); e != "" {
-		a.Log.InfoContext(ctx, "LINE Login not completed", "shop", shop.Domain, "error", e)
-		return a.linkPage(c, http.StatusOK, pageCancelled, pd)
+	if res.Outcome == core.LoginLinked {
+		return a.linkedPage(c, res.Shop, res.Customer, res.Link)
 	}
-	cfg, ok, err := a.loginConfig(ctx, shop.ID)
-	if err != nil {
-		return err
+	var pd *pageData
+	if res.Shop != nil {
+		pd = &pageData{Shop: res.Shop}
 	}
-	if !ok || !shop.Active() {
-		return a.linkPage(c, http.StatusServiceUnavailable, pageUnavailable, pd)
+	status, page := loginOutcomePage(res.Outcome)
+	return a.linkPage(c, status, page, pd)
+}
+
+// loginOutcomePage is the page (and status) for each outcome of a LINE Login
+// other than a link.
+func loginOutcomePage(o core.LoginOutcome) (int, pageKind) {
+	switch o {
+	case core.LoginCancelled:
+		return http.StatusOK, pageCancelled
+	case core.LoginUnavailable:
+		return http.StatusServiceUnavailable, pageUnavailable
+	case core.LoginFailed:
+		return http.StatusBadRequest, pageLoginFailed
+	case core.LoginCustomerGone:
+		return http.StatusNotFound, pageInvalidLink
+	case core.LoginUserTaken:
+		return http.StatusConflict, pageUserTaken
+	case core.LoginCustomerTaken:
+		return http.StatusConflict, pageCustomerTaken
 	}
-	verifier, err := a.Box.Open(login.VerifierEnc)
-	if err != nil {
-		return fmt.Errorf("opening PKCE verifier: %w", err)
+	return http.StatusBadRequest, pageSessionGone
+}
+
+// takeLoginCookie reports whether the browser holds the cookie of the login
+// attempt named by state (set by linkStart), and removes it: one attempt,
+// one callback, in the browser that started it.
+func takeLoginCookie(c echo.Context, state string) bool {
+	if state == "" {
+		return false
 	}
-	tok, err := a.LineLogin.Exchange(ctx, cfg, q.Get("code"), verifier)
-	if err != nil {
-		a.Log.WarnContext(ctx, "LINE Login code exchange failed", "shop", shop.Domain, "err", err)
-		return a.linkPage(c, http.StatusBadRequest, pageLoginFailed, pd)
-	}
-	claims, err := a.LineLogin.VerifyIDToken(ctx, cfg, tok.IDToken, login.Nonce, a.Now())
-	if err != nil {
-		a.Log.WarnContext(ctx, "LINE ID token refused", "shop", shop.Domain, "err", err)
-		return a.linkPage(c, http.StatusBadRequest, pageLoginFailed, pd)
-	}
-	friend, err := a.LineLogin.FriendshipStatus(ctx, cfg, tok.AccessToken)
-	if err != nil {
-		// Not fatal: the follow webhook will tell us.
-		a.Log.WarnContext(ctx, "LINE friendship status unknown", "shop", shop.Domain, "err", err)
-	}
-	cust, err := a.DB.Customer(ctx, shop.ID, login.CustomerID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && cust.RedactedAt != nil) {
-		return a.linkPage(c, http.StatusNotFound, pageInvalidLink, pd)
-	}
-	if err != nil {
-		return err
-	}
-	outcome, link, ev, err := core.Link(ctx, a.DB, core.LinkInput{Shop: shop, Customer: cust,
-		LineUserID: claims.Subject, DisplayName: claims.Name, PictureURL: claims.Picture, Friend: friend, Now: a.Now()})
-	if err != nil {
-		return err
-	}
-	if ev != nil && ev.ID != 0 {
-		a.Dispatcher.Dispatch(ev.ID)
-	}
-	switch outcome {
-	case core.LinkUserTaken:
-		return a.linkPage(c, http.StatusConflict, pageUserTaken, pd)
-	case core.LinkCustomerTaken:
-		return a.linkPage(c, http.StatusConflict, pageCustomerTaken, pd)
-	}
-	return a.linkedPage(c, shop, cust, link)
+	name := linkCookieName(state)
+	ck, err := c.Cookie(name)
+	bound := err == nil && subtle.ConstantTimeCompare([]byte(ck.Value), []byte(state)) == 1
+	c.SetCookie(&http.Cookie{Name: name, Value: "", Path: "/link", MaxAge: -1, HttpOnly: true})
+	return bound
+}
+
+// linkLogin completes LINE Logins with the app's current clients (tests
+// swap LineLogin and the LINE origins).
+func (a *App) linkLogin() *core.LinkLogin {
+	return &core.LinkLogin{DB: a.DB, Box: a.Box, Client: a.LineLogin, Config: a.loginConfig, Log: a.Log, Now: a.Now}
 }
 
 // linkedPage shows the result of a link: the coupon when there is one and

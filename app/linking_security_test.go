@@ -16,6 +16,7 @@ import (
 // L4: a link token is spent once its customer has linked, and the link
 // coupon is only ever shown to the LINE user it was issued to.
 func TestLinkTokenSpentAndCouponPrivate(t *testing.T) {
+	t.Parallel()
 	db := testenv.SQLite(t)
 	e := newLinkEnv(t, db, testenv.Redis(t), "")
 	ctx := context.Background()

@@ -115,11 +115,11 @@ func TestCampaignComposerBrowser(t *testing.T) {
 	// A coupon card: the preview draws the Flex bubble.
 	setValue(t, ctx, `.v-kind[data-variant="A"]`, "coupon")
 	mustDo(t, chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS(`[data-variant="A"][data-field="title"]`), "冬のセール 20%OFF"),
-		chromedp.SendKeys(chromedp.CSS(`[data-variant="A"][data-field="body"]`), "12月25日まで。"),
-		chromedp.SendKeys(chromedp.CSS(`[data-variant="A"][data-field="code"]`), "WINTER20"),
-		chromedp.SendKeys(chromedp.CSS(`[data-variant="A"][data-field="link"]`), "https://tsunagu-test.myshopify.com/collections/sale"),
-		chromedp.SendKeys(chromedp.ID("c-coupon"), "WINTER20"),
+		testenv.Fill(`[data-variant="A"][data-field="title"]`, "冬のセール 20%OFF"),
+		testenv.Fill(`[data-variant="A"][data-field="body"]`, "12月25日まで。"),
+		testenv.Fill(`[data-variant="A"][data-field="code"]`, "WINTER20"),
+		testenv.Fill(`[data-variant="A"][data-field="link"]`, "https://tsunagu-test.myshopify.com/collections/sale"),
+		testenv.Fill("#c-coupon", "WINTER20"),
 	))
 	waitJS(t, ctx, `document.querySelector("#c-preview .lbubble") && document.querySelector("#c-preview .lbubble").textContent.includes("WINTER20") && document.querySelector("#c-preview .lbtn").textContent === "ショップを見る"`)
 
@@ -197,8 +197,8 @@ func TestCampaignABBrowser(t *testing.T) {
 	waitJS(t, ctx, `document.querySelectorAll(".variant").length === 2`)
 	setValue(t, ctx, "#c-test-pct", "50")
 	mustDo(t, chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS(`[data-variant="A"][data-field="text"]`), "A: 新作が入荷しました"),
-		chromedp.SendKeys(chromedp.CSS(`[data-variant="B"][data-field="text"]`), "B: あなたへのおすすめ"),
+		testenv.Fill(`[data-variant="A"][data-field="text"]`, "A: 新作が入荷しました"),
+		testenv.Fill(`[data-variant="B"][data-field="text"]`, "B: あなたへのおすすめ"),
 	))
 	waitJS(t, ctx, `document.querySelector('#c-preview [data-variant="B"]').textContent.includes("おすすめ")`)
 	mustDo(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("c-review"))))

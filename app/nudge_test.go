@@ -58,6 +58,7 @@ func (e *linkEnv) runSweeps(t *testing.T, clk *testClock) {
 // and the daily cap, and skipped with a reason when they blocked or linked
 // meanwhile. Friends too new, blocked, or with the nudge off get nothing.
 func TestLinkNudgeOnceUnderCapAndQuietHours(t *testing.T) {
+	t.Parallel()
 	db := testenv.Postgres(t)
 	e, clk := newInboxEnv(t, db)
 	ctx := context.Background()

@@ -80,6 +80,7 @@ func (e *linkEnv) refreshRequests() []url.Values {
 // expired, and the background job that issues the link coupon refreshes it
 // (once) before creating the discount.
 func TestTokenExpiresJobRefreshesCouponCreated(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		e := newLinkEnv(t, db, testenv.Redis(t), "")
 		ctx := context.Background()
@@ -125,6 +126,7 @@ func TestTokenExpiresJobRefreshesCouponCreated(t *testing.T) {
 // find the same expired token at once: exactly one refresh call is made and
 // both use its result.
 func TestTokenTwoWorkersOneRefresh(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		e := newLinkEnv(t, db, testenv.Redis(t), "")
 		ctx := context.Background()
@@ -169,6 +171,7 @@ func TestTokenTwoWorkersOneRefresh(t *testing.T) {
 // The refresh answer is lost on the way: the same refresh token is spent
 // again (Shopify keeps it until the new pair is used) and the call goes on.
 func TestTokenLostRefreshAnswerRecovered(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		e := newLinkEnv(t, db, testenv.Redis(t), "")
 		ctx := context.Background()
@@ -206,6 +209,7 @@ func TestTokenLostRefreshAnswerRecovered(t *testing.T) {
 // calls; the admin shows a banner; opening the embedded admin exchanges the
 // session token for a new pair and the waiting work resumes.
 func TestTokenRevokedNeedsReauthResumesAfterExchange(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		e := newLinkEnv(t, db, testenv.Redis(t), "")
 		ctx := context.Background()
@@ -279,6 +283,7 @@ func TestTokenRevokedNeedsReauthResumesAfterExchange(t *testing.T) {
 // The daily sweep refreshes a shop idle for two months, before its 90-day
 // refresh token lapses; one whose refresh token has lapsed is marked.
 func TestTokenSweepKeepsIdleShopsAlive(t *testing.T) {
+	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		e := newLinkEnv(t, db, testenv.Redis(t), "")
 		ctx := context.Background()

@@ -2,6 +2,8 @@ package testenv
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,7 +80,21 @@ func ArtifactsDir(t testing.TB) string {
 // Screenshot saves a full-page PNG of the tab as artifacts/<name>.png.
 func Screenshot(t testing.TB, ctx context.Context, name string) string {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	// A page that reloads itself (a running campaign) can be caught between
+	// documents, with nothing laid out ("Cannot take screenshot with 0
+	// width"): wait until a document is laid out, and try again once.
+	ready := chromedp.Poll[bool](`document.readyState === "complete" && document.documentElement.getBoundingClientRect().width > 0`,
+		chromedp.WithPollingTimeout(20*time.Second))
+	var png []byte
+	var err error
+	for range 2 {
+		if _, err = chromedp.Run(ctx, ready); err != nil {
+			continue
+		}
+		if png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -106,4 +122,19 @@ func repoRoot(t testing.TB) string {
 		}
 		dir = parent
 	}
+}
+
+// Fill puts text into the field sel (a CSS selector) as a paste does: the
+// value at once and one input and one change event. chromedp.SendKeys types
+// key by key, a DevTools round trip and an input event (a preview render,
+// a request) per character; Fill asserts the same page behaviour in one
+// step. Use SendKeys where the keystrokes themselves are what is tested.
+func Fill(sel, text string) chromedp.Action[chromedp.Void] {
+	q, _ := json.Marshal(sel)
+	v, _ := json.Marshal(text)
+	return chromedp.Steps(
+		chromedp.WaitVisible(chromedp.CSS(sel)),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const e = document.querySelector(%s); e.focus(); e.value = %s;
+  e.dispatchEvent(new Event("input", {bubbles: true})); e.dispatchEvent(new Event("change", {bubbles: true})); })()`, q, v)),
+	)
 }
