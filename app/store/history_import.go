@@ -577,65 +577,53 @@ type ImportedCustomer struct {
 
 // ImportCustomerBatch writes a batch of history customers (root objects
 // from+1..from+len(batch)) in one transaction with the cursor. Profile
-// fields only fill empty ones (UpsertCustomerProfile FillOnly), tags are
-// the whole list as of the customer's updatedAt (SetCustomerTags: a tag
-// changed later by customer.tags_* keeps its state), consent keeps a newer
-// stored one, and birthday follows the customer's updatedAt. A redacted
-// customer is skipped.
+// fields only fill empty ones (UpsertCustomerProfile FillOnly); unless a
+// customers/* webhook newer than this copy was applied, tags are the whole
+// list as of the customer's updatedAt (SetCustomerTags: a tag changed
+// later by customer.tags_* keeps its state), consent keeps a newer stored
+// one (SetMarketingConsent), and birthday follows. A redacted customer is
+// skipped. written counts the customers created or changed, so a rerun
+// writes nothing. PostgreSQL takes the batch in five statements over
+// arrays whatever its size; SQLite goes customer by customer.
 func (db *DB) ImportCustomerBatch(ctx context.Context, shopID, importID, from int64, batch []ImportedCustomer, now time.Time) (written int, err error) {
 	now = now.UTC()
-	opt := func(s string) *string {
-		if s = strings.TrimSpace(s); s == "" {
-			return nil
-		}
-		return &s
-	}
 	err = db.Tx(ctx, func(tx *DB) error {
 		written = 0
+		if tx.Dialect == migrations.Postgres {
+			if err := tx.WithContext(ctx).Exec("SET LOCAL synchronous_commit TO OFF").Error; err != nil {
+				return err
+			}
+		}
 		if err := tx.advanceHistory(ctx, importID, from, len(batch), now); err != nil {
 			return err
 		}
+		// One entry per customer (a later duplicate wins), normalised as
+		// the one-customer calls would.
+		pos := make(map[int64]int, len(batch))
+		rows := make([]importedCustomer, 0, len(batch))
 		for _, ic := range batch {
-			c, err := tx.UpsertCustomerProfile(ctx, CustomerProfile{ShopID: shopID, ShopifyID: ic.ShopifyID, FillOnly: true,
-				Email: opt(ic.Email), FirstName: opt(ic.FirstName), LastName: opt(ic.LastName), Phone: opt(ic.Phone),
-				Locale: opt(ic.Locale), Region: opt(ic.Region), Country: opt(ic.Country)})
-			if err != nil {
-				return err
-			}
-			if c.RedactedAt != nil {
+			if ic.ShopifyID <= 0 {
 				continue
 			}
-			if c.ShopifyUpdatedAt != nil && ic.UpdatedAt.Before(*c.ShopifyUpdatedAt) {
-				// A customers/* webhook newer than this copy was applied:
-				// only the empty fields above were filled.
+			r := normalizeImported(ic)
+			if j, ok := pos[ic.ShopifyID]; ok {
+				rows[j] = r
 				continue
 			}
-			if err := tx.SetCustomerTags(ctx, c.ID, ic.Tags, ic.UpdatedAt); err != nil {
-				return err
-			}
-			for _, cs := range []struct {
-				channel, state string
-				at             *time.Time
-			}{{ConsentEmail, ic.EmailConsent, ic.EmailConsentAt}, {ConsentSMS, ic.SMSConsent, ic.SMSConsentAt}} {
-				if cs.state == "" {
-					continue
-				}
-				at := ic.UpdatedAt
-				if cs.at != nil {
-					at = *cs.at
-				}
-				if err := tx.SetMarketingConsent(ctx, c.ID, cs.channel, cs.state, at); err != nil && !errors.Is(err, ErrStaleConsent) {
-					return err
-				}
-			}
-			upd := map[string]any{"shopify_updated_at": ic.UpdatedAt.UTC()}
-			if ic.Birthday != "" {
-				upd["birthday"] = ic.Birthday
-			}
-			if err := tx.WithContext(ctx).Model(&Customer{}).Where("id = ? AND redacted_at IS NULL", c.ID).Updates(upd).Error; err != nil {
-				return fmt.Errorf("updating customer %d from history: %w", ic.ShopifyID, err)
-			}
-			written++
+			pos[ic.ShopifyID] = len(rows)
+			rows = append(rows, r)
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		var err error
+		if tx.Dialect == migrations.Postgres {
+			written, err = tx.importCustomersPG(ctx, shopID, rows, now)
+		} else {
+			written, err = tx.importCustomersSQLite(ctx, shopID, rows)
+		}
+		if err != nil || written == 0 {
+			return err
 		}
 		return tx.WithContext(ctx).Model(&HistoryImport{}).Where("id = ?", importID).
 			Update("rows_written", gorm.Expr("rows_written + ?", written)).Error
@@ -644,4 +632,328 @@ func (db *DB) ImportCustomerBatch(ctx context.Context, shopID, importID, from in
 		return 0, fmt.Errorf("importing %d customers: %w", len(batch), err)
 	}
 	return written, nil
+}
+
+// importedCustomer is an ImportedCustomer normalised: fields trimmed (""
+// is absent), tags once per TagKey (the first label) in key order, consent
+// states lower-cased with their time (the customer's updatedAt when
+// Shopify gave none; nil when there is no state).
+type importedCustomer struct {
+	ImportedCustomer
+	tagKeys, tagLabels []string
+	emailAt, smsAt     *time.Time
+}
+
+func normalizeImported(ic ImportedCustomer) importedCustomer {
+	r := importedCustomer{ImportedCustomer: ic}
+	for _, f := range []*string{&r.Email, &r.FirstName, &r.LastName, &r.Phone, &r.Locale, &r.Region, &r.Country, &r.Birthday} {
+		*f = strings.TrimSpace(*f)
+	}
+	r.UpdatedAt = ic.UpdatedAt.UTC().Truncate(time.Microsecond)
+	labels := map[string]string{}
+	for _, t := range ic.Tags {
+		label := strings.TrimSpace(t)
+		key := TagKey(label)
+		if _, dup := labels[key]; key == "" || dup {
+			continue
+		}
+		labels[key] = label
+		r.tagKeys = append(r.tagKeys, key)
+	}
+	slices.Sort(r.tagKeys)
+	for _, k := range r.tagKeys {
+		r.tagLabels = append(r.tagLabels, labels[k])
+	}
+	consent := func(state *string, at *time.Time) *time.Time {
+		*state = strings.ToLower(strings.TrimSpace(*state))
+		if *state == "" {
+			return nil
+		}
+		t := r.UpdatedAt
+		if at != nil {
+			t = at.UTC().Truncate(time.Microsecond)
+		}
+		return &t
+	}
+	r.emailAt, r.smsAt = consent(&r.EmailConsent, ic.EmailConsentAt), consent(&r.SMSConsent, ic.SMSConsentAt)
+	return r
+}
+
+// importCustomersSQLite is the batch on SQLite, one customer at a time
+// through the calls the webhooks use; a customer counts as written when
+// it is new or its stored row changed.
+func (tx *DB) importCustomersSQLite(ctx context.Context, shopID int64, rows []importedCustomer) (int, error) {
+	opt := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	written := 0
+	for _, ic := range rows {
+		var before Customer
+		found := true
+		if err := tx.WithContext(ctx).Where("shop_id = ? AND shopify_id = ?", shopID, ic.ShopifyID).Take(&before).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+			found = false
+		} else if err != nil {
+			return 0, fmt.Errorf("loading customer %d: %w", ic.ShopifyID, err)
+		}
+		c, err := tx.UpsertCustomerProfile(ctx, CustomerProfile{ShopID: shopID, ShopifyID: ic.ShopifyID, FillOnly: true,
+			Email: opt(ic.Email), FirstName: opt(ic.FirstName), LastName: opt(ic.LastName), Phone: opt(ic.Phone),
+			Locale: opt(ic.Locale), Region: opt(ic.Region), Country: opt(ic.Country)})
+		if err != nil {
+			return 0, err
+		}
+		if c.RedactedAt != nil {
+			continue
+		}
+		if c.ShopifyUpdatedAt == nil || !ic.UpdatedAt.Before(*c.ShopifyUpdatedAt) {
+			// Else a customers/* webhook newer than this copy was applied:
+			// only the empty fields above were filled.
+			if err := tx.applyImportedCustomer(ctx, c.ID, ic); err != nil {
+				return 0, err
+			}
+		}
+		var after Customer
+		if err := tx.WithContext(ctx).Where("id = ?", c.ID).Take(&after).Error; err != nil {
+			return 0, fmt.Errorf("reloading customer %d: %w", ic.ShopifyID, err)
+		}
+		if !found || importedState(&before) != importedState(&after) {
+			written++
+		}
+	}
+	return written, nil
+}
+
+// applyImportedCustomer applies a history copy's tags, consent and birthday.
+func (tx *DB) applyImportedCustomer(ctx context.Context, id int64, ic importedCustomer) error {
+	if err := tx.SetCustomerTags(ctx, id, ic.tagLabels, ic.UpdatedAt); err != nil {
+		return err
+	}
+	for _, cs := range []struct {
+		channel, state string
+		at             *time.Time
+	}{{ConsentEmail, ic.EmailConsent, ic.emailAt}, {ConsentSMS, ic.SMSConsent, ic.smsAt}} {
+		if cs.at == nil {
+			continue
+		}
+		if err := tx.SetMarketingConsent(ctx, id, cs.channel, cs.state, *cs.at); err != nil && !errors.Is(err, ErrStaleConsent) {
+			return err
+		}
+	}
+	upd := map[string]any{"shopify_updated_at": ic.UpdatedAt}
+	if ic.Birthday != "" {
+		upd["birthday"] = ic.Birthday
+	}
+	if err := tx.WithContext(ctx).Model(&Customer{}).Where("id = ? AND redacted_at IS NULL", id).Updates(upd).Error; err != nil {
+		return fmt.Errorf("updating customer %d from history: %w", ic.ShopifyID, err)
+	}
+	return nil
+}
+
+// importedState is what the history import may change on a customer.
+func importedState(c *Customer) string {
+	at := func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	return strings.Join([]string{c.Email, c.FirstName, c.LastName, c.Phone, c.Locale, c.Region, c.Country, c.Tags, c.Birthday,
+		fmt.Sprint(c.AcceptsMarketing), c.EmailConsentState, at(c.EmailConsentAt), fmt.Sprint(c.SMSMarketing), c.SMSConsentState,
+		at(c.SMSConsentAt), at(c.ShopifyUpdatedAt)}, "\x00")
+}
+
+// importNewCustomersPG creates the batch's customers that are new, whole
+// (profile, tags, consent, birthday: nothing stored to weigh them
+// against), with their tag rows, and returns their ids by Shopify id.
+const importNewCustomersPG = `WITH s AS (
+  SELECT * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+    $12::text[], $13::timestamptz[], $14::text[], $15::timestamptz[], $16::text[], $17::timestamptz[])
+    AS s(sid, email, first_name, last_name, phone, locale, region, country, tags, es, es_at, ss, ss_at, birthday, upd)
+), ins AS (
+  INSERT INTO customers (shop_id, shopify_id, email, first_name, last_name, phone, locale, region, country, tags,
+    accepts_marketing, email_consent_state, email_consent_at, sms_marketing, sms_consent_state, sms_consent_at,
+    birthday, shopify_updated_at, created_at, updated_at)
+  SELECT $1, sid, email, first_name, last_name, phone, locale, region, country, tags,
+    es = 'subscribed', es, es_at, ss = 'subscribed', ss, ss_at, birthday, upd, $2, $2 FROM s
+  ON CONFLICT (shop_id, shopify_id) DO NOTHING
+  RETURNING id, shopify_id
+), tg AS (
+  INSERT INTO customer_tags (customer_id, tag, label, present, changed_at)
+  SELECT ins.id, t.tag, t.label, TRUE, t.at
+  FROM unnest($18::bigint[], $19::text[], $20::text[], $21::timestamptz[]) AS t(sid, tag, label, at) JOIN ins ON ins.shopify_id = t.sid
+)
+SELECT id, shopify_id FROM ins`
+
+// importTagsPG records the tags of customers already stored as their
+// whole list as of each copy's time (SetCustomerTags): listed tags are
+// added and the others removed, each unless changed later.
+const importTagsAddPG = `INSERT INTO customer_tags (customer_id, tag, label, present, changed_at)
+SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bool[], $5::timestamptz[])
+ON CONFLICT (customer_id, tag) DO UPDATE SET label = excluded.label, present = excluded.present, changed_at = excluded.changed_at
+WHERE customer_tags.changed_at < excluded.changed_at`
+
+const importTagsRemovePG = `UPDATE customer_tags t SET present = FALSE, changed_at = s.at
+FROM unnest($1::bigint[], $2::timestamptz[]) AS s(cid, at)
+WHERE t.customer_id = s.cid AND t.present AND t.changed_at < s.at
+  AND NOT EXISTS (SELECT 1 FROM unnest($3::bigint[], $4::text[]) AS w(cid, tag) WHERE w.cid = t.customer_id AND w.tag = t.tag)`
+
+// importCustomersUpdatePG applies the copies to customers already stored,
+// not redacted: empty profile fields filled; for a fresh copy (fresh: not
+// older than the last customers/* webhook applied) the tags rebuilt from
+// the tag rows, consent unless stored with a later time, birthday and the
+// copy's time. Only rows that change are written.
+const importCustomersUpdatePG = `WITH s AS (
+  SELECT * FROM unnest($2::bigint[], $3::bool[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+    $11::text[], $12::timestamptz[], $13::text[], $14::timestamptz[], $15::text[], $16::timestamptz[])
+    AS s(id, fresh, email, first_name, last_name, phone, locale, region, country, es, es_at, ss, ss_at, birthday, upd)
+), t AS (
+  SELECT customer_id, string_agg(label, ', ' ORDER BY tag COLLATE "C") AS tags FROM customer_tags
+  WHERE present AND customer_id IN (SELECT id FROM s WHERE fresh) GROUP BY customer_id
+), n AS (
+  SELECT c.id,
+    CASE WHEN c.email = '' THEN s.email ELSE c.email END AS email,
+    CASE WHEN c.first_name = '' THEN s.first_name ELSE c.first_name END AS first_name,
+    CASE WHEN c.last_name = '' THEN s.last_name ELSE c.last_name END AS last_name,
+    CASE WHEN c.phone = '' THEN s.phone ELSE c.phone END AS phone,
+    CASE WHEN c.locale = '' THEN s.locale ELSE c.locale END AS locale,
+    CASE WHEN c.region = '' THEN s.region ELSE c.region END AS region,
+    CASE WHEN c.country = '' THEN s.country ELSE c.country END AS country,
+    CASE WHEN s.fresh THEN COALESCE(t.tags, '') ELSE c.tags END AS tags,
+    s.fresh AND s.es_at IS NOT NULL AND (c.email_consent_at IS NULL OR c.email_consent_at <= s.es_at) AS email_ok,
+    s.fresh AND s.ss_at IS NOT NULL AND (c.sms_consent_at IS NULL OR c.sms_consent_at <= s.ss_at) AS sms_ok,
+    CASE WHEN s.fresh AND s.birthday <> '' THEN s.birthday ELSE c.birthday END AS birthday,
+    CASE WHEN s.fresh THEN s.upd ELSE c.shopify_updated_at END AS shopify_updated_at,
+    s.es, s.es_at, s.ss, s.ss_at
+  FROM s JOIN customers c ON c.id = s.id LEFT JOIN t ON t.customer_id = s.id
+  WHERE c.redacted_at IS NULL
+), v AS (
+  SELECT n.*,
+    CASE WHEN email_ok THEN es = 'subscribed' ELSE c.accepts_marketing END AS accepts_marketing,
+    CASE WHEN email_ok THEN es ELSE c.email_consent_state END AS email_consent_state,
+    CASE WHEN email_ok THEN es_at ELSE c.email_consent_at END AS email_consent_at,
+    CASE WHEN sms_ok THEN ss = 'subscribed' ELSE c.sms_marketing END AS sms_marketing,
+    CASE WHEN sms_ok THEN ss ELSE c.sms_consent_state END AS sms_consent_state,
+    CASE WHEN sms_ok THEN ss_at ELSE c.sms_consent_at END AS sms_consent_at
+  FROM n JOIN customers c ON c.id = n.id
+)
+UPDATE customers c SET email = v.email, first_name = v.first_name, last_name = v.last_name, phone = v.phone, locale = v.locale,
+  region = v.region, country = v.country, tags = v.tags, accepts_marketing = v.accepts_marketing,
+  email_consent_state = v.email_consent_state, email_consent_at = v.email_consent_at, sms_marketing = v.sms_marketing,
+  sms_consent_state = v.sms_consent_state, sms_consent_at = v.sms_consent_at, birthday = v.birthday,
+  shopify_updated_at = v.shopify_updated_at, updated_at = $1
+FROM v WHERE c.id = v.id AND (c.email, c.first_name, c.last_name, c.phone, c.locale, c.region, c.country, c.tags, c.accepts_marketing,
+  c.email_consent_state, c.email_consent_at, c.sms_marketing, c.sms_consent_state, c.sms_consent_at, c.birthday, c.shopify_updated_at)
+  IS DISTINCT FROM (v.email, v.first_name, v.last_name, v.phone, v.locale, v.region, v.country, v.tags, v.accepts_marketing,
+  v.email_consent_state, v.email_consent_at, v.sms_marketing, v.sms_consent_state, v.sms_consent_at, v.birthday, v.shopify_updated_at)`
+
+// importCustomersPG is the batch on PostgreSQL: new customers whole, then
+// for those already stored the tag rows and one update.
+func (tx *DB) importCustomersPG(ctx context.Context, shopID int64, rows []importedCustomer, now time.Time) (int, error) {
+	pool := tx.G.Statement.ConnPool
+	n := len(rows)
+	var (
+		sids                                            = make([]int64, n)
+		emails, firsts, lasts, phones, locales, regions = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		countries, tags, es, ss, birthdays              = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		esAt, ssAt                                      = make([]*time.Time, n), make([]*time.Time, n)
+		upd                                             = make([]time.Time, n)
+		tSID                                            []int64
+		tKey, tLabel                                    []string
+		tAt                                             []time.Time
+	)
+	for i, r := range rows {
+		sids[i], emails[i], firsts[i], lasts[i], phones[i] = r.ShopifyID, r.Email, r.FirstName, r.LastName, r.Phone
+		locales[i], regions[i], countries[i], tags[i] = r.Locale, r.Region, r.Country, strings.Join(r.tagLabels, ", ")
+		es[i], esAt[i], ss[i], ssAt[i], birthdays[i], upd[i] = r.EmailConsent, r.emailAt, r.SMSConsent, r.smsAt, r.Birthday, r.UpdatedAt
+		for k, key := range r.tagKeys {
+			tSID, tKey, tLabel, tAt = append(tSID, r.ShopifyID), append(tKey, key), append(tLabel, r.tagLabels[k]), append(tAt, r.UpdatedAt)
+		}
+	}
+	res, err := pool.QueryContext(ctx, importNewCustomersPG, shopID, now, sids, emails, firsts, lasts, phones, locales, regions, countries,
+		tags, es, esAt, ss, ssAt, birthdays, upd, tSID, tKey, tLabel, tAt)
+	if err != nil {
+		return 0, fmt.Errorf("creating customers: %w", err)
+	}
+	created, err := scanWrittenOrders(res, n)
+	if err != nil {
+		return 0, fmt.Errorf("creating customers: %w", err)
+	}
+	if len(created) == n {
+		return n, nil
+	}
+	// The others are stored: which are redacted, and which copies are
+	// older than the last customers/* webhook applied.
+	var stored []struct {
+		ID, ShopifyID    int64
+		RedactedAt       *time.Time
+		ShopifyUpdatedAt *time.Time
+	}
+	if err := tx.WithContext(ctx).Model(&Customer{}).Select("id, shopify_id, redacted_at, shopify_updated_at").
+		Where("shop_id = ? AND shopify_id IN ?", shopID, sids).Find(&stored).Error; err != nil {
+		return 0, fmt.Errorf("loading customers: %w", err)
+	}
+	byID := make(map[int64]int, n)
+	for i, r := range rows {
+		byID[r.ShopifyID] = i
+	}
+	var (
+		uID                                             []int64
+		uFresh                                          []bool
+		uEmail, uFirst, uLast, uPhone, uLocale, uRegion []string
+		uCountry, uES, uSS, uBirthday                   []string
+		uESAt, uSSAt                                    []*time.Time
+		uUpd                                            []time.Time
+		addCID                                          []int64
+		addKey, addLabel                                []string
+		addPresent                                      []bool
+		addAt                                           []time.Time
+		remCID, wantCID                                 []int64
+		remAt                                           []time.Time
+		wantKey                                         []string
+	)
+	for _, c := range stored {
+		if _, isNew := created[c.ShopifyID]; isNew || c.RedactedAt != nil {
+			continue
+		}
+		r := rows[byID[c.ShopifyID]]
+		fresh := c.ShopifyUpdatedAt == nil || !r.UpdatedAt.Before(*c.ShopifyUpdatedAt)
+		uID, uFresh = append(uID, c.ID), append(uFresh, fresh)
+		uEmail, uFirst, uLast, uPhone = append(uEmail, r.Email), append(uFirst, r.FirstName), append(uLast, r.LastName), append(uPhone, r.Phone)
+		uLocale, uRegion, uCountry = append(uLocale, r.Locale), append(uRegion, r.Region), append(uCountry, r.Country)
+		uES, uESAt, uSS, uSSAt = append(uES, r.EmailConsent), append(uESAt, r.emailAt), append(uSS, r.SMSConsent), append(uSSAt, r.smsAt)
+		uBirthday, uUpd = append(uBirthday, r.Birthday), append(uUpd, r.UpdatedAt)
+		if !fresh {
+			continue
+		}
+		remCID, remAt = append(remCID, c.ID), append(remAt, r.UpdatedAt)
+		for k, key := range r.tagKeys {
+			addCID, addKey, addLabel, addPresent, addAt = append(addCID, c.ID), append(addKey, key), append(addLabel, r.tagLabels[k]), append(addPresent, true), append(addAt, r.UpdatedAt)
+			wantCID, wantKey = append(wantCID, c.ID), append(wantKey, key)
+		}
+	}
+	if len(uID) == 0 {
+		return len(created), nil
+	}
+	if len(addCID) > 0 {
+		if _, err := pool.ExecContext(ctx, importTagsAddPG, addCID, addKey, addLabel, addPresent, addAt); err != nil {
+			return 0, fmt.Errorf("recording tags: %w", err)
+		}
+	}
+	if len(remCID) > 0 {
+		if _, err := pool.ExecContext(ctx, importTagsRemovePG, remCID, remAt, wantCID, wantKey); err != nil {
+			return 0, fmt.Errorf("removing tags: %w", err)
+		}
+	}
+	out, err := pool.ExecContext(ctx, importCustomersUpdatePG, now, uID, uFresh, uEmail, uFirst, uLast, uPhone, uLocale, uRegion, uCountry,
+		uES, uESAt, uSS, uSSAt, uBirthday, uUpd)
+	if err != nil {
+		return 0, fmt.Errorf("updating customers: %w", err)
+	}
+	changed, err := out.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	return len(created) + int(changed), nil
 }
