@@ -1,12 +1,12 @@
 -- History for the campaign shop: {{messages}} sent messages spread over its
--- customers and the past year (a few today), and {{past}} past campaigns to
--- every linked customer, all sent. Run after campaign_seed.sql.
+-- customers and the past year, and {{past}} past campaigns to every linked
+-- customer, all sent. Run after campaign_seed.sql.
+WITH s AS MATERIALIZED (SELECT sh.id, (SELECT MIN(id) FROM customers WHERE shop_id = sh.id) AS first, (SELECT COUNT(*) FROM customers WHERE shop_id = sh.id) AS n
+  FROM shops sh WHERE sh.domain = 'bench-campaign.myshopify.com')
 INSERT INTO messages (shop_id, customer_id, kind, dedupe_key, ref_type, ref_id, line_user_id, scheduled_for, status, reason, content, line_request_id, attempts, sent_at, created_at, updated_at)
-SELECT s.id, c.first + g % s.n, (ARRAY['thank_you','shipping','follow_up_3','follow_up_7','cart_reminder'])[1 + g % 5], 'hist:' || g, 'order', g, 'U', now() - (g % 365) * interval '1 day', 'sent', '', '', 'r' || g, 1,
-  now() - (g % 365) * interval '1 day', now() - (g % 365) * interval '1 day', now()
-FROM (SELECT id, (SELECT COUNT(*) FROM customers WHERE shop_id = shops.id) AS n FROM shops WHERE domain = 'bench-campaign.myshopify.com') s,
-  (SELECT MIN(id) AS first FROM customers WHERE shop_id = (SELECT id FROM shops WHERE domain = 'bench-campaign.myshopify.com')) c,
-  generate_series(1, {{messages}}) g;
+SELECT s.id, s.first + g % s.n, (ARRAY['thank_you','shipping','follow_up_3','follow_up_7','cart_reminder'])[1 + g % 5], 'hist:' || s.id || ':' || g, 'order', g, 'U', now() - (1 + g % 365) * interval '1 day', 'sent', '', '', 'r' || g, 1,
+  now() - (1 + g % 365) * interval '1 day', now() - (1 + g % 365) * interval '1 day', now()
+FROM s, generate_series(1, {{messages}}) g;
 INSERT INTO campaigns (shop_id, name, definition, variants, status, started_at, finished_at, batches, batches_done, held_from, created_at, updated_at)
 SELECT s.id, 'past ' || g, '{"field":"linked","value":true}', '[]', 'done', now() - g * interval '7 days', now() - g * interval '7 days', 0, 0, 0, now(), now()
 FROM shops s, generate_series(1, {{past}}) g WHERE s.domain = 'bench-campaign.myshopify.com';
