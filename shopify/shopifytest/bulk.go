@@ -118,18 +118,23 @@ type lineCounter struct {
 }
 
 func (c *lineCounter) Write(p []byte) (int, error) {
-	c.size += int64(len(p))
-	for _, b := range p {
-		c.line = append(c.line, b)
-		if b == '\n' {
-			c.lines++
-			if bytes.Contains(c.line, []byte(`"__parentId"`)) {
-				c.children++
-			}
-			c.line = c.line[:0]
+	n := len(p)
+	c.size += int64(n)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			c.line = append(c.line, p...)
+			break
 		}
+		c.line = append(c.line, p[:i+1]...)
+		p = p[i+1:]
+		c.lines++
+		if bytes.Contains(c.line, []byte(`"__parentId"`)) {
+			c.children++
+		}
+		c.line = c.line[:0]
 	}
-	return len(p), nil
+	return n, nil
 }
 
 // CompleteBulkOperations marks every running bulk query done (as when the
@@ -142,6 +147,7 @@ func (s *Server) CompleteBulkOperations() []string {
 		if op.status == "RUNNING" {
 			op.status, op.completed = "COMPLETED", s.now()
 			ids = append(ids, op.id)
+			s.countBulk(op) // here rather than inside a later bulkOperation request: a large file takes a while
 		}
 	}
 	return ids
