@@ -54,19 +54,8 @@ ON CONFLICT DO NOTHING`
 //	TSUNAGU_BENCH_DB='postgres://postgres@127.0.0.1:5432/h13s_bench?sslmode=disable' \
 //	  go test ./app -run '^$' -bench BenchmarkInbox -benchtime 1x -timeout 30m -v
 func BenchmarkInbox(b *testing.B) {
-	url := os.Getenv("TSUNAGU_BENCH_DB")
-	if url == "" {
-		b.Skip("TSUNAGU_BENCH_DB is not set (a database seeded by cmd/seedbench)")
-	}
 	ctx := context.Background()
-	db, err := store.Open(ctx, url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx, nil); err != nil {
-		b.Fatal(err)
-	}
+	db := openBenchDB(b, "cmd/seedbench")
 	var friends int64
 	db.G.Raw(`SELECT count(*) FROM line_friends`).Scan(&friends)
 	if friends == 0 {

@@ -31,19 +31,8 @@ import (
 //	TSUNAGU_BENCH_DB='postgres://postgres@127.0.0.1:5432/tsunagu_bench7?sslmode=disable' \
 //	  go test ./app -run '^$' -bench BenchmarkMerchantUI -benchtime 1x -timeout 30m
 func BenchmarkMerchantUI(b *testing.B) {
-	url := os.Getenv("TSUNAGU_BENCH_DB")
-	if url == "" {
-		b.Skip("TSUNAGU_BENCH_DB is not set (a database seeded by cmd/bench7/seed.sql)")
-	}
 	ctx := context.Background()
-	db, err := store.Open(ctx, url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx, nil); err != nil {
-		b.Fatal(err)
-	}
+	db := openBenchDB(b, "cmd/bench7/seed.sql")
 	a, err := Assemble(testConfig(""), quietLogger(), db, testenv.Redis(b))
 	if err != nil {
 		b.Fatal(err)
@@ -162,4 +151,24 @@ SELECT c.id, l.shop_id, l.customer_id, 'A', l.customer_id % 600, CASE WHEN l.cus
 		p50, p95 := measure(func() time.Duration { d, _ := call("GET", p+"?lang=ja", ""); return d })
 		b.Logf("page | GET %s | p50 %s | p95 %s | %.1f× floor", p, ms(p50), ms(p95), float64(p95)/float64(floorPage))
 	}
+}
+
+// openBenchDB opens and migrates the seeded database named by TSUNAGU_BENCH_DB,
+// or skips the benchmark when none is set.
+func openBenchDB(b *testing.B, seededBy string) *store.DB {
+	b.Helper()
+	url := os.Getenv("TSUNAGU_BENCH_DB")
+	if url == "" {
+		b.Skipf("TSUNAGU_BENCH_DB is not set (a database seeded by %s)", seededBy)
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx, nil); err != nil {
+		b.Fatal(err)
+	}
+	return db
 }
