@@ -6,7 +6,9 @@
 -- user; a LINE user id is per provider, so two channels of one provider see
 -- the same id and must not share a friend row). A link records the channel
 -- it was made on; a customer keeps at most one live link per shop.
--- Quotas are per channel (LINE counts them per account).
+-- Quotas are per channel (LINE counts them per account). Links, friends
+-- and campaigns of a channel that is deleted keep their rows with no
+-- channel, which means the shop's primary (as with one channel per shop).
 --
 -- SQLite cannot drop a table constraint, so it rebuilds line_channels and
 -- line_friends (https://www.sqlite.org/lang_altertable.html, "making other
@@ -20,7 +22,7 @@ ALTER TABLE line_channels DROP CONSTRAINT line_channels_shop_id_key;
 ALTER TABLE line_channels ADD COLUMN name TEXT NOT NULL DEFAULT '';
 ALTER TABLE line_channels ADD COLUMN is_primary BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE line_friends DROP CONSTRAINT line_friends_shop_id_line_user_id_key;
-ALTER TABLE line_friends ADD COLUMN channel_id BIGINT REFERENCES line_channels(id);
+ALTER TABLE line_friends ADD COLUMN channel_id BIGINT REFERENCES line_channels(id) ON DELETE SET NULL;
 -- dialect: sqlite
 CREATE TABLE line_channels_0049 (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -73,7 +75,7 @@ CREATE TABLE line_friends_0049 (
   nudged_at DATETIME,
   created_at DATETIME NOT NULL,
   updated_at DATETIME NOT NULL,
-  channel_id BIGINT REFERENCES line_channels(id)
+  channel_id BIGINT REFERENCES line_channels(id) ON DELETE SET NULL
 );
 INSERT INTO line_friends_0049 (id, shop_id, line_user_id, customer_id, display_name, picture_url, language, profile_at,
   follow_source, friend_since, is_friend, blocked, blocked_at, redacted_at, first_seen_at, last_inbound_at, last_outbound_at,
@@ -102,7 +104,7 @@ UPDATE line_friends SET channel_id = (SELECT c.id FROM line_channels c WHERE c.s
 CREATE UNIQUE INDEX line_friends_channel_user ON line_friends (channel_id, line_user_id);
 CREATE INDEX line_friends_shop_user ON line_friends (shop_id, line_user_id);
 
-ALTER TABLE line_links ADD COLUMN channel_id BIGINT REFERENCES line_channels(id);
+ALTER TABLE line_links ADD COLUMN channel_id BIGINT REFERENCES line_channels(id) ON DELETE SET NULL;
 UPDATE line_links SET channel_id = (SELECT c.id FROM line_channels c WHERE c.shop_id = line_links.shop_id AND c.is_primary);
 CREATE INDEX line_links_channel ON line_links (channel_id, customer_id) WHERE unlinked_at IS NULL;
 
@@ -132,4 +134,4 @@ ALTER TABLE events ADD COLUMN line_channel_id BIGINT;
 
 -- The LINE account a campaign is sent from (NULL: the shop's primary); it
 -- reaches only customers linked on that account.
-ALTER TABLE campaigns ADD COLUMN line_channel_id BIGINT REFERENCES line_channels(id);
+ALTER TABLE campaigns ADD COLUMN line_channel_id BIGINT REFERENCES line_channels(id) ON DELETE SET NULL;
