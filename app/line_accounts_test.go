@@ -2,6 +2,10 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/tsunagu/tsunagu/app/core"
@@ -206,4 +210,122 @@ func TestLinkOnSecondAccount(t *testing.T) {
 		}
 
 	})
+}
+
+// Settings lets an admin add a second LINE account (a name and the
+// credentials, checked as for the first), shows each account's webhook URL
+// and makes either one the primary; the campaign composer then asks which
+// account sends, and the inbox names the account of each conversation.
+func TestSettingsLineAccounts(t *testing.T) {
+	t.Parallel()
+	db := testenv.SQLite(t)
+	e := newLinkEnv(t, db, testenv.Redis(t), "")
+	ctx := context.Background()
+	a := e.a
+	page := func(path string) string {
+		t.Helper()
+		rec := adminDo(t, a, testShop, http.MethodGet, path, nil)
+		if rec.Code != 200 {
+			t.Fatalf("%s: %d", path, rec.Code)
+		}
+		return rec.Body.String()
+	}
+	body := page("/admin/settings")
+	if !strings.Contains(body, `id="accounts"`) || !strings.Contains(body, "/webhooks/line/"+testWebhookKey) || !strings.Contains(body, `id="account-form"`) {
+		t.Fatalf("settings page lacks the accounts list or the add form:\n%s", body)
+	}
+	if strings.Contains(page("/admin/campaigns/new"), `id="c-account"`) {
+		t.Fatal("the composer asks for an account when the shop has one")
+	}
+
+	good := url.Values{"name": {"アウトレット"}, "messaging_channel_id": {"2000000002"}, "messaging_channel_secret": {testMsgSecretB},
+		"messaging_access_token": {testTokenB}}
+	for _, tc := range []struct {
+		name string
+		edit func(url.Values)
+	}{
+		{"no name", func(v url.Values) { v.Del("name") }},
+		{"name too long", func(v url.Values) { v.Set("name", strings.Repeat("あ", 51)) }},
+		{"letters in channel id", func(v url.Values) { v.Set("messaging_channel_id", "abc") }},
+		{"no token", func(v url.Values) { v.Del("messaging_access_token") }},
+		{"masked secret", func(v url.Values) { v.Set("messaging_channel_secret", "••••abcd") }},
+		{"the first account's channel again", func(v url.Values) { v.Set("messaging_channel_id", "2000000001") }},
+	} {
+		v := url.Values{}
+		for k, vs := range good {
+			v[k] = vs
+		}
+		tc.edit(v)
+		rec := adminForm(t, a, "/admin/settings/line-accounts", v)
+		if rec.Code != http.StatusSeeOther || !strings.Contains(rec.Header().Get("Location"), "acct_err=") {
+			t.Errorf("%s: %d %s", tc.name, rec.Code, rec.Header().Get("Location"))
+		}
+	}
+	if all, _ := db.LineChannels(ctx, e.s.ID); len(all) != 1 {
+		t.Fatalf("%d channels after refused forms", len(all))
+	}
+	if rec := adminForm(t, a, "/admin/settings/line-accounts", good); rec.Code != http.StatusSeeOther || !strings.Contains(rec.Header().Get("Location"), "acct=1") {
+		t.Fatalf("add: %d %s", rec.Code, rec.Header().Get("Location"))
+	}
+	all, err := db.LineChannels(ctx, e.s.ID)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("channels %+v %v", all, err)
+	}
+	chA, chB := all[0], all[1]
+	if !chA.IsPrimary || chB.IsPrimary || chB.Name != "アウトレット" || chB.WebhookKey == chA.WebhookKey || chB.WebhookKey == "" {
+		t.Fatalf("accounts: %+v / %+v", chA, chB)
+	}
+	if tok, _ := a.Box.Open(chB.MessagingTokenEnc); tok != testTokenB {
+		t.Fatal("the second account's token is not stored sealed")
+	}
+	body = page("/admin/settings")
+	if !strings.Contains(body, "/webhooks/line/"+chB.WebhookKey) || !strings.Contains(body, `/admin/settings/line-accounts/`+itoa(chB.ID)+`/primary`) {
+		t.Fatalf("settings page lacks the second account:\n%s", body)
+	}
+	// Its credentials are edited with ?channel=.
+	if body := page("/admin/settings?channel=" + itoa(chB.ID)); !strings.Contains(body, `data-api="/api/settings/line?channel=`+itoa(chB.ID)+`"`) {
+		t.Fatal("the form does not edit the chosen account")
+	}
+	rec := adminDo(t, a, testShop, http.MethodPut, "/api/settings/line?channel="+itoa(chB.ID), map[string]string{"name": "Outlet", "messaging_channel_id": "2000000002"})
+	if rec.Code != 200 {
+		t.Fatalf("edit B: %d %s", rec.Code, rec.Body)
+	}
+	if ch, _ := db.LineChannelByID(ctx, e.s.ID, chB.ID); ch.Name != "Outlet" || ch.IsPrimary {
+		t.Fatalf("B after edit: %+v", ch)
+	}
+	if p, _ := db.LineChannel(ctx, e.s.ID); p.ID != chA.ID || p.Name == "Outlet" {
+		t.Fatal("editing B changed the primary")
+	}
+	if rec := adminDo(t, a, testShop, http.MethodGet, "/api/settings/line/channels", nil); rec.Code != 200 || strings.Count(rec.Body.String(), `"webhook_url"`) != 2 ||
+		strings.Contains(rec.Body.String(), testTokenB) {
+		t.Fatalf("channels API: %d %s", rec.Code, rec.Body)
+	}
+
+	// The composer picks the account; a campaign cannot name another shop's.
+	if body := page("/admin/campaigns/new"); !strings.Contains(body, `id="c-account"`) || !strings.Contains(body, "Outlet") {
+		t.Fatalf("composer lacks the account picker:\n%s", body)
+	}
+	camp := map[string]any{"name": "x", "builtin": "linked_never_ordered", "messages": []json.RawMessage{json.RawMessage(`{"type":"text","text":"hi"}`)}, "line_channel_id": 999999}
+	if rec := adminDo(t, a, testShop, http.MethodPost, "/api/campaigns", camp); rec.Code < 400 || rec.Code >= 500 || !strings.Contains(rec.Body.String(), "LINE account") {
+		t.Fatalf("campaign on a foreign account: %d %s", rec.Code, rec.Body)
+	}
+	camp["line_channel_id"] = chB.ID
+	rec = adminDo(t, a, testShop, http.MethodPost, "/api/campaigns", camp)
+	if rec.Code != http.StatusCreated || !strings.Contains(rec.Body.String(), `"line_channel_id":`+itoa(chB.ID)) {
+		t.Fatalf("campaign on B: %d %s", rec.Code, rec.Body)
+	}
+
+	// The inbox names the account of each conversation.
+	e.deliverLINEOn(t, chB.WebhookKey, testMsgSecretB, lineEvent(t, "message_text_user.json", friendUser, "01HZZSETTINGSACCOUNTS00001", "", testNow, "hi"))
+	if body := page("/admin/inbox"); !strings.Contains(body, `data-account="`+itoa(chB.ID)+`"`) || !strings.Contains(body, ">Outlet<") {
+		t.Fatalf("inbox does not name the account:\n%s", body)
+	}
+
+	// Make B the primary from the page.
+	if rec := adminForm(t, a, "/admin/settings/line-accounts/"+itoa(chB.ID)+"/primary", url.Values{}); rec.Code != http.StatusSeeOther {
+		t.Fatalf("make primary: %d", rec.Code)
+	}
+	if p, _ := db.LineChannel(ctx, e.s.ID); p.ID != chB.ID {
+		t.Fatalf("primary is %d, want %d", p.ID, chB.ID)
+	}
 }
