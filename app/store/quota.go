@@ -48,9 +48,12 @@ func (db *DB) SaveQuotaReading(ctx context.Context, shopID int64, limited bool, 
 	return nil
 }
 
-// AddQuotaUse counts n messages sent since the last reading.
+// AddQuotaUse counts n messages sent since the last reading. Every send of
+// a shop updates this one row, so it commits asynchronously
+// (asyncCommitFrom): the count is a cache that the next reading from LINE
+// replaces.
 func (db *DB) AddQuotaUse(ctx context.Context, shopID int64, n int64) error {
-	if err := db.WithContext(ctx).Exec("UPDATE line_quotas SET used = used + ? WHERE shop_id = ?", n, shopID).Error; err != nil {
+	if err := db.WithContext(ctx).Exec("UPDATE line_quotas SET used = used + ?"+db.asyncCommitFrom()+" WHERE shop_id = ?", n, shopID).Error; err != nil {
 		return fmt.Errorf("counting LINE quota use of shop %d: %w", shopID, err)
 	}
 	return nil
