@@ -19,6 +19,9 @@ func TestHotCountersCommitAsyncOnlyOnTheirOwn(t *testing.T) {
 	db := testenv.Postgres(t)
 	ctx := context.Background()
 	shop := newShop(t, db)
+	if err := db.SaveLineChannel(ctx, &store.LineChannel{ShopID: shop.ID, WebhookKey: "counters"}); err != nil {
+		t.Fatal(err)
+	}
 	if err := db.SaveQuotaReading(ctx, shop.ID, true, 1000, 10, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +45,7 @@ func TestHotCountersCommitAsyncOnlyOnTheirOwn(t *testing.T) {
 	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conn.ExecContext(ctx, "UPDATE line_quotas SET used = used"+from+" WHERE shop_id = $1", shop.ID); err != nil {
+	if _, err := conn.ExecContext(ctx, "UPDATE line_channel_quotas SET used = used"+from+" WHERE shop_id = $1", shop.ID); err != nil {
 		t.Fatal(err)
 	}
 	if err := conn.QueryRowContext(ctx, "SHOW synchronous_commit").Scan(&setting); err != nil {
