@@ -3,7 +3,9 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/app/testenv"
 	"github.com/tsunagu/tsunagu/jobs"
+	"github.com/tsunagu/tsunagu/shopify"
 )
 
 // A second LINE account of the test shop.
@@ -327,5 +330,56 @@ func TestSettingsLineAccounts(t *testing.T) {
 	}
 	if p, _ := db.LineChannel(ctx, e.s.ID); p.ID != chB.ID {
 		t.Fatalf("primary is %d, want %d", p.ID, chB.ID)
+	}
+}
+
+// The greeting's link button of a friend of a second account leads, through
+// the store's app proxy (which signs the account id with the rest of its
+// query), to that account's link URL; a friend of the primary gets the
+// plain one.
+func TestFriendLinkCarriesAccount(t *testing.T) {
+	t.Parallel()
+	db := testenv.SQLite(t)
+	e, clk := newInboxEnv(t, db)
+	chB := e.addSecondChannel(t)
+	buttonOf := func(replyToken string) string {
+		t.Helper()
+		for _, r := range e.line.Replies() {
+			if r.ReplyToken != replyToken {
+				continue
+			}
+			s := string(r.Messages[0])
+			i := strings.Index(s, "/link/friend?t=")
+			if i < 0 {
+				t.Fatalf("greeting without a link button: %s", s)
+			}
+			return s[i : i+strings.IndexByte(s[i:], '"')]
+		}
+		t.Fatalf("no greeting with reply token %s", replyToken)
+		return ""
+	}
+	e.line.IssueReplyToken("rt-fl-a")
+	e.deliverLINE(t, lineEvent(t, "follow.json", friendUser, "01HZZFRIENDLINKACCOUNT000A", "rt-fl-a", clk.Now(), ""))
+	e.line.IssueReplyToken("rt-fl-b")
+	e.deliverLINEOn(t, testWebhookKeyB, testMsgSecretB, lineEvent(t, "follow.json", friendUser, "01HZZFRIENDLINKACCOUNT000B", "rt-fl-b", clk.Now(), ""))
+	shopLink := "https://" + testShop + "/apps/tsunagu/link"
+	for tok, want := range map[string]string{"rt-fl-a": shopLink, "rt-fl-b": shopLink + "?c=" + itoa(chB.ID)} {
+		rec := e.serve(httptestGet(buttonOf(tok)))
+		if rec.Code != http.StatusFound || rec.Header().Get("Location") != want {
+			t.Fatalf("button of %s: %d %s, want %s", tok, rec.Code, rec.Header().Get("Location"), want)
+		}
+	}
+	proxy := func(customer string) *httptest.ResponseRecorder {
+		q := url.Values{"shop": {testShop}, "path_prefix": {"/apps/tsunagu"}, "timestamp": {fmt.Sprint(testNow.Unix())},
+			"logged_in_customer_id": {customer}, "c": {itoa(chB.ID)}}
+		q.Set("signature", shopify.ProxySignature(e.a.Config.ShopifyAPISecret, q))
+		return e.serve(httptestGet("/proxy/link?" + q.Encode()))
+	}
+	if rec := proxy(""); rec.Header().Get("Location") != "/account/login?return_url="+url.QueryEscape("/apps/tsunagu/link?c="+itoa(chB.ID)) {
+		t.Fatalf("not signed in: %s", rec.Header().Get("Location"))
+	}
+	rec := proxy("98765")
+	if loc := rec.Header().Get("Location"); rec.Code != http.StatusFound || !strings.HasSuffix(loc, "&c="+itoa(chB.ID)) || !strings.Contains(loc, "/link/start?t=") {
+		t.Fatalf("signed in: %d %s", rec.Code, loc)
 	}
 }
