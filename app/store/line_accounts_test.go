@@ -263,3 +263,24 @@ func TestCampaignReachesItsAccountOnly(t *testing.T) {
 		}
 	})
 }
+
+// A LINE event keeps the channel it arrived on (both insert paths).
+func TestEventKeepsLineChannel(t *testing.T) {
+	t.Parallel()
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		shop := newShop(t, db)
+		ch := &store.LineChannel{ShopID: shop.ID, WebhookKey: "ev"}
+		if err := db.SaveLineChannel(ctx, ch); err != nil {
+			t.Fatal(err)
+		}
+		ev := &store.Event{Source: "line", Topic: "follow", ExternalID: "line:ev-1", ShopID: &shop.ID, LineChannelID: &ch.ID, Payload: []byte("{}")}
+		if ok, err := db.InsertEvent(ctx, ev); err != nil || !ok {
+			t.Fatalf("insert: %v %v", ok, err)
+		}
+		got, err := db.Event(ctx, ev.ID)
+		if err != nil || got.LineChannelID == nil || *got.LineChannelID != ch.ID {
+			t.Fatalf("event %+v %v", got, err)
+		}
+	})
+}
