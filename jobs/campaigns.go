@@ -155,7 +155,12 @@ func (w *Worker) SendCampaignBatch(ctx context.Context, id int64, batch int) err
 		}
 		return cb.Finish(ctx, p, store.MsgSkipped, reason, "")
 	}
-	res, err := mc.Multicast(ctx, token, to, msgs, w.retryKey(store.CampaignTaskKey(id, batch), 0))
+	var res line.SendResult
+	if um, ok := w.LINE.(UnitMulticaster); ok {
+		res, err = um.MulticastUnit(ctx, token, to, msgs, w.retryKey(store.CampaignTaskKey(id, batch), 0), w.campaignUnit(ctx, p.Camp, p.Variant))
+	} else {
+		res, err = mc.Multicast(ctx, token, to, msgs, w.retryKey(store.CampaignTaskKey(id, batch), 0))
+	}
 	out := core.Outcome(res, err, isLastAttempt(ctx))
 	if out.MonthlyLimit {
 		if merr := w.monthlyLimitReached(ctx, p.Shop); merr != nil {

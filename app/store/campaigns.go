@@ -22,6 +22,13 @@ const (
 	CampaignCancelled     = "cancelled"
 )
 
+// Campaign deliveries: one multicast per 500 recipients, or one push per
+// recipient (small segments; each recipient's link names them).
+const (
+	CampaignMulticast = "multicast"
+	CampaignPush      = "push"
+)
+
 // Recipient statuses beyond the message ones: held waits for an A/B winner.
 const RecipientHeld = "held"
 
@@ -62,10 +69,12 @@ type Campaign struct {
 	Batches     int               `json:"batches"`
 	// BatchesDone counts finished batches; HeldFrom is the first batch of
 	// the recipients held for an A/B winner (Batches when none are).
-	BatchesDone int       `json:"batches_done"`
-	HeldFrom    int       `json:"-"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	BatchesDone int `json:"batches_done"`
+	HeldFrom    int `json:"-"`
+	// Delivery is CampaignMulticast or CampaignPush (migration 0052).
+	Delivery  string    `json:"delivery"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Variant returns the named variant, or nil.
@@ -109,6 +118,9 @@ func (db *DB) CreateCampaign(ctx context.Context, c *Campaign) error {
 	c.CreatedAt, c.UpdatedAt = now, now
 	if c.Status == "" {
 		c.Status = CampaignDraft
+	}
+	if c.Delivery == "" {
+		c.Delivery = CampaignMulticast
 	}
 	if c.Variants == nil {
 		c.Variants = []CampaignVariant{}
