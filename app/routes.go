@@ -146,6 +146,7 @@ func (a *App) routeTable() []route {
 		{Method: POST, Path: "/api/campaigns/:id/send", Role: roleAdmin, H: a.sendCampaign},
 		{Method: POST, Path: "/api/campaigns/:id/cancel", Role: roleAdmin, H: a.cancelCampaign},
 		{Method: POST, Path: "/api/campaigns/:id/winner", Role: roleAdmin, H: a.campaignWinner},
+		{Method: POST, Path: "/api/insights/refresh", Role: roleAdmin, H: a.refreshInsights},
 		{Method: GET, Path: "/api/campaigns/:id/ab", Role: roleViewer, H: a.campaignAB},
 		{Method: GET, Path: "/api/campaigns/:id/report", Role: roleViewer, H: a.campaignReport},
 		{Method: GET, Path: "/api/campaigns/:id/report.csv", Role: roleViewer, H: a.campaignReportCSV},

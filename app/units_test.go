@@ -3,11 +3,14 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/app/testenv"
+	"github.com/tsunagu/tsunagu/jobs"
 	"github.com/tsunagu/tsunagu/line"
 	"github.com/tsunagu/tsunagu/line/linetest"
 )
@@ -72,5 +75,92 @@ func TestCampaignMulticastCarriesUnit(t *testing.T) {
 	rows, err := a.DB.CampaignUnits(context.Background(), au.shop.ID, camp.ID)
 	if err != nil || len(rows) != 2 || rows[0].Variant != "A" || rows[0].Unit != units["A"] || rows[1].Unit != units["B"] {
 		t.Fatalf("line_units rows %+v (%v), want A %s and B %s", rows, err, units["A"], units["B"])
+	}
+}
+
+// The on-demand insight read (a schedules row) stores what LINE answers
+// for each variant's unit, and the campaign page shows it: numbers as
+// they are, values LINE withholds as "fewer than 20" (never 0), with the
+// read's date, beside Tsunagu's own redirect clicks, and says honestly
+// that a multicast's clicks are not attributed to customers.
+func TestInsightReadShowsOnCampaignPage(t *testing.T) {
+	t.Parallel()
+	fake := linetest.NewServer(t)
+	a := newTestApp(t, testenv.Postgres(t), testenv.Redis(t), fake.URL)
+	au := seedAudience(t, a, 40)
+	ctx := context.Background()
+	camp := sendABCampaign(t, a, "https://shop.example/sale")
+	rows, err := a.DB.CampaignUnits(ctx, au.shop.ID, camp.ID)
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("units %+v %v", rows, err)
+	}
+	fake.SetUnitStats(testLINEToken, rows[0].Unit, linetest.UnitStats{UniqueImpression: linetest.N(40), UniqueClick: nil,
+		Clicks: []linetest.UnitClick{{Seq: 1, URL: "https://tsunagu.example/cc/x", Click: linetest.N(35), UniqueClick: linetest.N(25)}}})
+	// B: nothing set, LINE answers every value null (too few people).
+
+	if rec := adminCall(t, a, http.MethodPost, "/api/insights/refresh", nil); rec.Code != http.StatusAccepted {
+		t.Fatalf("refresh: %d %s", rec.Code, rec.Body)
+	}
+	due, err := a.DB.DueSchedules(ctx, a.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := false
+	for _, s := range due {
+		if s.Name == jobs.InsightSchedule(au.shop.ID) {
+			if err := a.Worker().RunScheduled(ctx, s.Name, s.NextAt); err != nil {
+				t.Fatal(err)
+			}
+			ran = true
+		}
+	}
+	if !ran {
+		t.Fatalf("no insight read due after the refresh: %+v", due)
+	}
+	if r := fake.Rejected(); len(r) > 0 {
+		t.Fatalf("LINE would refuse: %v", r)
+	}
+	rows, _ = a.DB.CampaignUnits(ctx, au.shop.ID, camp.ID)
+	a0, b0 := rows[0], rows[1]
+	if a0.ReadAt == nil || a0.UniqueImpression == nil || *a0.UniqueImpression != 40 || a0.UniqueClick != nil || len(a0.Clicks) != 1 || *a0.Clicks[0].UniqueClick != 25 {
+		t.Fatalf("A stored %+v", a0)
+	}
+	if b0.ReadAt == nil || b0.UniqueImpression != nil || b0.ReadError != "" {
+		t.Fatalf("B stored %+v, want read with null opens", b0)
+	}
+
+	rec := adminDo(t, a, testShop, http.MethodGet, fmt.Sprintf("/admin/campaigns/%d?lang=en", camp.ID), nil)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("page: %d", rec.Code)
+	}
+	page := rec.Body.String()
+	table := page[strings.Index(page, `id="c-insights-table"`):]
+	cell := func(variant, k string) string {
+		page := table
+		i := strings.Index(page, `<tr data-variant="`+variant+`"><td>`+variant+`</td>`)
+		if i < 0 {
+			t.Fatalf("no insight row for %s in the page", variant)
+		}
+		j := strings.Index(page[i:], `data-k="`+k+`">`)
+		rest := page[i+j+len(`data-k="`+k+`">`):]
+		return rest[:strings.Index(rest, "<")]
+	}
+	for _, c := range []struct{ v, k, want string }{
+		{"A", "opens", "40"}, {"A", "line-clicks", "fewer than 20"}, {"B", "opens", "fewer than 20"}, {"B", "line-clicks", "fewer than 20"},
+	} {
+		if got := cell(c.v, c.k); got != c.want {
+			t.Errorf("%s %s shows %q, want %q", c.v, c.k, got, c.want)
+		}
+	}
+	if !strings.Contains(page, a0.ReadAt.In(au.shop.Location()).Format("2006-01-02")) || !strings.Contains(page, "not which customer clicked") {
+		t.Errorf("the page lacks the read date or the multicast attribution note")
+	}
+	// The one-off read is gone; the daily one is the reconciler's.
+	if due, _ := a.DB.DueSchedules(ctx, a.Now()); len(due) != 0 {
+		for _, s := range due {
+			if s.Name == jobs.InsightSchedule(au.shop.ID) {
+				t.Errorf("the on-demand read is still due after it ran")
+			}
+		}
 	}
 }
