@@ -88,6 +88,7 @@ func (a *App) routeTable() []route {
 		{Method: POST, Path: "/pixel/events", Role: rolePublic, H: a.pixelEvents, MW: mw(pixelCORS, a.refuseForeignOrigin)},
 		{Method: GET, Path: "/c/:token", Role: rolePublic, H: a.click},
 		{Method: GET, Path: "/cc/:token", Role: rolePublic, H: a.campaignClick},
+		{Method: GET, Path: "/cr/:token", Role: rolePublic, H: a.recipientClick},
 		{Method: GET, Path: "/cc/:id/:variant", Role: rolePublic, H: a.legacyCampaignClick},
 
 		// Operators.

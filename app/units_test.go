@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/app/store/segment"
 	"github.com/tsunagu/tsunagu/app/testenv"
 	"github.com/tsunagu/tsunagu/jobs"
 	"github.com/tsunagu/tsunagu/line"
@@ -162,5 +164,83 @@ func TestInsightReadShowsOnCampaignPage(t *testing.T) {
 				t.Errorf("the on-demand read is still due after it ran")
 			}
 		}
+	}
+}
+
+// A campaign sent per recipient gives each customer their own link: a
+// click on it records that customer, so "clicked: campaign" matches them
+// and no one else. Multicast clicks (one link for everyone) match no one.
+func TestPerRecipientCampaignClickMatchesSegment(t *testing.T) {
+	t.Parallel()
+	fake := linetest.NewServer(t)
+	a := newTestApp(t, testenv.Postgres(t), testenv.Redis(t), fake.URL)
+	au := seedAudience(t, a, 3)
+	ctx := context.Background()
+	rec := adminCall(t, a, http.MethodPost, "/api/campaigns", map[string]any{
+		"name": "Per recipient", "definition": map[string]any{"field": "linked", "value": true}, "delivery": "push", "link": "https://shop.example/sale",
+		"messages": []json.RawMessage{json.RawMessage(`{"type":"text","text":"Sale {{link}}"}`)}, "send": true,
+	})
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	camp := decode[store.Campaign](t, rec)
+	w := a.Worker()
+	if err := w.StartCampaign(ctx, camp.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.SendCampaignBatch(ctx, camp.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	if r := fake.Rejected(); len(r) > 0 {
+		t.Fatalf("LINE would refuse: %v", r)
+	}
+	pushes := fake.Pushes()
+	if len(pushes) != len(au.linked) || len(fake.Multicasts()) != 0 {
+		t.Fatalf("%d pushes and %d multicasts, want a push to each of %d linked customers", len(pushes), len(fake.Multicasts()), len(au.linked))
+	}
+	links := map[string]string{} // LINE user -> link
+	for _, p := range pushes {
+		var m struct{ Text string }
+		_ = json.Unmarshal(p.Messages[0], &m)
+		_, link, _ := strings.Cut(m.Text, "Sale ")
+		if !strings.Contains(link, "/cr/") || len(p.Units) != 1 {
+			t.Fatalf("push to %s: %q units %v, want a per-recipient link and a unit", p.To, m.Text, p.Units)
+		}
+		for _, l := range links {
+			if l == link {
+				t.Fatalf("two recipients share the link %s", link)
+			}
+		}
+		links[p.To] = link
+	}
+	c, _ := a.DB.Campaign(ctx, 0, camp.ID)
+	if c.Status != store.CampaignDone || c.Delivery != store.CampaignPush {
+		t.Errorf("campaign %s by %s, want done by push", c.Status, c.Delivery)
+	}
+
+	// au.first clicks their link (twice: counted once).
+	for i := 0; i < 2; i++ {
+		req := httptest.NewRequest(http.MethodGet, strings.TrimPrefix(links[uid("first")], a.Config.BaseURL), nil)
+		res := httptest.NewRecorder()
+		a.Handler().ServeHTTP(res, req)
+		if res.Code != http.StatusFound || !strings.HasPrefix(res.Header().Get("Location"), "https://shop.example/sale") {
+			t.Fatalf("click: %d %s", res.Code, res.Header().Get("Location"))
+		}
+	}
+	n, err := segment.Parse([]byte(`{"field":"clicked","op":"=","value":"campaign"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := a.DB.SegmentCustomerIDs(ctx, au.shop, n, a.Now(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 1 || ids[0] != au.first.ID {
+		t.Errorf("clicked: campaign matches %v, want only the clicker %d", ids, au.first.ID)
+	}
+	var clicks int64
+	a.DB.WithContext(ctx).Model(&store.Activity{}).Where("ref_type = ? AND ref_id = ?", "campaign", camp.ID).Count(&clicks)
+	if clicks != 1 {
+		t.Errorf("%d click activities, want 1", clicks)
 	}
 }

@@ -641,3 +641,28 @@ func (db *DB) CampaignsToResume(ctx context.Context, now time.Time) ([]int64, er
 	}
 	return ids, nil
 }
+
+// SettleRecipient records one recipient's outcome (a campaign sent per
+// recipient) without counting the batch: the batch's last recipient goes
+// through FinishBatch, which does.
+func (db *DB) SettleRecipient(ctx context.Context, campaignID int64, batch int, id int64, status, reason, requestID string, now time.Time) error {
+	cols := map[string]any{"status": status, "reason": reason, "updated_at": now, "line_request_id": requestID}
+	if status == MsgSent {
+		cols["sent_at"] = now
+	}
+	err := db.WithContext(ctx).Model(&CampaignRecipient{}).
+		Where("id = ? AND campaign_id = ? AND batch = ? AND status IN ?", id, campaignID, batch, []string{MsgQueued, MsgSending}).Updates(cols).Error
+	if err != nil {
+		return fmt.Errorf("settling recipient %d of campaign %d: %w", id, campaignID, err)
+	}
+	return nil
+}
+
+// CampaignRecipientByID is one recipient row of campaign campaignID.
+func (db *DB) CampaignRecipientByID(ctx context.Context, campaignID, id int64) (*CampaignRecipient, error) {
+	var r CampaignRecipient
+	if err := db.WithContext(ctx).Where("id = ? AND campaign_id = ?", id, campaignID).Take(&r).Error; err != nil {
+		return nil, fmt.Errorf("loading recipient %d of campaign %d: %w", id, campaignID, notFound(err))
+	}
+	return &r, nil
+}
