@@ -125,6 +125,13 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *DB) error) error {
 // Migrate applies every migration not yet applied, each in its own
 // transaction. On PostgreSQL an advisory lock keeps concurrent starts apart.
 func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
+	return db.MigrateTo(ctx, log, "")
+}
+
+// MigrateTo applies the migrations not yet applied up to version last
+// ("" for all): a migration's test builds the schema before it, writes
+// data, then migrates the rest.
+func (db *DB) MigrateTo(ctx context.Context, log *slog.Logger, last string) error {
 	list, err := migrations.List(db.Dialect)
 	if err != nil {
 		return err
@@ -162,6 +169,18 @@ func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
 		if done[m.Version] {
 			continue
 		}
+		if last != "" && m.Version > last {
+			break
+		}
+		if m.ForeignKeysOff {
+			if err := db.migrateWithoutForeignKeys(ctx, m); err != nil {
+				return fmt.Errorf("applying migration %s: %w", m.Name, err)
+			}
+			if log != nil {
+				log.Info("migration applied", "name", m.Name, "dialect", db.Dialect)
+			}
+			continue
+		}
 		err := g.Transaction(func(tx *gorm.DB) error {
 			for _, stmt := range migrations.Statements(m.SQL) {
 				if err := tx.Exec(stmt).Error; err != nil {
@@ -178,6 +197,54 @@ func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
 		}
 	}
 	return nil
+}
+
+// migrateWithoutForeignKeys applies a SQLite migration that rebuilds tables
+// others reference, the way SQLite documents it: foreign keys off on one
+// connection (the pragma is ignored inside a transaction), the statements in
+// one transaction, PRAGMA foreign_key_check empty before the commit, foreign
+// keys back on before the connection returns to the pool.
+func (db *DB) migrateWithoutForeignKeys(ctx context.Context, m migrations.Migration) (err error) {
+	sqlDB, err := db.G.DB()
+	if err != nil {
+		return err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("reserving a connection: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
+		return fmt.Errorf("turning foreign keys off: %w", err)
+	}
+	defer func() {
+		if _, onErr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = ON"); onErr != nil && err == nil {
+			err = fmt.Errorf("turning foreign keys back on: %w", onErr)
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck
+	for _, stmt := range migrations.Statements(m.SQL) {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("%w\n%s", err, stmt)
+		}
+	}
+	rows, err := tx.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if err != nil {
+		return fmt.Errorf("checking foreign keys: %w", err)
+	}
+	broken := rows.Next()
+	rows.Close()
+	if broken {
+		return errors.New("the migration leaves rows whose foreign keys point nowhere (PRAGMA foreign_key_check)")
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", m.Version, m.Name, time.Now().UTC()); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 func notFound(err error) error {
