@@ -316,6 +316,8 @@ var merchantText = map[string][2]string{
 	"cmp.v_sig":               {"%s: %s が上回っています（A %s / B %s、p = %s）。偶然とは考えにくい差です。", "%s: %s is ahead (A %s / B %s, p = %s); chance is unlikely to explain it."},
 	"cmp.v_none":              {"%s: 差は偶然の範囲です（A %s / B %s、p = %s）。どちらが良いとは言えません。", "%s: the difference is within chance (A %s / B %s, p = %s); neither is better yet."},
 	"cmp.v_few":               {"%s: まだデータが足りません（各パターンで %d 件以上の反応が必要）。勝者は判断できません。", "%s: not enough data yet (each variant needs %d or more responses); no winner can be named."},
+	"cmp.per_recipient":       {"お客様ごとに送る（1,000人まで）", "Send to each customer separately (up to 1,000)"},
+	"cmp.per_recipient_help":  {"1人ずつ送るので、リンクをクリックしたお客様が記録され「クリックした: キャンペーン」のセグメントに使えます。料金は一斉配信と同じです。1,000人を超えた場合は一斉配信になり、クリックは人数だけ数えます。", "Each customer gets their own message, so the customer who clicks is recorded and can be found with a \"clicked: campaign\" segment. The price per message is the same. Over 1,000 people it goes as a multicast, whose clicks are counted but not attributed."},
 	"ins.title":               {"LINE での反応（開封・クリック）", "Opens and clicks (from LINE)"},
 	"ins.opens":               {"開封した人", "Opened"},
 	"ins.line_clicks":         {"クリックした人（LINE 計測）", "Clicked (counted by LINE)"},

@@ -244,3 +244,48 @@ func TestPerRecipientCampaignClickMatchesSegment(t *testing.T) {
 		t.Errorf("%d click activities, want 1", clicks)
 	}
 }
+
+// The automations page shows LINE's opens per message kind from the
+// kind's unit: the number when LINE gave one, "fewer than 20" when it
+// withheld it, "not read yet" before the first read.
+func TestAutomationsPageShowsOpensPerKind(t *testing.T) {
+	t.Parallel()
+	a := newTestApp(t, testenv.Postgres(t), testenv.Redis(t), "")
+	shop, _ := seedLinkedCustomer(t, a, 1, uid("a"))
+	ctx := context.Background()
+	now := a.Now()
+	for kind, opens := range map[string]*int64{"thank_you": linetest.N(120), "shipping": nil} {
+		u := store.LineUnit{ShopID: shop.ID, Unit: "t_j_" + kind, Kind: kind}
+		if ok, err := a.DB.UseUnit(ctx, u, now, now.AddDate(0, -1, 0), 10); err != nil || !ok {
+			t.Fatalf("UseUnit: %v %v", ok, err)
+		}
+		units, _ := a.DB.KindUnits(ctx, shop.ID)
+		for i := range units {
+			if units[i].Kind == kind {
+				units[i].UniqueImpression = opens
+				if err := a.DB.SaveUnitStats(ctx, &units[i], "", now); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	rec := adminDo(t, a, testShop, http.MethodGet, "/admin/automations?lang=en", nil)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("page: %d", rec.Code)
+	}
+	page := rec.Body.String()
+	opens := func(kind string) string {
+		i := strings.Index(page, `<tr data-kind="`+kind+`">`)
+		if i < 0 {
+			t.Fatalf("no row for %s", kind)
+		}
+		rest := page[i:]
+		rest = rest[strings.Index(rest, "data-opens>")+len("data-opens>"):]
+		return rest[:strings.Index(rest, "<")]
+	}
+	for kind, want := range map[string]string{"thank_you": "120", "shipping": "fewer than 20", "cart_reminder": "not read yet"} {
+		if got := opens(kind); got != want {
+			t.Errorf("%s opens %q, want %q", kind, got, want)
+		}
+	}
+}
