@@ -8,7 +8,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/tsunagu/tsunagu/app/store"
-	"github.com/tsunagu/tsunagu/jobs"
 )
 
 // LINE's counts on the admin pages (issue 16): opens and clicks LINE
@@ -92,8 +91,7 @@ func (a *App) campaignInsights(c echo.Context, camp *store.Campaign, rep *store.
 // refreshInsights asks for a read of the shop's LINE statistics now (a
 // schedules row, so it survives a Redis loss) and goes back to the page.
 func (a *App) refreshInsights(c echo.Context) error {
-	ctx := c.Request().Context()
-	if err := jobs.RequestInsightRead(ctx, a.DB, a.Queue, currentShop(c).ID, a.Now()); err != nil {
+	if err := a.requestInsightRead(c.Request().Context(), currentShop(c).ID); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusAccepted, map[string]string{"status": "requested"})
