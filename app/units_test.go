@@ -154,6 +154,11 @@ func TestInsightReadShowsOnCampaignPage(t *testing.T) {
 			t.Errorf("%s %s shows %q, want %q", c.v, c.k, got, c.want)
 		}
 	}
+	// The A/B result carries the opens too.
+	ab := page[strings.Index(page, `id="c-variants-table"`):]
+	if i := strings.Index(ab, `<tr data-variant="A">`); i < 0 || !strings.Contains(ab[i:i+strings.Index(ab[i:], "</tr>")], `data-k="ab-opens">40<`) {
+		t.Errorf("the A/B table lacks A's 40 opens")
+	}
 	if !strings.Contains(page, a0.ReadAt.In(au.shop.Location()).Format("2006-01-02")) || !strings.Contains(page, "not which customer clicked") {
 		t.Errorf("the page lacks the read date or the multicast attribution note")
 	}
