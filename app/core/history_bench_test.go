@@ -128,7 +128,7 @@ func BenchmarkHistoryImport(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("TSUNAGU_BENCH_HISTORY_BATCH")); err == nil {
 		h.Batch = v
 	}
-	shops := 0
+	shops, stats := 0, time.Duration(0)
 	for b.Loop() {
 		b.StopTimer()
 		shops++
@@ -154,14 +154,17 @@ func BenchmarkHistoryImport(b *testing.B) {
 			b.Fatal(err)
 		}
 		r.Close()
+		t0 := time.Now()
 		if _, err := db.RefreshShopCustomerStats(ctx, shop.ID); err != nil {
 			b.Fatal(err)
 		}
+		stats += time.Since(t0)
 		if imp.RowsDone != int64(n) || imp.RowsWritten != int64(n) {
 			b.Fatalf("imported %d (%d written)", imp.RowsDone, imp.RowsWritten)
 		}
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "orders/s")
+	b.ReportMetric(stats.Seconds()/float64(b.N), "stats-s/op")
 	peakRSS(b)
 }
 
