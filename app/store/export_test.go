@@ -36,3 +36,6 @@ func (db *DB) ExplainFinishBatch(ctx context.Context, campaignID int64, batch in
 	}
 	return strings.Join(lines, "\n"), rows.Err()
 }
+
+// AsyncCommitFrom is the FROM item hot counters are updated with.
+func (db *DB) AsyncCommitFrom() string { return db.asyncCommitFrom() }

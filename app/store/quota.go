@@ -88,9 +88,12 @@ func (db *DB) AddQuotaUse(ctx context.Context, shopID int64, n int64) error {
 	return db.AddChannelQuotaUse(ctx, id, n)
 }
 
-// AddChannelQuotaUse counts n messages sent on a channel since the last reading.
+// AddChannelQuotaUse counts n messages sent on a channel since the last
+// reading. Every send on the channel updates this one row, so it commits
+// asynchronously (asyncCommitFrom): the count is a cache that the next
+// reading from LINE replaces.
 func (db *DB) AddChannelQuotaUse(ctx context.Context, channelID int64, n int64) error {
-	if err := db.WithContext(ctx).Exec("UPDATE line_channel_quotas SET used = used + ? WHERE channel_id = ?", n, channelID).Error; err != nil {
+	if err := db.WithContext(ctx).Exec("UPDATE line_channel_quotas SET used = used + ?"+db.asyncCommitFrom()+" WHERE channel_id = ?", n, channelID).Error; err != nil {
 		return fmt.Errorf("counting LINE quota use of channel %d: %w", channelID, err)
 	}
 	return nil

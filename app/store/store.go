@@ -115,6 +115,25 @@ func (db *DB) Close() error {
 // WithContext returns a gorm session bound to ctx.
 func (db *DB) WithContext(ctx context.Context) *gorm.DB { return db.G.WithContext(ctx) }
 
+// asyncCommitFrom is a FROM item that makes a PostgreSQL UPDATE of a
+// counter commit without waiting for the WAL flush: synchronous_commit is
+// set off for that statement's own transaction only (set_config with
+// is_local), in the same round trip. It is for hot counter rows whose value
+// can be recomputed or re-read (a campaign's finished batches, the cached
+// LINE quota use): with every worker updating one row, each waited for the
+// previous holder's flush. The change is visible to others at once; only a
+// database crash within wal_writer_delay can lose it. Empty on SQLite and
+// inside a transaction, whose other writes must stay durable.
+func (db *DB) asyncCommitFrom() string {
+	if db.Dialect != migrations.Postgres {
+		return ""
+	}
+	if _, inTx := db.G.Statement.ConnPool.(gorm.TxCommitter); inTx {
+		return ""
+	}
+	return " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"
+}
+
 // Tx runs fn in a transaction.
 func (db *DB) Tx(ctx context.Context, fn func(tx *DB) error) error {
 	return db.G.WithContext(ctx).Transaction(func(g *gorm.DB) error {
