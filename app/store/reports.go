@@ -141,10 +141,16 @@ func (db *DB) CampaignReport(ctx context.Context, camp *Campaign, opt ReportOpti
 			visitors[cd.Variant][cd.Visitor] = true
 		}
 	}
+	// Only the shop's orders since the campaign's first send can convert:
+	// the bound lets the orders be read by (shop_id, ordered_at) rather than
+	// every order of every recipient (a 100k-recipient campaign on a shop with
+	// 5M orders: docs/BENCHMARKS.md, issue 14). Nothing sent: NULL, no rows.
 	q := `SELECT r.variant AS variant, COUNT(DISTINCT o.id) AS n, COALESCE(SUM(o.total_price), 0) AS revenue
-FROM campaign_recipients r JOIN orders o ON o.customer_id = r.customer_id
-WHERE r.campaign_id = ? AND r.status = ? AND o.cancelled_at IS NULL AND o.ordered_at >= r.sent_at AND o.ordered_at < ` + db.plusDays("r.sent_at", opt.AttributionDays)
-	args := []any{camp.ID, MsgSent}
+FROM orders o JOIN campaign_recipients r ON r.customer_id = o.customer_id
+WHERE o.shop_id = ? AND o.ordered_at >= (SELECT MIN(f.sent_at) FROM campaign_recipients f WHERE f.campaign_id = ? AND f.status = ?)
+  AND r.campaign_id = ? AND r.status = ? AND o.cancelled_at IS NULL
+  AND o.ordered_at >= r.sent_at AND o.ordered_at < ` + db.plusDays("r.sent_at", opt.AttributionDays)
+	args := []any{camp.ShopID, camp.ID, MsgSent, camp.ID, MsgSent}
 	if camp.CouponCode != "" {
 		q += ` AND (',' || REPLACE(UPPER(o.discount_codes), ' ', '') || ',') LIKE ? ESCAPE '\'`
 		args = append(args, "%,"+segment.LikeEscape(upperNoSpace(camp.CouponCode))+",%")
