@@ -115,7 +115,8 @@ func TestSegmentBuilderBrowser(t *testing.T) {
 	}
 	waitJS(t, ctx, `document.getElementById("seg-count").dataset.count === "`+strconv.FormatInt(want, 10)+`" && document.getElementById("seg-count").dataset.state === "done"`)
 
-	// The funnel on the page is the API's.
+	// The funnel on the page is the API's (asked for after the count).
+	waitJS(t, ctx, `document.getElementById("seg-funnel").dataset.state === "done"`)
 	rec := adminCall(t, a, http.MethodPost, "/api/segments/funnel", map[string]any{"definition": json.RawMessage(def)})
 	var f struct {
 		Steps []struct {
