@@ -160,7 +160,7 @@ func TestSegmentBuilderBrowser(t *testing.T) {
 	if n := evalJS[int](t, ctx, `document.querySelectorAll(".cond").length`); n != 2 {
 		t.Errorf("reloaded segment shows %d conditions", n)
 	}
-	waitJS(t, ctx, `document.getElementById("seg-count").dataset.count === "`+strconv.FormatInt(want, 10)+`"`)
+	waitJS(t, ctx, `document.getElementById("seg-count").dataset.count === "`+strconv.FormatInt(want, 10)+`" && document.getElementById("seg-funnel").dataset.state === "done"`)
 	keepScreenshot(t, ctx, "segments")
 
 	// Duplicate, then delete the copy.
