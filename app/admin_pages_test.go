@@ -149,6 +149,9 @@ func TestHomeShowsLineQuota(t *testing.T) {
 	if strings.Contains(body, `id="quota-banner"`) || strings.Contains(body, `id="quota-used"`) {
 		t.Fatal("quota shown before any reading")
 	}
+	// A quota is a LINE channel's (migration 0049): a shop reads one only
+	// once it has connected a channel.
+	mustDo(t, db.SaveLineChannel(ctx, &store.LineChannel{ShopID: s.shopA.ID, WebhookKey: "quota-home"}))
 	if err := db.SaveQuotaReading(ctx, s.shopA.ID, true, 200, 150, now); err != nil {
 		t.Fatal(err)
 	}
@@ -176,6 +179,7 @@ func TestHomeForecastsTheMonth(t *testing.T) {
 		s := seedAdmin(t, a)
 		ctx, now := context.Background(), a.Now()
 		shop := s.shopA
+		mustDo(t, db.SaveLineChannel(ctx, &store.LineChannel{ShopID: shop.ID, WebhookKey: "quota-forecast"}))
 		if err := db.SaveQuotaReading(ctx, shop.ID, true, 200, 150, now); err != nil {
 			t.Fatal(err)
 		}

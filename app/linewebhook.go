@@ -75,7 +75,7 @@ func (a *App) lineWebhook(c echo.Context) error {
 	// signature unchanged): stored for each destination before the answer
 	// (the outbox), delivered off the request path. A request that failed
 	// here is not forwarded, LINE sends it again.
-	if err := a.Forwarder.Forward(ctx, shopID, body, req.Header.Get("X-Line-Signature")); err != nil {
+	if err := a.Forwarder.Forward(ctx, shopID, ch.ID, body, req.Header.Get("X-Line-Signature")); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"ok": true, "stored": strconv.Itoa(stored), "duplicates": strconv.Itoa(dup)})

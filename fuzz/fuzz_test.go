@@ -23,6 +23,7 @@ import (
 var targets = []struct{ pkg, name string }{
 	{"./app/door", "FuzzShopifyDoor"},
 	{"./app/door", "FuzzLineDoor"},
+	{"./app/door", "FuzzCheckShopShortcut"},
 	{"./app/store/segment", "FuzzCompileSegment"},
 	{"./templates", "FuzzRender"},
 }

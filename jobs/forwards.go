@@ -84,7 +84,7 @@ type Forwarder struct {
 	wg    sync.WaitGroup
 
 	mu sync.Mutex
-	// touched is when this process last recorded a webhook per shop: the
+	// touched is when this process last recorded a webhook per channel: the
 	// column is written at most once a minute, so most requests skip it.
 	touched map[int64]time.Time
 	// dests caches each shop's destination ids for forwardCacheTTL.
@@ -101,8 +101,9 @@ type cachedDests struct {
 }
 
 type forwardJob struct {
-	shopID int64
-	rows   []int64 // outbox rows to enqueue
+	shopID    int64
+	channelID int64   // the channel whose webhook URL received the request
+	rows      []int64 // outbox rows to enqueue
 }
 
 // NewForwarder starts workers goroutines enqueueing forwards.
@@ -121,13 +122,13 @@ func (f *Forwarder) loop() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		now := time.Now()
 		f.mu.Lock()
-		touch := now.Sub(f.touched[j.shopID]) >= time.Minute
+		touch := now.Sub(f.touched[j.channelID]) >= time.Minute
 		if touch {
-			f.touched[j.shopID] = now
+			f.touched[j.channelID] = now
 		}
 		f.mu.Unlock()
 		if touch {
-			if err := f.db.TouchLineWebhook(ctx, j.shopID, now); err != nil {
+			if err := f.db.TouchLineWebhook(ctx, j.channelID, now); err != nil {
 				f.log.Warn("LINE webhook arrival not recorded", "shop_id", j.shopID, "err", err)
 			}
 		}
@@ -144,7 +145,7 @@ func (f *Forwarder) loop() {
 // Forward stores the request for each of the shop's destinations (one
 // outbox row each, before the webhook is answered: an error means it was
 // not stored) and offers the rows to the queue without waiting.
-func (f *Forwarder) Forward(ctx context.Context, shopID int64, body []byte, signature string) error {
+func (f *Forwarder) Forward(ctx context.Context, shopID, channelID int64, body []byte, signature string) error {
 	ids, err := f.destinations(ctx, shopID)
 	if err != nil {
 		return err
@@ -157,7 +158,7 @@ func (f *Forwarder) Forward(ctx context.Context, shopID int64, body []byte, sign
 		}
 	}
 	select {
-	case f.ch <- forwardJob{shopID: shopID, rows: rows}:
+	case f.ch <- forwardJob{shopID: shopID, channelID: channelID, rows: rows}:
 	default:
 		if len(rows) > 0 {
 			f.log.Debug("forward hand-off buffer full; left for the relay", "shop_id", shopID)

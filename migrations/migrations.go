@@ -12,6 +12,14 @@
 //	{{text_pattern}} operator class for bytewise prefix ranges on an index
 //	           (text_pattern_ops on PostgreSQL, nothing on SQLite)
 //	{{random_id}} 32 random hex digits, drawn when the statement runs
+//
+// Where the two databases need different statements (SQLite cannot drop a
+// table constraint and rebuilds the table instead), a line
+// "-- dialect: postgres" or "-- dialect: sqlite" starts statements for that
+// database only, and "-- dialect: both" ends them. A line
+// "-- sqlite: foreign_keys off" makes SQLite apply the migration with
+// foreign keys off (needed to drop a table that others reference without
+// firing their ON DELETE actions), checking them before it commits.
 package migrations
 
 import (
@@ -53,6 +61,9 @@ type Migration struct {
 	Version string // "0001"
 	Name    string // "0001_init.sql"
 	SQL     string // rendered for the dialect
+	// ForeignKeysOff asks for the migration to run with foreign keys off
+	// (SQLite only; PostgreSQL never needs it).
+	ForeignKeysOff bool
 }
 
 // List returns every migration rendered for dialect, in version order.
@@ -80,7 +91,8 @@ func List(dialect string) ([]Migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading migration %s: %w", n, err)
 		}
-		out = append(out, Migration{Version: v, Name: n, SQL: Render(string(b), dialect)})
+		fkOff := dialect == SQLite && strings.Contains(string(b), "\n-- sqlite: foreign_keys off\n")
+		out = append(out, Migration{Version: v, Name: n, SQL: Render(string(b), dialect), ForeignKeysOff: fkOff})
 	}
 	return out, nil
 }
@@ -92,14 +104,37 @@ var textPattern = map[string]string{Postgres: "text_pattern_ops", SQLite: ""}
 // generator, so a value is drawn once, when the migration runs.
 var randomID = map[string]string{Postgres: "replace(gen_random_uuid()::text, '-', '')", SQLite: "lower(hex(randomblob(16)))"}
 
-// Render replaces the type placeholders for dialect.
+// Render replaces the type placeholders for dialect and keeps only the
+// statements of its dialect blocks.
 func Render(sql, dialect string) string {
+	sql = dialectBlocks(sql, dialect)
 	for k, v := range types[dialect] {
 		sql = strings.ReplaceAll(sql, k, v)
 	}
 	sql = strings.ReplaceAll(sql, "{{text_pattern}}", textPattern[dialect])
 	sql = strings.ReplaceAll(sql, "{{random_id}}", randomID[dialect])
 	return sql
+}
+
+// dialectBlocks drops the lines of "-- dialect: X" blocks meant for another
+// database than dialect.
+func dialectBlocks(sql, dialect string) string {
+	if !strings.Contains(sql, "-- dialect: ") {
+		return sql
+	}
+	lines := strings.Split(sql, "\n")
+	out := lines[:0]
+	keep := true
+	for _, line := range lines {
+		if d, ok := strings.CutPrefix(strings.TrimSpace(line), "-- dialect: "); ok {
+			keep = d == "both" || d == dialect
+			continue
+		}
+		if keep {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // Statements splits a migration into statements on lines ending in ";".

@@ -263,3 +263,104 @@ FROM (SELECT customer_id AS cid, COUNT(*) AS n, SUM(total_price) AS spent, MIN(o
 WHERE customers.id = s.cid`, shopID)
 	return err
 }
+
+// BenchmarkHistoryCopyFloor: the irreducible database work of the import,
+// the floor its ratio is read against: historyFile's rows, already
+// decoded and joined (customers with their order stats, orders with their
+// customer's id, items with their order's id), COPYed straight into the
+// final tables of a fresh database, with all their indexes and foreign
+// keys, one COPY per table. No JSON, no conflict handling, no batches, no
+// cursor.
+func BenchmarkHistoryCopyFloor(b *testing.B) {
+	n := benchHistoryOrders()
+	db := testenv.Postgres(b)
+	ctx := context.Background()
+	sqlDB, err := db.G.DB()
+	if err != nil {
+		b.Fatal(err)
+	}
+	shops := 0
+	for b.Loop() {
+		b.StopTimer()
+		shops++
+		shop := &store.Shop{Domain: fmt.Sprintf("copy-%d.myshopify.com", shops), Name: "Copy floor"}
+		if err := db.CreateShop(ctx, shop); err != nil {
+			b.Fatal(err)
+		}
+		conn, err := sqlDB.Conn(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		err = conn.Raw(func(dc any) error { return copyFloor(ctx, dc.(*stdlib.Conn).Conn(), shop.ID, n) })
+		conn.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "orders/s")
+	peakRSS(b)
+}
+
+// copyFloor COPYs n orders of historyFile's shape (customer 1+i/5, two
+// items each) with their customers into the shop. Ids come from the
+// tables' sequences, contiguous within one COPY on a database nobody else
+// writes (checked), so each child row knows its parent's id beforehand.
+func copyFloor(ctx context.Context, c *pgx.Conn, shopID int64, n int) error {
+	base := time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := time.Now().UTC()
+	price := pgtype.Numeric{Int: big.NewInt(3000), Valid: true}
+	item := pgtype.Numeric{Int: big.NewInt(1500), Valid: true}
+	custs := n/5 + 1
+	orderedAt := func(i int) time.Time { return base.Add(time.Duration(i) * time.Minute) }
+	// copyInto COPYs rows into table and returns the first id given.
+	copyInto := func(table string, cols []string, rows int, row func(k int) []any) (int64, error) {
+		tx, err := c.Begin(ctx)
+		if err != nil {
+			return 0, err
+		}
+		defer tx.Rollback(ctx)
+		copied, err := tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromSlice(rows, func(k int) ([]any, error) { return row(k), nil }))
+		if err != nil {
+			return 0, fmt.Errorf("copying %s: %w", table, err)
+		}
+		var first, last int64
+		if err := tx.QueryRow(ctx, "SELECT min(id), max(id) FROM "+table+" WHERE id >= currval(pg_get_serial_sequence($1, 'id')) - $2 + 1", table, copied).Scan(&first, &last); err != nil {
+			return 0, err
+		}
+		if last-first+1 != copied {
+			return 0, fmt.Errorf("%s: ids %d..%d for %d rows", table, first, last, copied)
+		}
+		return first, tx.Commit(ctx)
+	}
+	firstCust, err := copyInto("customers", []string{"shop_id", "shopify_id", "orders_count", "total_spent", "first_order_at", "last_order_at", "created_at", "updated_at"},
+		custs, func(k int) []any {
+			c := k + 1 // orders i with 1+i/5 == c: i in [5c-5, 5c-1] ∩ [1, n]
+			lo, hi := max(5*c-5, 1), min(5*c-1, n)
+			if lo > hi {
+				return []any{shopID, int64(c), int32(0), pgtype.Numeric{Int: big.NewInt(0), Valid: true}, nil, nil, now, now}
+			}
+			return []any{shopID, int64(c), int32(hi - lo + 1), pgtype.Numeric{Int: big.NewInt(int64(3000 * (hi - lo + 1))), Valid: true},
+				orderedAt(lo), orderedAt(hi), now, now}
+		})
+	if err != nil {
+		return err
+	}
+	firstOrder, err := copyInto("orders", []string{"shop_id", "shopify_id", "customer_id", "name", "email", "currency", "total_price", "subtotal_price",
+		"financial_status", "fulfillment_status", "order_status_url", "discount_codes", "locale", "ordered_at", "shopify_updated_at", "created_at", "updated_at"},
+		n, func(k int) []any {
+			i := k + 1
+			at := orderedAt(i)
+			return []any{shopID, int64(i), firstCust + int64(i/5), "#" + strconv.Itoa(1000+i), "c" + strconv.Itoa(i/5) + "@example.com", "JPY", price, price,
+				"paid", "fulfilled", "https://bench.myshopify.com/status/" + strconv.Itoa(i), "LINE10", "ja", at, at, now, now}
+		})
+	if err != nil {
+		return err
+	}
+	_, err = copyInto("order_items", []string{"order_id", "shopify_id", "product_id", "variant_id", "title", "vendor", "sku", "quantity", "price"},
+		2*n, func(k int) []any {
+			i, j := k/2+1, k%2+1
+			return []any{firstOrder + int64(i-1), int64(i*10 + j), int64(700 + j), int64(800 + j), "Tea " + strconv.Itoa(j), "Kyoto Tea", "T" + strconv.Itoa(j), int32(1), item}
+		})
+	return err
+}

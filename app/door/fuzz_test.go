@@ -180,3 +180,38 @@ func FuzzLineDoor(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCheckShopShortcut: CheckShop skips decoding a payload that cannot
+// name a shop (mayNameShop); for any payload and header it must answer
+// exactly as the full decode does.
+func FuzzCheckShopShortcut(f *testing.F) {
+	for _, body := range fixtures(f, "shopify/webhooks") {
+		f.Add(body, shop)
+	}
+	for _, s := range []string{
+		`{"shop_domain":"other.myshopify.com"}`,
+		`{"SHOP_DOMAIN":"other.myshopify.com"}`,
+		`{"Shop_Domain":"other.myshopify.com"}`,
+		`{"myshopify_DOMAIN":"other.myshopify.com"}`,
+		`{"shop\u005fdomain":"other.myshopify.com"}`,
+		`{"\u0073hop_domain":"other.myshopify.com"}`,
+		`{"ſhop_domain":"other.myshopify.com"}`,
+		`{"myſhopify_domain":"other.myshopify.com"}`,
+		`{"shop_domain ":"other.myshopify.com"}`,
+		`{"shop_domain":"other.myshopify.com","shop_domain":"fuzz.myshopify.com"}`,
+		`{"a":{"shop_domain":"other.myshopify.com"}}`,
+		`{"shop_domain":1}`,
+		`{"shop_domain":"other.myshopify.com"`,
+		`[{"shop_domain":"other.myshopify.com"}]`,
+		`"_domain"`,
+		`{"x_domain":"_DOMAIN"}`,
+	} {
+		f.Add([]byte(s), shop)
+	}
+	f.Fuzz(func(t *testing.T, payload []byte, header string) {
+		got, want := door.CheckShop(header, payload), door.CheckShopDecoded(header, payload)
+		if (got == nil) != (want == nil) || got != nil && got.Error() != want.Error() {
+			t.Fatalf("CheckShop(%q, %q) = %v, the full decode says %v", header, payload, got, want)
+		}
+	})
+}

@@ -440,13 +440,16 @@ func (db *DB) GateBatch(ctx context.Context, campaignID int64, batch int, cr Cap
 }
 
 // batchDone counts a finished batch on the campaign row in its own short
-// statement, after the recipients' update (SQLite; a batch the gate skipped
-// whole): every batch updates this one row, and holding its lock through a
-// 500-row transaction serialised the workers. A crash in between leaves the
-// count short, which only delays the campaign's end to the sweep (Settle
-// with force). On PostgreSQL FinishBatch counts in its own statement.
+// statement, after the recipients' update: every batch updates this one
+// row, and holding its lock through the recipients' write (or through that
+// write's commit) serialised the workers. On PostgreSQL the count commits
+// asynchronously (asyncCommitFrom), so the row is not held while the WAL is
+// flushed either. A count lost to a crash in between (or to a database
+// crash within the async-commit window) only delays the campaign's end to
+// the sweep (Settle with force), which reads the recipients themselves.
 func (db *DB) batchDone(ctx context.Context, campaignID int64) error {
-	if err := db.WithContext(ctx).Exec("UPDATE campaigns SET batches_done = batches_done + 1, updated_at = ? WHERE id = ?", time.Now().UTC(), campaignID).Error; err != nil {
+	q := "UPDATE campaigns SET batches_done = batches_done + 1, updated_at = ?" + db.asyncCommitFrom() + " WHERE id = ?"
+	if err := db.WithContext(ctx).Exec(q, time.Now().UTC(), campaignID).Error; err != nil {
 		return fmt.Errorf("counting a finished batch of campaign %d: %w", campaignID, err)
 	}
 	return nil
@@ -454,8 +457,8 @@ func (db *DB) batchDone(ctx context.Context, campaignID int64) error {
 
 // FinishBatch records a batch's outcome (sent, failed or skipped) on the
 // given recipients by id in one statement — or, with ids nil, on every
-// recipient of the batch still queued — and counts the batch as finished
-// on the campaign row when it settled anyone. The recipient row is the
+// recipient of the batch still queued — and then counts the batch as
+// finished on the campaign row when it settled anyone. The recipient row is the
 // campaign message: timelines, reports and the daily cap read it
 // (CampaignMessageKind), so no messages row is written per recipient.
 func (db *DB) FinishBatch(ctx context.Context, campaignID int64, batch int, ids []int64, status, reason, requestID string, now time.Time) error {
@@ -463,8 +466,8 @@ func (db *DB) FinishBatch(ctx context.Context, campaignID int64, batch int, ids 
 	if err != nil {
 		return fmt.Errorf("settling batch %d of campaign %d: %w", batch, campaignID, err)
 	}
-	if n == 0 || db.Dialect == migrations.Postgres {
-		return nil // settled before (a retry), or counted by the same statement
+	if n == 0 {
+		return nil // settled before (a retry)
 	}
 	return db.batchDone(ctx, campaignID)
 }
@@ -501,15 +504,12 @@ func (db *DB) settleRecipients(ctx context.Context, campaignID int64, batch int,
 }
 
 // settleRecipientsSQL updates the recipients ($9 the ids, or every queued
-// recipient of the batch when $10) and counts the batch as finished on the
-// campaign row when it settled anyone: one statement, one commit. The
-// recipients' update runs to its end before the campaign row is locked (the
-// count is an InitPlan of the row's qualification, evaluated before the row
-// is locked), so the hot row is held only for the commit. It reports the
-// campaign rows updated: 0 when the batch was settled before.
-const settleRecipientsSQL = `WITH u AS (UPDATE campaign_recipients SET status = $1, reason = $2, updated_at = $3, line_request_id = $4, sent_at = COALESCE($5, sent_at)
-  WHERE campaign_id = $6 AND batch = $7 AND status = ANY ($8::text[]) AND ($10 OR id = ANY ($9::bigint[])) RETURNING 1)
-UPDATE campaigns SET batches_done = batches_done + 1, updated_at = $3 WHERE id = $6 AND (SELECT COUNT(*) FROM u) > 0`
+// recipient of the batch when $10) and reports how many it settled: 0 when
+// the batch was settled before. It commits synchronously (the recipient
+// row is the campaign message); the campaign row's count follows in its own
+// statement (batchDone).
+const settleRecipientsSQL = `UPDATE campaign_recipients SET status = $1, reason = $2, updated_at = $3, line_request_id = $4, sent_at = COALESCE($5, sent_at)
+  WHERE campaign_id = $6 AND batch = $7 AND status = ANY ($8::text[]) AND ($10 OR id = ANY ($9::bigint[]))`
 
 // HasOpenBatches reports whether any recipient still waits to be sent.
 func (db *DB) HasOpenBatches(ctx context.Context, campaignID int64) (bool, error) {

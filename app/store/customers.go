@@ -114,6 +114,12 @@ func (db *DB) LastLink(ctx context.Context, customerID int64) (*LineLink, error)
 
 // CreateLink inserts a live link.
 func (db *DB) CreateLink(ctx context.Context, l *LineLink) error {
+	if l.ChannelID == 0 {
+		var err error
+		if l.ChannelID, err = db.primaryChannelID(ctx, l.ShopID); err != nil {
+			return err
+		}
+	}
 	if err := db.WithContext(ctx).Create(l).Error; err != nil {
 		return fmt.Errorf("linking customer %d to LINE: %w", l.CustomerID, err)
 	}

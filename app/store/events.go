@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,6 +14,11 @@ import (
 	"github.com/tsunagu/tsunagu/migrations"
 )
 
+// insertEventSQL is InsertEvent's statement on PostgreSQL: no row (and no
+// id) when the event is a duplicate.
+const insertEventSQL = `INSERT INTO events (source, topic, external_id, shop_id, shop_domain, payload, status, error, attempts, received_at, processed_at, next_attempt_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (source, external_id) DO NOTHING RETURNING id`
+
 // InsertEvent stores an inbound delivery unless one with the same source and
 // external id exists. It returns the stored event and whether it is new.
 func (db *DB) InsertEvent(ctx context.Context, e *Event) (inserted bool, err error) {
@@ -22,14 +28,29 @@ func (db *DB) InsertEvent(ctx context.Context, e *Event) (inserted bool, err err
 	if e.ReceivedAt.IsZero() {
 		e.ReceivedAt = time.Now().UTC()
 	}
-	res := db.WithContext(ctx).Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "source"}, {Name: "external_id"}},
-		DoNothing: true,
-	}).Create(e)
-	if res.Error != nil {
-		return false, fmt.Errorf("inserting %s event %s: %w", e.Source, e.Topic, res.Error)
+	var fresh bool
+	if db.Dialect == migrations.Postgres {
+		// A plain statement: gorm's Create (reflection, callbacks, building
+		// the SQL) was a quarter of the webhook ingest's CPU beside it.
+		err := db.WithContext(ctx).Statement.ConnPool.QueryRowContext(ctx, insertEventSQL, e.Source, e.Topic, e.ExternalID, e.ShopID,
+			e.ShopDomain, e.Payload, e.Status, e.Error, e.Attempts, e.ReceivedAt, e.ProcessedAt, e.NextAttemptAt).Scan(&e.ID)
+		switch {
+		case err == nil:
+			fresh = true
+		case !errors.Is(err, sql.ErrNoRows):
+			return false, fmt.Errorf("inserting %s event %s: %w", e.Source, e.Topic, err)
+		}
+	} else {
+		res := db.WithContext(ctx).Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "source"}, {Name: "external_id"}},
+			DoNothing: true,
+		}).Create(e)
+		if res.Error != nil {
+			return false, fmt.Errorf("inserting %s event %s: %w", e.Source, e.Topic, res.Error)
+		}
+		fresh = res.RowsAffected > 0
 	}
-	if res.RowsAffected == 0 {
+	if !fresh {
 		var existing Event
 		if err := db.WithContext(ctx).Select("id", "status", "processed_at").
 			Where("source = ? AND external_id = ?", e.Source, e.ExternalID).Take(&existing).Error; err != nil {

@@ -46,3 +46,6 @@ func (db *DB) ExplainFinishBatch(ctx context.Context, campaignID int64, batch in
 func (db *DB) EstimateSegmentSampled(ctx context.Context, shop *Shop, n segment.Node, now time.Time, rows float64, minShop int64) (SegmentSize, error) {
 	return db.estimateSegment(ctx, shop, n, now, math.Inf(-1), rows, minShop)
 }
+
+// AsyncCommitFrom is the FROM item hot counters are updated with.
+func (db *DB) AsyncCommitFrom() string { return db.asyncCommitFrom() }

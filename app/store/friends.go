@@ -14,8 +14,11 @@ import (
 // postback), linked to a customer or not. The row is also the user's inbox
 // conversation.
 type LineFriend struct {
-	ID             int64
-	ShopID         int64
+	ID     int64
+	ShopID int64
+	// ChannelID is the LINE channel the friend follows (migration 0049);
+	// zero on insert means the shop's primary channel.
+	ChannelID      int64 `gorm:"default:null"`
 	LineUserID     string
 	CustomerID     *int64
 	DisplayName    string
@@ -64,11 +67,20 @@ func (db *DB) EnsureFriend(ctx context.Context, f *LineFriend) (created bool, er
 		f.FirstSeenAt = now
 	}
 	f.CreatedAt, f.UpdatedAt = now, now
+	if f.ChannelID == 0 {
+		if f.ChannelID, err = db.primaryChannelID(ctx, f.ShopID); err != nil {
+			return false, err
+		}
+	}
 	res := db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Omit("id").Create(f)
 	if res.Error != nil {
 		return false, fmt.Errorf("recording LINE friend: %w", res.Error)
 	}
-	if err := db.WithContext(ctx).Where("shop_id = ? AND line_user_id = ?", f.ShopID, f.LineUserID).Take(f).Error; err != nil {
+	q := db.WithContext(ctx).Where("shop_id = ? AND line_user_id = ?", f.ShopID, f.LineUserID)
+	if f.ChannelID != 0 {
+		q = q.Where("channel_id = ?", f.ChannelID)
+	}
+	if err := q.Order("id").Take(f).Error; err != nil {
 		return false, fmt.Errorf("reloading LINE friend: %w", err)
 	}
 	return res.RowsAffected == 1, nil
@@ -83,13 +95,39 @@ func (db *DB) Friend(ctx context.Context, shopID, id int64) (*LineFriend, error)
 	return &f, nil
 }
 
-// FriendByUser loads the friend of a LINE user in a shop.
+// FriendByUser loads the friend of a LINE user in a shop: on the primary
+// channel when they follow it, else the first channel that met them.
 func (db *DB) FriendByUser(ctx context.Context, shopID int64, lineUserID string) (*LineFriend, error) {
 	var f LineFriend
-	if err := db.WithContext(ctx).Where("shop_id = ? AND line_user_id = ?", shopID, lineUserID).Take(&f).Error; err != nil {
+	err := db.WithContext(ctx).Where("shop_id = ? AND line_user_id = ?", shopID, lineUserID).
+		Order(clause.Expr{SQL: "CASE WHEN channel_id = (SELECT id FROM line_channels WHERE shop_id = ? AND is_primary) THEN 0 ELSE 1 END, id", Vars: []any{shopID}}).
+		Take(&f).Error
+	if err != nil {
 		return nil, fmt.Errorf("loading LINE friend of user: %w", notFound(err))
 	}
 	return &f, nil
+}
+
+// FriendOnChannel loads the friend of a LINE user on one channel.
+func (db *DB) FriendOnChannel(ctx context.Context, channelID int64, lineUserID string) (*LineFriend, error) {
+	var f LineFriend
+	if err := db.WithContext(ctx).Where("channel_id = ? AND line_user_id = ?", channelID, lineUserID).Take(&f).Error; err != nil {
+		return nil, fmt.Errorf("loading LINE friend of user on channel %d: %w", channelID, notFound(err))
+	}
+	return &f, nil
+}
+
+// primaryChannelID is the id of the shop's primary LINE channel, 0 when the
+// shop has none.
+func (db *DB) primaryChannelID(ctx context.Context, shopID int64) (int64, error) {
+	var ids []int64
+	if err := db.WithContext(ctx).Model(&LineChannel{}).Where("shop_id = ? AND is_primary", shopID).Limit(1).Pluck("id", &ids).Error; err != nil {
+		return 0, fmt.Errorf("looking up the primary LINE channel of shop %d: %w", shopID, err)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	return ids[0], nil
 }
 
 // FriendByCustomer loads the friend merged into a customer (the most

@@ -364,26 +364,45 @@ var importOrderConflictSQL = func() string {
 		" WHERE " + notOlderSQL + " AND (" + diff.String() + " OR orders.cancelled_at IS DISTINCT FROM " + sticky + ")"
 }()
 
+// importCustomersForOrdersPG creates the batch's customers that are new
+// (bare) and returns the id of each ($3, Shopify ids) and whether it is
+// redacted. The statement's parts share one snapshot, so the stored
+// customers (second part) and those created (first) never overlap. The
+// lookup is one probe of the (shop_id, shopify_id) index per id (LATERAL,
+// kept a nested loop by its LIMIT), whatever the shop's size and the
+// planner's statistics: while a shop's history goes in, its statistics
+// say it has few customers, and a join or IN was planned as a scan of all
+// of them, per batch.
+const importCustomersForOrdersPG = `WITH ins AS (
+  INSERT INTO customers (shop_id, shopify_id, created_at, updated_at) SELECT $1, s, $2, $2 FROM unnest($3::bigint[]) s
+  ON CONFLICT (shop_id, shopify_id) DO NOTHING RETURNING id, shopify_id
+)
+SELECT id, shopify_id, FALSE FROM ins
+UNION ALL
+SELECT c.id, c.shopify_id, c.redacted_at IS NOT NULL FROM unnest($3::bigint[]) s(sid)
+  CROSS JOIN LATERAL (SELECT id, shopify_id, redacted_at FROM customers WHERE shop_id = $1 AND shopify_id = s.sid LIMIT 1) c`
+
 // importOrdersPGSQL writes a batch of orders on PostgreSQL in one
-// statement over arrays ($3..$15 the orders, $16..$23 their items, with
-// the order's Shopify id first): each order gets its customer by Shopify
-// id (an order of a redacted customer is left out), is upserted by the
-// history's rule, and the items of the orders written are replaced, in
-// file order. It returns how many orders were written.
+// statement over arrays ($3..$17 the orders with their customer's id,
+// 0 for none; $18..$26 their items, with the order's Shopify id first):
+// orders are upserted by the history's rule, and the items of the orders
+// written are replaced, in file order. Only orders stored before
+// (xmax <> 0 on an upserted row: ON CONFLICT locked the old version) can
+// have items to delete, and those are looked up by order id; an order
+// created here has none. It returns how many orders were written.
 const importOrdersPGSQL = `WITH src AS (
   SELECT * FROM unnest($3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::numeric[], $9::numeric[], $10::text[],
     $11::text[], $12::text[], $13::text[], $14::text[], $15::timestamptz[], $16::timestamptz[], $17::timestamptz[])
-    AS s(shopify_id, cust, name, email, currency, total_price, subtotal_price, financial_status, fulfillment_status,
+    AS s(shopify_id, customer_id, name, email, currency, total_price, subtotal_price, financial_status, fulfillment_status,
       order_status_url, discount_codes, locale, cancelled_at, ordered_at, shopify_updated_at)
 ), up AS (
   INSERT INTO orders (shop_id, shopify_id, customer_id, name, email, currency, total_price, subtotal_price, financial_status,
     fulfillment_status, order_status_url, discount_codes, locale, cancelled_at, ordered_at, shopify_updated_at, created_at, updated_at)
-  SELECT $1, s.shopify_id, c.id, s.name, s.email, s.currency, s.total_price, s.subtotal_price, s.financial_status,
+  SELECT $1, s.shopify_id, NULLIF(s.customer_id, 0), s.name, s.email, s.currency, s.total_price, s.subtotal_price, s.financial_status,
     s.fulfillment_status, s.order_status_url, s.discount_codes, s.locale, s.cancelled_at, s.ordered_at, s.shopify_updated_at, $2, $2
-  FROM src s LEFT JOIN customers c ON s.cust <> 0 AND c.shop_id = $1 AND c.shopify_id = s.cust
-  WHERE c.redacted_at IS NULL` + "\n" + `%s RETURNING id, shopify_id
+  FROM src s` + "\n" + `%s RETURNING id, shopify_id, xmax <> 0 AS stored
 ), gone AS (
-  DELETE FROM order_items WHERE order_id IN (SELECT id FROM up)
+  DELETE FROM order_items WHERE order_id = ANY (ARRAY(SELECT id FROM up WHERE stored))
 ), items AS (
   INSERT INTO order_items (order_id, shopify_id, product_id, variant_id, title, vendor, sku, quantity, price)
   SELECT up.id, i.sid, i.pid, i.vid, i.title, i.vendor, i.sku, i.qty, i.price
@@ -396,18 +415,60 @@ SELECT count(*) FROM up`
 
 var importOrdersPGStmt = fmt.Sprintf(importOrdersPGSQL, importOrderConflictSQL)
 
-// importOrdersPG is the batch on PostgreSQL: the customers that are new,
-// bare, then importOrdersPGSQL. The statements' size does not grow with
+// importOrdersPG is the batch on PostgreSQL: the customers (new ones
+// bare, all with their ids), then importOrdersPGSQL over the orders
+// whose customer is not redacted. The statements' size does not grow with
 // the batch (a multi-row VALUES has a parameter per value, parsed and
-// planned anew).
+// planned anew), and neither does their work with the shop's size.
 func (tx *DB) importOrdersPG(ctx context.Context, shopID int64, rows []*ImportedOrder, now time.Time) (int, error) {
 	pool := tx.G.Statement.ConnPool
+	custIDs := map[int64]int64{}
 	if sids := customerSIDs(rows); len(sids) > 0 {
-		if _, err := pool.ExecContext(ctx, "INSERT INTO customers (shop_id, shopify_id, created_at, updated_at) "+
-			"SELECT $1, s, $2, $2 FROM unnest($3::bigint[]) s ON CONFLICT (shop_id, shopify_id) DO NOTHING", shopID, now, sids); err != nil {
-			return 0, fmt.Errorf("creating customers: %w", err)
+		redacted := map[int64]bool{}
+		for try, want := 0, sids; len(want) > 0; try++ {
+			if try == 2 {
+				return 0, fmt.Errorf("creating customers: %d of %d not found", len(want), len(sids))
+			}
+			res, err := pool.QueryContext(ctx, importCustomersForOrdersPG, shopID, now, want)
+			if err != nil {
+				return 0, fmt.Errorf("creating customers: %w", err)
+			}
+			for res.Next() {
+				var id, sid int64
+				var gone bool
+				if err := res.Scan(&id, &sid, &gone); err != nil {
+					res.Close()
+					return 0, fmt.Errorf("reading customers: %w", err)
+				}
+				if gone {
+					redacted[sid] = true
+				} else {
+					custIDs[sid] = id
+				}
+			}
+			res.Close()
+			if err := res.Err(); err != nil {
+				return 0, fmt.Errorf("creating customers: %w", err)
+			}
+			// Left: customers another transaction created after this
+			// statement's snapshot (skipped by the insert, unseen by the
+			// lookup); the next statement's snapshot has them.
+			want = slices.DeleteFunc(slices.Clone(want), func(id int64) bool { _, ok := custIDs[id]; return ok || redacted[id] })
+		}
+		rows = slices.DeleteFunc(slices.Clone(rows), func(o *ImportedOrder) bool { return redacted[o.CustomerShopifyID] })
+		if len(rows) == 0 {
+			return 0, nil
 		}
 	}
+	var written int
+	if err := pool.QueryRowContext(ctx, importOrdersPGStmt, importOrdersPGArgs(shopID, rows, custIDs, now)...).Scan(&written); err != nil {
+		return 0, fmt.Errorf("upserting orders: %w", err)
+	}
+	return written, nil
+}
+
+// importOrdersPGArgs are importOrdersPGStmt's arguments for the batch.
+func importOrdersPGArgs(shopID int64, rows []*ImportedOrder, custIDs map[int64]int64, now time.Time) []any {
 	n := len(rows)
 	var (
 		ids, cust                                 = make([]int64, n), make([]int64, n)
@@ -420,7 +481,7 @@ func (tx *DB) importOrdersPG(ctx context.Context, shopID int64, rows []*Imported
 	)
 	for i, r := range rows {
 		o := &r.Order
-		ids[i], cust[i] = o.ShopifyID, r.CustomerShopifyID
+		ids[i], cust[i] = o.ShopifyID, custIDs[r.CustomerShopifyID]
 		names[i], emails[i], currencies[i], fin[i], ful[i] = o.Name, o.Email, o.Currency, o.FinancialStatus, o.FulfillmentStatus
 		urls[i], codes[i], locales[i] = o.OrderStatusURL, o.DiscountCodes, o.Locale
 		totals[i], subtotals[i] = o.TotalPrice.String(), o.SubtotalPrice.String()
@@ -439,13 +500,8 @@ func (tx *DB) importOrdersPG(ctx context.Context, shopID int64, rows []*Imported
 			iQty, iPrice = append(iQty, int32(it.Quantity)), append(iPrice, it.Price.String())
 		}
 	}
-	var written int
-	err := pool.QueryRowContext(ctx, importOrdersPGStmt, shopID, now, ids, cust, names, emails, currencies, totals, subtotals, fin, ful,
-		urls, codes, locales, cancelled, ordered, updated, iOrder, iID, iProduct, iVariant, iTitle, iVendor, iSKU, iQty, iPrice).Scan(&written)
-	if err != nil {
-		return 0, fmt.Errorf("upserting orders: %w", err)
-	}
-	return written, nil
+	return []any{shopID, now, ids, cust, names, emails, currencies, totals, subtotals, fin, ful,
+		urls, codes, locales, cancelled, ordered, updated, iOrder, iID, iProduct, iVariant, iTitle, iVendor, iSKU, iQty, iPrice}
 }
 
 // scanWrittenOrders reads an order upsert's RETURNING id, shopify_id rows:

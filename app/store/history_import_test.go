@@ -61,15 +61,20 @@ func TestImportOrderBatch(t *testing.T) {
 		w2 := histOrder(shop.ID, 2, 7, "#2-live", live, "Live tea").Order
 		w2.CustomerID = &c.ID
 		cancelled := old.Add(-time.Minute)
-		w3 := histOrder(shop.ID, 3, 7, "#3", old.Add(-time.Hour)).Order
+		// Order 3's webhook copy has an item: history, newer, replaces it.
+		w3 := histOrder(shop.ID, 3, 7, "#3", old.Add(-time.Hour), "Webhook tea").Order
 		w3.CustomerID, w3.CancelledAt, w3.CheckoutToken = &c.ID, &cancelled, "ck-3"
 		for _, o := range []*store.Order{&w2, &w3} {
 			if _, err := db.UpsertOrderIfNewer(ctx, o); err != nil {
 				t.Fatal(err)
 			}
 		}
+		// Customer 9 was redacted: its history order is not stored.
+		c9, _ := db.UpsertCustomerProfile(ctx, store.CustomerProfile{ShopID: shop.ID, ShopifyID: 9})
+		db.G.Model(&store.Customer{}).Where("id = ?", c9.ID).Update("redacted_at", time.Now())
 		h := importing(t, db, shop.ID, store.HistoryOrders)
 		batch := []store.ImportedOrder{
+			histOrder(shop.ID, 6, 9, "#6 redacted", old, "Erased tea"),
 			histOrder(shop.ID, 1, 7, "#1", old, "Sencha", "Matcha"),
 			histOrder(shop.ID, 2, 7, "#2-old", old, "Old tea"),
 			histOrder(shop.ID, 3, 7, "#3", old, "Hojicha"),
@@ -96,7 +101,7 @@ func TestImportOrderBatch(t *testing.T) {
 			}
 			o3, _ := db.OrderByShopifyID(ctx, shop.ID, 3)
 			// History is newer here, but has no checkout token to give.
-			if o3.CancelledAt == nil || len(o3.Items) != 1 || o3.CheckoutToken != "ck-3" {
+			if o3.CancelledAt == nil || len(o3.Items) != 1 || o3.Items[0].Title != "Hojicha" || o3.CheckoutToken != "ck-3" {
 				t.Fatalf("%s: order 3 = %+v", when, o3)
 			}
 			o1, _ := db.OrderByShopifyID(ctx, shop.ID, 1)
@@ -112,6 +117,9 @@ func TestImportOrderBatch(t *testing.T) {
 			if err != nil || other.OrdersCount != 1 || other.Email != "" {
 				t.Fatalf("%s: bare customer 8 = %+v %v", when, other, err)
 			}
+			if _, err := db.OrderByShopifyID(ctx, shop.ID, 6); err == nil {
+				t.Fatalf("%s: order of a redacted customer stored", when)
+			}
 			var items int64
 			db.G.Model(&store.OrderItem{}).Count(&items)
 			if items != 5 {
@@ -121,13 +129,13 @@ func TestImportOrderBatch(t *testing.T) {
 		check("first run")
 		// A re-import (next cursor) of the same history changes nothing
 		// and writes nothing.
-		if n, err := db.ImportOrderBatch(ctx, h.ID, 5, batch, time.Now()); err != nil || n != 0 {
+		if n, err := db.ImportOrderBatch(ctx, h.ID, 6, batch, time.Now()); err != nil || n != 0 {
 			t.Fatalf("rerun wrote %d: %v", n, err)
 		}
 		check("rerun")
 		hs, _ := db.HistoryImports(ctx, shop.ID)
 		for _, x := range hs {
-			if x.Kind == store.HistoryOrders && (x.RowsDone != 10 || x.RowsWritten == 0) {
+			if x.Kind == store.HistoryOrders && (x.RowsDone != 12 || x.RowsWritten == 0) {
 				t.Fatalf("import = %+v", x)
 			}
 		}

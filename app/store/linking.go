@@ -20,10 +20,13 @@ const (
 
 // LinkLogin is one LINE Login attempt started from a link token.
 type LinkLogin struct {
-	ID          int64
-	StateHash   string
-	ShopID      int64
-	CustomerID  int64
+	ID         int64
+	StateHash  string
+	ShopID     int64
+	CustomerID int64
+	// ChannelID is the channel whose link URL started the attempt (nil:
+	// the primary).
+	ChannelID   *int64
 	Nonce       string
 	VerifierEnc []byte
 	ExpiresAt   time.Time
@@ -92,6 +95,12 @@ func (db *DB) LiveLinkByUser(ctx context.Context, shopID int64, lineUserID strin
 func (db *DB) InsertLinkIfFree(ctx context.Context, l *LineLink) (bool, error) {
 	now := time.Now().UTC()
 	l.CreatedAt, l.UpdatedAt = now, now
+	if l.ChannelID == 0 {
+		var err error
+		if l.ChannelID, err = db.primaryChannelID(ctx, l.ShopID); err != nil {
+			return false, err
+		}
+	}
 	res := db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Omit("id").Create(l)
 	if res.Error != nil {
 		return false, fmt.Errorf("linking customer %d to LINE: %w", l.CustomerID, res.Error)

@@ -67,8 +67,25 @@ type LineChannel struct {
 	// LastWebhookAt is when a verified LINE webhook last arrived (nil:
 	// never; the channel's webhook may belong to another tool).
 	LastWebhookAt *time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// Name is what the admin calls the account (several per shop).
+	Name string
+	// IsPrimary marks the shop's one primary channel: journeys, linking
+	// and the admin use it unless a channel is chosen.
+	IsPrimary bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Label is the channel's name for the admin: its name, else its bot's name,
+// else its webhook key.
+func (c *LineChannel) Label() string {
+	switch {
+	case c.Name != "":
+		return c.Name
+	case c.BotName != "":
+		return c.BotName
+	}
+	return "LINE " + c.MessagingChannelID
 }
 
 // Customer is a Shopify customer as Tsunagu knows them.
@@ -124,10 +141,13 @@ func (c *Customer) Name(lang string) string {
 
 // LineLink ties a LINE user to a customer. A live link has no UnlinkedAt.
 type LineLink struct {
-	ID           int64
-	ShopID       int64
-	CustomerID   int64
-	LineUserID   string
+	ID         int64
+	ShopID     int64
+	CustomerID int64
+	LineUserID string
+	// ChannelID is the LINE channel the link was made on (migration 0049);
+	// sends to the customer go through it. Zero on insert: the primary.
+	ChannelID    int64 `gorm:"default:null"`
 	DisplayName  string
 	PictureURL   string
 	Friend       bool

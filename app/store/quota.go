@@ -10,9 +10,11 @@ import (
 	"gorm.io/gorm/clause"
 )
 
-// LineQuota is a shop's LINE monthly message quota as Tsunagu knows it.
+// LineQuota is a LINE channel's monthly message quota as Tsunagu knows it
+// (LINE counts the quota per account; migration 0049).
 type LineQuota struct {
-	ShopID         int64 `gorm:"primaryKey;autoIncrement:false"`
+	ChannelID      int64 `gorm:"primaryKey;autoIncrement:false"`
+	ShopID         int64
 	Limited        bool
 	MonthlyLimit   int64
 	Used           int64
@@ -21,55 +23,107 @@ type LineQuota struct {
 	ExhaustedAt    *time.Time
 }
 
-// LineQuota returns the shop's quota row; a shop never checked gets a zero
-// row (unknown: treated as unlimited until read).
+// LineQuota returns the quota row of the shop's primary channel; a channel
+// never checked (or a shop without a channel) gets a zero row (unknown:
+// treated as unlimited until read).
 func (db *DB) LineQuota(ctx context.Context, shopID int64) (*LineQuota, error) {
-	q := &LineQuota{ShopID: shopID}
-	err := db.WithContext(ctx).Where("shop_id = ?", shopID).Take(q).Error
+	id, err := db.primaryChannelID(ctx, shopID)
+	if err != nil || id == 0 {
+		return &LineQuota{ShopID: shopID}, err
+	}
+	return db.ChannelQuota(ctx, shopID, id)
+}
+
+// ChannelQuota returns the quota row of one channel of a shop.
+func (db *DB) ChannelQuota(ctx context.Context, shopID, channelID int64) (*LineQuota, error) {
+	q := &LineQuota{ShopID: shopID, ChannelID: channelID}
+	err := db.WithContext(ctx).Where("channel_id = ? AND shop_id = ?", channelID, shopID).Take(q).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return &LineQuota{ShopID: shopID}, nil
+		return &LineQuota{ShopID: shopID, ChannelID: channelID}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("loading LINE quota of shop %d: %w", shopID, err)
+		return nil, fmt.Errorf("loading LINE quota of channel %d: %w", channelID, err)
 	}
 	return q, nil
 }
 
-// SaveQuotaReading stores what LINE said of the quota at checkedAt.
+// primaryForQuota is the primary channel of a shop for the shop-level quota
+// writers; a shop without a channel has no quota to write.
+func (db *DB) primaryForQuota(ctx context.Context, shopID int64) (int64, error) {
+	id, err := db.primaryChannelID(ctx, shopID)
+	if err == nil && id == 0 {
+		err = fmt.Errorf("LINE quota of shop %d: no LINE channel: %w", shopID, ErrNotFound)
+	}
+	return id, err
+}
+
+// SaveQuotaReading stores what LINE said of the primary channel's quota.
 func (db *DB) SaveQuotaReading(ctx context.Context, shopID int64, limited bool, limit, used int64, checkedAt time.Time) error {
-	q := &LineQuota{ShopID: shopID, Limited: limited, MonthlyLimit: limit, Used: used, CheckedAt: &checkedAt}
+	id, err := db.primaryForQuota(ctx, shopID)
+	if err != nil {
+		return err
+	}
+	return db.SaveChannelQuotaReading(ctx, shopID, id, limited, limit, used, checkedAt)
+}
+
+// SaveChannelQuotaReading stores what LINE said of a channel's quota at checkedAt.
+func (db *DB) SaveChannelQuotaReading(ctx context.Context, shopID, channelID int64, limited bool, limit, used int64, checkedAt time.Time) error {
+	q := &LineQuota{ChannelID: channelID, ShopID: shopID, Limited: limited, MonthlyLimit: limit, Used: used, CheckedAt: &checkedAt}
 	err := db.WithContext(ctx).Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "shop_id"}},
+		Columns:   []clause.Column{{Name: "channel_id"}},
 		DoUpdates: clause.AssignmentColumns([]string{"limited", "monthly_limit", "used", "checked_at"}),
 	}).Create(q).Error
 	if err != nil {
-		return fmt.Errorf("saving LINE quota of shop %d: %w", shopID, err)
+		return fmt.Errorf("saving LINE quota of channel %d: %w", channelID, err)
 	}
 	return nil
 }
 
-// AddQuotaUse counts n messages sent since the last reading.
+// AddQuotaUse counts n messages sent on the primary channel since the last reading.
 func (db *DB) AddQuotaUse(ctx context.Context, shopID int64, n int64) error {
-	if err := db.WithContext(ctx).Exec("UPDATE line_quotas SET used = used + ? WHERE shop_id = ?", n, shopID).Error; err != nil {
-		return fmt.Errorf("counting LINE quota use of shop %d: %w", shopID, err)
+	id, err := db.primaryChannelID(ctx, shopID)
+	if err != nil {
+		return err
+	}
+	return db.AddChannelQuotaUse(ctx, id, n)
+}
+
+// AddChannelQuotaUse counts n messages sent on a channel since the last
+// reading. Every send on the channel updates this one row, so it commits
+// asynchronously (asyncCommitFrom): the count is a cache that the next
+// reading from LINE replaces.
+func (db *DB) AddChannelQuotaUse(ctx context.Context, channelID int64, n int64) error {
+	if err := db.WithContext(ctx).Exec("UPDATE line_channel_quotas SET used = used + ?"+db.asyncCommitFrom()+" WHERE channel_id = ?", n, channelID).Error; err != nil {
+		return fmt.Errorf("counting LINE quota use of channel %d: %w", channelID, err)
 	}
 	return nil
 }
 
-// MarkMonthlyLimit records that LINE refused a send for the monthly limit
-// in month; it reports whether this is news (the first refusal that month).
+// MarkMonthlyLimit records that LINE refused a send on the primary channel
+// for the monthly limit in month; it reports whether this is news.
 func (db *DB) MarkMonthlyLimit(ctx context.Context, shopID int64, month string, at time.Time) (bool, error) {
-	q := &LineQuota{ShopID: shopID, ExhaustedMonth: month, ExhaustedAt: &at}
+	id, err := db.primaryForQuota(ctx, shopID)
+	if err != nil {
+		return false, err
+	}
+	return db.MarkChannelMonthlyLimit(ctx, shopID, id, month, at)
+}
+
+// MarkChannelMonthlyLimit records that LINE refused a send on a channel for
+// the monthly limit in month; it reports whether this is news (the first
+// refusal that month).
+func (db *DB) MarkChannelMonthlyLimit(ctx context.Context, shopID, channelID int64, month string, at time.Time) (bool, error) {
+	q := &LineQuota{ChannelID: channelID, ShopID: shopID, ExhaustedMonth: month, ExhaustedAt: &at}
 	res := db.WithContext(ctx).Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "shop_id"}},
+		Columns:   []clause.Column{{Name: "channel_id"}},
 		DoUpdates: clause.AssignmentColumns([]string{"exhausted_month", "exhausted_at"}),
-		Where:     clause.Where{Exprs: []clause.Expression{clause.Neq{Column: clause.Column{Table: "line_quotas", Name: "exhausted_month"}, Value: month}}},
+		Where:     clause.Where{Exprs: []clause.Expression{clause.Neq{Column: clause.Column{Table: "line_channel_quotas", Name: "exhausted_month"}, Value: month}}},
 	}).Create(q)
 	if res.Error != nil {
-		return false, fmt.Errorf("recording the LINE monthly limit of shop %d: %w", shopID, res.Error)
+		return false, fmt.Errorf("recording the LINE monthly limit of channel %d: %w", channelID, res.Error)
 	}
 	return res.RowsAffected > 0, nil
 }
 
-// TableName is line_quotas (migration 0021).
-func (LineQuota) TableName() string { return "line_quotas" }
+// TableName is line_channel_quotas (migration 0049; line_quotas before).
+func (LineQuota) TableName() string { return "line_channel_quotas" }

@@ -115,6 +115,25 @@ func (db *DB) Close() error {
 // WithContext returns a gorm session bound to ctx.
 func (db *DB) WithContext(ctx context.Context) *gorm.DB { return db.G.WithContext(ctx) }
 
+// asyncCommitFrom is a FROM item that makes a PostgreSQL UPDATE of a
+// counter commit without waiting for the WAL flush: synchronous_commit is
+// set off for that statement's own transaction only (set_config with
+// is_local), in the same round trip. It is for hot counter rows whose value
+// can be recomputed or re-read (a campaign's finished batches, the cached
+// LINE quota use): with every worker updating one row, each waited for the
+// previous holder's flush. The change is visible to others at once; only a
+// database crash within wal_writer_delay can lose it. Empty on SQLite and
+// inside a transaction, whose other writes must stay durable.
+func (db *DB) asyncCommitFrom() string {
+	if db.Dialect != migrations.Postgres {
+		return ""
+	}
+	if _, inTx := db.G.Statement.ConnPool.(gorm.TxCommitter); inTx {
+		return ""
+	}
+	return " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"
+}
+
 // Tx runs fn in a transaction.
 func (db *DB) Tx(ctx context.Context, fn func(tx *DB) error) error {
 	return db.G.WithContext(ctx).Transaction(func(g *gorm.DB) error {
@@ -125,6 +144,13 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *DB) error) error {
 // Migrate applies every migration not yet applied, each in its own
 // transaction. On PostgreSQL an advisory lock keeps concurrent starts apart.
 func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
+	return db.MigrateTo(ctx, log, "")
+}
+
+// MigrateTo applies the migrations not yet applied up to version last
+// ("" for all): a migration's test builds the schema before it, writes
+// data, then migrates the rest.
+func (db *DB) MigrateTo(ctx context.Context, log *slog.Logger, last string) error {
 	list, err := migrations.List(db.Dialect)
 	if err != nil {
 		return err
@@ -162,6 +188,18 @@ func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
 		if done[m.Version] {
 			continue
 		}
+		if last != "" && m.Version > last {
+			break
+		}
+		if m.ForeignKeysOff {
+			if err := db.migrateWithoutForeignKeys(ctx, m); err != nil {
+				return fmt.Errorf("applying migration %s: %w", m.Name, err)
+			}
+			if log != nil {
+				log.Info("migration applied", "name", m.Name, "dialect", db.Dialect)
+			}
+			continue
+		}
 		err := g.Transaction(func(tx *gorm.DB) error {
 			for _, stmt := range migrations.Statements(m.SQL) {
 				if err := tx.Exec(stmt).Error; err != nil {
@@ -178,6 +216,54 @@ func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
 		}
 	}
 	return nil
+}
+
+// migrateWithoutForeignKeys applies a SQLite migration that rebuilds tables
+// others reference, the way SQLite documents it: foreign keys off on one
+// connection (the pragma is ignored inside a transaction), the statements in
+// one transaction, PRAGMA foreign_key_check empty before the commit, foreign
+// keys back on before the connection returns to the pool.
+func (db *DB) migrateWithoutForeignKeys(ctx context.Context, m migrations.Migration) (err error) {
+	sqlDB, err := db.G.DB()
+	if err != nil {
+		return err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("reserving a connection: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
+		return fmt.Errorf("turning foreign keys off: %w", err)
+	}
+	defer func() {
+		if _, onErr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = ON"); onErr != nil && err == nil {
+			err = fmt.Errorf("turning foreign keys back on: %w", onErr)
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck
+	for _, stmt := range migrations.Statements(m.SQL) {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("%w\n%s", err, stmt)
+		}
+	}
+	rows, err := tx.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if err != nil {
+		return fmt.Errorf("checking foreign keys: %w", err)
+	}
+	broken := rows.Next()
+	rows.Close()
+	if broken {
+		return errors.New("the migration leaves rows whose foreign keys point nowhere (PRAGMA foreign_key_check)")
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", m.Version, m.Name, time.Now().UTC()); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 func notFound(err error) error {

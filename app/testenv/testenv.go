@@ -186,6 +186,49 @@ func SQLite(t testing.TB) *store.DB {
 	return db
 }
 
+// EmptyPostgres creates a fresh database with no schema, dropped after the
+// test: a migration's test migrates it step by step (store.DB.MigrateTo).
+func EmptyPostgres(t testing.TB) *store.DB {
+	t.Helper()
+	ctx := context.Background()
+	name := randomName("tsunagu_e_")
+	if err := adminExec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("PostgreSQL is required for this test (set %s): %v", EnvPostgres, err)
+	}
+	u, _ := url.Parse(postgresAdminURL())
+	u.Path = "/" + name
+	db, err := store.Open(ctx, u.String())
+	if err != nil {
+		t.Fatalf("opening test database: %v", err)
+	}
+	t.Cleanup(func() {
+		db.Close()
+		if err := adminExec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Logf("dropping test database %s: %v", name, err)
+		}
+	})
+	return db
+}
+
+// EmptySQLite creates a fresh SQLite database with no schema.
+func EmptySQLite(t testing.TB) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "tsunagu.db"))
+	if err != nil {
+		t.Fatalf("opening SQLite: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// EachEmptyDB runs fn as a subtest on an empty PostgreSQL and SQLite database.
+func EachEmptyDB(t *testing.T, fn func(t *testing.T, db *store.DB)) {
+	t.Helper()
+	for name, open := range map[string]func(testing.TB) *store.DB{"postgres": EmptyPostgres, "sqlite": EmptySQLite} {
+		t.Run(name, func(t *testing.T) { fn(t, open(t)) })
+	}
+}
+
 // databases opens a fresh test database per dialect.
 var databases = map[string]func(testing.TB) *store.DB{"postgres": Postgres, "sqlite": SQLite}
 

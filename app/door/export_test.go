@@ -1,0 +1,4 @@
+package door
+
+// CheckShopDecoded is CheckShop without its shortcut.
+var CheckShopDecoded = checkShopDecoded
