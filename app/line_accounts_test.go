@@ -383,3 +383,26 @@ func TestFriendLinkCarriesAccount(t *testing.T) {
 		t.Fatalf("signed in: %d %s", rec.Code, loc)
 	}
 }
+
+// A block on one account says nothing of the user's friendship with
+// another: an unfollow on the second account leaves a link made on the
+// primary reachable (also when the link's channel was deleted, which makes
+// it the primary's); an unfollow on the primary marks it blocked.
+func TestBlockOnOtherAccountKeepsLink(t *testing.T) {
+	t.Parallel()
+	db := testenv.SQLite(t)
+	e, clk := newInboxEnv(t, db)
+	ctx := context.Background()
+	e.addSecondChannel(t)
+	l := &store.LineLink{ShopID: e.s.ID, CustomerID: e.cust.ID, LineUserID: friendUser, Friend: true, LinkedAt: clk.Now()}
+	mustDo(t, db.CreateLink(ctx, l))
+	mustDo(t, db.G.Exec("UPDATE line_links SET channel_id = NULL WHERE id = ?", l.ID).Error)
+	e.deliverLINEOn(t, testWebhookKeyB, testMsgSecretB, lineEvent(t, "unfollow.json", friendUser, "01HZZBLOCKOTHERACCOUNT000B", "", clk.Now(), ""))
+	if got, _ := db.Link(ctx, l.ID); got.Blocked || !got.Friend {
+		t.Fatalf("an unfollow on the second account blocked the primary's link: %+v", got)
+	}
+	e.deliverLINE(t, lineEvent(t, "unfollow.json", friendUser, "01HZZBLOCKOTHERACCOUNT000A", "", clk.Now(), ""))
+	if got, _ := db.Link(ctx, l.ID); !got.Blocked {
+		t.Fatalf("an unfollow on the primary left the link reachable: %+v", got)
+	}
+}

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -239,7 +240,22 @@ func (w *Worker) processLine(ctx context.Context, ev *store.Event) ([]*store.Mes
 	}
 	// A follow or block on one account says nothing of the user's
 	// friendship with another: the link's reachability is its channel's.
-	sameChannel := l != nil && (channelID == 0 || l.ChannelID == 0 || l.ChannelID == channelID)
+	// Zero on either side (an event from before migration 0049, a link
+	// whose channel was deleted) means the shop's primary.
+	sameChannel := false
+	if l != nil {
+		evCh, linkCh := channelID, l.ChannelID
+		if evCh == 0 || linkCh == 0 {
+			ch, err := w.DB.LineChannel(ctx, shopID)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
+			if ch != nil {
+				evCh, linkCh = cmp.Or(evCh, ch.ID), cmp.Or(linkCh, ch.ID)
+			}
+		}
+		sameChannel = evCh == linkCh
+	}
 	var custID *int64
 	var refID int64
 	if l != nil {

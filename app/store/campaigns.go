@@ -214,15 +214,18 @@ func (db *DB) MaterializeCampaign(ctx context.Context, shop *Shop, camp *Campaig
 		}
 		// The campaign's LINE account: a customer linked on another of the
 		// shop's accounts is not reached by it (reason other_line_account).
-		var chID int64
+		// A link without a channel (its channel deleted) is the primary's.
+		primary, err := tx.primaryChannelID(ctx, shop.ID)
+		if err != nil {
+			return err
+		}
+		chID := primary
 		if camp.LineChannelID != nil {
 			chID = *camp.LineChannelID
-		} else if chID, err = tx.primaryChannelID(ctx, shop.ID); err != nil {
-			return err
 		}
 		// l is the customer's live link (at most one: line_links_live_customer).
 		gate := `CASE WHEN c.redacted_at IS NOT NULL THEN 'redacted'
-  WHEN l.id IS NOT NULL AND l.channel_id IS NOT NULL AND l.channel_id <> ? THEN '` + ReasonOtherLineAccount + `'
+  WHEN l.id IS NOT NULL AND COALESCE(l.channel_id, ?) <> ? THEN '` + ReasonOtherLineAccount + `'
   WHEN l.id IS NOT NULL AND l.blocked = ? THEN 'blocked'
   WHEN l.id IS NULL AND EXISTS (SELECT 1 FROM line_links x WHERE x.customer_id = c.id) THEN 'unlinked'
   WHEN l.id IS NULL THEN 'not_linked' ELSE '' END`
@@ -241,7 +244,7 @@ SELECT campaign_id, shop_id, customer_id, variant,
 WHERE true ON CONFLICT (campaign_id, customer_id) DO NOTHING`
 		all := []any{MsgSkipped, MsgSkipped, RecipientHeld, CampaignBatchSize, now, MsgSkipped, RecipientHeld, MsgQueued}
 		all = append(all, vargs...)
-		all = append(all, camp.ID, chID, true)
+		all = append(all, camp.ID, primary, chID, true)
 		all = append(all, args...)
 		if err := g.Exec(ins, all...).Error; err != nil {
 			return fmt.Errorf("materializing recipients of campaign %d: %w", camp.ID, err)

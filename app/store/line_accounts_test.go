@@ -226,6 +226,12 @@ func TestCampaignReachesItsAccountOnly(t *testing.T) {
 			if err := db.CreateLink(ctx, l); err != nil {
 				t.Fatal(err)
 			}
+			if i == 2 {
+				// A link whose channel was deleted is the primary's.
+				if err := db.G.Exec("UPDATE line_links SET channel_id = NULL WHERE id = ?", l.ID).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 		seg, err := segment.Parse([]byte(`{"field":"linked","value":true}`))
 		if err != nil {
