@@ -255,6 +255,12 @@ func (a *App) enqueueRichMenuSync(c echo.Context, shopID int64) {
 	}
 }
 
+// requestInsightRead makes a read of the shop's LINE statistics due now
+// (a schedules row; the reconciler enqueues it if this enqueue fails).
+func (a *App) requestInsightRead(ctx context.Context, shopID int64) error {
+	return jobs.RequestInsightRead(ctx, a.DB, a.Queue, shopID, a.Now())
+}
+
 // requestHistoryRun makes the shop's history-import step due now.
 func (a *App) requestHistoryRun(ctx context.Context, shopID int64) error {
 	return jobs.RequestHistoryRun(ctx, a.DB, a.Queue, shopID, a.Now())

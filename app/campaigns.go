@@ -193,6 +193,7 @@ type campaignIn struct {
 	Variants    []store.CampaignVariant `json:"variants"`
 	TestPercent int                     `json:"test_percent"`
 	CouponCode  string                  `json:"coupon_code"`
+	Delivery    string                  `json:"delivery"`
 	ScheduledAt *time.Time              `json:"scheduled_at"`
 	Send        bool                    `json:"send"`
 }
@@ -212,7 +213,7 @@ func (a *App) createCampaign(c echo.Context) error {
 		return storeError(err)
 	}
 	camp, err := a.Campaigns().Create(ctx, shop.ID, core.CampaignDraft{Name: in.Name, Segment: n, SegmentID: in.SegmentID,
-		Messages: in.Messages, Link: in.Link, Variants: in.Variants, TestPercent: in.TestPercent, CouponCode: in.CouponCode},
+		Messages: in.Messages, Link: in.Link, Variants: in.Variants, TestPercent: in.TestPercent, CouponCode: in.CouponCode, Delivery: in.Delivery},
 		in.Send, in.ScheduledAt)
 	if err != nil {
 		return err

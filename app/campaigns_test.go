@@ -97,6 +97,11 @@ type crashingLINE struct {
 }
 
 func (c *crashingLINE) Multicast(ctx context.Context, token string, to []string, msgs []line.Message, key string) (line.SendResult, error) {
+	return c.MulticastUnit(ctx, token, to, msgs, key, "")
+}
+
+// MulticastUnit is what campaigns call (with their aggregation unit).
+func (c *crashingLINE) MulticastUnit(ctx context.Context, token string, to []string, msgs []line.Message, key, unit string) (line.SendResult, error) {
 	c.mu.Lock()
 	c.calls++
 	n := c.calls
@@ -104,7 +109,7 @@ func (c *crashingLINE) Multicast(ctx context.Context, token string, to []string,
 	if n > c.crashAt {
 		return line.SendResult{}, errors.New("worker is dead")
 	}
-	res, err := c.Messenger.Multicast(ctx, token, to, msgs, key)
+	res, err := c.Messenger.MulticastUnit(ctx, token, to, msgs, key, unit)
 	if n == c.crashAt {
 		close(c.crashed)
 		return line.SendResult{}, errors.New("crash after LINE accepted")

@@ -71,7 +71,25 @@ func (a *App) campaignClick(c echo.Context) error {
 	if err != nil {
 		return echo.NewHTTPError(http.StatusNotFound, "this link is invalid")
 	}
-	return a.redirectCampaign(c, id, variant, true)
+	return a.redirectCampaign(c, id, variant, true, nil)
+}
+
+// recipientClick records a click on one recipient's link in a campaign
+// sent per recipient (/cr/{token}, core.RecipientLinkURL) with the
+// recipient's customer, so "clicked: campaign" segments match them, and
+// redirects like a campaign link. The recipient is counted once a day
+// however often the link is opened.
+func (a *App) recipientClick(c echo.Context) error {
+	id, variant, rid, err := core.ParseRecipientClickToken(a.Signer, c.Param("token"), a.Now())
+	if err != nil {
+		return echo.NewHTTPError(http.StatusNotFound, "this link is invalid")
+	}
+	r, err := a.DB.CampaignRecipientByID(c.Request().Context(), id, rid)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	// A recipient removed since (customer redacted) still redirects, uncounted.
+	return a.redirectCampaign(c, id, variant, r != nil, r)
 }
 
 // legacyCampaignClick answers the sequential links (/cc/{id}/{variant})
@@ -84,10 +102,10 @@ func (a *App) legacyCampaignClick(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return a.redirectCampaign(c, id, c.Param("variant"), false)
+	return a.redirectCampaign(c, id, c.Param("variant"), false, nil)
 }
 
-func (a *App) redirectCampaign(c echo.Context, id int64, variant string, count bool) error {
+func (a *App) redirectCampaign(c echo.Context, id int64, variant string, count bool, r *store.CampaignRecipient) error {
 	ctx := c.Request().Context()
 	camp, err := a.DB.Campaign(ctx, 0, id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -108,9 +126,17 @@ func (a *App) redirectCampaign(c echo.Context, id int64, variant string, count b
 		visitor = randomToken()
 		c.SetCookie(&http.Cookie{Name: "tsunagu_v", Value: visitor, Path: "/cc/", MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	}
-	if count && a.clickCounts(ctx, camp.ID, clientKey(c), visitor) {
+	dedupe := clientKey(c) + "\x00" + visitor
+	var customerID *int64
+	if r != nil {
+		if r.ShopID != camp.ShopID {
+			count = false
+		}
+		dedupe, customerID = "recipient\x00"+strconv.FormatInt(r.ID, 10), &r.CustomerID
+	}
+	if count && a.clickCounts(ctx, camp.ID, clientKey(c), dedupe) {
 		data, _ := json.Marshal(map[string]string{"variant": v.Name, "visitor": visitor})
-		if err := a.DB.AddActivity(ctx, &store.Activity{ShopID: camp.ShopID, Kind: store.ActClick, Summary: "campaign " + camp.Name,
+		if err := a.DB.AddActivity(ctx, &store.Activity{ShopID: camp.ShopID, CustomerID: customerID, Kind: store.ActClick, Summary: "campaign " + camp.Name,
 			Data: string(data), RefType: "campaign", RefID: camp.ID, OccurredAt: a.Now()}); err != nil {
 			a.Log.Warn("recording a campaign click", "campaign_id", camp.ID, "err", err)
 		}
@@ -120,12 +146,13 @@ func (a *App) redirectCampaign(c echo.Context, id int64, variant string, count b
 	return c.Redirect(http.StatusFound, core.UTMLink(v.Link, camp.ID, v.Name))
 }
 
-// clickCounts says whether a hit on campaign id from client with visitor
-// cookie visitor is counted (see the bounds above). When Redis cannot say,
+// clickCounts says whether a hit on campaign id from client, deduplicated
+// on dedupe (client and visitor cookie, or the recipient), is counted (see
+// the bounds above). When Redis cannot say,
 // the click is not counted: the redirect matters more than the count.
-func (a *App) clickCounts(ctx context.Context, campaignID int64, client, visitor string) bool {
+func (a *App) clickCounts(ctx context.Context, campaignID int64, client, dedupe string) bool {
 	camp := strconv.FormatInt(campaignID, 10)
-	first, err := a.rdb.SetNX(ctx, "tsunagu:cc:seen:"+camp+":"+hashKey(client+"\x00"+visitor), 1, clickDedupeWindow).Result()
+	first, err := a.rdb.SetNX(ctx, "tsunagu:cc:seen:"+camp+":"+hashKey(dedupe), 1, clickDedupeWindow).Result()
 	if err != nil {
 		a.Log.Warn("click dedupe unavailable", "err", err)
 		return false

@@ -196,6 +196,23 @@ func TestJourneysEndToEnd(t *testing.T) {
 		waitStatus(key(kind, "o8001", "A"), store.MsgSent)
 		waitStatus(key(kind, "o8003", "C"), store.MsgSent)
 	}
+	// Journey pushes go under one aggregation unit per kind (issue 16).
+	kindUnits := map[string]bool{}
+	for _, p := range fake.Pushes() {
+		for _, u := range p.Units {
+			if len(p.Units) != 1 || !line.ValidUnit(u) {
+				t.Fatalf("push units %q, want one valid name", p.Units)
+			}
+			if _, k, ok := strings.Cut(u, "_j_"); ok {
+				kindUnits[k] = true
+			}
+		}
+	}
+	for _, k := range []string{"thank_you", "shipping", "cart_reminder", "follow_up_3", "follow_up_30"} {
+		if !kindUnits[k] {
+			t.Errorf("no push went under the unit of %s (units %v)", k, kindUnits)
+		}
+	}
 
 	// Quiet hours: E orders at 22:30 in Tokyo; the thank-you waits for 09:00.
 	night := time.Date(2025, 2, 15, 22, 30, 0, 0, tokyo)

@@ -23,6 +23,9 @@ type autoRow struct {
 	Editable bool
 	Days     int
 	Hours    int
+	// Opens is LINE's count of people who opened the kind's messages (its
+	// aggregation unit, over LINE's last read period).
+	Opens string
 }
 
 func (a *App) automationsPage(c echo.Context) error {
@@ -43,8 +46,22 @@ func (a *App) automationsPage(c echo.Context) error {
 		return err
 	}
 	loc := shop.Location()
+	units, err := a.DB.KindUnits(ctx, shop.ID)
+	if err != nil {
+		return err
+	}
+	unitOf := map[string]*store.LineUnit{}
+	for i := range units {
+		unitOf[units[i].Kind] = &units[i]
+	}
+	lang := adminLang(c)
 	row := func(kind string, on bool) autoRow {
 		r := autoRow{Kind: kind, Enabled: on, Sent: byKind[kind].Sent, Skipped: byKind[kind].Skipped}
+		if u := unitOf[kind]; u != nil {
+			r.Opens = lineCount(lang, u, u.UniqueImpression)
+		} else {
+			r.Opens = tr(lang, "ins.not_read")
+		}
 		if t, ok := last[kind]; ok {
 			t = t.In(loc)
 			r.Last = &t

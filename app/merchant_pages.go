@@ -43,8 +43,17 @@ func (a *App) campaignPage(c echo.Context) error {
 		return err
 	}
 	lang := adminLang(c)
+	ins, err := a.campaignInsights(c, camp, rep)
+	if err != nil {
+		return err
+	}
+	insBy := map[string]unitView{}
+	for _, v := range ins {
+		insBy[v.Key] = v
+	}
 	return a.renderAdmin(c, "campaign", "cmp.report", map[string]any{
-		"C": camp, "Row": rowOf(*camp, p), "Progress": p, "Report": rep, "AB": ab, "Currency": currentShop(c).Currency,
+		"InsightsBy": insBy,
+		"C":          camp, "Row": rowOf(*camp, p), "Progress": p, "Report": rep, "AB": ab, "Currency": currentShop(c).Currency, "Insights": ins,
 		"ClickVerdict": verdictOf(lang, "cmp.m_clicks", ab.Clicks), "ConvVerdict": verdictOf(lang, "cmp.m_conv", ab.Conversions),
 	})
 }

@@ -88,6 +88,7 @@ func (a *App) routeTable() []route {
 		{Method: POST, Path: "/pixel/events", Role: rolePublic, H: a.pixelEvents, MW: mw(pixelCORS, a.refuseForeignOrigin)},
 		{Method: GET, Path: "/c/:token", Role: rolePublic, H: a.click},
 		{Method: GET, Path: "/cc/:token", Role: rolePublic, H: a.campaignClick},
+		{Method: GET, Path: "/cr/:token", Role: rolePublic, H: a.recipientClick},
 		{Method: GET, Path: "/cc/:id/:variant", Role: rolePublic, H: a.legacyCampaignClick},
 
 		// Operators.
@@ -146,6 +147,7 @@ func (a *App) routeTable() []route {
 		{Method: POST, Path: "/api/campaigns/:id/send", Role: roleAdmin, H: a.sendCampaign},
 		{Method: POST, Path: "/api/campaigns/:id/cancel", Role: roleAdmin, H: a.cancelCampaign},
 		{Method: POST, Path: "/api/campaigns/:id/winner", Role: roleAdmin, H: a.campaignWinner},
+		{Method: POST, Path: "/api/insights/refresh", Role: roleAdmin, H: a.refreshInsights},
 		{Method: GET, Path: "/api/campaigns/:id/ab", Role: roleViewer, H: a.campaignAB},
 		{Method: GET, Path: "/api/campaigns/:id/report", Role: roleViewer, H: a.campaignReport},
 		{Method: GET, Path: "/api/campaigns/:id/report.csv", Role: roleViewer, H: a.campaignReportCSV},

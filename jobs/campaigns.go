@@ -144,7 +144,10 @@ func (w *Worker) SendCampaignBatch(ctx context.Context, id int64, batch int) err
 	if token == "" {
 		return cb.Finish(ctx, p, store.MsgFailed, ReasonNoChannel, "")
 	}
-	msgs, err := w.campaignMessages(p.Camp, p.Variant)
+	if p.Camp.Delivery == store.CampaignPush {
+		return w.sendCampaignPushes(ctx, cb, p, token)
+	}
+	msgs, err := w.campaignMessages(p.Camp, p.Variant, 0)
 	if err != nil {
 		return cb.Finish(ctx, p, store.MsgFailed, ReasonRenderFailed+": "+err.Error(), "")
 	}
@@ -155,7 +158,12 @@ func (w *Worker) SendCampaignBatch(ctx context.Context, id int64, batch int) err
 		}
 		return cb.Finish(ctx, p, store.MsgSkipped, reason, "")
 	}
-	res, err := mc.Multicast(ctx, token, to, msgs, w.retryKey(store.CampaignTaskKey(id, batch), 0))
+	var res line.SendResult
+	if um, ok := w.LINE.(UnitMulticaster); ok {
+		res, err = um.MulticastUnit(ctx, token, to, msgs, w.retryKey(store.CampaignTaskKey(id, batch), 0), w.campaignUnit(ctx, p.Camp, p.Variant))
+	} else {
+		res, err = mc.Multicast(ctx, token, to, msgs, w.retryKey(store.CampaignTaskKey(id, batch), 0))
+	}
 	out := core.Outcome(res, err, isLastAttempt(ctx))
 	if out.MonthlyLimit {
 		if merr := w.monthlyLimitReached(ctx, p.Shop); merr != nil {
@@ -191,10 +199,14 @@ func (w *Worker) channelToken(ctx context.Context, shopID int64) (string, error)
 	return token, nil
 }
 
-// campaignMessages renders a variant: "{{link}}" becomes its tracked link.
-func (w *Worker) campaignMessages(camp *store.Campaign, v *store.CampaignVariant) ([]line.Message, error) {
+// campaignMessages renders a variant: "{{link}}" becomes its tracked link,
+// recipient's own when recipient is not 0 (a campaign sent per recipient).
+func (w *Worker) campaignMessages(camp *store.Campaign, v *store.CampaignVariant, recipient int64) ([]line.Message, error) {
 	link := ""
-	if v.Link != "" {
+	switch {
+	case v.Link != "" && recipient != 0:
+		link = core.RecipientLinkURL(w.BaseURL, w.Signer, camp.ID, v.Name, recipient)
+	case v.Link != "":
 		link = core.CampaignLinkURL(w.BaseURL, w.Signer, camp.ID, v.Name)
 	}
 	out := make([]line.Message, 0, len(v.Messages))
@@ -214,4 +226,62 @@ func (w *Worker) campaignMessages(camp *store.Campaign, v *store.CampaignVariant
 		return nil, fmt.Errorf("a campaign sends 1 to %d messages, not %d", line.MaxMessagesPerRequest, len(out))
 	}
 	return out, nil
+}
+
+// sendCampaignPushes sends a batch of a campaign sent per recipient: one
+// push each, with the recipient's own link, under the variant's unit and
+// a retry key per recipient. Each outcome is recorded as it comes; the
+// batch's last recipient is recorded through Finish, which counts the
+// batch. A failure worth retrying stops the loop: the task runs again and
+// the gate hands back only the recipients still queued.
+func (w *Worker) sendCampaignPushes(ctx context.Context, cb *core.CampaignBatches, p *core.BatchPlan, token string) error {
+	id, batch := p.Camp.ID, p.Batch
+	if reason, err := w.marketingQuota(ctx, p.Shop, token, int64(len(p.Send))); err != nil || reason != "" {
+		if err != nil {
+			return err
+		}
+		return cb.Finish(ctx, p, store.MsgSkipped, reason, "")
+	}
+	unit := w.campaignUnit(ctx, p.Camp, p.Variant)
+	up, _ := w.LINE.(UnitPusher)
+	for i, r := range p.Send {
+		one := *p
+		one.Send = p.Send[i : i+1]
+		settle := func(status, reason, requestID string) error {
+			if i == len(p.Send)-1 {
+				return cb.Finish(ctx, &one, status, reason, requestID)
+			}
+			return w.DB.SettleRecipient(ctx, id, batch, r.ID, status, reason, requestID, w.now())
+		}
+		msgs, err := w.campaignMessages(p.Camp, p.Variant, r.ID)
+		if err != nil {
+			if err := settle(store.MsgFailed, ReasonRenderFailed+": "+err.Error(), ""); err != nil {
+				return err
+			}
+			continue
+		}
+		key := w.retryKey(store.CampaignTaskKey(id, batch)+"/r"+strconv.FormatInt(r.ID, 10), 0)
+		var res line.SendResult
+		if up != nil {
+			res, err = up.PushUnit(ctx, token, r.LineUserID, msgs, key, unit)
+		} else {
+			res, err = w.LINE.Push(ctx, token, r.LineUserID, msgs, key)
+		}
+		out := core.Outcome(res, err, isLastAttempt(ctx))
+		if out.MonthlyLimit {
+			if merr := w.monthlyLimitReached(ctx, p.Shop); merr != nil {
+				return merr
+			}
+		}
+		if out.Status == "" {
+			return fmt.Errorf("pushing recipient %d of campaign %d: %w", r.ID, id, err)
+		}
+		if out.Delivered {
+			w.countQuotaUse(ctx, p.Shop.ID, 1)
+		}
+		if err := settle(out.Status, out.Reason, out.RequestID); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -108,6 +108,16 @@ func (w *Worker) RunScheduled(ctx context.Context, name string, at time.Time) er
 			return fmt.Errorf("schedule %s: %w: %w", name, perr, asynq.SkipRetry)
 		}
 		_, err = w.SyncRichMenus(ctx, id)
+	case name == ScheduleInsightSweep:
+		_, err = w.ReadInsights(ctx, 0)
+	case strings.HasPrefix(name, ScheduleInsight):
+		id, perr := strconv.ParseInt(strings.TrimPrefix(name, ScheduleInsight), 10, 64)
+		if perr != nil {
+			return fmt.Errorf("schedule %s: %w: %w", name, perr, asynq.SkipRetry)
+		}
+		if _, err = w.ReadInsights(ctx, id); err == nil {
+			return w.DB.DeleteSchedule(ctx, name, at)
+		}
 	case strings.HasPrefix(name, ScheduleHistory):
 		id, perr := strconv.ParseInt(strings.TrimPrefix(name, ScheduleHistory), 10, 64)
 		if perr != nil {
@@ -182,10 +192,14 @@ func (r *Reconciler) Run(ctx context.Context) {
 }
 
 // EnsureBuiltins creates the built-in schedules that do not exist yet: the
-// automation sweep from the next full hour, the token sweep at once.
+// automation sweep from the next full hour, the insight read at the next
+// 04:00 in Japan, the token sweep at once.
 func (r *Reconciler) EnsureBuiltins(ctx context.Context) error {
 	now := r.now()
 	if err := r.DB.EnsureSchedule(ctx, ScheduleAutomationSweep, automationSweepEvery, now.Truncate(time.Hour).Add(time.Hour)); err != nil {
+		return err
+	}
+	if err := r.DB.EnsureSchedule(ctx, ScheduleInsightSweep, insightSweepEvery, insightSweepFirst(now)); err != nil {
 		return err
 	}
 	return r.DB.EnsureSchedule(ctx, ScheduleTokenSweep, tokenSweepEvery, now)

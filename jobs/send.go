@@ -269,7 +269,7 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 		w.Breaker.Done(chKey)
 		return err
 	}
-	res, err := w.LINE.Push(ctx, token, to, msgs, w.retryKey(m.DedupeKey, m.RetryNonce))
+	res, err := w.pushKind(ctx, shop.ID, m.Kind, token, to, msgs, w.retryKey(m.DedupeKey, m.RetryNonce))
 	if err != nil && line.IsMonthlyLimit(err) {
 		if merr := w.monthlyLimitReached(ctx, shop); merr != nil {
 			return merr

@@ -166,46 +166,13 @@ func (m *Messenger) call(ctx context.Context, token string, ep Endpoint) (*messa
 // Push sends msgs to one user (or group/room) id. retryKey should come from
 // RetryKey so that a retried job cannot send twice.
 func (m *Messenger) Push(ctx context.Context, channelToken, to string, msgs []Message, retryKey string) (SendResult, error) {
-	if to == "" {
-		return SendResult{}, errors.New("line: push: missing recipient")
-	}
-	sdkMsgs, err := toSDKMessages(msgs)
-	if err != nil {
-		return SendResult{}, fmt.Errorf("line: push: %w", err)
-	}
-	if err := checkRetryKey(retryKey); err != nil {
-		return SendResult{}, fmt.Errorf("line: push: %w", err)
-	}
-	c, err := m.call(ctx, channelToken, EndpointPush)
-	if err != nil {
-		return SendResult{}, fmt.Errorf("line: push: %w", err)
-	}
-	res, _, err := c.PushMessageWithHttpInfo(&messaging_api.PushMessageRequest{To: to, Messages: sdkMsgs}, retryKey)
-	return sendResult("push", res, err)
+	return m.PushUnit(ctx, channelToken, to, msgs, retryKey, "")
 }
 
 // Multicast sends msgs to up to MaxMulticastTo user ids. Callers batch larger
 // audiences (with one retry key per batch).
 func (m *Messenger) Multicast(ctx context.Context, channelToken string, to []string, msgs []Message, retryKey string) (SendResult, error) {
-	if len(to) == 0 {
-		return SendResult{}, errors.New("line: multicast: no recipients")
-	}
-	if len(to) > MaxMulticastTo {
-		return SendResult{}, fmt.Errorf("line: multicast: %d recipients, at most %d per request", len(to), MaxMulticastTo)
-	}
-	sdkMsgs, err := toSDKMessages(msgs)
-	if err != nil {
-		return SendResult{}, fmt.Errorf("line: multicast: %w", err)
-	}
-	if err := checkRetryKey(retryKey); err != nil {
-		return SendResult{}, fmt.Errorf("line: multicast: %w", err)
-	}
-	c, err := m.call(ctx, channelToken, EndpointMulticast)
-	if err != nil {
-		return SendResult{}, fmt.Errorf("line: multicast: %w", err)
-	}
-	res, _, err := c.MulticastWithHttpInfo(&messaging_api.MulticastRequest{To: to, Messages: sdkMsgs}, retryKey)
-	return sendResult("multicast", res, err)
+	return m.MulticastUnit(ctx, channelToken, to, msgs, retryKey, "")
 }
 
 // ReplyTokenTTL is how long LINE guarantees a reply token: "use it within

@@ -22,6 +22,13 @@ const (
 	CampaignCancelled     = "cancelled"
 )
 
+// Campaign deliveries: one multicast per 500 recipients, or one push per
+// recipient (small segments; each recipient's link names them).
+const (
+	CampaignMulticast = "multicast"
+	CampaignPush      = "push"
+)
+
 // Recipient statuses beyond the message ones: held waits for an A/B winner.
 const RecipientHeld = "held"
 
@@ -62,10 +69,12 @@ type Campaign struct {
 	Batches     int               `json:"batches"`
 	// BatchesDone counts finished batches; HeldFrom is the first batch of
 	// the recipients held for an A/B winner (Batches when none are).
-	BatchesDone int       `json:"batches_done"`
-	HeldFrom    int       `json:"-"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	BatchesDone int `json:"batches_done"`
+	HeldFrom    int `json:"-"`
+	// Delivery is CampaignMulticast or CampaignPush (migration 0052).
+	Delivery  string    `json:"delivery"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Variant returns the named variant, or nil.
@@ -109,6 +118,9 @@ func (db *DB) CreateCampaign(ctx context.Context, c *Campaign) error {
 	c.CreatedAt, c.UpdatedAt = now, now
 	if c.Status == "" {
 		c.Status = CampaignDraft
+	}
+	if c.Delivery == "" {
+		c.Delivery = CampaignMulticast
 	}
 	if c.Variants == nil {
 		c.Variants = []CampaignVariant{}
@@ -628,4 +640,29 @@ func (db *DB) CampaignsToResume(ctx context.Context, now time.Time) ([]int64, er
 		return nil, fmt.Errorf("listing campaigns to resume: %w", err)
 	}
 	return ids, nil
+}
+
+// SettleRecipient records one recipient's outcome (a campaign sent per
+// recipient) without counting the batch: the batch's last recipient goes
+// through FinishBatch, which does.
+func (db *DB) SettleRecipient(ctx context.Context, campaignID int64, batch int, id int64, status, reason, requestID string, now time.Time) error {
+	cols := map[string]any{"status": status, "reason": reason, "updated_at": now, "line_request_id": requestID}
+	if status == MsgSent {
+		cols["sent_at"] = now
+	}
+	err := db.WithContext(ctx).Model(&CampaignRecipient{}).
+		Where("id = ? AND campaign_id = ? AND batch = ? AND status IN ?", id, campaignID, batch, []string{MsgQueued, MsgSending}).Updates(cols).Error
+	if err != nil {
+		return fmt.Errorf("settling recipient %d of campaign %d: %w", id, campaignID, err)
+	}
+	return nil
+}
+
+// CampaignRecipientByID is one recipient row of campaign campaignID.
+func (db *DB) CampaignRecipientByID(ctx context.Context, campaignID, id int64) (*CampaignRecipient, error) {
+	var r CampaignRecipient
+	if err := db.WithContext(ctx).Where("id = ? AND campaign_id = ?", id, campaignID).Take(&r).Error; err != nil {
+		return nil, fmt.Errorf("loading recipient %d of campaign %d: %w", id, campaignID, notFound(err))
+	}
+	return &r, nil
 }

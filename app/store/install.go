@@ -292,6 +292,8 @@ func (db *DB) DeleteShopData(ctx context.Context, shopID int64, domain string, k
 			{"auto replies", "DELETE FROM auto_replies WHERE shop_id = ?", []any{shopID}},
 			{"webhook forwards", "DELETE FROM webhook_forwards WHERE shop_id = ?", []any{shopID}},
 			{"scenarios", "DELETE FROM scenarios WHERE shop_id = ?", []any{shopID}},
+			{"LINE unit clicks", "DELETE FROM line_unit_clicks WHERE unit_id IN (SELECT id FROM line_units WHERE shop_id = ?)", []any{shopID}},
+			{"LINE units", "DELETE FROM line_units WHERE shop_id = ?", []any{shopID}},
 			{"customer tags", "DELETE FROM customer_tags WHERE customer_id IN (SELECT id FROM customers WHERE shop_id = ?)", []any{shopID}},
 			{"customers", "DELETE FROM customers WHERE shop_id = ?", []any{shopID}},
 			{"LINE channel", "DELETE FROM line_channels WHERE shop_id = ?", []any{shopID}},

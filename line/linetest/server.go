@@ -26,6 +26,8 @@ type Push struct {
 	RetryKey string
 	Token    string
 	At       time.Time
+	// Units is the request's customAggregationUnits.
+	Units []string
 }
 
 // Multicast is a multicast the fake accepted.
@@ -35,6 +37,8 @@ type Multicast struct {
 	RetryKey string
 	Token    string
 	At       time.Time
+	// Units is the request's customAggregationUnits.
+	Units []string
 }
 
 // Reply is a reply message the fake accepted.
@@ -114,6 +118,7 @@ type Server struct {
 	t        testing.TB
 	specPath string
 	v        *validator
+	insight  *validator
 	now      func() time.Time
 	es256    bool
 	ecKey    *ecdsa.PrivateKey
@@ -144,6 +149,9 @@ type Server struct {
 	menuDefs    map[string]json.RawMessage // rich menu id -> definition as created
 	defaultMenu string                     // the channel's default rich menu
 	login       loginState
+	units       map[string]map[string]bool // channel -> unit names sent with
+	unitStats   map[string]UnitStats       // channel/unit -> SetUnitStats
+	insightOK   int
 }
 
 // NewServer starts a fake LINE server, closed when the test ends. It loads
@@ -167,6 +175,8 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 		menuDefs:  make(map[string]json.RawMessage),
 		bot:       BotInfo{UserID: "U" + strings.Repeat("0", 31) + "1", BasicID: "@tsunagu", DisplayName: "Tsunagu Test Shop"},
 		login:     newLoginState(),
+		units:     make(map[string]map[string]bool),
+		unitStats: make(map[string]UnitStats),
 	}
 	for _, o := range opts {
 		o(s)
@@ -179,6 +189,9 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 		t.Fatalf("linetest: %v", err)
 	}
 	s.v = v
+	if s.insight, err = loadSpec(InsightSpecPath(t)); err != nil {
+		t.Fatalf("linetest: %v", err)
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatalf("linetest: generating ES256 key: %v", err)
@@ -198,6 +211,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v2/bot/info", s.botAPI(s.handleBotInfo))
 	mux.HandleFunc("GET /v2/bot/message/quota", s.botAPI(s.handleQuota))
 	mux.HandleFunc("GET /v2/bot/message/quota/consumption", s.botAPI(s.handleQuotaConsumption))
+	mux.HandleFunc("GET /v2/bot/insight/message/event/aggregation", s.botAPI(s.handleUnitStats))
 	mux.HandleFunc("GET /v2/bot/profile/{userId}", s.botAPI(s.handleProfile))
 	mux.HandleFunc("POST /v2/bot/richmenu", s.botAPI(s.handleCreateRichMenu))
 	mux.HandleFunc("POST /v2/bot/richmenu/{richMenuId}/content", s.botAPI(s.handleRichMenuContent))
@@ -636,7 +650,7 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request, c *botCall) 
 	if !ok || !s.check(w, r, c, "/v2/bot/message/push", nil, false) {
 		return
 	}
-	if d := checkSend(c.body, false); len(d) > 0 {
+	if d := append(checkSend(c.body, false), checkUnits(c.body)...); len(d) > 0 {
 		s.reject(w, r, c.body, fmt.Sprintf("The request body has %d error(s)", len(d)), d)
 		return
 	}
@@ -652,7 +666,8 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request, c *botCall) 
 		return
 	}
 	if prev, ok := s.accept(c, key, func() {
-		p := Push{To: req.To, Messages: req.Messages, RetryKey: key, Token: c.token, At: s.now()}
+		p := Push{To: req.To, Messages: req.Messages, RetryKey: key, Token: c.token, At: s.now(), Units: unitsOf(c.body)}
+		s.useUnits(c, p.Units)
 		if blocked {
 			s.undelivered = append(s.undelivered, p)
 		} else {
@@ -724,7 +739,7 @@ func (s *Server) handleMulticast(w http.ResponseWriter, r *http.Request, c *botC
 	if !ok || !s.check(w, r, c, "/v2/bot/message/multicast", nil, false) {
 		return
 	}
-	if d := checkSend(c.body, true); len(d) > 0 {
+	if d := append(checkSend(c.body, true), checkUnits(c.body)...); len(d) > 0 {
 		s.reject(w, r, c.body, fmt.Sprintf("The request body has %d error(s)", len(d)), d)
 		return
 	}
@@ -745,7 +760,9 @@ func (s *Server) handleMulticast(w http.ResponseWriter, r *http.Request, c *botC
 		return
 	}
 	if prev, ok := s.accept(c, key, func() {
-		s.multicasts = append(s.multicasts, Multicast{To: req.To, Messages: req.Messages, RetryKey: key, Token: c.token, At: s.now()})
+		units := unitsOf(c.body)
+		s.useUnits(c, units)
+		s.multicasts = append(s.multicasts, Multicast{To: req.To, Messages: req.Messages, RetryKey: key, Token: c.token, At: s.now(), Units: units})
 	}); !ok {
 		w.Header().Set("X-Line-Accepted-Request-Id", prev)
 		writeJSON(w, http.StatusConflict, errorResponse{Message: "The retry key is already accepted"})
