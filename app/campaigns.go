@@ -151,6 +151,12 @@ func (a *App) previewSegment(c echo.Context) error {
 		// builder's one call per edit, which evaluates the segment once
 		// for the count and the funnel.
 		Funnel bool `json:"funnel"`
+		// Estimate asks for a quick "about N" first (the builder's first
+		// call per edit on a large shop): the answer is {"count", "estimated":
+		// true} without a sample, and the exact count is a second call.
+		// Where an estimate would not be quicker the answer is exact, as
+		// without it.
+		Estimate bool `json:"estimate"`
 	}
 	if err := bindJSON(c, &in); err != nil {
 		return err
@@ -168,7 +174,20 @@ func (a *App) previewSegment(c echo.Context) error {
 	now := a.Now()
 	out := map[string]any{}
 	var count int64
-	if in.Funnel && core.RoleAllows(role, core.RoleAdmin) {
+	if in.Estimate && !in.Funnel {
+		size, err := a.DB.EstimateSegment(ctx, shop, n, now)
+		if err != nil {
+			return storeError(err)
+		}
+		if size.Estimated {
+			out := map[string]any{"count": size.Count, "estimated": true}
+			if size.Under > 0 {
+				out["under"] = size.Under
+			}
+			return c.JSON(http.StatusOK, out)
+		}
+		count = size.Count
+	} else if in.Funnel && core.RoleAllows(role, core.RoleAdmin) {
 		f, err := core.SegmentFunnel(ctx, a.DB, shop, n, now)
 		if err != nil {
 			return storeError(err)

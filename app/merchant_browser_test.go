@@ -115,7 +115,8 @@ func TestSegmentBuilderBrowser(t *testing.T) {
 	}
 	waitJS(t, ctx, `document.getElementById("seg-count").dataset.count === "`+strconv.FormatInt(want, 10)+`" && document.getElementById("seg-count").dataset.state === "done"`)
 
-	// The funnel on the page is the API's.
+	// The funnel on the page is the API's (asked for after the count).
+	waitJS(t, ctx, `document.getElementById("seg-funnel").dataset.state === "done"`)
 	rec := adminCall(t, a, http.MethodPost, "/api/segments/funnel", map[string]any{"definition": json.RawMessage(def)})
 	var f struct {
 		Steps []struct {
@@ -159,7 +160,7 @@ func TestSegmentBuilderBrowser(t *testing.T) {
 	if n := evalJS[int](t, ctx, `document.querySelectorAll(".cond").length`); n != 2 {
 		t.Errorf("reloaded segment shows %d conditions", n)
 	}
-	waitJS(t, ctx, `document.getElementById("seg-count").dataset.count === "`+strconv.FormatInt(want, 10)+`"`)
+	waitJS(t, ctx, `document.getElementById("seg-count").dataset.count === "`+strconv.FormatInt(want, 10)+`" && document.getElementById("seg-funnel").dataset.state === "done"`)
 	keepScreenshot(t, ctx, "segments")
 
 	// Duplicate, then delete the copy.

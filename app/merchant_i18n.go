@@ -119,6 +119,8 @@ var merchantText = map[string][2]string{
 	"segb.count":                 {"対象人数", "Matching customers"},
 	"segb.count_n":               {"%d 人", "%d customers"},
 	"segb.counting":              {"計算中…", "Counting…"},
+	"segb.count_about":           {"約 %d 人（概算・正確な人数を計算中）", "About %d customers (estimate; exact count coming)"},
+	"segb.count_under":           {"%d 人未満（概算・正確な人数を計算中）", "Under %d customers (estimate; exact count coming)"},
 	"segb.funnel":                {"届く人数（今送った場合）", "Who a message sent now reaches"},
 	"segb.sample":                {"該当するお客様の例", "Sample of matching customers"},
 	"segb.unlinked_friends":      {"LINE 連携をしていない友だち %d 人は、お客様情報がないためどのセグメントにも入りません（配信対象外）。連携すると対象になります。", "%d LINE friends have not linked, so they have no customer record and are in no segment (campaigns do not reach them) until they link."},

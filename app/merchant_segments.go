@@ -76,7 +76,7 @@ func (a *App) segmentsPage(c echo.Context) error {
 	}
 	return a.renderAdmin(c, "segments", "segb.title", map[string]any{
 		"Segments": ss, "Cur": cur, "Builtins": bs, "Fields": segment.BuilderFields(), "Kinds": templates.KindNames(nil), "Currency": shop.Currency,
-		"UnlinkedFriends": friends.Unlinked,
+		"UnlinkedFriends": friends.Unlinked, "CanFunnel": core.RoleAllows(callerRole(c), core.RoleAdmin),
 	})
 }
 

@@ -39,6 +39,8 @@ func TestSegmentAPI(t *testing.T) {
 		{"builtin", map[string]any{"builtin": "linked_never_ordered"}, 200, 33},
 		{"unknown field", map[string]any{"definition": map[string]any{"field": "x", "value": 1}}, 400, 0},
 		{"no segment", map[string]any{}, 400, 0},
+		// A small shop: the builder's quick first call answers exactly, with the sample.
+		{"estimate, small shop", map[string]any{"estimate": true, "definition": map[string]any{"field": "linked", "value": true}}, 200, 33},
 	}
 	for _, tc := range cases {
 		rec := adminCall(t, a, http.MethodPost, "/api/segments/preview", tc.body)
@@ -48,11 +50,12 @@ func TestSegmentAPI(t *testing.T) {
 		}
 		if tc.code == 200 {
 			out := decode[struct {
-				Count  int64                 `json:"count"`
-				Sample []store.SegmentMember `json:"sample"`
+				Count     int64                 `json:"count"`
+				Sample    []store.SegmentMember `json:"sample"`
+				Estimated bool                  `json:"estimated"`
 			}](t, rec)
-			if out.Count != tc.n || len(out.Sample) != min(int(tc.n), 20) {
-				t.Errorf("%s: count %d sample %d, want %d", tc.name, out.Count, len(out.Sample), tc.n)
+			if out.Count != tc.n || len(out.Sample) != min(int(tc.n), 20) || out.Estimated {
+				t.Errorf("%s: count %d sample %d estimated %v, want %d exact", tc.name, out.Count, len(out.Sample), out.Estimated, tc.n)
 			}
 		}
 	}

@@ -70,6 +70,66 @@ func peakRSS(b *testing.B) {
 	}
 }
 
+// cpuMeter adds up CPU time (user + system) of this process and of the
+// PostgreSQL backends serving the benchmark's database, read from /proc:
+// on a machine shared with other work, CPU per order moves far less than
+// wall time does. Backends that exit between reads are not counted (the
+// pool keeps its connections open).
+type cpuMeter struct {
+	db     *store.DB
+	tick   float64
+	goCPU  time.Duration
+	pgCPU  time.Duration
+	goFrom time.Duration
+	pgFrom map[int]time.Duration
+}
+
+func newCPUMeter(db *store.DB) *cpuMeter { return &cpuMeter{db: db, tick: 100} } // USER_HZ
+
+// procCPU is the CPU time of a process (utime + stime), from /proc.
+func (m *cpuMeter) procCPU(pid string) time.Duration {
+	raw, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(raw)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:]) // fields from 3 (state) on
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	k, _ := strconv.ParseFloat(f[12], 64)
+	return time.Duration((u + k) / m.tick * float64(time.Second))
+}
+
+func (m *cpuMeter) backends(ctx context.Context) map[int]time.Duration {
+	var pids []int
+	m.db.G.WithContext(ctx).Raw("SELECT pid FROM pg_stat_activity WHERE datname = current_database()").Scan(&pids)
+	out := make(map[int]time.Duration, len(pids))
+	for _, pid := range pids {
+		out[pid] = m.procCPU(strconv.Itoa(pid))
+	}
+	return out
+}
+
+func (m *cpuMeter) start(ctx context.Context) {
+	m.goFrom, m.pgFrom = m.procCPU("self"), m.backends(ctx)
+}
+
+func (m *cpuMeter) stop(ctx context.Context) {
+	m.goCPU += m.procCPU("self") - m.goFrom
+	for pid, t := range m.backends(ctx) {
+		m.pgCPU += t - m.pgFrom[pid]
+	}
+}
+
+// report adds CPU ms per 1,000 orders, this process's and the database's.
+func (m *cpuMeter) report(b *testing.B, orders int) {
+	k := float64(orders) * float64(b.N) / 1000
+	b.ReportMetric(float64(m.goCPU.Milliseconds())/k, "go-cpu-ms/1k")
+	b.ReportMetric(float64(m.pgCPU.Milliseconds())/k, "pg-cpu-ms/1k")
+}
+
 // BenchmarkHistoryFloor: the bare work on the same file, read line by line
 // and each line decoded once into a map, nothing joined, nothing stored.
 func BenchmarkHistoryFloor(b *testing.B) {
@@ -128,7 +188,7 @@ func BenchmarkHistoryImport(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("TSUNAGU_BENCH_HISTORY_BATCH")); err == nil {
 		h.Batch = v
 	}
-	shops := 0
+	shops, stats, cpu := 0, time.Duration(0), newCPUMeter(db)
 	for b.Loop() {
 		b.StopTimer()
 		shops++
@@ -149,19 +209,27 @@ func BenchmarkHistoryImport(b *testing.B) {
 		}
 		imp.Status = store.HistoryImporting
 		r := historyFile(n)
+		cpu.start(ctx)
 		b.StartTimer()
 		if err := h.Import(ctx, shop.ID, &imp, r); err != nil {
 			b.Fatal(err)
 		}
 		r.Close()
+		t0 := time.Now()
 		if _, err := db.RefreshShopCustomerStats(ctx, shop.ID); err != nil {
 			b.Fatal(err)
 		}
+		stats += time.Since(t0)
+		b.StopTimer()
+		cpu.stop(ctx)
+		b.StartTimer()
 		if imp.RowsDone != int64(n) || imp.RowsWritten != int64(n) {
 			b.Fatalf("imported %d (%d written)", imp.RowsDone, imp.RowsWritten)
 		}
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "orders/s")
+	b.ReportMetric(stats.Seconds()/float64(b.N), "stats-s/op")
+	cpu.report(b, n)
 	peakRSS(b)
 }
 
@@ -279,7 +347,7 @@ func BenchmarkHistoryCopyFloor(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	shops := 0
+	shops, cpu := 0, newCPUMeter(db)
 	for b.Loop() {
 		b.StopTimer()
 		shops++
@@ -291,14 +359,19 @@ func BenchmarkHistoryCopyFloor(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		cpu.start(ctx)
 		b.StartTimer()
 		err = conn.Raw(func(dc any) error { return copyFloor(ctx, dc.(*stdlib.Conn).Conn(), shop.ID, n) })
+		b.StopTimer()
+		cpu.stop(ctx)
 		conn.Close()
+		b.StartTimer()
 		if err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "orders/s")
+	cpu.report(b, n)
 	peakRSS(b)
 }
 

@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"math"
 	"strings"
 	"time"
+
+	"github.com/tsunagu/tsunagu/app/store/segment"
 )
 
 // ExplainGateBatch is PostgreSQL's plan for GateBatch's statement.
@@ -35,6 +38,13 @@ func (db *DB) ExplainFinishBatch(ctx context.Context, campaignID int64, batch in
 		lines = append(lines, l)
 	}
 	return strings.Join(lines, "\n"), rows.Err()
+}
+
+// EstimateSegmentSampled is EstimateSegment sampling a fraction rows/table
+// size of the customers table whatever its size (rows ≥ the table: all of
+// it), estimating for a shop with at least minShop sampled customers.
+func (db *DB) EstimateSegmentSampled(ctx context.Context, shop *Shop, n segment.Node, now time.Time, rows float64, minShop int64) (SegmentSize, error) {
+	return db.estimateSegment(ctx, shop, n, now, math.Inf(-1), rows, minShop)
 }
 
 // AsyncCommitFrom is the FROM item hot counters are updated with.

@@ -904,6 +904,11 @@ FROM v WHERE c.id = v.id AND (c.email, c.first_name, c.last_name, c.phone, c.loc
   IS DISTINCT FROM (v.email, v.first_name, v.last_name, v.phone, v.locale, v.region, v.country, v.tags, v.accepts_marketing,
   v.email_consent_state, v.email_consent_at, v.sms_marketing, v.sms_consent_state, v.sms_consent_at, v.birthday, v.shopify_updated_at)`
 
+// storedCustomersPG loads the stored customers among Shopify ids ($2),
+// one index probe each (see importCustomersForOrdersPG).
+const storedCustomersPG = `SELECT c.id, c.shopify_id, c.redacted_at, c.shopify_updated_at FROM unnest($2::bigint[]) s(sid)
+  CROSS JOIN LATERAL (SELECT id, shopify_id, redacted_at, shopify_updated_at FROM customers WHERE shop_id = $1 AND shopify_id = s.sid LIMIT 1) c`
+
 // importCustomersPG is the batch on PostgreSQL: new customers whole, then
 // for those already stored the tag rows and one update.
 func (tx *DB) importCustomersPG(ctx context.Context, shopID int64, rows []importedCustomer, now time.Time) (int, error) {
@@ -946,8 +951,24 @@ func (tx *DB) importCustomersPG(ctx context.Context, shopID int64, rows []import
 		RedactedAt       *time.Time
 		ShopifyUpdatedAt *time.Time
 	}
-	if err := tx.WithContext(ctx).Model(&Customer{}).Select("id, shopify_id, redacted_at, shopify_updated_at").
-		Where("shop_id = ? AND shopify_id IN ?", shopID, sids).Find(&stored).Error; err != nil {
+	found, err := pool.QueryContext(ctx, storedCustomersPG, shopID, sids)
+	if err != nil {
+		return 0, fmt.Errorf("loading customers: %w", err)
+	}
+	for found.Next() {
+		var c struct {
+			ID, ShopifyID    int64
+			RedactedAt       *time.Time
+			ShopifyUpdatedAt *time.Time
+		}
+		if err := found.Scan(&c.ID, &c.ShopifyID, &c.RedactedAt, &c.ShopifyUpdatedAt); err != nil {
+			found.Close()
+			return 0, fmt.Errorf("loading customers: %w", err)
+		}
+		stored = append(stored, c)
+	}
+	found.Close()
+	if err := found.Err(); err != nil {
 		return 0, fmt.Errorf("loading customers: %w", err)
 	}
 	byID := make(map[int64]int, n)

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -73,6 +75,11 @@ func (db *DB) segmentQuery(ctx context.Context, run func(g *gorm.DB) error) erro
 			if err := tx.Exec(fmt.Sprintf("SET LOCAL statement_timeout = %d", limit.Milliseconds())).Error; err != nil {
 				return err
 			}
+			// A count over a large shop is costed past jit_above_cost, and
+			// compiling it took longer than it saved (docs/BENCHMARKS.md, issue 14).
+			if err := tx.Exec("SET LOCAL jit = off").Error; err != nil {
+				return err
+			}
 			return run(tx)
 		}, &sql.TxOptions{ReadOnly: true})
 	} else {
@@ -113,6 +120,116 @@ func (db *DB) CountSegment(ctx context.Context, shop *Shop, n segment.Node, now 
 		return 0, fmt.Errorf("counting segment: %w", err)
 	}
 	return count, nil
+}
+
+// Estimating a segment's size from a sample (EstimateSegment).
+const (
+	// estimateFrom is the customers table size (PostgreSQL's own estimate,
+	// pg_class.reltuples) from which EstimateSegment samples; below it an
+	// exact count is cheap.
+	estimateFrom = 200_000
+	// estimateRows is about how many customer rows the sample reads.
+	estimateRows = 20_000
+	// estimateMinShop is how many of the shop's customers the sample must
+	// hold for an estimate; fewer (a small shop in a large table) and
+	// EstimateSegment counts exactly.
+	estimateMinShop = 2_000
+)
+
+// SegmentSize is a segment's size, exact or estimated.
+type SegmentSize struct {
+	Count int64
+	// Estimated: Count is from a sample of the customers, rounded to two
+	// significant digits; the exact count is CountSegment.
+	Estimated bool
+	// Under, for an estimate from too few sampled matches to scale up
+	// (fewer than estimateFewHits), is a bound the segment is very likely
+	// under (Poisson 95 % upper bound on the sampled matches, scaled).
+	Under int64
+}
+
+// estimateFewHits is how many sampled matches an estimate needs to be
+// stated as "about N" rather than "under N".
+const estimateFewHits = 10
+
+// EstimateSegment answers about how many of the shop's customers are in n,
+// quickly: on PostgreSQL with a large customers table it evaluates n on a
+// fixed sample of the table's pages (TABLESAMPLE SYSTEM … REPEATABLE, so
+// an edit that changes nothing gives the same figure) and scales up; on
+// SQLite, on a small table or for a shop the sample barely holds, it counts
+// exactly. Used to show "about N" while the exact count runs.
+func (db *DB) EstimateSegment(ctx context.Context, shop *Shop, n segment.Node, now time.Time) (SegmentSize, error) {
+	return db.estimateSegment(ctx, shop, n, now, estimateFrom, estimateRows, estimateMinShop)
+}
+
+// estimateSegment is EstimateSegment with its thresholds (tests sample small tables).
+func (db *DB) estimateSegment(ctx context.Context, shop *Shop, n segment.Node, now time.Time, from, rows float64, minShop int64) (SegmentSize, error) {
+	if db.Dialect != migrations.Postgres {
+		c, err := db.CountSegment(ctx, shop, n, now)
+		return SegmentSize{Count: c}, err
+	}
+	where, args, err := segmentWhere(shop, n, now)
+	if err != nil {
+		return SegmentSize{}, err
+	}
+	var tuples float64
+	if err := db.WithContext(ctx).Raw("SELECT reltuples FROM pg_class WHERE oid = 'customers'::regclass").Scan(&tuples).Error; err != nil {
+		return SegmentSize{}, fmt.Errorf("estimating segment: reading the table size: %w", err)
+	}
+	if tuples < from {
+		c, err := db.CountSegment(ctx, shop, n, now)
+		return SegmentSize{Count: c}, err
+	}
+	pct := min(100, 100*rows/max(tuples, 1))
+	// TABLESAMPLE takes no bind parameter here; pct is a number we computed.
+	sample := "customers c TABLESAMPLE SYSTEM (" + strconv.FormatFloat(pct, 'f', 4, 64) + ") REPEATABLE (14)"
+	var inShop, hit int64
+	err = db.segmentQuery(ctx, func(g *gorm.DB) error {
+		if err := g.Raw("SELECT COUNT(*) FROM "+sample+" WHERE c.shop_id = ? AND c.redacted_at IS NULL", shop.ID).Scan(&inShop).Error; err != nil {
+			return err
+		}
+		if inShop < minShop {
+			return nil
+		}
+		return g.Raw("SELECT COUNT(*) FROM "+sample+" WHERE "+where, args...).Scan(&hit).Error
+	})
+	if err != nil {
+		return SegmentSize{}, fmt.Errorf("estimating segment: %w", err)
+	}
+	if inShop < minShop {
+		c, err := db.CountSegment(ctx, shop, n, now)
+		return SegmentSize{Count: c}, err
+	}
+	out := SegmentSize{Count: roundSignificant(float64(hit)*100/pct, 2), Estimated: true}
+	if hit < estimateFewHits {
+		k := float64(hit)
+		out.Under = roundUpSignificant((k+2*math.Sqrt(k)+3)*100/pct, 2)
+	}
+	return out, nil
+}
+
+// roundUpSignificant rounds x up to digits significant digits.
+func roundUpSignificant(x float64, digits int) int64 {
+	if x < 1 {
+		return 1
+	}
+	scale := math.Pow(10, math.Floor(math.Log10(x))+1-float64(digits))
+	if scale < 1 {
+		scale = 1
+	}
+	return int64(math.Ceil(x/scale) * scale)
+}
+
+// roundSignificant rounds x to digits significant digits (12,345 → 12,000 for 2).
+func roundSignificant(x float64, digits int) int64 {
+	if x < 1 {
+		return int64(math.Round(x))
+	}
+	scale := math.Pow(10, math.Floor(math.Log10(x))+1-float64(digits))
+	if scale < 1 {
+		scale = 1
+	}
+	return int64(math.Round(x/scale) * scale)
 }
 
 // SegmentCustomerIDs lists the ids in n after afterID, in id order (keyset paging).

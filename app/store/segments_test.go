@@ -156,61 +156,64 @@ func seedSegmentFixture(t *testing.T, db *store.DB) segFixture {
 
 func itoa(n int) string { return fmt.Sprint(n) }
 
+// segmentCases are definitions and who in the fixture they select.
+var segmentCases = []struct {
+	name string
+	def  string
+	want []string
+}{
+	{"orders >= 2", `{"field":"orders_count","op":">=","value":2}`, []string{"alice", "bob"}},
+	{"never ordered", `{"field":"orders_count","op":"=","value":0}`, []string{"dave"}},
+	{"spent > 5000", `{"field":"total_spent","op":">","value":5000}`, []string{"alice", "bob"}},
+	{"aov >= 4000", `{"field":"aov","op":">=","value":4000}`, []string{"alice", "erin"}},
+	{"last order > 90 days", `{"field":"days_since_last_order","op":">","value":90}`, []string{"bob", "carol"}},
+	{"last order <= 30 days", `{"field":"days_since_last_order","op":"<=","value":30}`, []string{"alice", "erin"}},
+	{"first order before 2025-03-01", `{"field":"first_order_date","op":"<","value":"2025-03-01"}`, []string{"carol"}},
+	{"bought product 777", `{"field":"product_id","op":"=","value":777}`, []string{"carol"}},
+	{"bought vendor", `{"field":"vendor","op":"in","value":["Kyoto Tea","Nope"]}`, []string{"carol"}},
+	{"title contains underscore literally", `{"field":"product_title","op":"contains","value":"a_s"}`, []string{"carol"}},
+	{"title contains matcha", `{"field":"product_title","op":"contains","value":"MATCHA"}`, []string{"alice"}},
+	{"tag vip (whole tag, any case)", `{"field":"tag","op":"=","value":"vip"}`, []string{"alice"}},
+	{"tag wholesale not wholesale_x", `{"field":"tag","op":"=","value":"wholesale"}`, []string{"alice"}},
+	{"not tag wholesale", `{"field":"tag","op":"!=","value":"wholesale"}`, []string{"bob", "carol", "dave", "erin"}},
+	{"region tokyo", `{"field":"region","op":"in","value":["tokyo"]}`, []string{"alice", "carol"}},
+	{"birthday march", `{"field":"birthday_month","op":"=","value":3}`, []string{"alice", "dave"}},
+	{"accepts marketing", `{"field":"accepts_marketing","op":"=","value":true}`, []string{"alice", "carol", "erin"}},
+	{"linked", `{"field":"linked","value":true}`, []string{"alice", "bob", "dave"}},
+	{"not linked", `{"field":"linked","value":false}`, []string{"carol", "erin"}},
+	{"friend (not blocked)", `{"field":"friend","value":true}`, []string{"alice", "dave"}},
+	{"blocked", `{"field":"blocked","value":true}`, []string{"bob"}},
+	{"friend, not linked", `{"field":"friend_not_linked","value":true}`, []string{"carol"}},
+	{"not (friend, not linked)", `{"field":"friend_not_linked","value":false}`, []string{"alice", "bob", "dave", "erin"}},
+	{"friend for 30+ days", `{"field":"friend_days","op":">=","value":30}`, []string{"alice"}},
+	{"friend for under 30 days", `{"field":"friend_days","op":"<","value":30}`, []string{"carol"}},
+	{"friend for 20 days", `{"field":"friend_days","op":"=","value":20}`, []string{"carol"}},
+	{"received thank_you", `{"field":"received","op":"=","value":"thank_you"}`, []string{"dave"}},
+	{"received thank_you within 1 day", `{"field":"received","value":"thank_you","within_days":1}`, nil},
+	{"clicked thank_you", `{"field":"clicked","value":"thank_you"}`, []string{"dave"}},
+	{"clicked any within 7 days", `{"field":"clicked","value":"any","within_days":7}`, []string{"dave"}},
+	{"coupon used", `{"field":"coupon_used","value":true}`, []string{"bob"}},
+	{"coupon unused", `{"field":"coupon_unused","value":true}`, []string{"dave"}},
+	{"and/or/not", `{"and":[{"or":[{"field":"region","value":"Tokyo"},{"field":"region","value":"Osaka"}]},{"not":{"field":"blocked","value":true}}]}`, []string{"alice", "carol"}},
+	{"builtin vip", `{"builtin":"vip"}`, []string{"alice"}},
+	{"builtin at_risk", `{"builtin":"at_risk"}`, []string{"bob"}},
+	{"builtin dormant", `{"builtin":"dormant"}`, []string{"carol"}},
+	{"builtin new", `{"builtin":"new"}`, []string{"erin"}},
+	{"builtin birthday this month", `{"builtin":"birthday_this_month"}`, []string{"alice", "dave"}},
+	{"builtin linked never ordered", `{"builtin":"linked_never_ordered"}`, []string{"dave"}},
+	{"viewed product 501 within 7 days", `{"field":"viewed_product","value":501,"within_days":7}`, []string{"alice"}},
+	{"viewed any product", `{"field":"viewed_product","value":true}`, []string{"alice", "erin"}},
+	{"viewed 777 within 30 days", `{"field":"viewed_product","value":[777],"within_days":30}`, nil},
+	{"not viewed 501", `{"field":"viewed_product","op":"!=","value":501}`, []string{"bob", "carol", "dave", "erin"}},
+	{"viewed collection 9", `{"field":"viewed_collection","value":9}`, []string{"alice"}},
+	{"viewed collection 9 within 7 days", `{"field":"viewed_collection","value":9,"within_days":7}`, nil},
+	{"added to cart within 7 days", `{"field":"added_to_cart","value":true,"within_days":7}`, []string{"dave"}},
+	{"empty and is everyone", `{"and":[]}`, []string{"alice", "bob", "carol", "dave", "erin"}},
+}
+
 func TestSegmentCompile(t *testing.T) {
 	t.Parallel()
-	cases := []struct {
-		name string
-		def  string
-		want []string
-	}{
-		{"orders >= 2", `{"field":"orders_count","op":">=","value":2}`, []string{"alice", "bob"}},
-		{"never ordered", `{"field":"orders_count","op":"=","value":0}`, []string{"dave"}},
-		{"spent > 5000", `{"field":"total_spent","op":">","value":5000}`, []string{"alice", "bob"}},
-		{"aov >= 4000", `{"field":"aov","op":">=","value":4000}`, []string{"alice", "erin"}},
-		{"last order > 90 days", `{"field":"days_since_last_order","op":">","value":90}`, []string{"bob", "carol"}},
-		{"last order <= 30 days", `{"field":"days_since_last_order","op":"<=","value":30}`, []string{"alice", "erin"}},
-		{"first order before 2025-03-01", `{"field":"first_order_date","op":"<","value":"2025-03-01"}`, []string{"carol"}},
-		{"bought product 777", `{"field":"product_id","op":"=","value":777}`, []string{"carol"}},
-		{"bought vendor", `{"field":"vendor","op":"in","value":["Kyoto Tea","Nope"]}`, []string{"carol"}},
-		{"title contains underscore literally", `{"field":"product_title","op":"contains","value":"a_s"}`, []string{"carol"}},
-		{"title contains matcha", `{"field":"product_title","op":"contains","value":"MATCHA"}`, []string{"alice"}},
-		{"tag vip (whole tag, any case)", `{"field":"tag","op":"=","value":"vip"}`, []string{"alice"}},
-		{"tag wholesale not wholesale_x", `{"field":"tag","op":"=","value":"wholesale"}`, []string{"alice"}},
-		{"not tag wholesale", `{"field":"tag","op":"!=","value":"wholesale"}`, []string{"bob", "carol", "dave", "erin"}},
-		{"region tokyo", `{"field":"region","op":"in","value":["tokyo"]}`, []string{"alice", "carol"}},
-		{"birthday march", `{"field":"birthday_month","op":"=","value":3}`, []string{"alice", "dave"}},
-		{"accepts marketing", `{"field":"accepts_marketing","op":"=","value":true}`, []string{"alice", "carol", "erin"}},
-		{"linked", `{"field":"linked","value":true}`, []string{"alice", "bob", "dave"}},
-		{"not linked", `{"field":"linked","value":false}`, []string{"carol", "erin"}},
-		{"friend (not blocked)", `{"field":"friend","value":true}`, []string{"alice", "dave"}},
-		{"blocked", `{"field":"blocked","value":true}`, []string{"bob"}},
-		{"friend, not linked", `{"field":"friend_not_linked","value":true}`, []string{"carol"}},
-		{"not (friend, not linked)", `{"field":"friend_not_linked","value":false}`, []string{"alice", "bob", "dave", "erin"}},
-		{"friend for 30+ days", `{"field":"friend_days","op":">=","value":30}`, []string{"alice"}},
-		{"friend for under 30 days", `{"field":"friend_days","op":"<","value":30}`, []string{"carol"}},
-		{"friend for 20 days", `{"field":"friend_days","op":"=","value":20}`, []string{"carol"}},
-		{"received thank_you", `{"field":"received","op":"=","value":"thank_you"}`, []string{"dave"}},
-		{"received thank_you within 1 day", `{"field":"received","value":"thank_you","within_days":1}`, nil},
-		{"clicked thank_you", `{"field":"clicked","value":"thank_you"}`, []string{"dave"}},
-		{"clicked any within 7 days", `{"field":"clicked","value":"any","within_days":7}`, []string{"dave"}},
-		{"coupon used", `{"field":"coupon_used","value":true}`, []string{"bob"}},
-		{"coupon unused", `{"field":"coupon_unused","value":true}`, []string{"dave"}},
-		{"and/or/not", `{"and":[{"or":[{"field":"region","value":"Tokyo"},{"field":"region","value":"Osaka"}]},{"not":{"field":"blocked","value":true}}]}`, []string{"alice", "carol"}},
-		{"builtin vip", `{"builtin":"vip"}`, []string{"alice"}},
-		{"builtin at_risk", `{"builtin":"at_risk"}`, []string{"bob"}},
-		{"builtin dormant", `{"builtin":"dormant"}`, []string{"carol"}},
-		{"builtin new", `{"builtin":"new"}`, []string{"erin"}},
-		{"builtin birthday this month", `{"builtin":"birthday_this_month"}`, []string{"alice", "dave"}},
-		{"builtin linked never ordered", `{"builtin":"linked_never_ordered"}`, []string{"dave"}},
-		{"viewed product 501 within 7 days", `{"field":"viewed_product","value":501,"within_days":7}`, []string{"alice"}},
-		{"viewed any product", `{"field":"viewed_product","value":true}`, []string{"alice", "erin"}},
-		{"viewed 777 within 30 days", `{"field":"viewed_product","value":[777],"within_days":30}`, nil},
-		{"not viewed 501", `{"field":"viewed_product","op":"!=","value":501}`, []string{"bob", "carol", "dave", "erin"}},
-		{"viewed collection 9", `{"field":"viewed_collection","value":9}`, []string{"alice"}},
-		{"viewed collection 9 within 7 days", `{"field":"viewed_collection","value":9,"within_days":7}`, nil},
-		{"added to cart within 7 days", `{"field":"added_to_cart","value":true,"within_days":7}`, []string{"dave"}},
-		{"empty and is everyone", `{"and":[]}`, []string{"alice", "bob", "carol", "dave", "erin"}},
-	}
+	cases := segmentCases
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		f := seedSegmentFixture(t, db)
@@ -310,6 +313,47 @@ func TestJourneyReport(t *testing.T) {
 		m := ms[0]
 		if m.Key != "thank_you" || m.Sent != 1 || m.Clicks != 1 || m.UniqueClicks != 1 || m.Conversions != 1 || m.Revenue != 2500 || m.CostYen != 3 {
 			t.Errorf("journey metrics %+v", m)
+		}
+	})
+}
+
+// TestSegmentEstimate: the quick "about N" of the builder evaluates the same
+// condition as the count. Sampling the whole table (PostgreSQL's TABLESAMPLE
+// SYSTEM (100)) must give every case's exact count; SQLite counts exactly.
+// A small fixture gives fewer sampled matches than an estimate states as
+// "about N", so each also carries a bound ("under N") at or above the count.
+func TestSegmentEstimate(t *testing.T) {
+	t.Parallel()
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := seedSegmentFixture(t, db)
+		for _, tc := range segmentCases {
+			n, err := segment.Parse([]byte(tc.def))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := db.EstimateSegmentSampled(ctx, f.shop, n, segNow, 1e9, 1)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			if got.Count != int64(len(tc.want)) {
+				t.Errorf("%s: estimate %d, want %d", tc.name, got.Count, len(tc.want))
+			}
+			if want := db.Dialect == "postgres"; got.Estimated != want {
+				t.Errorf("%s: estimated %v, want %v", tc.name, got.Estimated, want)
+			}
+			if got.Estimated && got.Under < got.Count {
+				t.Errorf("%s: under %d, below the count %d", tc.name, got.Under, got.Count)
+			}
+		}
+		// A shop the sample holds too few of is counted exactly.
+		n, _ := segment.Parse([]byte(`{"field":"orders_count","op":">=","value":2}`))
+		got, err := db.EstimateSegmentSampled(ctx, f.shop, n, segNow, 1e9, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != (store.SegmentSize{Count: 2}) {
+			t.Errorf("small shop: %+v, want an exact 2", got)
 		}
 	})
 }

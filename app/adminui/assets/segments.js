@@ -224,27 +224,48 @@
     jsonBox.value = JSON.stringify(def, null, 1);
     countNow(def);
   }
+  // Per edit: a quick "about N" first (on a large shop the server
+  // answers from a sample; on a small one it answers exactly at once),
+  // then the exact count with the sample, then (admins) the funnel, so
+  // neither the count nor its estimate waits on the funnel.
   function countNow(def) {
     var mine = ++seq;
     var countEl = document.getElementById("seg-count");
+    var funnelEl = document.getElementById("seg-funnel");
     countEl.textContent = T("segb.counting");
     countEl.dataset.state = "loading";
+    funnelEl.dataset.state = "loading";
     M.setErr("seg-def-err", "");
-    // One call per edit: the count, the sample and (for admins) the funnel, from one evaluation.
-    M.api("POST", "/api/segments/preview", { definition: def, funnel: true })
+    function fail(e) {
+      if (mine !== seq) return;
+      countEl.textContent = "–"; countEl.dataset.state = "error";
+      M.setErr("seg-def-err", e.message);
+    }
+    function exact(p) {
+      if (mine !== seq) return;
+      countEl.textContent = M.fmt(T("segb.count_n"), M.num(p.count));
+      countEl.dataset.count = p.count;
+      countEl.dataset.state = "done";
+      drawSample(p.sample || []);
+      if (!D.funnel) return;
+      M.api("POST", "/api/segments/funnel", { definition: def })
+        .then(function (f) {
+          if (mine !== seq) return;
+          drawFunnel(f);
+          funnelEl.dataset.state = "done";
+        })
+        .catch(function (e) { if (mine === seq) { funnelEl.dataset.state = "error"; M.setErr("seg-def-err", e.message); } });
+    }
+    M.api("POST", "/api/segments/preview", { definition: def, estimate: true })
       .then(function (p) {
         if (mine !== seq) return;
-        countEl.textContent = M.fmt(T("segb.count_n"), M.num(p.count));
-        countEl.dataset.count = p.count;
-        countEl.dataset.state = "done";
-        drawSample(p.sample || []);
-        if (p.funnel) drawFunnel(p.funnel);
+        if (!p.estimated) return exact(p);
+        countEl.textContent = p.under ? M.fmt(T("segb.count_under"), M.num(p.under)) : M.fmt(T("segb.count_about"), M.num(p.count));
+        countEl.dataset.estimate = p.count;
+        countEl.dataset.state = "estimate";
+        return M.api("POST", "/api/segments/preview", { definition: def }).then(exact);
       })
-      .catch(function (e) {
-        if (mine !== seq) return;
-        countEl.textContent = "–"; countEl.dataset.state = "error";
-        M.setErr("seg-def-err", e.message);
-      });
+      .catch(fail);
   }
   function drawSample(rows) {
     var tb = document.querySelector("#seg-sample tbody");
