@@ -205,11 +205,33 @@ func (a *App) pageCustomer(c echo.Context) error {
 	})
 }
 
+// lineAccountView is one of the shop's LINE accounts on the settings page.
+type lineAccountView struct {
+	ID      int64
+	Label   string
+	Primary bool
+	Webhook string
+}
+
 func (a *App) pageSettings(c echo.Context) error {
 	shop := currentShop(c)
 	ch, err := a.DB.LineChannel(c.Request().Context(), shop.ID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
+	}
+	all, err := a.DB.LineChannels(c.Request().Context(), shop.ID)
+	if err != nil {
+		return err
+	}
+	// The credentials form edits the primary, or the account ?channel= names.
+	var accounts []lineAccountView
+	editQuery := ""
+	for i := range all {
+		o := &all[i]
+		accounts = append(accounts, lineAccountView{ID: o.ID, Label: o.Label(), Primary: o.IsPrimary, Webhook: a.Config.BaseURL + "/webhooks/line/" + o.WebhookKey})
+		if id := channelParam(c.QueryParam("channel")); id == o.ID && !o.IsPrimary {
+			ch, editQuery = o, "?channel="+strconv.FormatInt(o.ID, 10)
+		}
 	}
 	webhook, keyErr := "", false
 	if ch != nil {
@@ -235,7 +257,8 @@ func (a *App) pageSettings(c echo.Context) error {
 	notice, ok := c.QueryParam("notice"), c.QueryParam("fwd") == "1"
 	return a.renderAdmin(c, "settings", "set.title", map[string]any{
 		"Forwards": fwds, "MaxForwards": core.MaxForwards, "Hook": a.webhookStateOf(ch), "CanEdit": canEdit,
-		"FwdNotice": notice, "FwdOK": ok,
+		"FwdNotice": notice, "FwdOK": ok, "Accounts": accounts, "EditQuery": editQuery, "MaxAccounts": MaxLineChannels,
+		"AcctOK": c.QueryParam("acct") == "1", "AcctErr": c.QueryParam("acct_err"),
 		"Journeys": journeysOf(shop.Settings), "Incentive": shop.Settings.Incentive, "Channel": ch, "Webhook": webhook, "KeyError": keyErr,
 		"Extensions": exts, "ThemeEditorURL": a.themeEmbedURL(shop.Domain),
 		"CheckoutEditorURL": checkoutEditorURL(shop.Domain),

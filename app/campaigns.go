@@ -215,6 +215,8 @@ type campaignIn struct {
 	Delivery    string                  `json:"delivery"`
 	ScheduledAt *time.Time              `json:"scheduled_at"`
 	Send        bool                    `json:"send"`
+	// LineChannelID is the LINE account to send from (0: the primary).
+	LineChannelID int64 `json:"line_channel_id"`
 }
 
 func (a *App) createCampaign(c echo.Context) error {
@@ -232,8 +234,8 @@ func (a *App) createCampaign(c echo.Context) error {
 		return storeError(err)
 	}
 	camp, err := a.Campaigns().Create(ctx, shop.ID, core.CampaignDraft{Name: in.Name, Segment: n, SegmentID: in.SegmentID,
-		Messages: in.Messages, Link: in.Link, Variants: in.Variants, TestPercent: in.TestPercent, CouponCode: in.CouponCode, Delivery: in.Delivery},
-		in.Send, in.ScheduledAt)
+		Messages: in.Messages, Link: in.Link, Variants: in.Variants, TestPercent: in.TestPercent, CouponCode: in.CouponCode, Delivery: in.Delivery,
+		LineChannelID: in.LineChannelID}, in.Send, in.ScheduledAt)
 	if err != nil {
 		return err
 	}

@@ -303,7 +303,12 @@ func (a *App) friendLink(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	target := "https://" + shop.Domain + "/apps/tsunagu/link"
 	if f, err := a.DB.Friend(ctx, shopID, friendID); err == nil {
+		// A friend of another account than the primary links on it.
+		if primary, err := a.DB.LineChannel(ctx, shopID); err == nil && f.ChannelID != 0 && f.ChannelID != primary.ID {
+			target += "?c=" + strconv.FormatInt(f.ChannelID, 10)
+		}
 		fid := f.ID
 		if err := a.DB.AddActivity(ctx, &store.Activity{ShopID: shopID, CustomerID: f.CustomerID, FriendID: &fid, Kind: store.ActClick,
 			Summary: "Opened the link invitation", Data: `{"link":"friend_link"}`, RefType: "line_friend", RefID: f.ID, OccurredAt: a.Now()}); err != nil {
@@ -311,5 +316,5 @@ func (a *App) friendLink(c echo.Context) error {
 		}
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.Redirect(http.StatusFound, "https://"+shop.Domain+"/apps/tsunagu/link")
+	return c.Redirect(http.StatusFound, target)
 }

@@ -4,6 +4,7 @@ package app
 var inboxText = map[string][2]string{
 	"nav.inbox":               {"受信箱", "Inbox"},
 	"inbox.title":             {"受信箱", "Inbox"},
+	"inbox.account":           {"LINE アカウント", "LINE account"},
 	"inbox.unread":            {"未読", "Unread"},
 	"inbox.unanswered":        {"未返信", "Unanswered"},
 	"inbox.all":               {"すべて", "All"},

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -22,9 +23,31 @@ func (a *App) pageInbox(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	accounts, err := a.accountNames(c.Request().Context(), currentShop(c).ID)
+	if err != nil {
+		return err
+	}
 	return a.renderAdmin(c, "inbox", "inbox.title", map[string]any{
-		"Rows": page.Conversations, "Counts": counts, "Next": next, "Filter": c.QueryParam("filter"),
+		"Rows": page.Conversations, "Counts": counts, "Next": next, "Filter": c.QueryParam("filter"), "Accounts": accounts,
 	})
+}
+
+// accountNames names the shop's LINE accounts by channel id when it has
+// more than one (nil otherwise: a single account is not worth showing).
+// Conversations of the primary stored before it had an id show under 0.
+func (a *App) accountNames(ctx context.Context, shopID int64) (map[int64]string, error) {
+	chs, err := a.DB.LineChannels(ctx, shopID)
+	if err != nil || len(chs) < 2 {
+		return nil, err
+	}
+	out := make(map[int64]string, len(chs)+1)
+	for i := range chs {
+		out[chs[i].ID] = chs[i].Label()
+		if chs[i].IsPrimary {
+			out[0] = chs[i].Label()
+		}
+	}
+	return out, nil
 }
 
 func (a *App) pageConversation(c echo.Context) error {
@@ -44,8 +67,12 @@ func (a *App) pageConversation(c echo.Context) error {
 	if c.QueryParam("sent") == "1" {
 		notice, ok = tr(adminLang(c), "inbox.sent"), true
 	}
+	accounts, err := a.accountNames(c.Request().Context(), currentShop(c).ID)
+	if err != nil {
+		return err
+	}
 	return a.renderAdmin(c, "conversation", "inbox.title", map[string]any{
-		"F": cv.Friend, "Thread": cv.Thread, "CanReply": canReply, "Canned": cv.Canned, "Staff": cv.Staff, "Key": uuid.NewString(),
+		"Account": accounts[cv.Friend.ChannelID], "F": cv.Friend, "Thread": cv.Thread, "CanReply": canReply, "Canned": cv.Canned, "Staff": cv.Staff, "Key": uuid.NewString(),
 		"Notice": notice, "NoticeOK": ok,
 	})
 }

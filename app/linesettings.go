@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/line"
@@ -22,6 +25,11 @@ import (
 // write-only: they come back masked, and an empty or omitted secret in a
 // PUT keeps the stored one.
 type lineSettings struct {
+	// ID, Name and Primary tell the shop's LINE accounts apart (several
+	// per shop); Primary is read-only here (see setPrimaryLineChannel).
+	ID                     int64  `json:"id,omitempty"`
+	Name                   string `json:"name"`
+	Primary                bool   `json:"primary"`
 	LoginChannelID         string `json:"login_channel_id"`
 	LoginChannelSecret     string `json:"login_channel_secret,omitempty"`
 	MessagingChannelID     string `json:"messaging_channel_id"`
@@ -64,6 +72,7 @@ func (a *App) lineSettingsView(ctx context.Context, ch *store.LineChannel) lineS
 	if ch == nil {
 		return out
 	}
+	out.ID, out.Name, out.Primary = ch.ID, ch.Name, ch.IsPrimary
 	out.LoginChannelID, out.MessagingChannelID = ch.LoginChannelID, ch.MessagingChannelID
 	out.LoginChannelSecret = mask(ch.LoginSecretEnc, a.Box.Open)
 	out.MessagingChannelSecret = mask(ch.MessagingSecretEnc, a.Box.Open)
@@ -78,12 +87,28 @@ func (a *App) lineSettingsView(ctx context.Context, ch *store.LineChannel) lineS
 	return out
 }
 
-func (a *App) getLineSettings(c echo.Context) error {
+// settingsChannel is the channel a settings request names with ?channel=
+// (one of the shop's), or the primary; nil when the shop has none yet.
+func (a *App) settingsChannel(c echo.Context) (*store.LineChannel, error) {
+	ctx := c.Request().Context()
 	shop := currentShop(c)
-	ch, err := a.DB.LineChannel(c.Request().Context(), shop.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return c.JSON(http.StatusOK, a.lineSettingsView(c.Request().Context(), nil))
+	if v := c.QueryParam("channel"); v != "" {
+		id := channelParam(v)
+		ch, err := a.DB.LineChannelByID(ctx, shop.ID, id)
+		if errors.Is(err, store.ErrNotFound) || id == 0 {
+			return nil, core.Errorf(core.ENOTFOUND, "LINE account %s not found", v)
+		}
+		return ch, err
 	}
+	ch, err := a.DB.LineChannel(ctx, shop.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return ch, err
+}
+
+func (a *App) getLineSettings(c echo.Context) error {
+	ch, err := a.settingsChannel(c)
 	if err != nil {
 		return err
 	}
@@ -109,11 +134,16 @@ func newWebhookKey() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (a *App) putLineSettings(c echo.Context) error {
-	var in lineSettings
-	if err := c.Bind(&in); err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON body")
-	}
+// Bounds on the shop's LINE accounts.
+const (
+	MaxLineChannels    = 10
+	MaxLineAccountName = 50
+)
+
+// credentialProblems checks what an admin typed for a LINE account (the
+// same rules for the first account and any added one), trimming it.
+func credentialProblems(in *lineSettings) []string {
+	in.Name = strings.TrimSpace(in.Name)
 	in.LoginChannelID = strings.TrimSpace(in.LoginChannelID)
 	in.MessagingChannelID = strings.TrimSpace(in.MessagingChannelID)
 	var problems []string
@@ -130,16 +160,40 @@ func (a *App) putLineSettings(c echo.Context) error {
 			problems = append(problems, name+" does not look like a LINE secret")
 		}
 	}
-	if len(problems) > 0 {
+	if n := utf8.RuneCountInString(in.Name); n > MaxLineAccountName || !utf8.ValidString(in.Name) || strings.ContainsFunc(in.Name, unicode.IsControl) {
+		problems = append(problems, fmt.Sprintf("name must be at most %d characters of text", MaxLineAccountName))
+	}
+	return problems
+}
+
+func (a *App) putLineSettings(c echo.Context) error {
+	var in lineSettings
+	if err := c.Bind(&in); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON body")
+	}
+	if problems := credentialProblems(&in); len(problems) > 0 {
 		return c.JSON(http.StatusUnprocessableEntity, map[string]any{"error": strings.Join(problems, "; "), "problems": problems})
 	}
 	ctx := c.Request().Context()
 	shop := currentShop(c)
-	ch, err := a.DB.LineChannel(ctx, shop.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		ch = &store.LineChannel{ShopID: shop.ID, WebhookKey: newWebhookKey(), CreatedAt: a.Now()}
-	} else if err != nil {
+	ch, err := a.settingsChannel(c)
+	if err != nil {
 		return err
+	}
+	if ch == nil {
+		ch = &store.LineChannel{ShopID: shop.ID, WebhookKey: newWebhookKey(), CreatedAt: a.Now()}
+	}
+	if err := a.saveLineCredentials(ctx, ch, in); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, a.lineSettingsView(c.Request().Context(), ch))
+}
+
+// saveLineCredentials writes checked credentials onto ch and saves it; an
+// empty secret keeps the stored one, an empty name the stored name.
+func (a *App) saveLineCredentials(ctx context.Context, ch *store.LineChannel, in lineSettings) error {
+	if in.Name != "" {
+		ch.Name = in.Name
 	}
 	if ch.MessagingChannelID != in.MessagingChannelID && in.MessagingAccessToken == "" && ch.MessagingChannelID != "" {
 		// Another bot: what we knew about the old one no longer holds.
@@ -157,22 +211,120 @@ func (a *App) putLineSettings(c echo.Context) error {
 		ch.BotName, ch.BotBasicID, ch.BotUserID = "", "", ""
 	}
 	ch.UpdatedAt = a.Now()
-	if err := a.DB.SaveLineChannel(ctx, ch); err != nil {
+	return a.DB.SaveLineChannel(ctx, ch)
+}
+
+// addLineChannel adds another LINE account to the shop: a name (required,
+// so the admin can tell accounts apart) and credentials checked as for the
+// first; it gets its own webhook URL and is not primary.
+func (a *App) addLineChannel(ctx context.Context, shop *store.Shop, in lineSettings) (*store.LineChannel, error) {
+	if problems := credentialProblems(&in); len(problems) > 0 {
+		return nil, core.Errorf(core.EINVALID, "%s", strings.Join(problems, "; "))
+	}
+	if in.Name == "" {
+		return nil, core.Errorf(core.EINVALID, "name is required to tell the LINE accounts apart")
+	}
+	if in.MessagingChannelID == "" || strings.TrimSpace(in.MessagingChannelSecret) == "" || strings.TrimSpace(in.MessagingAccessToken) == "" {
+		return nil, core.Errorf(core.EINVALID, "a new LINE account needs its Messaging API channel ID, channel secret and access token")
+	}
+	all, err := a.DB.LineChannels(ctx, shop.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(all) >= MaxLineChannels {
+		return nil, core.Errorf(core.EINVALID, "a shop can connect at most %d LINE accounts", MaxLineChannels)
+	}
+	for _, o := range all {
+		if o.MessagingChannelID == in.MessagingChannelID {
+			return nil, core.Errorf(core.ECONFLICT, "the Messaging API channel %s is connected already (%s)", in.MessagingChannelID, o.Label())
+		}
+	}
+	ch := &store.LineChannel{ShopID: shop.ID, WebhookKey: newWebhookKey(), CreatedAt: a.Now()}
+	if err := a.saveLineCredentials(ctx, ch, in); err != nil {
+		return nil, err
+	}
+	return ch, nil
+}
+
+// listLineChannels is GET /api/settings/line/channels: every LINE account
+// of the shop, the primary first, secrets masked.
+func (a *App) listLineChannels(c echo.Context) error {
+	ctx := c.Request().Context()
+	all, err := a.DB.LineChannels(ctx, currentShop(c).ID)
+	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, a.lineSettingsView(c.Request().Context(), ch))
+	out := make([]lineSettings, 0, len(all))
+	for i := range all {
+		out = append(out, a.lineSettingsView(ctx, &all[i]))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"channels": out})
+}
+
+func (a *App) newLineChannel(c echo.Context) error {
+	var in lineSettings
+	if err := c.Bind(&in); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON body")
+	}
+	ch, err := a.addLineChannel(c.Request().Context(), currentShop(c), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, a.lineSettingsView(c.Request().Context(), ch))
+}
+
+// setPrimaryLineChannel makes one of the shop's accounts the primary.
+func (a *App) setPrimaryLineChannel(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if err := a.DB.SetPrimaryLineChannel(c.Request().Context(), currentShop(c).ID, id); err != nil {
+		return storeError(err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// Settings page forms (no script needed).
+func (a *App) formNewLineChannel(c echo.Context) error {
+	in := lineSettings{Name: c.FormValue("name"), MessagingChannelID: c.FormValue("messaging_channel_id"),
+		MessagingChannelSecret: c.FormValue("messaging_channel_secret"), MessagingAccessToken: c.FormValue("messaging_access_token"),
+		LoginChannelID: c.FormValue("login_channel_id"), LoginChannelSecret: c.FormValue("login_channel_secret")}
+	_, err := a.addLineChannel(c.Request().Context(), currentShop(c), in)
+	if ferr := formErr(err); ferr != nil {
+		return ferr
+	}
+	if err != nil {
+		return c.Redirect(http.StatusSeeOther, "/admin/settings?acct_err="+url.QueryEscape(core.ErrorMessage(err))+"#line-accounts")
+	}
+	return c.Redirect(http.StatusSeeOther, "/admin/settings?acct=1#line-accounts")
+}
+
+func (a *App) formPrimaryLineChannel(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	err = a.DB.SetPrimaryLineChannel(c.Request().Context(), currentShop(c).ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return core.Errorf(core.ENOTFOUND, "LINE account %d not found", id)
+	}
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/admin/settings?acct=1#line-accounts")
 }
 
 // testLineSettings asks LINE who the bot behind the stored access token is.
 func (a *App) testLineSettings(c echo.Context) error {
 	ctx := c.Request().Context()
 	shop := currentShop(c)
-	ch, err := a.DB.LineChannel(ctx, shop.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusUnprocessableEntity, "save the Messaging API channel access token first")
-	}
+	ch, err := a.settingsChannel(c)
 	if err != nil {
 		return err
+	}
+	if ch == nil {
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, "save the Messaging API channel access token first")
 	}
 	token, err := a.Box.Open(ch.MessagingTokenEnc)
 	if err != nil || token == "" {

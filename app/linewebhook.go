@@ -18,7 +18,8 @@ import (
 
 // lineWebhook stores each event of a signed LINE webhook (deduplicated on
 // webhookEventId, so redeliveries are harmless) and acknowledges; a job
-// applies them. The key in the URL names the shop's channel.
+// applies them. The key in the URL names one of the shop's channels, which
+// each event records (friends and replies are per channel).
 func (a *App) lineWebhook(c echo.Context) error {
 	req := c.Request()
 	ctx := req.Context()
@@ -59,7 +60,7 @@ func (a *App) lineWebhook(c echo.Context) error {
 			id = "sha256:" + hex.EncodeToString(sum[:])
 		}
 		row := &store.Event{Source: core.SourceLINE, Topic: ev.Type, ExternalID: core.EventKey("shop:"+strconv.FormatInt(shopID, 10), id), ShopID: &shopID,
-			Payload: payload, ReceivedAt: a.Now()}
+			LineChannelID: &ch.ID, Payload: payload, ReceivedAt: a.Now()}
 		inserted, err := a.DB.InsertEvent(ctx, row)
 		if err != nil {
 			return err

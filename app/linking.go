@@ -50,6 +50,26 @@ func (a *App) LinkURL(shopID, customerID int64) (string, error) {
 	return strings.TrimRight(a.Config.BaseURL, "/") + "/link/start?t=" + url.QueryEscape(LinkToken(a.Signer, shopID, customerID, a.Now())), nil
 }
 
+// LinkURLOn is LinkURL for linking on one of the shop's LINE accounts
+// (channelID; zero means the primary, the plain LinkURL).
+func (a *App) LinkURLOn(shopID, customerID, channelID int64) (string, error) {
+	u, err := a.LinkURL(shopID, customerID)
+	if err != nil || channelID == 0 {
+		return u, err
+	}
+	return u + "&c=" + strconv.FormatInt(channelID, 10), nil
+}
+
+// channelParam reads the optional LINE account id of a link ("c"); 0 when
+// absent or not a positive number.
+func channelParam(v string) int64 {
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id <= 0 {
+		return 0
+	}
+	return id
+}
+
 // parseLinkToken reads "shop:customer:issued-unix". Tokens made before the
 // issue time was added read as issued at the epoch: spent by any link.
 func parseLinkToken(p []byte) (shopID, customerID int64, issued time.Time, ok bool) {
@@ -76,9 +96,10 @@ func hashState(state string) string {
 // cookie per attempt, so two tabs don't spoil each other.
 func linkCookieName(state string) string { return linkCookiePrefx + hashState(state)[:16] }
 
-// loginConfig returns the shop's LINE Login configuration, if complete.
-func (a *App) loginConfig(ctx context.Context, shopID int64) (line.LoginConfig, bool, error) {
-	ch, err := a.DB.LineChannel(ctx, shopID)
+// loginConfig returns the LINE Login configuration of one of the shop's
+// accounts (channelID, or the primary when zero), if complete.
+func (a *App) loginConfig(ctx context.Context, shopID, channelID int64) (line.LoginConfig, bool, error) {
+	ch, err := a.DB.LineChannelFor(ctx, shopID, channelID)
 	if errors.Is(err, store.ErrNotFound) {
 		return line.LoginConfig{}, false, nil
 	}
@@ -130,7 +151,23 @@ func (a *App) linkStart(c echo.Context) error {
 	if !core.LinkTokenUsable(issued, hist.LastLinkedAt) {
 		return a.linkPage(c, http.StatusGone, pageInvalidLink, &pageData{Shop: shop})
 	}
-	cfg, ok, err := a.loginConfig(ctx, shopID)
+	// c names one of the shop's LINE accounts to link on (a channel's own
+	// link URL); without it, the primary. Another shop's channel is not found.
+	var channelID int64
+	var loginChannel *int64
+	if v := c.QueryParam("c"); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 {
+			return a.linkPage(c, http.StatusBadRequest, pageInvalidLink, &pageData{Shop: shop})
+		}
+		if _, err := a.DB.LineChannelByID(ctx, shopID, id); errors.Is(err, store.ErrNotFound) {
+			return a.linkPage(c, http.StatusBadRequest, pageInvalidLink, &pageData{Shop: shop})
+		} else if err != nil {
+			return err
+		}
+		channelID, loginChannel = id, &id
+	}
+	cfg, ok, err := a.loginConfig(ctx, shopID, channelID)
 	if err != nil {
 		return err
 	}
@@ -144,7 +181,7 @@ func (a *App) linkStart(c echo.Context) error {
 	verifier, challenge := line.NewPKCE()
 	now := a.Now()
 	if err := a.DB.CreateLinkLogin(ctx, &store.LinkLogin{
-		StateHash: hashState(state), ShopID: shopID, CustomerID: customerID, Nonce: nonce,
+		StateHash: hashState(state), ShopID: shopID, CustomerID: customerID, ChannelID: loginChannel, Nonce: nonce,
 		VerifierEnc: a.Box.Seal(verifier), ExpiresAt: now.Add(linkLoginTTL), CreatedAt: now,
 	}); err != nil {
 		return err
@@ -307,6 +344,9 @@ func (a *App) proxyLink(c echo.Context) error {
 		if !strings.HasPrefix(back, "/apps/") && !strings.HasPrefix(back, "/a/") && !strings.HasPrefix(back, "/community/") && !strings.HasPrefix(back, "/tools/") {
 			back = "/apps/tsunagu/link"
 		}
+		if id := channelParam(q.Get("c")); id != 0 {
+			back += "?c=" + strconv.FormatInt(id, 10)
+		}
 		return c.Redirect(http.StatusFound, "/account/login?return_url="+url.QueryEscape(back))
 	}
 	cust, err := a.DB.CustomerByShopifyID(ctx, shop.ID, custID)
@@ -317,7 +357,9 @@ func (a *App) proxyLink(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u, err := a.LinkURL(shop.ID, cust.ID)
+	// A friend's invitation names the LINE account they follow (c, signed
+	// by Shopify with the rest of the proxy query).
+	u, err := a.LinkURLOn(shop.ID, cust.ID, channelParam(q.Get("c")))
 	if err != nil {
 		return err
 	}

@@ -278,6 +278,8 @@ var merchantText = map[string][2]string{
 	"cmp.need_https":          {"https:// で始まる URL を入力してください", "Enter a URL starting with https://"},
 	"cmp.preview_empty":       {"入力するとここにプレビューが表示されます。", "The preview appears as you type."},
 	"cmp.coupon":              {"クーポンコード（効果測定用・任意）", "Coupon code (for measurement, optional)"},
+	"cmp.account":             {"配信する LINE アカウント", "LINE account to send from"},
+	"cmp.account_help":        {"このアカウントで連携したお客様にだけ届きます（他のアカウントで連携したお客様は理由付きで対象外）。", "Reaches only customers linked on this account (customers linked on another account are skipped, with the reason)."},
 	"cmp.coupon_help":         {"このコードを使った注文をキャンペーンの成果に数えます。", "Orders using this code count as the campaign's conversions."},
 	"cmp.test":                {"テスト送信", "Test send"},
 	"cmp.test_help":           {"自分やスタッフの LINE にだけ送って見え方を確かめます。お客様には届きません。", "Send to your own or a colleague's LINE to check it; no customer gets it."},

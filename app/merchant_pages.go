@@ -20,8 +20,19 @@ func (a *App) composerPage(c echo.Context) error {
 		return err
 	}
 	seg, _ := strconv.ParseInt(c.QueryParam("segment"), 10, 64)
+	// With several LINE accounts the composer asks which one sends.
+	chs, err := a.DB.LineChannels(ctx, shop.ID)
+	if err != nil {
+		return err
+	}
+	var accounts []lineAccountView
+	if len(chs) > 1 {
+		for i := range chs {
+			accounts = append(accounts, lineAccountView{ID: chs[i].ID, Label: chs[i].Label(), Primary: chs[i].IsPrimary})
+		}
+	}
 	return a.renderAdmin(c, "campaign_new", "cmp.title", map[string]any{
-		"Segments": ss, "Builtins": segment.BuiltinKeys(), "Segment": seg,
+		"Segments": ss, "Builtins": segment.BuiltinKeys(), "Segment": seg, "Accounts": accounts,
 		"ShopURL": "https://" + shop.Domain, "ShopName": firstNonEmptyStr(shop.Name, shop.Domain),
 	})
 }

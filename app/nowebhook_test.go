@@ -38,7 +38,7 @@ func TestNoWebhookModeLearnsBlocksBeforeSending(t *testing.T) {
 			if err := db.CreateLink(ctx, &store.LineLink{ShopID: e.s.ID, CustomerID: cust.ID, LineUserID: user, Friend: true, LinkedAt: clk.Now()}); err != nil {
 				t.Fatal(err)
 			}
-			if err := core.MergeOnLink(ctx, db, e.s.ID, cust.ID, user, "Nana", "", true, clk.Now()); err != nil {
+			if err := core.MergeOnLink(ctx, db, e.s.ID, 0, cust.ID, user, "Nana", "", true, clk.Now()); err != nil {
 				t.Fatal(err)
 			}
 			e.line.SetProfile(linetest.Profile{UserID: user, DisplayName: "Nana"})

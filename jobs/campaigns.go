@@ -137,7 +137,11 @@ func (w *Worker) SendCampaignBatch(ctx context.Context, id int64, batch int) err
 	if !ok {
 		return fmt.Errorf("campaign %d: the LINE client cannot multicast: %w", id, asynq.SkipRetry)
 	}
-	token, err := w.channelToken(ctx, p.Shop.ID)
+	var chID int64
+	if p.Camp.LineChannelID != nil {
+		chID = *p.Camp.LineChannelID
+	}
+	ch, token, err := w.channelAndToken(ctx, p.Shop.ID, chID)
 	if err != nil {
 		return err
 	}
@@ -145,14 +149,14 @@ func (w *Worker) SendCampaignBatch(ctx context.Context, id int64, batch int) err
 		return cb.Finish(ctx, p, store.MsgFailed, ReasonNoChannel, "")
 	}
 	if p.Camp.Delivery == store.CampaignPush {
-		return w.sendCampaignPushes(ctx, cb, p, token)
+		return w.sendCampaignPushes(ctx, cb, p, ch, token)
 	}
 	msgs, err := w.campaignMessages(p.Camp, p.Variant, 0)
 	if err != nil {
 		return cb.Finish(ctx, p, store.MsgFailed, ReasonRenderFailed+": "+err.Error(), "")
 	}
 	to := p.To()
-	if reason, err := w.marketingQuota(ctx, p.Shop, token, int64(len(to))); err != nil || reason != "" {
+	if reason, err := w.marketingQuota(ctx, p.Shop, ch, token, int64(len(to))); err != nil || reason != "" {
 		if err != nil {
 			return err
 		}
@@ -166,7 +170,7 @@ func (w *Worker) SendCampaignBatch(ctx context.Context, id int64, batch int) err
 	}
 	out := core.Outcome(res, err, isLastAttempt(ctx))
 	if out.MonthlyLimit {
-		if merr := w.monthlyLimitReached(ctx, p.Shop); merr != nil {
+		if merr := w.monthlyLimitReached(ctx, p.Shop, ch); merr != nil {
 			return merr
 		}
 	}
@@ -177,26 +181,33 @@ func (w *Worker) SendCampaignBatch(ctx context.Context, id int64, batch int) err
 		w.log().WarnContext(ctx, "campaign multicast failed", "campaign_id", id, "batch", batch, "err", err)
 	}
 	if out.Delivered {
-		w.countQuotaUse(ctx, p.Shop.ID, int64(len(to)))
+		w.countQuotaUse(ctx, ch, int64(len(to)))
 	}
 	return cb.Finish(ctx, p, out.Status, out.Reason, out.RequestID)
 }
 
-// channelToken is the shop's Messaging API token; "" means LINE is not
-// connected.
+// channelToken is the Messaging API token of the shop's primary channel;
+// "" means LINE is not connected.
 func (w *Worker) channelToken(ctx context.Context, shopID int64) (string, error) {
-	ch, err := w.DB.LineChannel(ctx, shopID)
+	_, token, err := w.channelAndToken(ctx, shopID, 0)
+	return token, err
+}
+
+// channelAndToken is a channel of the shop (channelID, or the primary when
+// zero) and its Messaging API token; "" means LINE is not connected.
+func (w *Worker) channelAndToken(ctx context.Context, shopID, channelID int64) (*store.LineChannel, string, error) {
+	ch, err := w.DB.LineChannelFor(ctx, shopID, channelID)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", nil
+		return nil, "", nil
 	}
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	token, err := w.Box.Open(ch.MessagingTokenEnc)
 	if err != nil {
-		return "", nil
+		return ch, "", nil
 	}
-	return token, nil
+	return ch, token, nil
 }
 
 // campaignMessages renders a variant: "{{link}}" becomes its tracked link,
@@ -234,9 +245,9 @@ func (w *Worker) campaignMessages(camp *store.Campaign, v *store.CampaignVariant
 // batch's last recipient is recorded through Finish, which counts the
 // batch. A failure worth retrying stops the loop: the task runs again and
 // the gate hands back only the recipients still queued.
-func (w *Worker) sendCampaignPushes(ctx context.Context, cb *core.CampaignBatches, p *core.BatchPlan, token string) error {
+func (w *Worker) sendCampaignPushes(ctx context.Context, cb *core.CampaignBatches, p *core.BatchPlan, ch *store.LineChannel, token string) error {
 	id, batch := p.Camp.ID, p.Batch
-	if reason, err := w.marketingQuota(ctx, p.Shop, token, int64(len(p.Send))); err != nil || reason != "" {
+	if reason, err := w.marketingQuota(ctx, p.Shop, ch, token, int64(len(p.Send))); err != nil || reason != "" {
 		if err != nil {
 			return err
 		}
@@ -269,7 +280,7 @@ func (w *Worker) sendCampaignPushes(ctx context.Context, cb *core.CampaignBatche
 		}
 		out := core.Outcome(res, err, isLastAttempt(ctx))
 		if out.MonthlyLimit {
-			if merr := w.monthlyLimitReached(ctx, p.Shop); merr != nil {
+			if merr := w.monthlyLimitReached(ctx, p.Shop, ch); merr != nil {
 				return merr
 			}
 		}
@@ -277,7 +288,7 @@ func (w *Worker) sendCampaignPushes(ctx context.Context, cb *core.CampaignBatche
 			return fmt.Errorf("pushing recipient %d of campaign %d: %w", r.ID, id, err)
 		}
 		if out.Delivered {
-			w.countQuotaUse(ctx, p.Shop.ID, 1)
+			w.countQuotaUse(ctx, ch, 1)
 		}
 		if err := settle(out.Status, out.Reason, out.RequestID); err != nil {
 			return err

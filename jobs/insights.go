@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -57,6 +58,23 @@ func (w *Worker) ReadInsights(ctx context.Context, shopID int64) (int, error) {
 		w.log().WarnContext(ctx, "the LINE client cannot read unit statistics")
 		return 0, nil
 	}
-	in := &core.Insights{DB: w.DB, LINE: r, Now: w.now, Token: w.channelToken}
+	in := &core.Insights{DB: w.DB, LINE: r, Now: w.now, Token: w.unitToken}
 	return in.Read(ctx, shopID)
+}
+
+// unitToken is the token of the channel a unit was sent on: its campaign's
+// account, or the shop's primary (journeys; a campaign since erased).
+func (w *Worker) unitToken(ctx context.Context, shopID int64, campaignID *int64) (string, error) {
+	var chID int64
+	if campaignID != nil {
+		camp, err := w.DB.Campaign(ctx, shopID, *campaignID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return "", err
+		}
+		if err == nil && camp.LineChannelID != nil {
+			chID = *camp.LineChannelID
+		}
+	}
+	_, token, err := w.channelAndToken(ctx, shopID, chID)
+	return token, err
 }

@@ -225,6 +225,10 @@ func (w *Worker) processLine(ctx context.Context, ev *store.Event) ([]*store.Mes
 		return nil, errIgnore{"not from a user chat"}
 	}
 	shopID := *ev.ShopID
+	var channelID int64 // 0: the primary (events stored before migration 0049)
+	if ev.LineChannelID != nil {
+		channelID = *ev.LineChannelID
+	}
 	at := le.Timestamp
 	if at.IsZero() {
 		at = w.now()
@@ -233,6 +237,9 @@ func (w *Worker) processLine(ctx context.Context, ev *store.Event) ([]*store.Mes
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
+	// A follow or block on one account says nothing of the user's
+	// friendship with another: the link's reachability is its channel's.
+	sameChannel := l != nil && (channelID == 0 || l.ChannelID == 0 || l.ChannelID == channelID)
 	var custID *int64
 	var refID int64
 	if l != nil {
@@ -242,7 +249,7 @@ func (w *Worker) processLine(ctx context.Context, ev *store.Event) ([]*store.Mes
 	var friendID *int64
 	var friend *store.LineFriend
 	if w.Friends != nil {
-		friend, err = w.Friends.Observe(ctx, core.Seen{ShopID: shopID, Event: le, ReceivedAt: ev.ReceivedAt})
+		friend, err = w.Friends.Observe(ctx, core.Seen{ShopID: shopID, ChannelID: channelID, Event: le, ReceivedAt: ev.ReceivedAt})
 		if err != nil {
 			return nil, err
 		}
@@ -257,7 +264,7 @@ func (w *Worker) processLine(ctx context.Context, ev *store.Event) ([]*store.Mes
 	switch le.Type {
 	case "follow":
 		var planned []*store.Message
-		if l != nil {
+		if sameChannel {
 			if err := w.DB.SetLinkReachability(ctx, l.ID, true, false, w.now()); err != nil {
 				return nil, err
 			}
@@ -294,7 +301,7 @@ func (w *Worker) processLine(ctx context.Context, ev *store.Event) ([]*store.Mes
 		}
 		return planned, nil
 	case "unfollow":
-		if l != nil {
+		if sameChannel {
 			if err := w.DB.SetLinkReachability(ctx, l.ID, false, true, w.now()); err != nil {
 				return nil, err
 			}

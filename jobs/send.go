@@ -129,16 +129,19 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 	}
 	// The recipient: a customer through their live link, or (invitations
 	// and steps started by a friend-add) a LINE friend who may not be linked.
+	// The message goes through the channel the recipient is on: the
+	// friend's, or the one the customer linked on (0: the primary).
 	var cust *store.Customer
 	var friend *store.LineFriend
 	var to, reason string
+	var channelID int64
 	if m.CustomerID == nil && m.FriendID != nil {
 		friend, reason, err = w.friendTarget(ctx, w.DB, shop, *m.FriendID, m.Kind)
 		if err != nil {
 			return err
 		}
 		if friend != nil {
-			to = friend.LineUserID
+			to, channelID = friend.LineUserID, friend.ChannelID
 		}
 	} else {
 		if m.CustomerID != nil {
@@ -152,13 +155,13 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 			return err
 		}
 		if link != nil {
-			to = link.LineUserID
+			to, channelID = link.LineUserID, link.ChannelID
 		}
 	}
 	if reason == ReasonBlocked && to != "" {
 		// Without LINE's webhook an unblock is never announced: LINE's
 		// profile answer tells (no-webhook mode only).
-		if reason, err = w.recheckBlocked(ctx, shop, to); err != nil {
+		if reason, err = w.recheckBlocked(ctx, shop, channelID, to); err != nil {
 			return err
 		}
 	}
@@ -187,7 +190,7 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 			return w.heldByCap(ctx, shop, m, now)
 		}
 	}
-	ch, err := w.DB.LineChannel(ctx, shop.ID)
+	ch, err := w.DB.LineChannelFor(ctx, shop.ID, channelID)
 	if errors.Is(err, store.ErrNotFound) {
 		_, err = w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgQueued, store.MsgSending}, store.MsgSkipped, map[string]any{"reason": ReasonNoChannel})
 		return err
@@ -221,7 +224,7 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 		return terr
 	}
 	if !transactional(m.Kind) {
-		reason, err := w.marketingQuota(ctx, shop, token, 1)
+		reason, err := w.marketingQuota(ctx, shop, ch, token, 1)
 		if err != nil {
 			return err
 		}
@@ -271,7 +274,7 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 	}
 	res, err := w.pushKind(ctx, shop.ID, m.Kind, token, to, msgs, w.retryKey(m.DedupeKey, m.RetryNonce))
 	if err != nil && line.IsMonthlyLimit(err) {
-		if merr := w.monthlyLimitReached(ctx, shop); merr != nil {
+		if merr := w.monthlyLimitReached(ctx, shop, ch); merr != nil {
 			return merr
 		}
 		if !transactional(m.Kind) {
@@ -293,7 +296,7 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 	}
 	w.Breaker.Success(chKey)
 	if !res.Duplicate {
-		w.countQuotaUse(ctx, shop.ID, 1)
+		w.countQuotaUse(ctx, ch, 1)
 	}
 	reqID := res.RequestID
 	if res.Duplicate {
@@ -331,11 +334,11 @@ func (w *Worker) blockedAtPlan(ctx context.Context, db *store.DB, shop *store.Sh
 // recheckBlocked asks, in no-webhook mode, whether a recipient recorded as
 // blocked has a LINE profile again (unblocked): then the block is cleared
 // and the message may go (""); otherwise the reason stays ReasonBlocked.
-func (w *Worker) recheckBlocked(ctx context.Context, shop *store.Shop, to string) (string, error) {
+func (w *Worker) recheckBlocked(ctx context.Context, shop *store.Shop, channelID int64, to string) (string, error) {
 	if w.Friends == nil {
 		return ReasonBlocked, nil
 	}
-	ch, err := w.DB.LineChannel(ctx, shop.ID)
+	ch, err := w.DB.LineChannelFor(ctx, shop.ID, channelID)
 	if errors.Is(err, store.ErrNotFound) {
 		return ReasonBlocked, nil
 	}

@@ -23,6 +23,8 @@ type CampaignDraft struct {
 	Variants    []store.CampaignVariant
 	TestPercent int
 	CouponCode  string
+	// LineChannelID is the LINE account to send from (0: the primary).
+	LineChannelID int64
 	// Delivery is store.CampaignMulticast (default) or store.CampaignPush.
 	Delivery string
 }
@@ -121,6 +123,17 @@ func (s *Campaigns) Create(ctx context.Context, shopID int64, d CampaignDraft, s
 	camp, err := NewCampaign(shopID, d)
 	if err != nil {
 		return nil, err
+	}
+	if d.LineChannelID != 0 {
+		// Only one of the shop's own accounts.
+		ch, err := s.DB.LineChannelByID(ctx, shopID, d.LineChannelID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, Errorf(EINVALID, "LINE account %d is not one of this shop's", d.LineChannelID)
+		}
+		if err != nil {
+			return nil, err
+		}
+		camp.LineChannelID = &ch.ID
 	}
 	if err := s.DB.CreateCampaign(ctx, camp); err != nil {
 		return nil, err

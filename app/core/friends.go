@@ -98,10 +98,10 @@ func (s *Friends) log() *slog.Logger {
 	return slog.Default()
 }
 
-// channel returns the shop's channel and its access token; ok is false when
-// LINE is not connected.
-func (s *Friends) channel(ctx context.Context, shopID int64) (*store.LineChannel, string, bool, error) {
-	ch, err := s.DB.LineChannel(ctx, shopID)
+// channel returns a channel of the shop (channelID, or the primary when
+// zero) and its access token; ok is false when LINE is not connected.
+func (s *Friends) channel(ctx context.Context, shopID, channelID int64) (*store.LineChannel, string, bool, error) {
+	ch, err := s.DB.LineChannelFor(ctx, shopID, channelID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, "", false, nil
 	}
@@ -117,7 +117,10 @@ func (s *Friends) channel(ctx context.Context, shopID int64) (*store.LineChannel
 
 // Seen is a LINE webhook event as the friend rules need it.
 type Seen struct {
-	ShopID     int64
+	ShopID int64
+	// ChannelID is the channel whose webhook URL received the event (0:
+	// the shop's primary, as for events stored before migration 0049).
+	ChannelID  int64
 	Event      line.Event
 	ReceivedAt time.Time
 }
@@ -132,7 +135,7 @@ func (s *Friends) Observe(ctx context.Context, in Seen) (*store.LineFriend, erro
 	if at.IsZero() {
 		at = s.now()
 	}
-	f := &store.LineFriend{ShopID: in.ShopID, LineUserID: ev.UserID, FirstSeenAt: at}
+	f := &store.LineFriend{ShopID: in.ShopID, ChannelID: in.ChannelID, LineUserID: ev.UserID, FirstSeenAt: at}
 	switch ev.Type {
 	case "follow":
 		f.FollowSource, f.IsFriend, f.FriendSince = store.SourceFollow, true, &at
@@ -147,7 +150,9 @@ func (s *Friends) Observe(ctx context.Context, in Seen) (*store.LineFriend, erro
 	case "unfollow":
 		f.Blocked, f.BlockedAt = true, &at
 	}
-	// A friend already linked (before this feature) is merged at once.
+	// A friend already linked (before this feature) is merged at once. A
+	// customer is one person across the shop's accounts: a link made on
+	// another channel of the same LINE provider (same user id) names them.
 	if l, err := s.DB.LiveLinkByUser(ctx, in.ShopID, ev.UserID); err == nil {
 		cid := l.CustomerID
 		f.CustomerID = &cid
@@ -213,7 +218,7 @@ func (s *Friends) refreshProfile(ctx context.Context, f *store.LineFriend) {
 	if f.ProfileAt != nil && s.now().Sub(*f.ProfileAt) < ProfileMaxAge {
 		return
 	}
-	_, tok, ok, err := s.channel(ctx, f.ShopID)
+	_, tok, ok, err := s.channel(ctx, f.ShopID, f.ChannelID)
 	if err != nil || !ok {
 		return
 	}
@@ -230,9 +235,10 @@ func (s *Friends) refreshProfile(ctx context.Context, f *store.LineFriend) {
 
 // MergeOnLink makes the LINE user's friend row part of the customer when
 // they link (run inside the linking transaction): the friend and all its
-// history are the customer's from now on.
-func MergeOnLink(ctx context.Context, tx *store.DB, shopID, customerID int64, lineUserID, name, picture string, friend bool, at time.Time) error {
-	f := &store.LineFriend{ShopID: shopID, LineUserID: lineUserID, DisplayName: name, PictureURL: picture, FirstSeenAt: at}
+// history are the customer's from now on. The friend is the one on the
+// channel the link was made on (0: the primary).
+func MergeOnLink(ctx context.Context, tx *store.DB, shopID, channelID, customerID int64, lineUserID, name, picture string, friend bool, at time.Time) error {
+	f := &store.LineFriend{ShopID: shopID, ChannelID: channelID, LineUserID: lineUserID, DisplayName: name, PictureURL: picture, FirstSeenAt: at}
 	if friend {
 		f.IsFriend, f.FriendSince, f.FollowSource = true, &at, store.SourceLogin
 	}
@@ -393,7 +399,8 @@ func (s *Friends) send(ctx context.Context, f *store.LineFriend, kind, key, staf
 	if reason != "" {
 		return skip(reason)
 	}
-	_, tok, ok, err := s.channel(ctx, f.ShopID)
+	// A conversation is answered on the account it is on.
+	_, tok, ok, err := s.channel(ctx, f.ShopID, f.ChannelID)
 	if err != nil {
 		return nil, err
 	}

@@ -29,8 +29,10 @@ type UnitStatsReader interface {
 type Insights struct {
 	DB   *store.DB
 	LINE UnitStatsReader
-	// Token is the shop's channel access token, "" when LINE is not connected.
-	Token func(ctx context.Context, shopID int64) (string, error)
+	// Token is the access token of the channel a unit was sent on (a
+	// campaign's own account; the shop's primary for journeys and when
+	// campaignID is nil), "" when LINE is not connected.
+	Token func(ctx context.Context, shopID int64, campaignID *int64) (string, error)
 	Now   func() time.Time
 }
 
@@ -64,15 +66,21 @@ func (in *Insights) Read(ctx context.Context, shopID int64) (int, error) {
 		return 0, err
 	}
 	read := 0
-	tokens := map[int64]string{}
+	// LINE keeps a unit's statistics on the channel that sent it.
+	type sender struct{ shop, campaign int64 }
+	tokens := map[sender]string{}
 	for i := range units {
 		u := &units[i]
-		token, ok := tokens[u.ShopID]
+		key := sender{shop: u.ShopID}
+		if u.CampaignID != nil {
+			key.campaign = *u.CampaignID
+		}
+		token, ok := tokens[key]
 		if !ok {
-			if token, err = in.Token(ctx, u.ShopID); err != nil {
+			if token, err = in.Token(ctx, u.ShopID, u.CampaignID); err != nil {
 				return read, err
 			}
-			tokens[u.ShopID] = token
+			tokens[key] = token
 		}
 		if token == "" {
 			continue

@@ -77,8 +77,10 @@ const (
 
 // LinkInput is a verified LINE user (from LINE Login) to link to a customer.
 type LinkInput struct {
-	Shop        *store.Shop
-	Customer    *store.Customer
+	Shop     *store.Shop
+	Customer *store.Customer
+	// ChannelID is the LINE account the user logged in for (0: the primary).
+	ChannelID   int64
 	LineUserID  string
 	DisplayName string
 	PictureURL  string
@@ -125,7 +127,7 @@ func Link(ctx context.Context, db *store.DB, in LinkInput) (LinkOutcome, *store.
 			} else if !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
-			l := &store.LineLink{ShopID: shop.ID, CustomerID: cust.ID, LineUserID: in.LineUserID,
+			l := &store.LineLink{ShopID: shop.ID, CustomerID: cust.ID, ChannelID: in.ChannelID, LineUserID: in.LineUserID,
 				DisplayName: in.DisplayName, PictureURL: in.PictureURL, Friend: in.Friend, LinkedAt: now}
 			ok, err := tx.InsertLinkIfFree(ctx, l)
 			if err != nil {
@@ -136,7 +138,7 @@ func Link(ctx context.Context, db *store.DB, in LinkInput) (LinkOutcome, *store.
 			}
 			outcome, link = LinkNew, l
 			// The friend (and everything they did before linking) joins the customer.
-			if err := MergeOnLink(ctx, tx, shop.ID, cust.ID, in.LineUserID, in.DisplayName, in.PictureURL, in.Friend, now); err != nil {
+			if err := MergeOnLink(ctx, tx, shop.ID, l.ChannelID, cust.ID, in.LineUserID, in.DisplayName, in.PictureURL, in.Friend, now); err != nil {
 				return err
 			}
 			cid := cust.ID

@@ -24,9 +24,10 @@ type LinkLogin struct {
 	DB     *store.DB
 	Box    *secretbox.Box
 	Client LoginClient
-	// Config is the shop's LINE Login channel; ok is false when it is not
+	// Config is the LINE Login channel of one of the shop's accounts
+	// (channelID, or the primary when zero); ok is false when it is not
 	// configured completely.
-	Config func(ctx context.Context, shopID int64) (cfg line.LoginConfig, ok bool, err error)
+	Config func(ctx context.Context, shopID, channelID int64) (cfg line.LoginConfig, ok bool, err error)
 	Log    *slog.Logger
 	Now    func() time.Time
 }
@@ -87,7 +88,12 @@ func (l *LinkLogin) Complete(ctx context.Context, in LoginCallback) (LoginResult
 		res.Outcome = LoginCancelled
 		return res, nil
 	}
-	cfg, ok, err := l.Config(ctx, shop.ID)
+	// The attempt links on the account whose link URL started it.
+	var channelID int64
+	if login.ChannelID != nil {
+		channelID = *login.ChannelID
+	}
+	cfg, ok, err := l.Config(ctx, shop.ID, channelID)
 	if err != nil {
 		return LoginResult{}, err
 	}
@@ -125,7 +131,7 @@ func (l *LinkLogin) Complete(ctx context.Context, in LoginCallback) (LoginResult
 		return LoginResult{}, err
 	}
 	outcome, link, ev, err := Link(ctx, l.DB, LinkInput{Shop: shop, Customer: cust,
-		LineUserID: claims.Subject, DisplayName: claims.Name, PictureURL: claims.Picture, Friend: friend, Now: l.Now()})
+		ChannelID: channelID, LineUserID: claims.Subject, DisplayName: claims.Name, PictureURL: claims.Picture, Friend: friend, Now: l.Now()})
 	if err != nil {
 		return LoginResult{}, err
 	}

@@ -64,12 +64,12 @@ func (s *Friends) CheckReachable(ctx context.Context, ch *store.LineChannel, tok
 	switch {
 	case err == nil:
 		if blocked {
-			return true, s.setReachable(ctx, ch.ShopID, userID, true, now)
+			return true, s.setReachable(ctx, ch, userID, true, now)
 		}
 		return true, nil
 	case errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound:
 		if !blocked {
-			return false, s.setReachable(ctx, ch.ShopID, userID, false, now)
+			return false, s.setReachable(ctx, ch, userID, false, now)
 		}
 		return false, nil
 	default:
@@ -79,10 +79,12 @@ func (s *Friends) CheckReachable(ctx context.Context, ch *store.LineChannel, tok
 }
 
 // setReachable records a block (or its end) learnt from LINE's profile
-// answer on the user's friend row and live link, and on the timeline.
-func (s *Friends) setReachable(ctx context.Context, shopID int64, userID string, reachable bool, at time.Time) error {
+// answer on the user's friend row on that channel and live link, and on
+// the timeline.
+func (s *Friends) setReachable(ctx context.Context, ch *store.LineChannel, userID string, reachable bool, at time.Time) error {
+	shopID := ch.ShopID
 	var friendID, custID *int64
-	f, err := s.DB.FriendByUser(ctx, shopID, userID)
+	f, err := s.DB.FriendOnChannel(ctx, ch.ID, userID)
 	switch {
 	case err == nil:
 		friendID, custID = &f.ID, f.CustomerID

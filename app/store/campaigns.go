@@ -51,22 +51,25 @@ type CampaignVariant struct {
 
 // Campaign is one message sent to a segment.
 type Campaign struct {
-	ID          int64             `json:"id"`
-	ShopID      int64             `json:"-"`
-	Name        string            `json:"name"`
-	SegmentID   *int64            `json:"segment_id,omitempty"`
-	Definition  json.RawMessage   `json:"definition" gorm:"serializer:json;type:text"`
-	Variants    []CampaignVariant `json:"variants" gorm:"serializer:json;type:text"`
-	TestPercent int               `json:"test_percent"`
-	Winner      string            `json:"winner"`
-	CouponCode  string            `json:"coupon_code"`
-	Status      string            `json:"status"`
-	Reason      string            `json:"reason"`
-	ScheduledAt *time.Time        `json:"scheduled_at,omitempty"`
-	StartedAt   *time.Time        `json:"started_at,omitempty"`
-	FinishedAt  *time.Time        `json:"finished_at,omitempty"`
-	CancelledAt *time.Time        `json:"cancelled_at,omitempty"`
-	Batches     int               `json:"batches"`
+	ID        int64  `json:"id"`
+	ShopID    int64  `json:"-"`
+	Name      string `json:"name"`
+	SegmentID *int64 `json:"segment_id,omitempty"`
+	// LineChannelID is the LINE account the campaign is sent from (nil:
+	// the shop's primary); it reaches only customers linked on it.
+	LineChannelID *int64            `json:"line_channel_id,omitempty"`
+	Definition    json.RawMessage   `json:"definition" gorm:"serializer:json;type:text"`
+	Variants      []CampaignVariant `json:"variants" gorm:"serializer:json;type:text"`
+	TestPercent   int               `json:"test_percent"`
+	Winner        string            `json:"winner"`
+	CouponCode    string            `json:"coupon_code"`
+	Status        string            `json:"status"`
+	Reason        string            `json:"reason"`
+	ScheduledAt   *time.Time        `json:"scheduled_at,omitempty"`
+	StartedAt     *time.Time        `json:"started_at,omitempty"`
+	FinishedAt    *time.Time        `json:"finished_at,omitempty"`
+	CancelledAt   *time.Time        `json:"cancelled_at,omitempty"`
+	Batches       int               `json:"batches"`
 	// BatchesDone counts finished batches; HeldFrom is the first batch of
 	// the recipients held for an A/B winner (Batches when none are).
 	BatchesDone int `json:"batches_done"`
@@ -209,8 +212,17 @@ func (db *DB) MaterializeCampaign(ctx context.Context, shop *Shop, camp *Campaig
 		if len(cases) == 0 {
 			variant = "''"
 		}
+		// The campaign's LINE account: a customer linked on another of the
+		// shop's accounts is not reached by it (reason other_line_account).
+		var chID int64
+		if camp.LineChannelID != nil {
+			chID = *camp.LineChannelID
+		} else if chID, err = tx.primaryChannelID(ctx, shop.ID); err != nil {
+			return err
+		}
 		// l is the customer's live link (at most one: line_links_live_customer).
 		gate := `CASE WHEN c.redacted_at IS NOT NULL THEN 'redacted'
+  WHEN l.id IS NOT NULL AND l.channel_id IS NOT NULL AND l.channel_id <> ? THEN '` + ReasonOtherLineAccount + `'
   WHEN l.id IS NOT NULL AND l.blocked = ? THEN 'blocked'
   WHEN l.id IS NULL AND EXISTS (SELECT 1 FROM line_links x WHERE x.customer_id = c.id) THEN 'unlinked'
   WHEN l.id IS NULL THEN 'not_linked' ELSE '' END`
@@ -229,7 +241,7 @@ SELECT campaign_id, shop_id, customer_id, variant,
 WHERE true ON CONFLICT (campaign_id, customer_id) DO NOTHING`
 		all := []any{MsgSkipped, MsgSkipped, RecipientHeld, CampaignBatchSize, now, MsgSkipped, RecipientHeld, MsgQueued}
 		all = append(all, vargs...)
-		all = append(all, camp.ID, true)
+		all = append(all, camp.ID, chID, true)
 		all = append(all, args...)
 		if err := g.Exec(ins, all...).Error; err != nil {
 			return fmt.Errorf("materializing recipients of campaign %d: %w", camp.ID, err)
@@ -243,6 +255,10 @@ FROM campaign_recipients WHERE campaign_id = ? AND batch >= 0`, RecipientHeld, c
 		return g.Model(&Campaign{}).Where("id = ?", camp.ID).Updates(map[string]any{"batches": nums.Batches, "held_from": nums.HeldFrom}).Error
 	})
 }
+
+// ReasonOtherLineAccount is why a campaign skips a customer linked on
+// another of the shop's LINE accounts than the one it is sent from.
+const ReasonOtherLineAccount = "other_line_account"
 
 // CampaignMessageKind is the message kind of a campaign recipient row: the
 // row itself is the campaign message (its status, reason and send time).

@@ -16,8 +16,8 @@ import (
 
 // insertEventSQL is InsertEvent's statement on PostgreSQL: no row (and no
 // id) when the event is a duplicate.
-const insertEventSQL = `INSERT INTO events (source, topic, external_id, shop_id, shop_domain, payload, status, error, attempts, received_at, processed_at, next_attempt_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (source, external_id) DO NOTHING RETURNING id`
+const insertEventSQL = `INSERT INTO events (source, topic, external_id, shop_id, shop_domain, payload, status, error, attempts, received_at, processed_at, next_attempt_at, line_channel_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (source, external_id) DO NOTHING RETURNING id`
 
 // InsertEvent stores an inbound delivery unless one with the same source and
 // external id exists. It returns the stored event and whether it is new.
@@ -33,7 +33,7 @@ func (db *DB) InsertEvent(ctx context.Context, e *Event) (inserted bool, err err
 		// A plain statement: gorm's Create (reflection, callbacks, building
 		// the SQL) was a quarter of the webhook ingest's CPU beside it.
 		err := db.WithContext(ctx).Statement.ConnPool.QueryRowContext(ctx, insertEventSQL, e.Source, e.Topic, e.ExternalID, e.ShopID,
-			e.ShopDomain, e.Payload, e.Status, e.Error, e.Attempts, e.ReceivedAt, e.ProcessedAt, e.NextAttemptAt).Scan(&e.ID)
+			e.ShopDomain, e.Payload, e.Status, e.Error, e.Attempts, e.ReceivedAt, e.ProcessedAt, e.NextAttemptAt, e.LineChannelID).Scan(&e.ID)
 		switch {
 		case err == nil:
 			fresh = true

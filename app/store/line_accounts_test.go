@@ -3,10 +3,12 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/app/store/segment"
 	"github.com/tsunagu/tsunagu/app/testenv"
 )
 
@@ -190,4 +192,95 @@ func newShopNamed(t *testing.T, db *store.DB, domain string) *store.Shop {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// A campaign is sent from one LINE account (the primary unless chosen) and
+// reaches only customers linked on it; a customer linked on another of the
+// shop's accounts is a recipient skipped with a reason.
+func TestCampaignReachesItsAccountOnly(t *testing.T) {
+	t.Parallel()
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		shop := newShop(t, db)
+		a := &store.LineChannel{ShopID: shop.ID, WebhookKey: "ca", Name: "A"}
+		b := &store.LineChannel{ShopID: shop.ID, WebhookKey: "cb", Name: "B"}
+		for _, c := range []*store.LineChannel{a, b} {
+			if err := db.SaveLineChannel(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		now := time.Now().UTC()
+		onA, onB := map[int64]bool{}, map[int64]bool{}
+		for i := range 4 {
+			c := &store.Customer{ShopID: shop.ID, ShopifyID: int64(9100 + i), FirstName: "C"}
+			if err := db.UpsertCustomer(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			l := &store.LineLink{ShopID: shop.ID, CustomerID: c.ID, LineUserID: "U" + string(rune('a'+i)), Friend: true, LinkedAt: now}
+			if i%2 == 1 {
+				l.ChannelID = b.ID
+				onB[c.ID] = true
+			} else {
+				onA[c.ID] = true // zero: the primary, A
+			}
+			if err := db.CreateLink(ctx, l); err != nil {
+				t.Fatal(err)
+			}
+		}
+		seg, err := segment.Parse([]byte(`{"field":"linked","value":true}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name    string
+			channel *int64
+			reached map[int64]bool
+		}{{"primary", nil, onA}, {"second", &b.ID, onB}} {
+			camp := &store.Campaign{ShopID: shop.ID, Name: tc.name, Status: store.CampaignScheduled, ScheduledAt: &now, LineChannelID: tc.channel,
+				Variants: []store.CampaignVariant{{Name: "A", Weight: 1, Messages: []json.RawMessage{json.RawMessage(`{"type":"text","text":"hi"}`)}}}}
+			if err := db.CreateCampaign(ctx, camp); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.MaterializeCampaign(ctx, shop, camp, seg, now); err != nil {
+				t.Fatal(err)
+			}
+			var rs []store.CampaignRecipient
+			if err := db.G.Where("campaign_id = ?", camp.ID).Find(&rs).Error; err != nil {
+				t.Fatal(err)
+			}
+			if len(rs) != 4 {
+				t.Fatalf("%s: %d recipients, want 4", tc.name, len(rs))
+			}
+			for _, r := range rs {
+				want := store.ReasonOtherLineAccount
+				if tc.reached[r.CustomerID] {
+					want = ""
+				}
+				if r.Reason != want {
+					t.Errorf("%s: customer %d reason %q, want %q", tc.name, r.CustomerID, r.Reason, want)
+				}
+			}
+		}
+	})
+}
+
+// A LINE event keeps the channel it arrived on (both insert paths).
+func TestEventKeepsLineChannel(t *testing.T) {
+	t.Parallel()
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		shop := newShop(t, db)
+		ch := &store.LineChannel{ShopID: shop.ID, WebhookKey: "ev"}
+		if err := db.SaveLineChannel(ctx, ch); err != nil {
+			t.Fatal(err)
+		}
+		ev := &store.Event{Source: "line", Topic: "follow", ExternalID: "line:ev-1", ShopID: &shop.ID, LineChannelID: &ch.ID, Payload: []byte("{}")}
+		if ok, err := db.InsertEvent(ctx, ev); err != nil || !ok {
+			t.Fatalf("insert: %v %v", ok, err)
+		}
+		got, err := db.Event(ctx, ev.ID)
+		if err != nil || got.LineChannelID == nil || *got.LineChannelID != ch.ID {
+			t.Fatalf("event %+v %v", got, err)
+		}
+	})
 }

@@ -273,6 +273,9 @@ type Event struct {
 	ProcessedAt *time.Time
 	// NextAttemptAt is when the relay may offer the event again (nil: now).
 	NextAttemptAt *time.Time
+	// LineChannelID is the channel whose webhook URL received a LINE event
+	// (nil for Shopify events and LINE events stored before migration 0049).
+	LineChannelID *int64
 }
 
 // Message statuses.

@@ -166,6 +166,7 @@
       body.test_percent = pct;
     }
     body.coupon_code = $("c-coupon").value.trim();
+    if ($("c-account")) body.line_channel_id = Number($("c-account").value);
     if ($("c-per-recipient") && $("c-per-recipient").checked) body.delivery = "push";
     if (document.querySelector("input[name=when]:checked").value === "later") {
       var at = $("c-at").value ? new Date($("c-at").value) : null;

@@ -1,0 +1,385 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/tsunagu/tsunagu/app/core"
+	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/app/testenv"
+	"github.com/tsunagu/tsunagu/jobs"
+	"github.com/tsunagu/tsunagu/shopify"
+)
+
+// A second LINE account of the test shop.
+const (
+	testTokenB      = "second-channel-access-token"
+	testMsgSecretB  = "messaging-channel-secret-bbbbbbb"
+	testWebhookKeyB = "wk-second-account"
+)
+
+// addSecondChannel gives the shop of e a second LINE account (not primary).
+func (e *linkEnv) addSecondChannel(t *testing.T) *store.LineChannel {
+	t.Helper()
+	e.line.AddToken(testTokenB)
+	ch := &store.LineChannel{ShopID: e.s.ID, WebhookKey: testWebhookKeyB, Name: "Outlet", MessagingChannelID: "2000000002",
+		MessagingSecretEnc: e.a.Box.Seal(testMsgSecretB), MessagingTokenEnc: e.a.Box.Seal(testTokenB)}
+	if err := e.a.DB.SaveLineChannel(context.Background(), ch); err != nil {
+		t.Fatal(err)
+	}
+	if ch.IsPrimary {
+		t.Fatal("a second channel became primary")
+	}
+	return ch
+}
+
+// deliverLINEOn posts a webhook body to one channel's URL, signed with its secret.
+func (e *linkEnv) deliverLINEOn(t *testing.T, key, secret string, body []byte) {
+	t.Helper()
+	if rec := e.lineWebhook(key, body, lineSign(secret, body)); rec.Code != 200 {
+		t.Fatalf("LINE webhook on %s: %d %s", key, rec.Code, rec.Body)
+	}
+	e.processPending(t)
+}
+
+// Two LINE accounts in one shop keep their friends and their limits apart:
+// a follow on each account is a friend of that account (the same LINE user
+// following both is two friends), each is greeted and answered with its own
+// account's token, and the monthly limit one account hit stops marketing
+// on that account only, with the quota recorded per account.
+func TestTwoChannelsKeepFriendsAndLimitsApart(t *testing.T) {
+	t.Parallel()
+	db := testenv.Postgres(t)
+	e, clk := newInboxEnv(t, db)
+	ctx := context.Background()
+	chA, err := db.LineChannel(ctx, e.s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chB := e.addSecondChannel(t)
+
+	// The same LINE user (one provider) follows both accounts; another
+	// follows only B.
+	const onlyB = "U00000000000000000000000000000b0b"
+	e.line.IssueReplyToken("rt-a-1")
+	e.deliverLINEOn(t, testWebhookKey, testMsgSecret, lineEvent(t, "follow.json", friendUser, "01HZZTWOACCOUNTS0000000A01", "rt-a-1", clk.Now(), ""))
+	e.line.IssueReplyToken("rt-b-1")
+	e.deliverLINEOn(t, testWebhookKeyB, testMsgSecretB, lineEvent(t, "follow.json", friendUser, "01HZZTWOACCOUNTS0000000B01", "rt-b-1", clk.Now(), ""))
+	e.line.IssueReplyToken("rt-b-2")
+	e.deliverLINEOn(t, testWebhookKeyB, testMsgSecretB, lineEvent(t, "follow.json", onlyB, "01HZZTWOACCOUNTS0000000B02", "rt-b-2", clk.Now(), ""))
+
+	fa, errA := db.FriendOnChannel(ctx, chA.ID, friendUser)
+	fb, errB := db.FriendOnChannel(ctx, chB.ID, friendUser)
+	if errA != nil || errB != nil || fa.ID == fb.ID || !fa.IsFriend || !fb.IsFriend {
+		t.Fatalf("friends of one user on two accounts: %+v %+v (%v %v)", fa, fb, errA, errB)
+	}
+	if _, err := db.FriendOnChannel(ctx, chA.ID, onlyB); err == nil {
+		t.Fatal("a follow on account B made a friend of account A")
+	}
+	fOnlyB, err := db.FriendOnChannel(ctx, chB.ID, onlyB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, db, &store.LineFriend{}, "shop_id = ?", e.s.ID); n != 3 {
+		t.Fatalf("%d friend rows, want 3", n)
+	}
+	// Each greeting went out on the reply token of its event, with the
+	// token of the account that received the follow.
+	tokens := map[string]string{}
+	for _, r := range e.line.Replies() {
+		tokens[r.ReplyToken] = r.Token
+	}
+	if tokens["rt-a-1"] != testLINEToken || tokens["rt-b-1"] != testTokenB || tokens["rt-b-2"] != testTokenB {
+		t.Fatalf("greetings by reply token → channel token: %v", tokens)
+	}
+
+	// Staff answer each conversation: by push (the reply tokens were used
+	// by the greetings), each with its own account's token.
+	for _, f := range []*store.LineFriend{fa, fb} {
+		e.deliverLINEOn(t, map[int64]string{chA.ID: testWebhookKey, chB.ID: testWebhookKeyB}[f.ChannelID],
+			map[int64]string{chA.ID: testMsgSecret, chB.ID: testMsgSecretB}[f.ChannelID],
+			lineEvent(t, "message_text_user.json", friendUser, "01HZZTWOACCOUNTSMSG0000"+itoa(f.ID), "", clk.Now(), "hello"))
+		if _, err := e.a.Friends().Reply(ctx, core.ReplyInput{ShopID: e.s.ID, FriendID: f.ID, Text: "はい", Staff: "Aki", CanReply: true, Key: "k" + itoa(f.ID)}); err != nil {
+			t.Fatalf("reply to friend %d: %v", f.ID, err)
+		}
+	}
+	pushed := map[string]int{}
+	for _, p := range e.line.Pushes() {
+		if p.To == friendUser {
+			pushed[p.Token]++
+		}
+	}
+	if pushed[testLINEToken] != 1 || pushed[testTokenB] != 1 {
+		t.Fatalf("staff replies by token: %v", pushed)
+	}
+
+	// Account B has used its month; A has not. A link nudge (marketing) to
+	// a friend of each: B's is stopped by B's quota, A's goes out on A.
+	usedB := e.line.Usage(testTokenB)
+	e.line.SetMonthlyLimit(testTokenB, 0)
+	st := e.s.Settings
+	st.DailyCap = 10 // the staff reply today does not hold the nudge back
+	if err := db.SaveShopSettings(ctx, e.s.ID, st); err != nil {
+		t.Fatal(err)
+	}
+	var nudges []*store.Message
+	for _, f := range []*store.LineFriend{fa, fOnlyB} {
+		fid := f.ID
+		m := &store.Message{ShopID: e.s.ID, FriendID: &fid, Kind: core.KindLinkNudge, DedupeKey: jobs.LinkNudgeKey(e.s.ID, f.ID),
+			RefType: "line_friend", RefID: f.ID, LineUserID: f.LineUserID, ScheduledFor: clk.Now()}
+		if _, err := db.PlanMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		nudges = append(nudges, m)
+	}
+	e.sendQueued(t)
+	mA, _ := db.Message(ctx, nudges[0].ID)
+	mB, _ := db.Message(ctx, nudges[1].ID)
+	if mA.Status != store.MsgSent || mB.Status != store.MsgSkipped || mB.Reason == "" {
+		t.Fatalf("nudge on A: %s %q; on B: %s %q", mA.Status, mA.Reason, mB.Status, mB.Reason)
+	}
+	if n := e.line.Usage(testTokenB); n != usedB {
+		t.Fatalf("account B sent %d messages past its limit", n-usedB)
+	}
+	qA, err := db.ChannelQuota(ctx, e.s.ID, chA.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qB, err := db.ChannelQuota(ctx, e.s.ID, chB.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if qB.CheckedAt == nil || !qB.Limited || qB.MonthlyLimit != 0 || qA.CheckedAt == nil || qA.Limited {
+		t.Fatalf("quotas: A %+v, B %+v", qA, qB)
+	}
+	// The shop-level quota (home page) is the primary account's.
+	if q, err := db.LineQuota(ctx, e.s.ID); err != nil || q.ChannelID != chA.ID {
+		t.Fatalf("shop quota: %+v %v", q, err)
+	}
+}
+
+// Linking from a second account's link URL logs in with that account's
+// LINE Login channel, records the account on the link and on the merged
+// friend, and sends the customer's messages (the link coupon) with that
+// account's token. The primary account's link URL is unchanged.
+func TestLinkOnSecondAccount(t *testing.T) {
+	t.Parallel()
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		e := newLinkEnv(t, db, testenv.Redis(t), "")
+		ctx := context.Background()
+		const loginB, loginSecretB = "1650000002", "login-channel-secret-bbbbbbbbbbbb"
+		e.line.AddLoginChannel(loginB, loginSecretB)
+		chB := e.addSecondChannel(t)
+		chB.LoginChannelID, chB.LoginSecretEnc = loginB, e.a.Box.Seal(loginSecretB)
+		mustDo(t, db.SaveLineChannel(ctx, chB))
+
+		plain, err := e.a.LinkURL(e.s.ID, e.cust.ID)
+		mustDo(t, err)
+		if on, _ := e.a.LinkURLOn(e.s.ID, e.cust.ID, 0); on != plain {
+			t.Fatalf("the primary's link URL changed: %s", on)
+		}
+		// Another shop's channel id is not an account to link on.
+		if rec := e.serve(httptestGet(plain + "&c=999999")); rec.Code != 400 || countRows(t, db, &store.LinkLogin{}, "") != 0 {
+			t.Fatalf("foreign channel id: %d", rec.Code)
+		}
+		u, err := e.a.LinkURLOn(e.s.ID, e.cust.ID, chB.ID)
+		mustDo(t, err)
+		la := e.authorize(t, e.startURL(t, u))
+		if got := la.authURL.Query().Get("client_id"); got != loginB {
+			t.Fatalf("LINE Login channel %s, want account B's %s", got, loginB)
+		}
+		if rec := e.callback(la, la.callback, "ja"); rec.Code != 200 {
+			t.Fatalf("callback: %d %s", rec.Code, rec.Body)
+		}
+		link, err := db.LiveLink(ctx, e.cust.ID)
+		if err != nil || link.ChannelID != chB.ID {
+			t.Fatalf("link %+v %v; want it on channel %d", link, err, chB.ID)
+		}
+		f, err := db.FriendOnChannel(ctx, chB.ID, testLineUser)
+		if err != nil || f.CustomerID == nil || *f.CustomerID != e.cust.ID {
+			t.Fatalf("friend on B: %+v %v", f, err)
+		}
+		e.processPending(t)
+		e.sendQueued(t)
+		pushes := e.line.Pushes()
+		if len(pushes) != 1 || pushes[0].Token != testTokenB {
+			t.Fatalf("coupon pushes %+v; want one with account B's token", pushes)
+		}
+
+	})
+}
+
+// Settings lets an admin add a second LINE account (a name and the
+// credentials, checked as for the first), shows each account's webhook URL
+// and makes either one the primary; the campaign composer then asks which
+// account sends, and the inbox names the account of each conversation.
+func TestSettingsLineAccounts(t *testing.T) {
+	t.Parallel()
+	db := testenv.SQLite(t)
+	e := newLinkEnv(t, db, testenv.Redis(t), "")
+	ctx := context.Background()
+	a := e.a
+	page := func(path string) string {
+		t.Helper()
+		rec := adminDo(t, a, testShop, http.MethodGet, path, nil)
+		if rec.Code != 200 {
+			t.Fatalf("%s: %d", path, rec.Code)
+		}
+		return rec.Body.String()
+	}
+	body := page("/admin/settings")
+	if !strings.Contains(body, `id="accounts"`) || !strings.Contains(body, "/webhooks/line/"+testWebhookKey) || !strings.Contains(body, `id="account-form"`) {
+		t.Fatalf("settings page lacks the accounts list or the add form:\n%s", body)
+	}
+	if strings.Contains(page("/admin/campaigns/new"), `id="c-account"`) {
+		t.Fatal("the composer asks for an account when the shop has one")
+	}
+
+	good := url.Values{"name": {"アウトレット"}, "messaging_channel_id": {"2000000002"}, "messaging_channel_secret": {testMsgSecretB},
+		"messaging_access_token": {testTokenB}}
+	for _, tc := range []struct {
+		name string
+		edit func(url.Values)
+	}{
+		{"no name", func(v url.Values) { v.Del("name") }},
+		{"name too long", func(v url.Values) { v.Set("name", strings.Repeat("あ", 51)) }},
+		{"letters in channel id", func(v url.Values) { v.Set("messaging_channel_id", "abc") }},
+		{"no token", func(v url.Values) { v.Del("messaging_access_token") }},
+		{"masked secret", func(v url.Values) { v.Set("messaging_channel_secret", "••••abcd") }},
+		{"the first account's channel again", func(v url.Values) { v.Set("messaging_channel_id", "2000000001") }},
+	} {
+		v := url.Values{}
+		for k, vs := range good {
+			v[k] = vs
+		}
+		tc.edit(v)
+		rec := adminForm(t, a, "/admin/settings/line-accounts", v)
+		if rec.Code != http.StatusSeeOther || !strings.Contains(rec.Header().Get("Location"), "acct_err=") {
+			t.Errorf("%s: %d %s", tc.name, rec.Code, rec.Header().Get("Location"))
+		}
+	}
+	if all, _ := db.LineChannels(ctx, e.s.ID); len(all) != 1 {
+		t.Fatalf("%d channels after refused forms", len(all))
+	}
+	if rec := adminForm(t, a, "/admin/settings/line-accounts", good); rec.Code != http.StatusSeeOther || !strings.Contains(rec.Header().Get("Location"), "acct=1") {
+		t.Fatalf("add: %d %s", rec.Code, rec.Header().Get("Location"))
+	}
+	all, err := db.LineChannels(ctx, e.s.ID)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("channels %+v %v", all, err)
+	}
+	chA, chB := all[0], all[1]
+	if !chA.IsPrimary || chB.IsPrimary || chB.Name != "アウトレット" || chB.WebhookKey == chA.WebhookKey || chB.WebhookKey == "" {
+		t.Fatalf("accounts: %+v / %+v", chA, chB)
+	}
+	if tok, _ := a.Box.Open(chB.MessagingTokenEnc); tok != testTokenB {
+		t.Fatal("the second account's token is not stored sealed")
+	}
+	body = page("/admin/settings")
+	if !strings.Contains(body, "/webhooks/line/"+chB.WebhookKey) || !strings.Contains(body, `/admin/settings/line-accounts/`+itoa(chB.ID)+`/primary`) {
+		t.Fatalf("settings page lacks the second account:\n%s", body)
+	}
+	// Its credentials are edited with ?channel=.
+	if body := page("/admin/settings?channel=" + itoa(chB.ID)); !strings.Contains(body, `data-api="/api/settings/line?channel=`+itoa(chB.ID)+`"`) {
+		t.Fatal("the form does not edit the chosen account")
+	}
+	rec := adminDo(t, a, testShop, http.MethodPut, "/api/settings/line?channel="+itoa(chB.ID), map[string]string{"name": "Outlet", "messaging_channel_id": "2000000002"})
+	if rec.Code != 200 {
+		t.Fatalf("edit B: %d %s", rec.Code, rec.Body)
+	}
+	if ch, _ := db.LineChannelByID(ctx, e.s.ID, chB.ID); ch.Name != "Outlet" || ch.IsPrimary {
+		t.Fatalf("B after edit: %+v", ch)
+	}
+	if p, _ := db.LineChannel(ctx, e.s.ID); p.ID != chA.ID || p.Name == "Outlet" {
+		t.Fatal("editing B changed the primary")
+	}
+	if rec := adminDo(t, a, testShop, http.MethodGet, "/api/settings/line/channels", nil); rec.Code != 200 || strings.Count(rec.Body.String(), `"webhook_url"`) != 2 ||
+		strings.Contains(rec.Body.String(), testTokenB) {
+		t.Fatalf("channels API: %d %s", rec.Code, rec.Body)
+	}
+
+	// The composer picks the account; a campaign cannot name another shop's.
+	if body := page("/admin/campaigns/new"); !strings.Contains(body, `id="c-account"`) || !strings.Contains(body, "Outlet") {
+		t.Fatalf("composer lacks the account picker:\n%s", body)
+	}
+	camp := map[string]any{"name": "x", "builtin": "linked_never_ordered", "messages": []json.RawMessage{json.RawMessage(`{"type":"text","text":"hi"}`)}, "line_channel_id": 999999}
+	if rec := adminDo(t, a, testShop, http.MethodPost, "/api/campaigns", camp); rec.Code < 400 || rec.Code >= 500 || !strings.Contains(rec.Body.String(), "LINE account") {
+		t.Fatalf("campaign on a foreign account: %d %s", rec.Code, rec.Body)
+	}
+	camp["line_channel_id"] = chB.ID
+	rec = adminDo(t, a, testShop, http.MethodPost, "/api/campaigns", camp)
+	if rec.Code != http.StatusCreated || !strings.Contains(rec.Body.String(), `"line_channel_id":`+itoa(chB.ID)) {
+		t.Fatalf("campaign on B: %d %s", rec.Code, rec.Body)
+	}
+
+	// The inbox names the account of each conversation.
+	e.deliverLINEOn(t, chB.WebhookKey, testMsgSecretB, lineEvent(t, "message_text_user.json", friendUser, "01HZZSETTINGSACCOUNTS00001", "", testNow, "hi"))
+	if body := page("/admin/inbox"); !strings.Contains(body, `data-account="`+itoa(chB.ID)+`"`) || !strings.Contains(body, ">Outlet<") {
+		t.Fatalf("inbox does not name the account:\n%s", body)
+	}
+
+	// Make B the primary from the page.
+	if rec := adminForm(t, a, "/admin/settings/line-accounts/"+itoa(chB.ID)+"/primary", url.Values{}); rec.Code != http.StatusSeeOther {
+		t.Fatalf("make primary: %d", rec.Code)
+	}
+	if p, _ := db.LineChannel(ctx, e.s.ID); p.ID != chB.ID {
+		t.Fatalf("primary is %d, want %d", p.ID, chB.ID)
+	}
+}
+
+// The greeting's link button of a friend of a second account leads, through
+// the store's app proxy (which signs the account id with the rest of its
+// query), to that account's link URL; a friend of the primary gets the
+// plain one.
+func TestFriendLinkCarriesAccount(t *testing.T) {
+	t.Parallel()
+	db := testenv.SQLite(t)
+	e, clk := newInboxEnv(t, db)
+	chB := e.addSecondChannel(t)
+	buttonOf := func(replyToken string) string {
+		t.Helper()
+		for _, r := range e.line.Replies() {
+			if r.ReplyToken != replyToken {
+				continue
+			}
+			s := string(r.Messages[0])
+			i := strings.Index(s, "/link/friend?t=")
+			if i < 0 {
+				t.Fatalf("greeting without a link button: %s", s)
+			}
+			return s[i : i+strings.IndexByte(s[i:], '"')]
+		}
+		t.Fatalf("no greeting with reply token %s", replyToken)
+		return ""
+	}
+	e.line.IssueReplyToken("rt-fl-a")
+	e.deliverLINE(t, lineEvent(t, "follow.json", friendUser, "01HZZFRIENDLINKACCOUNT000A", "rt-fl-a", clk.Now(), ""))
+	e.line.IssueReplyToken("rt-fl-b")
+	e.deliverLINEOn(t, testWebhookKeyB, testMsgSecretB, lineEvent(t, "follow.json", friendUser, "01HZZFRIENDLINKACCOUNT000B", "rt-fl-b", clk.Now(), ""))
+	shopLink := "https://" + testShop + "/apps/tsunagu/link"
+	for tok, want := range map[string]string{"rt-fl-a": shopLink, "rt-fl-b": shopLink + "?c=" + itoa(chB.ID)} {
+		rec := e.serve(httptestGet(buttonOf(tok)))
+		if rec.Code != http.StatusFound || rec.Header().Get("Location") != want {
+			t.Fatalf("button of %s: %d %s, want %s", tok, rec.Code, rec.Header().Get("Location"), want)
+		}
+	}
+	proxy := func(customer string) *httptest.ResponseRecorder {
+		q := url.Values{"shop": {testShop}, "path_prefix": {"/apps/tsunagu"}, "timestamp": {fmt.Sprint(testNow.Unix())},
+			"logged_in_customer_id": {customer}, "c": {itoa(chB.ID)}}
+		q.Set("signature", shopify.ProxySignature(e.a.Config.ShopifyAPISecret, q))
+		return e.serve(httptestGet("/proxy/link?" + q.Encode()))
+	}
+	if rec := proxy(""); rec.Header().Get("Location") != "/account/login?return_url="+url.QueryEscape("/apps/tsunagu/link?c="+itoa(chB.ID)) {
+		t.Fatalf("not signed in: %s", rec.Header().Get("Location"))
+	}
+	rec := proxy("98765")
+	if loc := rec.Header().Get("Location"); rec.Code != http.StatusFound || !strings.HasSuffix(loc, "&c="+itoa(chB.ID)) || !strings.Contains(loc, "/link/start?t=") {
+		t.Fatalf("signed in: %d %s", rec.Code, loc)
+	}
+}
