@@ -23,7 +23,7 @@ import (
 func (a *App) lineWebhook(c echo.Context) error {
 	req := c.Request()
 	ctx := req.Context()
-	body, err := door.ReadBody(req.Body)
+	body, err := door.ReadBodySized(req.Body, req.ContentLength)
 	if err != nil {
 		return doorError(err, "X-Line-Signature")
 	}

@@ -20,7 +20,7 @@ const MaxWebhookBody = door.MaxBody
 // lost; processing happens in a job.
 func (a *App) shopifyWebhook(c echo.Context) error {
 	req := c.Request()
-	body, err := door.ReadBody(req.Body)
+	body, err := door.ReadBodySized(req.Body, req.ContentLength)
 	if err != nil {
 		return doorError(err, "X-Shopify-Hmac-Sha256")
 	}

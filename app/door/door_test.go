@@ -1,6 +1,8 @@
 package door_test
 
 import (
+	"bytes"
+	"errors"
 	"testing"
 	"time"
 
@@ -43,6 +45,32 @@ func TestCheckTime(t *testing.T) {
 	for _, tc := range cases {
 		if err := door.CheckTime(tc.at, now); (err == nil) != tc.ok {
 			t.Errorf("%q: %v, want ok=%v", tc.at, err, tc.ok)
+		}
+	}
+}
+
+func TestReadBodySized(t *testing.T) {
+	t.Parallel()
+	big := bytes.Repeat([]byte("x"), door.MaxBody+1)
+	cases := []struct {
+		name string
+		body []byte
+		size int64
+		err  error
+	}{
+		{"empty", nil, 0, nil},
+		{"as announced", []byte(`{"id":1}`), 8, nil},
+		{"shorter than announced", []byte(`{}`), 100, nil},
+		{"longer than announced", bytes.Repeat([]byte("y"), 5000), 10, nil},
+		{"unknown size", bytes.Repeat([]byte("z"), 3000), -1, nil},
+		{"exactly the limit", big[:door.MaxBody], door.MaxBody, nil},
+		{"over the limit, announced small", big, 10, door.ErrTooLarge},
+		{"over the limit, announced right", big, int64(len(big)), door.ErrTooLarge},
+	}
+	for _, tc := range cases {
+		got, err := door.ReadBodySized(bytes.NewReader(tc.body), tc.size)
+		if !errors.Is(err, tc.err) || tc.err == nil && !bytes.Equal(got, tc.body) {
+			t.Errorf("%s: %d bytes, %v; want %d bytes, %v", tc.name, len(got), err, len(tc.body), tc.err)
 		}
 	}
 }

@@ -100,6 +100,12 @@ func FuzzShopifyDoor(f *testing.F) {
 		if err != nil || !bytes.Equal(read, body) {
 			t.Fatalf("ReadBody: %v", err)
 		}
+		// The announced size is a hint only: right, short, long or unknown.
+		for _, size := range []int64{int64(len(body)), int64(len(body) / 2), int64(len(body)) + 100, -1, door.MaxBody + 1} {
+			if sized, err := door.ReadBodySized(bytes.NewReader(body), size); err != nil || !bytes.Equal(sized, body) {
+				t.Fatalf("ReadBodySized(%d bytes announced as %d): %v", len(body), size, err)
+			}
+		}
 		d, err := door.Shopify(secret, h, body, now)
 		var bad *door.MalformedError
 		switch {
