@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/tsunagu/tsunagu/app/store/segment"
 	"github.com/tsunagu/tsunagu/migrations"
 )
@@ -402,6 +404,27 @@ func gateStatement(sel string, args []any, now time.Time) (string, []any) {
 	return q, append(append([]any{}, args...), MsgSkipped, now)
 }
 
+// scanGated reads the gate statement's rows (gateSelect's columns, in
+// order) into recipients by position: gorm's Scan matches every column of
+// every row to a field by reflection, a few milliseconds of CPU per batch
+// of 500 on the worker.
+func scanGated(q *gorm.DB) ([]CampaignRecipient, error) {
+	rs, err := q.Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	out := make([]CampaignRecipient, 0, CampaignBatchSize)
+	for rs.Next() {
+		var r CampaignRecipient
+		if err := rs.Scan(&r.ID, &r.CampaignID, &r.ShopID, &r.CustomerID, &r.Variant, &r.Batch, &r.LineUserID, &r.Reason); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rs.Err()
+}
+
 // GatedBatch is one batch after the gate: who to send to now, and how many
 // were skipped by this call.
 type GatedBatch struct {
@@ -446,7 +469,8 @@ func (db *DB) GateBatch(ctx context.Context, campaignID int64, batch int, cr Cap
 		var rows []CampaignRecipient
 		if tx.Dialect == migrations.Postgres {
 			q, qargs := gateStatement(sel, args, now)
-			if err := g.Raw(q, qargs...).Scan(&rows).Error; err != nil {
+			var err error
+			if rows, err = scanGated(g.Raw(q, qargs...)); err != nil {
 				return fmt.Errorf("gating batch %d of campaign %d: %w", batch, campaignID, err)
 			}
 		} else {
