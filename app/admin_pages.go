@@ -62,8 +62,13 @@ func loadAdminTemplates() (map[string]*template.Template, error) {
 		},
 		"msgTexts": core.MessageTexts,
 		"add":      func(a, b int) int { return a + b },
-		"deref":    func(p *int64) int64 { return *p },
-		"bundle":   bundle,
+		"deref": func(p *int64) int64 {
+			if p == nil {
+				return 0
+			}
+			return *p
+		},
+		"bundle": bundle,
 		"rate": func(n, total int64) string {
 			if total == 0 {
 				return "–"

@@ -406,3 +406,107 @@ func TestBlockOnOtherAccountKeepsLink(t *testing.T) {
 		t.Fatalf("an unfollow on the primary left the link reachable: %+v", got)
 	}
 }
+
+// A rich menu belongs to one LINE account: a menu made for the second
+// account is created, given its image, set as default and linked with that
+// account's token, only to customers linked on it; the primary's default
+// menu stays the primary's default, and its customers get no menu of the
+// second account.
+func TestRichMenuPerAccount(t *testing.T) {
+	t.Parallel()
+	db := testenv.Postgres(t)
+	e, clk := newInboxEnv(t, db)
+	ctx := context.Background()
+	chB := e.addSecondChannel(t)
+	userA, userB := uid("rm-on-a"), uid("rm-on-b")
+	custB := &store.Customer{ShopID: e.s.ID, ShopifyID: 777001, FirstName: "B", CreatedAt: testNow, UpdatedAt: testNow}
+	mustDo(t, db.WithContext(ctx).Omit("id").Create(custB).Error)
+	mustDo(t, db.CreateLink(ctx, &store.LineLink{ShopID: e.s.ID, CustomerID: e.cust.ID, LineUserID: userA, Friend: true, LinkedAt: clk.Now()}))
+	mustDo(t, db.CreateLink(ctx, &store.LineLink{ShopID: e.s.ID, CustomerID: custB.ID, LineUserID: userB, Friend: true, LinkedAt: clk.Now(), ChannelID: chB.ID}))
+
+	create := func(body map[string]any) store.RichMenu {
+		t.Helper()
+		rec := adminCall(t, e.a, http.MethodPost, "/api/richmenus", body)
+		if rec.Code != http.StatusCreated {
+			t.Fatalf("create: %d %s", rec.Code, rec.Body)
+		}
+		return decode[store.RichMenu](t, rec)
+	}
+	defA := create(menuBody(t, "primary default", "default", 0))
+	b := menuBody(t, "outlet default", "default", 0)
+	b["channel_id"] = chB.ID
+	defB := create(b)
+	b = menuBody(t, "outlet members", "linked", 10)
+	b["channel_id"] = chB.ID
+	linkedB := create(b)
+	if defB.ChannelID == nil || *defB.ChannelID != chB.ID || defA.ChannelID == nil || *defA.ChannelID == chB.ID {
+		t.Fatalf("channels: A %v, B %v", defA.ChannelID, defB.ChannelID)
+	}
+	b = menuBody(t, "nowhere", "default", 0)
+	b["channel_id"] = chB.ID + 1000
+	if rec := adminCall(t, e.a, http.MethodPost, "/api/richmenus", b); rec.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("a menu for another shop's account: %d %s", rec.Code, rec.Body)
+	}
+
+	if _, err := e.a.Worker().SyncRichMenus(ctx, e.s.ID); err != nil {
+		t.Fatal(err)
+	}
+	load := func(id int64) store.RichMenu {
+		t.Helper()
+		m, err := db.RichMenu(ctx, e.s.ID, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *m
+	}
+	a, bd, bl := load(defA.ID), load(defB.ID), load(linkedB.ID)
+	for _, m := range []store.RichMenu{a, bd, bl} {
+		if m.SyncState != store.RichMenuLinked || m.LastError != "" {
+			t.Fatalf("menu %q: state %q, error %q", m.Name, m.SyncState, m.LastError)
+		}
+	}
+	if a.Audience != store.AudienceDefault || !a.LineDefault {
+		t.Fatalf("the primary's default menu lost its place to the other account's: audience %q, default %v", a.Audience, a.LineDefault)
+	}
+	for _, c := range []struct {
+		menu  store.RichMenu
+		token string
+	}{{a, testLINEToken}, {bd, testTokenB}, {bl, testTokenB}} {
+		if got := e.line.RichMenuChannel(c.menu.LineRichMenuID); got != c.token {
+			t.Errorf("menu %q created with token %q, want %q", c.menu.Name, got, c.token)
+		}
+	}
+	if got := e.line.DefaultRichMenuOn(testLINEToken); got != a.LineRichMenuID {
+		t.Errorf("primary's default at LINE: %q, want %q", got, a.LineRichMenuID)
+	}
+	if got := e.line.DefaultRichMenuOn(testTokenB); got != bd.LineRichMenuID {
+		t.Errorf("second account's default at LINE: %q, want %q", got, bd.LineRichMenuID)
+	}
+	if got := e.line.RichMenuOfOn(testTokenB, userB); got != bl.LineRichMenuID {
+		t.Errorf("customer linked on B shows %q on B, want %q", got, bl.LineRichMenuID)
+	}
+	if got := e.line.RichMenuOf(userA); got != "" {
+		t.Errorf("customer linked on A was given %q", got)
+	}
+	if users, _ := db.RichMenuUsers(ctx, e.s.ID); users[bl.ID] != 1 {
+		t.Errorf("users of B's linked menu: %d, want 1", users[bl.ID])
+	}
+
+	// The page names each menu's account and the editor offers the accounts.
+	page := adminCall(t, e.a, http.MethodGet, "/admin/richmenus?lang=en", nil)
+	body := page.Body.String()
+	if page.Code != http.StatusOK || !strings.Contains(body, `id="rm-account"`) || !strings.Contains(body, `data-account="`+itoa(chB.ID)+`">Outlet<`) {
+		t.Fatalf("rich menu page: %d, account picker or column missing", page.Code)
+	}
+
+	// Deleting B's default clears B's default only.
+	if rec := adminCall(t, e.a, http.MethodDelete, "/api/richmenus/"+itoa(bd.ID), nil); rec.Code != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", rec.Code, rec.Body)
+	}
+	if _, err := e.a.Worker().SyncRichMenus(ctx, e.s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if e.line.DefaultRichMenuOn(testTokenB) != "" || e.line.DefaultRichMenuOn(testLINEToken) != a.LineRichMenuID {
+		t.Errorf("after deleting B's default: A %q, B %q", e.line.DefaultRichMenuOn(testLINEToken), e.line.DefaultRichMenuOn(testTokenB))
+	}
+}

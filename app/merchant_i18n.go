@@ -27,6 +27,8 @@ var merchantText = map[string][2]string{
 
 	"rm.title":            {"リッチメニュー", "Rich menus"},
 	"rm.help":             {"トーク画面の下に表示されるメニューです。画像を選び、タップできるエリアとその動作を決めて、表示する相手を選んでください。保存すると LINE に作成・画像アップロード・表示設定まで自動で同期します。", "The menu shown under the chat. Pick an image, draw its tap areas and what they do, and choose who sees it. Saving syncs it to LINE: create, upload the image, link."},
+	"rm.account":          {"LINE アカウント", "LINE account"},
+	"rm.account_help":     {"メニューはこのアカウントの友だちに表示され、このアカウントで連携したお客様にだけ紐づけます。デフォルトのメニューはアカウントごとに 1 つです。", "The menu is shown to this account's friends and linked only to customers linked on this account. Each account has its own default menu."},
 	"rm.new":              {"リッチメニューを作成", "New rich menu"},
 	"rm.edit":             {"編集", "Edit"},
 	"rm.delete":           {"削除", "Delete"},

@@ -55,6 +55,7 @@ func (a *App) createRichMenu(c echo.Context) error {
 		SegmentID *int64          `json:"segment_id"`
 		Priority  int             `json:"priority"`
 		Replaces  int64           `json:"replaces"`
+		ChannelID int64           `json:"channel_id"` // LINE account; 0: the primary
 	}
 	if err := bindJSON(c, &in); err != nil {
 		return err
@@ -69,7 +70,7 @@ func (a *App) createRichMenu(c echo.Context) error {
 	}
 	shop := currentShop(c)
 	m, err := core.CreateRichMenu(c.Request().Context(), a.DB, shop.ID, core.RichMenuInput{
-		Definition: in.Menu, Image: img, Audience: in.Audience, SegmentID: in.SegmentID, Priority: in.Priority, Replaces: in.Replaces,
+		Definition: in.Menu, Image: img, Audience: in.Audience, SegmentID: in.SegmentID, Priority: in.Priority, Replaces: in.Replaces, ChannelID: in.ChannelID,
 	})
 	if err != nil {
 		return err
@@ -127,8 +128,27 @@ func (a *App) richMenusPage(c echo.Context) error {
 	for _, s := range ss {
 		names[s.ID] = s.Name
 	}
+	// With several LINE accounts each menu names its account and the
+	// editor asks which one it is for (a menu without one is the primary's).
+	chs, err := a.DB.LineChannels(c.Request().Context(), currentShop(c).ID)
+	if err != nil {
+		return err
+	}
+	var accounts []lineAccountView
+	accountNames := map[int64]string{}
+	var primary int64
+	if len(chs) > 1 {
+		for i := range chs {
+			accounts = append(accounts, lineAccountView{ID: chs[i].ID, Label: chs[i].Label(), Primary: chs[i].IsPrimary})
+			accountNames[chs[i].ID] = chs[i].Label()
+			if chs[i].IsPrimary {
+				primary = chs[i].ID
+				accountNames[0] = chs[i].Label()
+			}
+		}
+	}
 	return a.renderAdmin(c, "richmenus", "rm.title", map[string]any{
-		"Menus": ms, "Segments": ss, "SegmentNames": names,
+		"Menus": ms, "Segments": ss, "SegmentNames": names, "Accounts": accounts, "AccountNames": accountNames, "Primary": primary,
 		"Rules": map[string]any{"max_bytes": core.RichMenuMaxImageBytes, "min_w": core.RichMenuMinWidth, "max_w": core.RichMenuMaxWidth,
 			"min_h": core.RichMenuMinHeight, "min_aspect": core.RichMenuMinAspect, "max_areas": core.RichMenuMaxAreas, "max_chat": core.RichMenuMaxChatBar},
 	})

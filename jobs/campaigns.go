@@ -186,13 +186,6 @@ func (w *Worker) SendCampaignBatch(ctx context.Context, id int64, batch int) err
 	return cb.Finish(ctx, p, out.Status, out.Reason, out.RequestID)
 }
 
-// channelToken is the Messaging API token of the shop's primary channel;
-// "" means LINE is not connected.
-func (w *Worker) channelToken(ctx context.Context, shopID int64) (string, error) {
-	_, token, err := w.channelAndToken(ctx, shopID, 0)
-	return token, err
-}
-
 // channelAndToken is a channel of the shop (channelID, or the primary when
 // zero) and its Messaging API token; "" means LINE is not connected.
 func (w *Worker) channelAndToken(ctx context.Context, shopID, channelID int64) (*store.LineChannel, string, error) {

@@ -45,13 +45,17 @@ func (w *Worker) registerRichMenus(mux *asynq.ServeMux) {
 	})
 }
 
-// SyncRichMenus brings LINE in line with the shop's rich menus: it
-// publishes new menus (create, then upload the image), sets or clears the
-// default menu, gives every linked customer the menu of the highest-priority
-// audience they are in (calling LINE only for those whose menu changed),
-// and deletes at LINE the menus deleted in the admin. Each menu records how
-// far it got and the last error, for the admin page. It returns how many
-// users it relinked.
+// SyncRichMenus brings LINE in line with the shop's rich menus, account by
+// account: each LINE account (channel) of the shop gets its own menus,
+// created, given their image, set as its default and linked to its users
+// with its own token (a rich menu exists only on the account that created
+// it). It publishes new menus (create, then upload the image), sets or
+// clears each account's default menu, gives every customer linked on an
+// account the menu of the highest-priority audience they are in among that
+// account's menus (calling LINE only for those whose menu changed), and
+// deletes at LINE the menus deleted in the admin. Each menu records how far
+// it got and the last error, for the admin page. It returns how many users
+// it relinked.
 func (w *Worker) SyncRichMenus(ctx context.Context, shopID int64) (int, error) {
 	shop, err := w.DB.Shop(ctx, shopID)
 	if err != nil || !shop.Active() {
@@ -65,21 +69,73 @@ func (w *Worker) SyncRichMenus(ctx context.Context, shopID int64) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	token, err := w.channelToken(ctx, shopID)
+	gone, err := w.DB.DeletedRichMenus(ctx, shopID)
 	if err != nil {
 		return 0, err
 	}
-	if token == "" {
-		for i := range menus {
-			if m := &menus[i]; !m.ImageUploaded && m.LastError != errNoChannel {
-				m.LastError = errNoChannel
-				if err := w.DB.SaveRichMenuSync(ctx, m); err != nil {
-					return 0, err
-				}
+	chs, err := w.DB.LineChannels(ctx, shopID)
+	if err != nil {
+		return 0, err
+	}
+	var primary int64
+	for _, ch := range chs {
+		if ch.IsPrimary {
+			primary = ch.ID
+		}
+	}
+	if primary == 0 { // no LINE account yet: nothing can be published
+		return 0, w.richMenusWithoutChannel(ctx, menus)
+	}
+	changed := 0
+	var errs []error
+	for i := range chs {
+		ch := &chs[i]
+		var mine, mineGone []store.RichMenu
+		for _, m := range menus {
+			if m.OnChannel(ch.ID, primary) {
+				mine = append(mine, m)
 			}
 		}
-		return 0, nil
+		for _, m := range gone {
+			if m.OnChannel(ch.ID, primary) {
+				mineGone = append(mineGone, m)
+			}
+		}
+		if len(mine) == 0 && len(mineGone) == 0 {
+			continue
+		}
+		token, err := w.Box.Open(ch.MessagingTokenEnc)
+		if err != nil || token == "" {
+			if err := w.richMenusWithoutChannel(ctx, mine); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		n, err := w.syncRichMenusOn(ctx, api, shop, ch.ID, primary, token, mine, mineGone)
+		changed += n
+		if err != nil {
+			errs = append(errs, fmt.Errorf("LINE account %d: %w", ch.ID, err))
+		}
 	}
+	return changed, errors.Join(errs...)
+}
+
+// richMenusWithoutChannel tells the admin why unpublished menus wait.
+func (w *Worker) richMenusWithoutChannel(ctx context.Context, menus []store.RichMenu) error {
+	for i := range menus {
+		if m := &menus[i]; !m.ImageUploaded && m.LastError != errNoChannel {
+			m.LastError = errNoChannel
+			if err := w.DB.SaveRichMenuSync(ctx, m); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// syncRichMenusOn syncs the menus of one LINE account (channel ch, with
+// token) and the menus of it deleted in the admin.
+func (w *Worker) syncRichMenusOn(ctx context.Context, api RichMenuLINE, shop *store.Shop, ch, primary int64, token string, menus, gone []store.RichMenu) (int, error) {
 	now := w.now()
 	failed := map[int64]bool{}
 	fail := func(m *store.RichMenu, err error) error {
@@ -92,6 +148,9 @@ func (w *Worker) SyncRichMenus(ctx context.Context, shopID int64) (int, error) {
 		m := &menus[i]
 		if m.ImageUploaded {
 			continue
+		}
+		if m.ChannelID == nil { // made before any account: it is published on this one
+			m.ChannelID = &ch
 		}
 		if err := w.publishRichMenu(ctx, api, token, m); err != nil {
 			if err := fail(m, err); err != nil {
@@ -135,7 +194,7 @@ func (w *Worker) SyncRichMenus(ctx context.Context, shopID int64) (int, error) {
 			}
 		}
 	}
-	changed, err := w.relinkRichMenus(ctx, api, token, shop, menus, now)
+	changed, err := w.relinkRichMenus(ctx, api, token, shop, ch, primary, menus, now)
 	if err != nil {
 		return changed, err
 	}
@@ -150,10 +209,6 @@ func (w *Worker) SyncRichMenus(ctx context.Context, shopID int64) (int, error) {
 		}
 	}
 	// Menus deleted in the admin: their users have just moved off them.
-	gone, err := w.DB.DeletedRichMenus(ctx, shopID)
-	if err != nil {
-		return changed, err
-	}
 	for _, m := range gone {
 		if m.LineRichMenuID != "" {
 			var apiErr *line.APIError
@@ -194,11 +249,12 @@ func (w *Worker) publishRichMenu(ctx context.Context, api RichMenuLINE, token st
 	return w.DB.SaveRichMenuSync(ctx, m)
 }
 
-// relinkRichMenus gives every linked customer the menu of the first
-// (highest-priority) usable menu whose audience they are in, or none (the
-// default menu), calling LINE only where that changed.
-func (w *Worker) relinkRichMenus(ctx context.Context, api RichMenuLINE, token string, shop *store.Shop, menus []store.RichMenu, now time.Time) (int, error) {
-	users, err := w.DB.LinkedUsers(ctx, shop.ID)
+// relinkRichMenus gives every customer linked on LINE account ch the menu
+// of the first (highest-priority) usable menu of that account whose
+// audience they are in, or none (the account's default menu), calling LINE
+// only where that changed.
+func (w *Worker) relinkRichMenus(ctx context.Context, api RichMenuLINE, token string, shop *store.Shop, ch, primary int64, menus []store.RichMenu, now time.Time) (int, error) {
+	users, err := w.DB.LinkedUsersOn(ctx, shop.ID, ch, primary)
 	if err != nil {
 		return 0, err
 	}

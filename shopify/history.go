@@ -114,8 +114,8 @@ type HistoryItem struct {
 // DecodeHistoryOrder decodes an order and its line items from a bulk
 // result object.
 func DecodeHistoryOrder(o BulkObject) (HistoryOrder, error) {
-	var b BulkOrder
-	if err := json.Unmarshal(o.Line, &b); err != nil {
+	b, err := decodeBulkOrder(o.Line)
+	if err != nil {
 		return HistoryOrder{}, fmt.Errorf("shopify: bulk order %s: %w", o.ID, err)
 	}
 	id, err := gidOf(b.ID, "Order")
@@ -134,8 +134,8 @@ func DecodeHistoryOrder(o BulkObject) (HistoryOrder, error) {
 	}
 	h.Items = make([]HistoryItem, 0, len(o.Children))
 	for _, c := range o.Children {
-		var li BulkLineItem
-		if err := json.Unmarshal(c, &li); err != nil {
+		li, err := decodeBulkLineItem(c)
+		if err != nil {
 			return HistoryOrder{}, fmt.Errorf("shopify: line item of bulk order %s: %w", o.ID, err)
 		}
 		if !strings.HasPrefix(li.ID, "gid://shopify/LineItem/") {

@@ -188,7 +188,7 @@ func BenchmarkHistoryImport(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("TSUNAGU_BENCH_HISTORY_BATCH")); err == nil {
 		h.Batch = v
 	}
-	shops, stats, cpu := 0, time.Duration(0), newCPUMeter(db)
+	shops, stats, cpu, statsCPU := 0, time.Duration(0), newCPUMeter(db), newCPUMeter(db)
 	for b.Loop() {
 		b.StopTimer()
 		shops++
@@ -216,9 +216,11 @@ func BenchmarkHistoryImport(b *testing.B) {
 		}
 		r.Close()
 		t0 := time.Now()
+		statsCPU.start(ctx)
 		if _, err := db.RefreshShopCustomerStats(ctx, shop.ID); err != nil {
 			b.Fatal(err)
 		}
+		statsCPU.stop(ctx)
 		stats += time.Since(t0)
 		b.StopTimer()
 		cpu.stop(ctx)
@@ -229,6 +231,8 @@ func BenchmarkHistoryImport(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "orders/s")
 	b.ReportMetric(stats.Seconds()/float64(b.N), "stats-s/op")
+	// The stats refresh's share of the database's CPU (within pg-cpu-ms/1k).
+	b.ReportMetric(float64(statsCPU.pgCPU.Milliseconds())/(float64(n)*float64(b.N)/1000), "stats-pg-cpu-ms/1k")
 	cpu.report(b, n)
 	peakRSS(b)
 }

@@ -170,13 +170,17 @@ type RichMenuInput struct {
 	// be changed, so an edit is a new menu); 0 for none. Without a new
 	// image the replaced menu's is kept.
 	Replaces int64
+	// ChannelID is the LINE account the menu is for (0: the replaced
+	// menu's account, else the shop's primary).
+	ChannelID int64
 }
 
 // CreateRichMenu checks a menu against LINE's rules and stores it for the
 // rich-menu sync to publish (create, upload, link) and report on.
 func CreateRichMenu(ctx context.Context, db *store.DB, shopID int64, in RichMenuInput) (*store.RichMenu, error) {
 	img := in.Image
-	if len(img) == 0 && in.Replaces != 0 {
+	var channel *int64
+	if in.Replaces != 0 {
 		old, err := db.RichMenu(ctx, shopID, in.Replaces)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, Errorf(ENOTFOUND, "rich menu %d not found", in.Replaces)
@@ -184,7 +188,21 @@ func CreateRichMenu(ctx context.Context, db *store.DB, shopID int64, in RichMenu
 		if err != nil {
 			return nil, err
 		}
-		img = old.Image
+		if len(img) == 0 {
+			img = old.Image
+		}
+		channel = old.ChannelID
+	}
+	// The LINE account: the one chosen, else the replaced menu's, else
+	// the primary (none before an account is connected).
+	switch ch, err := db.LineChannelFor(ctx, shopID, in.ChannelID); {
+	case in.ChannelID != 0 && errors.Is(err, store.ErrNotFound):
+		return nil, Errorf(EINVALID, "channel_id: LINE account %d not found", in.ChannelID)
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return nil, err
+	case in.ChannelID != 0 || channel == nil:
+		channel = &ch.ID
 	}
 	ct, w, h, err := CheckRichMenuImage(img)
 	if err != nil {
@@ -221,7 +239,7 @@ func CreateRichMenu(ctx context.Context, db *store.DB, shopID int64, in RichMenu
 	}
 	canon, _ := json.Marshal(def) // what LINE gets: only the fields checked here
 	m := &store.RichMenu{ShopID: shopID, Name: def.Name, Definition: canon, Audience: in.Audience, SegmentID: in.SegmentID,
-		Priority: in.Priority, Image: img, ImageType: ct}
+		Priority: in.Priority, Image: img, ImageType: ct, ChannelID: channel}
 	if err := db.CreateRichMenu(ctx, m, in.Replaces); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, Errorf(ENOTFOUND, "rich menu %d not found", in.Replaces)

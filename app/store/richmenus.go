@@ -31,8 +31,11 @@ const (
 
 // RichMenu is a merchant's LINE rich menu and its sync state.
 type RichMenu struct {
-	ID             int64           `json:"id"`
-	ShopID         int64           `json:"-"`
+	ID     int64 `json:"id"`
+	ShopID int64 `json:"-"`
+	// ChannelID is the LINE account the menu is published on (migration
+	// 0053); nil: the shop's primary (a menu made before any account).
+	ChannelID      *int64          `json:"channel_id"`
 	Name           string          `json:"name"`
 	LineRichMenuID string          `json:"line_rich_menu_id"`
 	Definition     json.RawMessage `json:"definition" gorm:"serializer:json;type:text"`
@@ -67,9 +70,18 @@ func (db *DB) CreateRichMenu(ctx context.Context, m *RichMenu, replaces int64) e
 			}
 		}
 		if m.Audience == AudienceDefault {
-			// One default menu per shop: the new one takes over.
-			if err := tx.WithContext(ctx).Model(&RichMenu{}).Where("shop_id = ? AND audience = ? AND deleted_at IS NULL", m.ShopID, AudienceDefault).
-				Update("audience", AudienceSegment).Error; err != nil {
+			// One default menu per LINE account: the new one takes over.
+			primary, err := tx.primaryChannelID(ctx, m.ShopID)
+			if err != nil {
+				return err
+			}
+			q := tx.WithContext(ctx).Model(&RichMenu{}).Where("shop_id = ? AND audience = ? AND deleted_at IS NULL", m.ShopID, AudienceDefault)
+			if ch := derefID(m.ChannelID); ch == 0 || ch == primary {
+				q = q.Where("(channel_id IS NULL OR channel_id = ?)", primary)
+			} else {
+				q = q.Where("channel_id = ?", ch)
+			}
+			if err := q.Update("audience", AudienceSegment).Error; err != nil {
 				return fmt.Errorf("moving the default rich menu: %w", err)
 			}
 		}
@@ -133,7 +145,7 @@ func (db *DB) PurgeRichMenu(ctx context.Context, id int64) error {
 // SaveRichMenuSync records a menu's progress with LINE.
 func (db *DB) SaveRichMenuSync(ctx context.Context, m *RichMenu) error {
 	m.UpdatedAt = time.Now().UTC()
-	err := db.WithContext(ctx).Model(m).Select("line_rich_menu_id", "image_uploaded", "line_default", "sync_state", "last_error", "synced_at", "updated_at").
+	err := db.WithContext(ctx).Model(m).Select("channel_id", "line_rich_menu_id", "image_uploaded", "line_default", "sync_state", "last_error", "synced_at", "updated_at").
 		Updates(m).Error
 	if err != nil {
 		return fmt.Errorf("recording sync of rich menu %d: %w", m.ID, err)
@@ -194,14 +206,42 @@ func (db *DB) SetRichMenuAssignment(ctx context.Context, a *RichMenuAssignment) 
 	return nil
 }
 
+// OnChannel reports whether a menu is published on channel ch of a shop
+// whose primary channel is primary (a menu without a channel is the
+// primary's).
+func (m *RichMenu) OnChannel(ch, primary int64) bool {
+	if m.ChannelID == nil {
+		return ch == primary
+	}
+	return *m.ChannelID == ch
+}
+
+func derefID(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
 // LinkedUsers maps the shop's live, unblocked links: customer id → LINE user id.
 func (db *DB) LinkedUsers(ctx context.Context, shopID int64) (map[int64]string, error) {
+	return db.linkedUsers(ctx, shopID, "", nil)
+}
+
+// LinkedUsersOn maps the live, unblocked links made on LINE channel ch of
+// the shop (a link without a channel is the primary's): customer id → LINE
+// user id.
+func (db *DB) LinkedUsersOn(ctx context.Context, shopID, ch, primary int64) (map[int64]string, error) {
+	return db.linkedUsers(ctx, shopID, " AND COALESCE(l.channel_id, ?) = ?", []any{primary, ch})
+}
+
+func (db *DB) linkedUsers(ctx context.Context, shopID int64, cond string, condArgs []any) (map[int64]string, error) {
 	var rows []struct {
 		CustomerID int64
 		LineUserID string
 	}
 	if err := db.WithContext(ctx).Raw(`SELECT l.customer_id, l.line_user_id FROM line_links l JOIN customers c ON c.id = l.customer_id
-WHERE l.shop_id = ? AND l.unlinked_at IS NULL AND l.blocked = ? AND c.redacted_at IS NULL`, shopID, false).Scan(&rows).Error; err != nil {
+WHERE l.shop_id = ? AND l.unlinked_at IS NULL AND l.blocked = ? AND c.redacted_at IS NULL`+cond, append([]any{shopID, false}, condArgs...)...).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("listing linked users: %w", err)
 	}
 	out := make(map[int64]string, len(rows))

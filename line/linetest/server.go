@@ -143,11 +143,11 @@ type Server struct {
 	profiles    map[string]Profile
 	blocked     map[string]bool            // users who blocked the account (Block)
 	undelivered []Push                     // pushes LINE took but did not deliver (blocked users)
-	richMenus   map[string]bool            // created rich menu ids
+	richMenus   map[string]string          // created rich menu id -> token of the channel that created it
 	images      map[string][]byte          // rich menu id -> uploaded image
-	userMenus   map[string]string          // user id -> linked rich menu id
+	userMenus   map[userOn]string          // user on a channel -> linked rich menu id
 	menuDefs    map[string]json.RawMessage // rich menu id -> definition as created
-	defaultMenu string                     // the channel's default rich menu
+	defaultMenu map[string]string          // channel token -> its default rich menu
 	login       loginState
 	units       map[string]map[string]bool // channel -> unit names sent with
 	unitStats   map[string]UnitStats       // channel/unit -> SetUnitStats
@@ -159,24 +159,25 @@ type Server struct {
 func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	s := &Server{
-		t:         t,
-		now:       time.Now,
-		tokens:    make(map[string]bool),
-		accepted:  make(map[string]acceptedKey),
-		channels:  make(map[string]string),
-		quota:     make(map[string]int64),
-		usage:     make(map[string]int64),
-		replyToks: make(map[string]time.Time),
-		profiles:  make(map[string]Profile),
-		blocked:   make(map[string]bool),
-		richMenus: make(map[string]bool),
-		images:    make(map[string][]byte),
-		userMenus: make(map[string]string),
-		menuDefs:  make(map[string]json.RawMessage),
-		bot:       BotInfo{UserID: "U" + strings.Repeat("0", 31) + "1", BasicID: "@tsunagu", DisplayName: "Tsunagu Test Shop"},
-		login:     newLoginState(),
-		units:     make(map[string]map[string]bool),
-		unitStats: make(map[string]UnitStats),
+		t:           t,
+		now:         time.Now,
+		tokens:      make(map[string]bool),
+		accepted:    make(map[string]acceptedKey),
+		channels:    make(map[string]string),
+		quota:       make(map[string]int64),
+		usage:       make(map[string]int64),
+		replyToks:   make(map[string]time.Time),
+		profiles:    make(map[string]Profile),
+		blocked:     make(map[string]bool),
+		richMenus:   make(map[string]string),
+		images:      make(map[string][]byte),
+		userMenus:   make(map[userOn]string),
+		defaultMenu: make(map[string]string),
+		menuDefs:    make(map[string]json.RawMessage),
+		bot:         BotInfo{UserID: "U" + strings.Repeat("0", 31) + "1", BasicID: "@tsunagu", DisplayName: "Tsunagu Test Shop"},
+		login:       newLoginState(),
+		units:       make(map[string]map[string]bool),
+		unitStats:   make(map[string]UnitStats),
 	}
 	for _, o := range opts {
 		o(s)
@@ -465,22 +466,57 @@ func (s *Server) Rejected() []Rejection {
 func (s *Server) RichMenuOf(userID string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.userMenus[userID]
+	for k, m := range s.userMenus {
+		if k.user == userID {
+			return m
+		}
+	}
+	return ""
 }
 
-// DefaultRichMenu returns the channel's default rich menu, or "".
+// RichMenuOfOn returns the rich menu linked to a user on the channel of
+// token (LINE keeps a user's menu per channel), or "".
+func (s *Server) RichMenuOfOn(token, userID string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.userMenus[userOn{token, userID}]
+}
+
+// DefaultRichMenu returns the default rich menu (of any channel: for tests
+// with one channel), or "".
 func (s *Server) DefaultRichMenu() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.defaultMenu
+	for _, m := range s.defaultMenu {
+		return m
+	}
+	return ""
 }
+
+// DefaultRichMenuOn returns the default rich menu of the channel of token, or "".
+func (s *Server) DefaultRichMenuOn(token string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.defaultMenu[token]
+}
+
+// RichMenuChannel returns the token of the channel that created a rich
+// menu, or "" if LINE has no such menu.
+func (s *Server) RichMenuChannel(id string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.richMenus[id]
+}
+
+// userOn is a LINE user on one channel (a channel is known by its token here).
+type userOn struct{ token, user string }
 
 // RichMenuDefinition returns a rich menu's definition as created, with
 // whether its image was uploaded; nil if LINE has no such menu.
 func (s *Server) RichMenuDefinition(id string) (def json.RawMessage, imageUploaded bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.richMenus[id] {
+	if s.richMenus[id] == "" {
 		return nil, false
 	}
 	_, up := s.images[id]
@@ -818,7 +854,7 @@ func (s *Server) handleCreateRichMenu(w http.ResponseWriter, r *http.Request, c 
 	}
 	id := "richmenu-" + strings.ReplaceAll(uuid.NewString(), "-", "")
 	s.mu.Lock()
-	s.richMenus[id] = true
+	s.richMenus[id] = c.token
 	s.menuDefs[id] = append(json.RawMessage(nil), c.body...)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]string{"richMenuId": id})
@@ -837,7 +873,7 @@ func (s *Server) handleRichMenuContent(w http.ResponseWriter, r *http.Request, c
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.richMenus[id] {
+	if s.richMenus[id] != c.token { // a menu exists only on the channel that created it
 		writeError(w, http.StatusNotFound, "Not found", nil)
 		return
 	}
@@ -850,9 +886,10 @@ func (s *Server) handleRichMenuContent(w http.ResponseWriter, r *http.Request, c
 }
 
 // menuApplicable answers LINE's error when menu cannot be applied to users
-// (unknown, or without its image); s.mu is held.
-func (s *Server) menuApplicable(w http.ResponseWriter, menu string) bool {
-	if !s.richMenus[menu] {
+// of the channel of token (unknown there: another channel's menus are not
+// found; or without its image); s.mu is held.
+func (s *Server) menuApplicable(w http.ResponseWriter, token, menu string) bool {
+	if s.richMenus[menu] != token {
 		writeError(w, http.StatusNotFound, "richmenu not found", nil)
 		return false
 	}
@@ -870,10 +907,10 @@ func (s *Server) handleLinkRichMenu(w http.ResponseWriter, r *http.Request, c *b
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.menuApplicable(w, menu) {
+	if !s.menuApplicable(w, c.token, menu) {
 		return
 	}
-	s.userMenus[user] = menu
+	s.userMenus[userOn{c.token, user}] = menu
 	writeJSON(w, http.StatusOK, struct{}{})
 }
 
@@ -884,10 +921,10 @@ func (s *Server) handleSetDefaultRichMenu(w http.ResponseWriter, r *http.Request
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.menuApplicable(w, menu) {
+	if !s.menuApplicable(w, c.token, menu) {
 		return
 	}
-	s.defaultMenu = menu
+	s.defaultMenu[c.token] = menu
 	writeJSON(w, http.StatusOK, struct{}{})
 }
 
@@ -896,7 +933,7 @@ func (s *Server) handleClearDefaultRichMenu(w http.ResponseWriter, r *http.Reque
 		return
 	}
 	s.mu.Lock()
-	s.defaultMenu = ""
+	delete(s.defaultMenu, c.token)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, struct{}{})
 }
@@ -910,7 +947,7 @@ func (s *Server) handleDeleteRichMenu(w http.ResponseWriter, r *http.Request, c 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.richMenus[menu] {
+	if s.richMenus[menu] != c.token {
 		writeError(w, http.StatusNotFound, "richmenu not found", nil)
 		return
 	}
@@ -922,8 +959,8 @@ func (s *Server) handleDeleteRichMenu(w http.ResponseWriter, r *http.Request, c 
 			delete(s.userMenus, u)
 		}
 	}
-	if s.defaultMenu == menu {
-		s.defaultMenu = ""
+	if s.defaultMenu[c.token] == menu {
+		delete(s.defaultMenu, c.token)
 	}
 	writeJSON(w, http.StatusOK, struct{}{})
 }
@@ -934,7 +971,7 @@ func (s *Server) handleUnlinkRichMenu(w http.ResponseWriter, r *http.Request, c 
 		return
 	}
 	s.mu.Lock()
-	delete(s.userMenus, user)
+	delete(s.userMenus, userOn{c.token, user})
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, struct{}{})
 }

@@ -62,6 +62,7 @@
     $("rm-name").value = ""; $("rm-chat").value = "メニュー"; $("rm-selected").checked = true;
     $("rm-priority").value = 0;
     setAudience("default");
+    if ($("rm-account")) $("rm-account").value = $("rm-account").getAttribute("data-primary");
     $("rm-editor-title").textContent = t("new");
     if (m) {
       var def = m.definition || {};
@@ -75,6 +76,7 @@
       $("rm-name").value = def.name || m.name; $("rm-chat").value = def.chatBarText || "";
       $("rm-selected").checked = !!def.selected; $("rm-priority").value = m.priority;
       setAudience(m.audience, m.segment_id);
+      if ($("rm-account") && m.channel_id) $("rm-account").value = String(m.channel_id);
       $("rm-editor-title").textContent = t("edit") + ": " + m.name;
     }
     editor.hidden = false;
@@ -295,6 +297,7 @@
     else if (/^chatBarText:/.test(msg)) id = "rm-chat-err";
     else if (/^areas:/.test(msg)) id = "rm-areas-err";
     else if (/^segment_id:/.test(msg)) id = "rm-segment-err";
+    else if (/^channel_id:/.test(msg) && $("rm-account")) id = "rm-account-err";
     else if (/^priority:/.test(msg)) id = "rm-priority-err";
     if (!$(id)) id = "rm-save-err";
     $(id).textContent = msg;
@@ -315,6 +318,7 @@
     };
     var body = { menu: def, image: st.img.data, audience: aud, priority: Number($("rm-priority").value), replaces: st.id };
     if (aud === "segment") body.segment_id = Number($("rm-segment").value);
+    if ($("rm-account")) body.channel_id = Number($("rm-account").value);
     $("rm-save").disabled = true;
     M.api("POST", "/api/richmenus", body).then(function () { location.search = "?saved=1"; })
       .catch(function (e) { place(e.message); $("rm-save").disabled = false; });

@@ -1,0 +1,503 @@
+package shopify
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// The lean decode of the history's order and line item lines: one strict
+// pass over a line that reads only BulkOrder's and BulkLineItem's fields,
+// with no reflection. It gives what encoding/json gives into those structs
+// or gives up (false), and the caller then decodes the line with
+// encoding/json, which has the last word on anything unusual: a key that
+// matches a field only without regard to case, a key given twice, a value
+// of another type, a line that is not one JSON object. Values that carry
+// their own decoding (times, decimals, escaped strings) are handed to the
+// same UnmarshalJSON encoding/json would call. Decoding each order with
+// encoding/json was most of the import's Go CPU beyond its floor.
+
+// leanLex reads one JSON value from b at i.
+type leanLex struct {
+	b     []byte
+	i     int
+	depth int
+}
+
+// leanMaxDepth bounds nesting in skipped values (encoding/json allows more;
+// deeper lines go to it).
+const leanMaxDepth = 64
+
+func (l *leanLex) peek() byte {
+	for l.i < len(l.b) {
+		switch c := l.b[l.i]; c {
+		case ' ', '\t', '\n', '\r':
+			l.i++
+		default:
+			return c
+		}
+	}
+	return 0
+}
+
+func isHexDigit(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// str reads the string at l.i (after spaces) and returns its bytes between
+// the quotes and whether it holds no escape. Escapes are checked, control
+// characters refused, as JSON requires.
+func (l *leanLex) str() (s []byte, plain, ok bool) {
+	if l.peek() != '"' {
+		return nil, false, false
+	}
+	plain = true
+	for j := l.i + 1; j < len(l.b); {
+		switch c := l.b[j]; {
+		case c == '"':
+			s, l.i = l.b[l.i+1:j], j+1
+			return s, plain, true
+		case c == '\\':
+			plain = false
+			if j+1 >= len(l.b) {
+				return nil, false, false
+			}
+			switch l.b[j+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				j += 2
+			case 'u':
+				if j+6 > len(l.b) {
+					return nil, false, false
+				}
+				for k := j + 2; k < j+6; k++ {
+					if !isHexDigit(l.b[k]) {
+						return nil, false, false
+					}
+				}
+				j += 6
+			default:
+				return nil, false, false
+			}
+		case c < 0x20:
+			return nil, false, false
+		default:
+			j++
+		}
+	}
+	return nil, false, false
+}
+
+// number reads a number literal by JSON's grammar.
+func (l *leanLex) number() ([]byte, bool) {
+	l.peek()
+	b, start, j := l.b, l.i, l.i
+	digits := func() bool {
+		k := j
+		for j < len(b) && '0' <= b[j] && b[j] <= '9' {
+			j++
+		}
+		return j > k
+	}
+	if j < len(b) && b[j] == '-' {
+		j++
+	}
+	switch {
+	case j < len(b) && b[j] == '0':
+		j++
+	case !digits():
+		return nil, false
+	}
+	if j < len(b) && b[j] == '.' {
+		j++
+		if !digits() {
+			return nil, false
+		}
+	}
+	if j < len(b) && (b[j] == 'e' || b[j] == 'E') {
+		j++
+		if j < len(b) && (b[j] == '+' || b[j] == '-') {
+			j++
+		}
+		if !digits() {
+			return nil, false
+		}
+	}
+	l.i = j
+	return b[start:j], true
+}
+
+func (l *leanLex) literal(word string) bool {
+	if len(l.b)-l.i < len(word) || string(l.b[l.i:l.i+len(word)]) != word {
+		return false
+	}
+	l.i += len(word)
+	return true
+}
+
+// null reads a null if one comes next.
+func (l *leanLex) null() bool {
+	return l.peek() == 'n' && l.literal("null")
+}
+
+// raw reads any value and returns its bytes.
+func (l *leanLex) raw() ([]byte, bool) {
+	l.peek()
+	start := l.i
+	if !l.skip() {
+		return nil, false
+	}
+	return l.b[start:l.i], true
+}
+
+// skip reads any value, checking its syntax.
+func (l *leanLex) skip() bool {
+	switch l.peek() {
+	case '"':
+		_, _, ok := l.str()
+		return ok
+	case '{':
+		return l.object(func([]byte) bool { return l.skip() })
+	case '[':
+		return l.array(l.skip)
+	case 't':
+		return l.literal("true")
+	case 'f':
+		return l.literal("false")
+	case 'n':
+		return l.literal("null")
+	default:
+		_, ok := l.number()
+		return ok
+	}
+}
+
+// object reads the object at l.i, calling field with each key (plain
+// ASCII: any other key gives up) to read its value.
+func (l *leanLex) object(field func(key []byte) bool) bool {
+	if l.peek() != '{' || l.depth >= leanMaxDepth {
+		return false
+	}
+	l.i++
+	l.depth++
+	defer func() { l.depth-- }()
+	if l.peek() == '}' {
+		l.i++
+		return true
+	}
+	for {
+		k, plain, ok := l.str()
+		if !ok || !plain {
+			return false
+		}
+		for _, c := range k {
+			if c >= utf8.RuneSelf {
+				return false
+			}
+		}
+		if l.peek() != ':' {
+			return false
+		}
+		l.i++
+		if !field(k) {
+			return false
+		}
+		switch l.peek() {
+		case ',':
+			l.i++
+		case '}':
+			l.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+func (l *leanLex) array(elem func() bool) bool {
+	if l.peek() != '[' || l.depth >= leanMaxDepth {
+		return false
+	}
+	l.i++
+	l.depth++
+	defer func() { l.depth-- }()
+	if l.peek() == ']' {
+		l.i++
+		return true
+	}
+	for {
+		if !elem() {
+			return false
+		}
+		switch l.peek() {
+		case ',':
+			l.i++
+		case ']':
+			l.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// text reads a string (or null, which leaves *s as it is).
+func (l *leanLex) text(s *string) bool {
+	if l.null() {
+		return true
+	}
+	start := l.i
+	v, plain, ok := l.str()
+	switch {
+	case !ok:
+		return false
+	case plain && utf8.Valid(v):
+		*s = string(v)
+		return true
+	default: // escapes or invalid UTF-8: encoding/json's own unquoting
+		return json.Unmarshal(l.b[start:l.i], s) == nil
+	}
+}
+
+func (l *leanLex) integer(n *int) bool {
+	if l.null() {
+		return true
+	}
+	v, ok := l.number()
+	if !ok {
+		return false
+	}
+	i, err := strconv.ParseInt(string(v), 10, strconv.IntSize)
+	if err != nil {
+		return false
+	}
+	*n = int(i)
+	return true
+}
+
+func (l *leanLex) time(t *time.Time) bool {
+	v, ok := l.raw()
+	return ok && t.UnmarshalJSON(v) == nil
+}
+
+func (l *leanLex) timePtr(t **time.Time) bool {
+	if l.null() {
+		*t = nil
+		return true
+	}
+	*t = new(time.Time)
+	return l.time(*t)
+}
+
+func (l *leanLex) gid(g **gidRef) bool {
+	if l.null() {
+		*g = nil
+		return true
+	}
+	*g = new(gidRef)
+	seen := false
+	return l.object(func(k []byte) bool {
+		switch string(k) {
+		case "id":
+			if seen {
+				return false
+			}
+			seen = true
+			return l.text(&(*g).ID)
+		}
+		return !leanFolds(k, "id") && l.skip()
+	})
+}
+
+func (l *leanLex) money(m *shopMoney) bool {
+	if l.null() {
+		return true
+	}
+	var seenMoney, seenAmount bool
+	return l.object(func(k []byte) bool {
+		switch string(k) {
+		case "shopMoney":
+			if seenMoney {
+				return false
+			}
+			seenMoney = true
+			if l.null() {
+				return true
+			}
+			return l.object(func(k []byte) bool {
+				switch string(k) {
+				case "amount":
+					if seenAmount {
+						return false
+					}
+					seenAmount = true
+					v, ok := l.raw()
+					return ok && m.ShopMoney.Amount.UnmarshalJSON(v) == nil
+				}
+				return !leanFolds(k, "amount") && l.skip()
+			})
+		}
+		return !leanFolds(k, "shopMoney") && l.skip()
+	})
+}
+
+// leanFolds reports whether key matches one of names only without regard
+// to case: encoding/json would take it for that field, so the lean decode
+// gives up on it.
+func leanFolds(key []byte, names ...string) bool {
+	for _, n := range names {
+		if len(n) != len(key) {
+			continue
+		}
+		same := true
+		for i := range len(n) {
+			a, b := key[i], n[i]
+			if 'A' <= a && a <= 'Z' {
+				a += 'a' - 'A'
+			}
+			if 'A' <= b && b <= 'Z' {
+				b += 'a' - 'A'
+			}
+			if a != b {
+				same = false
+				break
+			}
+		}
+		if same {
+			return true
+		}
+	}
+	return false
+}
+
+// The fields of BulkOrder and BulkLineItem by JSON name, for leanFolds.
+var (
+	bulkOrderKeys = []string{"id", "name", "email", "createdAt", "updatedAt", "cancelledAt", "customerLocale",
+		"statusPageUrl", "discountCodes", "displayFinancialStatus", "displayFulfillmentStatus", "currencyCode",
+		"totalPriceSet", "subtotalPriceSet", "customer"}
+	bulkLineItemKeys = []string{"id", "title", "name", "quantity", "vendor", "sku", "product", "variant", "originalUnitPriceSet"}
+)
+
+// decodeLean fills o from line as json.Unmarshal would, or reports false
+// (o then holds anything: decode it again from zero).
+func (o *BulkOrder) decodeLean(line []byte) bool {
+	l := leanLex{b: line}
+	var seen uint32
+	once := func(bit uint32) bool {
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		return true
+	}
+	ok := l.object(func(k []byte) bool {
+		switch string(k) {
+		case "id":
+			return once(1<<0) && l.text(&o.ID)
+		case "name":
+			return once(1<<1) && l.text(&o.Name)
+		case "email":
+			return once(1<<2) && l.text(&o.Email)
+		case "createdAt":
+			return once(1<<3) && l.time(&o.CreatedAt)
+		case "updatedAt":
+			return once(1<<4) && l.timePtr(&o.UpdatedAt)
+		case "cancelledAt":
+			return once(1<<5) && l.timePtr(&o.CancelledAt)
+		case "customerLocale":
+			return once(1<<6) && l.text(&o.CustomerLocale)
+		case "statusPageUrl":
+			return once(1<<7) && l.text(&o.StatusPageURL)
+		case "discountCodes":
+			if !once(1 << 8) {
+				return false
+			}
+			if l.null() {
+				o.DiscountCodes = nil
+				return true
+			}
+			o.DiscountCodes = []string{}
+			return l.array(func() bool {
+				var s string
+				if !l.text(&s) {
+					return false
+				}
+				o.DiscountCodes = append(o.DiscountCodes, s)
+				return true
+			})
+		case "displayFinancialStatus":
+			return once(1<<9) && l.text(&o.FinancialStatus)
+		case "displayFulfillmentStatus":
+			return once(1<<10) && l.text(&o.FulfillmentStatus)
+		case "currencyCode":
+			return once(1<<11) && l.text(&o.Currency)
+		case "totalPriceSet":
+			return once(1<<12) && l.money(&o.TotalPrice)
+		case "subtotalPriceSet":
+			return once(1<<13) && l.money(&o.SubtotalPrice)
+		case "customer":
+			return once(1<<14) && l.gid(&o.Customer)
+		}
+		return !leanFolds(k, bulkOrderKeys...) && l.skip()
+	})
+	return ok && l.peek() == 0 && l.i == len(line)
+}
+
+// decodeLean fills li from line as json.Unmarshal would, or reports false.
+func (li *BulkLineItem) decodeLean(line []byte) bool {
+	l := leanLex{b: line}
+	var seen uint32
+	once := func(bit uint32) bool {
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		return true
+	}
+	ok := l.object(func(k []byte) bool {
+		switch string(k) {
+		case "id":
+			return once(1<<0) && l.text(&li.ID)
+		case "title":
+			return once(1<<1) && l.text(&li.Title)
+		case "name":
+			return once(1<<2) && l.text(&li.Name)
+		case "quantity":
+			return once(1<<3) && l.integer(&li.Quantity)
+		case "vendor":
+			return once(1<<4) && l.text(&li.Vendor)
+		case "sku":
+			return once(1<<5) && l.text(&li.SKU)
+		case "product":
+			return once(1<<6) && l.gid(&li.Product)
+		case "variant":
+			return once(1<<7) && l.gid(&li.Variant)
+		case "originalUnitPriceSet":
+			return once(1<<8) && l.money(&li.UnitPrice)
+		}
+		return !leanFolds(k, bulkLineItemKeys...) && l.skip()
+	})
+	return ok && l.peek() == 0 && l.i == len(line)
+}
+
+// decodeBulkOrder decodes an order line, lean when it can.
+func decodeBulkOrder(line []byte) (BulkOrder, error) {
+	var b BulkOrder
+	if b.decodeLean(line) {
+		return b, nil
+	}
+	var full BulkOrder
+	err := json.Unmarshal(line, &full)
+	return full, err
+}
+
+// decodeBulkLineItem decodes a line item line, lean when it can.
+func decodeBulkLineItem(line []byte) (BulkLineItem, error) {
+	var li BulkLineItem
+	if li.decodeLean(line) {
+		return li, nil
+	}
+	var full BulkLineItem
+	err := json.Unmarshal(line, &full)
+	return full, err
+}
