@@ -401,12 +401,12 @@ const importOrdersPGSQL = `WITH src AS (
     fulfillment_status, order_status_url, discount_codes, locale, cancelled_at, ordered_at, shopify_updated_at, created_at, updated_at)
   SELECT $1, s.shopify_id, NULLIF(s.customer_id, 0), s.name, s.email, s.currency, s.total_price, s.subtotal_price, s.financial_status,
     s.fulfillment_status, s.order_status_url, s.discount_codes, s.locale, s.cancelled_at, s.ordered_at, s.shopify_updated_at, $2, $2
-  FROM src s` + "\n" + `%s RETURNING id, shopify_id, xmax <> 0 AS stored
+  FROM src s` + "\n" + `%s RETURNING id, shopify_id, xmax <> 0 AS stored, CASE WHEN cancelled_at IS NULL THEN customer_id END AS buyer
 ), gone AS (
   DELETE FROM order_items WHERE order_id = ANY (ARRAY(SELECT id FROM up WHERE stored))
 ), items AS (
-  INSERT INTO order_items (order_id, shopify_id, product_id, variant_id, title, vendor, sku, quantity, price)
-  SELECT up.id, i.sid, i.pid, i.vid, i.title, i.vendor, i.sku, i.qty, i.price
+  INSERT INTO order_items (order_id, shopify_id, product_id, variant_id, title, vendor, sku, quantity, price, customer_id)
+  SELECT up.id, i.sid, i.pid, i.vid, i.title, i.vendor, i.sku, i.qty, i.price, up.buyer
   FROM unnest($18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[], $22::text[], $23::text[], $24::text[], $25::int[], $26::numeric[])
     WITH ORDINALITY AS i(order_sid, sid, pid, vid, title, vendor, sku, qty, price, n)
   JOIN up ON up.shopify_id = i.order_sid
@@ -570,7 +570,16 @@ func (tx *DB) replaceItems(ctx context.Context, rows []*ImportedOrder, ids map[i
 			}
 		}
 	}
-	return flush()
+	if err := flush(); err != nil {
+		return err
+	}
+	// The items' customer_id from the orders as stored (the upsert keeps
+	// a cancellation), as importOrdersPGSQL's up.buyer.
+	if err := tx.WithContext(ctx).Exec(`UPDATE order_items SET customer_id = (SELECT CASE WHEN o.cancelled_at IS NULL THEN o.customer_id END
+FROM orders o WHERE o.id = order_items.order_id) WHERE order_id IN ?`, orderIDs).Error; err != nil {
+		return fmt.Errorf("setting the customer of order items: %w", err)
+	}
+	return nil
 }
 
 // statsChunk is how many customers one transaction of

@@ -204,6 +204,10 @@ type OrderItem struct {
 	SKU       string `gorm:"column:sku"`
 	Quantity  int
 	Price     decimal.Decimal
+	// CustomerID is the order's customer while the order counts as a
+	// purchase (not cancelled), else nil: segments read it (0050). The
+	// store sets it when it writes the items; callers leave it alone.
+	CustomerID *int64 `json:"-"`
 }
 
 // Fulfillment is a shipment of an order.

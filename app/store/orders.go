@@ -65,7 +65,14 @@ func (db *DB) UpsertOrderIfNewer(ctx context.Context, o *Order) (stale bool, err
 		// Older than what is stored: keep the stored version and its items.
 		return true, db.WithContext(ctx).Where("order_id = ?", o.ID).Order("id").Find(&o.Items).Error
 	}
+	buyer := o.itemCustomer()
 	if items == nil {
+		// The stored items stay; the order's customer or cancellation may
+		// have changed, and their customer_id follows it.
+		if err := db.WithContext(ctx).Model(&OrderItem{}).Where("order_id = ?", o.ID).
+			Update("customer_id", buyer).Error; err != nil {
+			return false, fmt.Errorf("updating items of order %d: %w", o.ShopifyID, err)
+		}
 		return false, nil
 	}
 	if err := db.WithContext(ctx).Where("order_id = ?", o.ID).Delete(&OrderItem{}).Error; err != nil {
@@ -74,6 +81,7 @@ func (db *DB) UpsertOrderIfNewer(ctx context.Context, o *Order) (stale bool, err
 	for i := range items {
 		items[i].ID = 0
 		items[i].OrderID = o.ID
+		items[i].CustomerID = buyer
 	}
 	if len(items) > 0 {
 		if err := db.WithContext(ctx).CreateInBatches(&items, itemChunk).Error; err != nil {
@@ -82,6 +90,16 @@ func (db *DB) UpsertOrderIfNewer(ctx context.Context, o *Order) (stale bool, err
 	}
 	o.Items = items
 	return false, nil
+}
+
+// itemCustomer is order_items.customer_id for the stored order o: its
+// customer while it counts as a purchase (not cancelled), else nil.
+func (o *Order) itemCustomer() *int64 {
+	if o.CancelledAt != nil || o.CustomerID == nil {
+		return nil
+	}
+	id := *o.CustomerID
+	return &id
 }
 
 // Order loads an order of a shop with its items.

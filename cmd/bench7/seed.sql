@@ -12,8 +12,8 @@ SELECT 1, g, 1 + (g * 7919) % 1000000, '#' || g, 'JPY', 1000 + (g % 50) * 200, 1
   CASE WHEN g % 50 = 0 THEN 'WELCOME10' ELSE '' END,
   now() - ((g * 31) % 1000) * interval '1 day', now(), now()
 FROM generate_series(1::bigint, 5000000::bigint) g;
-INSERT INTO order_items (order_id, product_id, title, vendor, quantity, price)
-SELECT id, 1000 + id % 500, 'Product ' || (id % 500), 'Vendor ' || (id % 40), 1, total_price FROM orders;
+INSERT INTO order_items (order_id, product_id, title, vendor, quantity, price, customer_id)
+SELECT id, 1000 + id % 500, 'Product ' || (id % 500), 'Vendor ' || (id % 40), 1, total_price, customer_id FROM orders;
 UPDATE customers c SET orders_count = s.n, total_spent = s.total, first_order_at = s.first, last_order_at = s.last
 FROM (SELECT customer_id, count(*) n, sum(total_price) total, min(ordered_at) first, max(ordered_at) last FROM orders GROUP BY customer_id) s
 WHERE c.id = s.customer_id;

@@ -434,8 +434,13 @@ func (l *segLeaf) exists(cond string) (string, error) {
 	return cond, nil
 }
 
+// purchased: the customer has an item matching cond on an order that
+// counts (not cancelled). order_items.customer_id holds the order's
+// customer exactly while the order counts (migration 0050), so no join to
+// orders: EXISTS probes (vendor|product_id, customer_id) per customer, and
+// PostgreSQL turns NOT EXISTS into an anti-join.
 func (l *segLeaf) purchased(cond string) string {
-	return "c.id IN (SELECT o.customer_id FROM orders o JOIN order_items oi ON oi.order_id = o.id WHERE o.cancelled_at IS NULL AND " + cond + ")"
+	return "EXISTS (SELECT 1 FROM order_items oi WHERE oi.customer_id = c.id AND " + cond + ")"
 }
 
 // since narrows a history condition to within_days.
