@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
@@ -595,5 +596,39 @@ func TestTemplateOverridePerAccount(t *testing.T) {
 	if body := page.Body.String(); page.Code != http.StatusOK || !strings.Contains(body, `id="tpl-account"`) || !strings.Contains(body, "This account&#39;s own") ||
 		!strings.Contains(body, `data-channel="`+itoa(chB.ID)+`"`) {
 		t.Fatalf("template page for account B: %d", page.Code)
+	}
+}
+
+// A staff test send goes out from the LINE account the composer chose.
+func TestStaffTestSendThroughChosenAccount(t *testing.T) {
+	t.Parallel()
+	db := testenv.SQLite(t)
+	e, clk := newInboxEnv(t, db)
+	ctx := context.Background()
+	chB := e.addSecondChannel(t)
+	staff := uid("staff-b")
+	sl := &store.StaffLine{ShopID: e.s.ID, Name: "Aiko", Code: "123456", CodeExpiresAt: clk.Now().Add(time.Hour)}
+	mustDo(t, db.CreateStaffLine(ctx, sl))
+	if ok, err := db.ClaimStaffLineCode(ctx, e.s.ID, "123456", staff, "Aiko", clk.Now()); err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	send := func(ch int64) *httptest.ResponseRecorder {
+		return adminCall(t, e.a, http.MethodPost, "/api/campaigns/test", map[string]any{"staff_line_id": sl.ID, "line_channel_id": ch,
+			"messages": []json.RawMessage{json.RawMessage(`{"type":"text","text":"test"}`)}})
+	}
+	for _, c := range []struct {
+		ch    int64
+		token string
+	}{{chB.ID, testTokenB}, {0, testLINEToken}} {
+		if rec := send(c.ch); rec.Code != http.StatusOK {
+			t.Fatalf("test send on %d: %d %s", c.ch, rec.Code, rec.Body)
+		}
+		ps := e.line.Pushes()
+		if last := ps[len(ps)-1]; last.To != staff || last.Token != c.token {
+			t.Fatalf("test send on %d went to %s with %q, want %q", c.ch, last.To, last.Token, c.token)
+		}
+	}
+	if rec := send(chB.ID + 1000); rec.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("another shop's account: %d %s", rec.Code, rec.Body)
 	}
 }

@@ -47,12 +47,15 @@ func validateCampaignMessages(msgs []json.RawMessage) error {
 }
 
 // campaignTestSend pushes a draft message to a staff member's own LINE
-// account (never to a customer), with {{link}} going straight to the link.
+// account (never to a customer), with {{link}} going straight to the link,
+// from the LINE account the campaign is sent from (line_channel_id; 0:
+// the primary).
 func (a *App) campaignTestSend(c echo.Context) error {
 	var in struct {
-		StaffLineID int64             `json:"staff_line_id"`
-		Messages    []json.RawMessage `json:"messages"`
-		Link        string            `json:"link"`
+		StaffLineID   int64             `json:"staff_line_id"`
+		Messages      []json.RawMessage `json:"messages"`
+		Link          string            `json:"link"`
+		LineChannelID int64             `json:"line_channel_id"`
 	}
 	if err := bindJSON(c, &in); err != nil {
 		return err
@@ -74,7 +77,7 @@ func (a *App) campaignTestSend(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	token, err := a.channelToken(c)
+	token, err := a.channelToken(c, in.LineChannelID)
 	if err != nil {
 		return err
 	}
@@ -93,10 +96,13 @@ func (a *App) campaignTestSend(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"sent_to": sl.Name})
 }
 
-// channelToken is the shop's Messaging API token, or a conflict saying
-// LINE is not connected.
-func (a *App) channelToken(c echo.Context) (string, error) {
-	ch, err := a.DB.LineChannel(c.Request().Context(), currentShop(c).ID)
+// channelToken is the Messaging API token of the shop's LINE account id
+// (0: the primary), or a conflict saying LINE is not connected.
+func (a *App) channelToken(c echo.Context, id int64) (string, error) {
+	ch, err := a.DB.LineChannelFor(c.Request().Context(), currentShop(c).ID, id)
+	if errors.Is(err, store.ErrNotFound) && id != 0 {
+		return "", core.Errorf(core.EINVALID, "line_channel_id: LINE account %d not found", id)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return "", core.Errorf(core.ECONFLICT, "connect a LINE channel first (Settings)")
 	}

@@ -143,7 +143,9 @@
     M.setErr("c-test-err", ""); $("c-test-result").textContent = ""; $("c-test-result").className = "result";
     var v = variants[0], msgs;
     try { msgs = messagesOf(v); } catch (e) { showErrors(e); return; }
-    M.api("POST", "/api/campaigns/test", { staff_line_id: Number($("c-staff").value), messages: msgs, link: v.link }).then(function (d) {
+    var tb = { staff_line_id: Number($("c-staff").value), messages: msgs, link: v.link };
+    if ($("c-account")) tb.line_channel_id = Number($("c-account").value);
+    M.api("POST", "/api/campaigns/test", tb).then(function (d) {
       $("c-test-result").className = "result ok"; $("c-test-result").textContent = M.fmt(T("cmp.test_sent"), d.sent_to);
     }).catch(function (e) { M.setErr("c-test-err", e.message); });
   });
