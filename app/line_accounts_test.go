@@ -632,3 +632,36 @@ func TestStaffTestSendThroughChosenAccount(t *testing.T) {
 		t.Fatalf("another shop's account: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// The composer's cost forecast reads the quota of the account it sends from.
+func TestForecastUsesChosenAccountQuota(t *testing.T) {
+	t.Parallel()
+	db := testenv.SQLite(t)
+	e, clk := newInboxEnv(t, db)
+	ctx := context.Background()
+	chB := e.addSecondChannel(t)
+	chA, err := db.LineChannel(ctx, e.s.ID)
+	mustDo(t, err)
+	mustDo(t, db.SaveChannelQuotaReading(ctx, e.s.ID, chA.ID, true, 1000, 100, clk.Now()))
+	mustDo(t, db.SaveChannelQuotaReading(ctx, e.s.ID, chB.ID, true, 1000, 990, clk.Now()))
+	left := func(q string) int64 {
+		t.Helper()
+		rec := adminCall(t, e.a, http.MethodPost, "/api/campaigns/forecast"+q, map[string]any{"builtin": "linked_never_ordered"})
+		if rec.Code != http.StatusOK {
+			t.Fatalf("forecast%s: %d %s", q, rec.Code, rec.Body)
+		}
+		out := decode[struct {
+			Forecast core.Forecast `json:"forecast"`
+		}](t, rec)
+		if out.Forecast.QuotaRemaining == nil {
+			t.Fatalf("forecast%s: quota unknown", q)
+		}
+		return *out.Forecast.QuotaRemaining
+	}
+	if a, b := left(""), left("?channel="+itoa(chB.ID)); a != 900 || b != 10 {
+		t.Fatalf("quota left: primary %d, account B %d; want 900 and 10", a, b)
+	}
+	if rec := adminCall(t, e.a, http.MethodPost, "/api/campaigns/forecast?channel="+itoa(chB.ID+1000), map[string]any{"builtin": "linked_never_ordered"}); rec.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("another shop's account: %d", rec.Code)
+	}
+}

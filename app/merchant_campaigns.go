@@ -15,14 +15,25 @@ import (
 )
 
 // campaignForecast answers who a campaign to a segment would reach and
-// what it would cost, before the merchant confirms.
+// what it would cost, before the merchant confirms, against the quota of
+// the LINE account it is sent from (?channel=; none: the primary).
 func (a *App) campaignForecast(c echo.Context) error {
 	f, err := a.funnelOfRequest(c)
 	if err != nil {
 		return err
 	}
 	ctx, shop := c.Request().Context(), currentShop(c)
-	q, err := a.DB.LineQuota(ctx, shop.ID)
+	var q *store.LineQuota
+	if ch := channelParam(c.QueryParam("channel")); ch != 0 {
+		if _, err := a.DB.LineChannelByID(ctx, shop.ID, ch); errors.Is(err, store.ErrNotFound) {
+			return core.Errorf(core.EINVALID, "channel: LINE account %d not found", ch)
+		} else if err != nil {
+			return err
+		}
+		q, err = a.DB.ChannelQuota(ctx, shop.ID, ch)
+	} else {
+		q, err = a.DB.LineQuota(ctx, shop.ID)
+	}
 	if err != nil {
 		return err
 	}

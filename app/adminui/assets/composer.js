@@ -107,7 +107,8 @@
     forecast = null;
     M.setErr("c-segment-err", "");
     if (!ref) { box.hidden = true; return; }
-    M.api("POST", "/api/campaigns/forecast", ref).then(function (d) {
+    var fq = $("c-account") ? "?channel=" + encodeURIComponent($("c-account").value) : "";
+    M.api("POST", "/api/campaigns/forecast" + fq, ref).then(function (d) {
       forecast = d;
       var f = d.forecast, quota = f.quota_remaining === undefined || f.quota_remaining === null ? T("cmp.quota_unknown") : M.num(f.quota_remaining);
       box.className = "forecast" + (f.over_quota ? " over" : "");
@@ -215,5 +216,6 @@
     r.addEventListener("change", function () { $("c-at").disabled = this.value !== "later" || !this.checked; if (!$("c-at").disabled) $("c-at").focus(); });
   });
   $("c-segment").addEventListener("change", loadForecast);
+  if ($("c-account")) $("c-account").addEventListener("change", loadForecast);
   drawVariants(); preview(); loadForecast(); loadStaff();
 })();
