@@ -43,7 +43,7 @@ const (
 
 // fixtures returns the published payloads under testdata/<dir> of the
 // repository (Shopify's and LINE's own examples).
-func fixtures(f *testing.F, dir string) map[string][]byte {
+func fixtures(f testing.TB, dir string) map[string][]byte {
 	f.Helper()
 	paths, err := filepath.Glob(filepath.Join("..", "..", "testdata", dir, "*.json"))
 	if err != nil || len(paths) == 0 {

@@ -131,6 +131,7 @@ func TestCampaignOnHistoryKeepsPlanAndFinishes(t *testing.T) {
 	// or the ids reads one batch; one on the campaign id alone reads them all.
 	batchScan := regexp.MustCompile(`Index Cond: \(\(campaign_id = \S+\) AND \(batch = |Index Cond: \(id = ANY`)
 	sent := 0
+	var last *store.CampaignProgress // as the last count returned it
 	for b := range camp.Batches {
 		if b == 0 || b == camp.Batches-1 {
 			plan, err := db.ExplainGateBatch(ctx, camp.ID, b, cr)
@@ -149,6 +150,9 @@ func TestCampaignOnHistoryKeepsPlanAndFinishes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if g.Progress != nil {
+			last = g.Progress
+		}
 		ids := make([]int64, len(g.Send))
 		for i, r := range g.Send {
 			ids[i] = r.ID
@@ -163,8 +167,17 @@ func TestCampaignOnHistoryKeepsPlanAndFinishes(t *testing.T) {
 		if !batchScan.MatchString(plan) || strings.Contains(plan, "Seq Scan on campaign_recipients") {
 			t.Fatalf("batch %d: marking the batch sent does not reach it by its batch or ids:\n%s", b, plan)
 		}
-		if err := db.FinishBatch(ctx, camp.ID, b, ids, store.MsgSent, "", "req", now); err != nil {
+		prog, err := db.FinishBatch(ctx, camp.ID, b, ids, store.MsgSent, "", "req", now)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if prog == nil || (last != nil && prog.BatchesDone != last.BatchesDone+1) {
+			t.Fatalf("batch %d: progress %+v after %+v", b, prog, last)
+		}
+		last = prog
+		// A retry settles no one and counts nothing.
+		if again, err := db.FinishBatch(ctx, camp.ID, b, ids, store.MsgSent, "", "req", now); err != nil || again != nil {
+			t.Fatalf("batch %d settled twice: %+v %v", b, again, err)
 		}
 		sent += len(ids)
 	}
@@ -181,5 +194,10 @@ func TestCampaignOnHistoryKeepsPlanAndFinishes(t *testing.T) {
 	counts, _ := db.CampaignCounts(ctx, camp.ID)
 	if sent < 8800 || got.BatchesDone != got.Batches {
 		t.Fatalf("sent %d, batches done %d of %d: %v", sent, got.BatchesDone, got.Batches, counts)
+	}
+	// The last count saw every batch: the campaign settles from it
+	// without reading its row again.
+	if last == nil || *last != got.Progress() {
+		t.Fatalf("last progress %+v, campaign row %+v", last, got.Progress())
 	}
 }

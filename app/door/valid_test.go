@@ -1,0 +1,86 @@
+package door_test
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/tsunagu/tsunagu/app/door"
+)
+
+// validCases are edge cases of the JSON grammar; the answer expected is
+// encoding/json's Valid.
+var validCases = []string{
+	``, ` `, `{}`, `[]`, ` {} `, "\t[\r\n]\n", `{`, `}`, `[`, `]`, `{]`, `[}`, `{}}`, `[]]`, `{}{}`, `[][]`, `1 2`,
+	`null`, `nul`, `nulll`, `true`, `tru`, `false`, `falsey`, `True`, `NaN`,
+	`0`, `-0`, `-`, `01`, `-01`, `1.`, `.1`, `1.0`, `1e`, `1e+`, `1e+5`, `1E-05`, `1.5e3`, `-1.5E+3`, `+1`, `0x1`, `1.e1`, `[1,]`, `[,1]`, `[1 2]`,
+	`""`, `"`, `"a`, `"\"`, `"\\"`, `"\/"`, `"\b\f\n\r\t"`, `"\a"`, `"\u00e9"`, `"\u00E9"`, `"\u00g9"`, `"\u00e"`, `"\u"`, `"\ud800"`,
+	"\"\x00\"", "\"\x1f\"", "\"\x7f\"", "\"\xff\xfe\"", "\"é\"", "\xef\xbb\xbf{}", "\"\t\"",
+	`{"a":1}`, `{"a" : 1 , "b" : [ ] }`, `{"a"}`, `{"a":}`, `{"a":1,}`, `{,"a":1}`, `{1:1}`, `{"a":1 "b":2}`, `{"a"::1}`,
+	`[{"a":[{"b":{}}]}]`, `[[[]]]`, `[[[]]`, `{"a":{"b":{"c":[1,2,{"d":null}]}}}`,
+}
+
+func TestValidJSONMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	cases := append([]string{}, validCases...)
+	// Nesting at encoding/json's limit and one past it, empty innermost or not.
+	for _, n := range []int{9999, 10000, 10001} {
+		cases = append(cases, strings.Repeat("[", n)+strings.Repeat("]", n),
+			strings.Repeat(`{"a":`, n-1)+"[1]"+strings.Repeat("}", n-1))
+	}
+	for _, s := range cases {
+		if got, want := door.ValidJSON([]byte(s)), json.Valid([]byte(s)); got != want {
+			t.Errorf("ValidJSON(%.60q) = %v, encoding/json says %v", s, got, want)
+		}
+	}
+	// Every prefix and single-byte change of Shopify's own payloads.
+	rng := rand.New(rand.NewPCG(16, 7))
+	alphabet := []byte("{}[]:,\"\\/ \t\n0123456789-+.eEutrfalsn\x00\x1f\x7f\xff")
+	for name, body := range fixtures(t, "shopify/webhooks") {
+		for n := range len(body) + 1 {
+			if got, want := door.ValidJSON(body[:n]), json.Valid(body[:n]); got != want {
+				t.Fatalf("%s cut at %d: ValidJSON = %v, encoding/json says %v", name, n, got, want)
+			}
+		}
+		b := make([]byte, len(body))
+		for range 2000 {
+			copy(b, body)
+			b[rng.IntN(len(b))] = alphabet[rng.IntN(len(alphabet))]
+			if got, want := door.ValidJSON(b), json.Valid(b); got != want {
+				t.Fatalf("%s changed: ValidJSON(%q) = %v, encoding/json says %v", name, b, got, want)
+			}
+		}
+	}
+}
+
+func FuzzValidJSON(f *testing.F) {
+	for _, s := range validCases {
+		f.Add([]byte(s))
+	}
+	for _, body := range fixtures(f, "shopify/webhooks") {
+		f.Add(body)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := door.ValidJSON(b), json.Valid(b); got != want {
+			t.Fatalf("ValidJSON(%q) = %v, encoding/json says %v", b, got, want)
+		}
+	})
+}
+
+func BenchmarkValidJSON(b *testing.B) {
+	body := fixtures(b, "shopify/webhooks")["orders__create"]
+	for _, bc := range []struct {
+		name  string
+		valid func([]byte) bool
+	}{{"encoding/json", json.Valid}, {"door", door.ValidJSON}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if !bc.valid(body) {
+					b.Fatal("invalid")
+				}
+			}
+		})
+	}
+}
