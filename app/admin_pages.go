@@ -281,13 +281,32 @@ func (a *App) pageTemplates(c echo.Context) error {
 	if lang != "en" {
 		lang = "ja"
 	}
+	// With several LINE accounts the editor edits the shop's template (all
+	// accounts) or one account's own.
+	chs, err := a.DB.LineChannels(c.Request().Context(), shop.ID)
+	if err != nil {
+		return err
+	}
+	var accounts []lineAccountView
+	channel := channelParam(c.QueryParam("channel"))
+	known := false
+	if len(chs) > 1 {
+		for i := range chs {
+			accounts = append(accounts, lineAccountView{ID: chs[i].ID, Label: chs[i].Label(), Primary: chs[i].IsPrimary})
+			known = known || chs[i].ID == channel
+		}
+	}
+	if !known {
+		channel = 0
+	}
 	var cur templateJSON
-	for _, t := range a.templatesOf(shop.Settings) {
+	for _, t := range a.templatesOf(shop.Settings, channel) {
 		if t.Kind == kind && t.Lang == lang {
 			cur = t
 		}
 	}
-	return a.renderAdmin(c, "templates", "tpl.title", map[string]any{"Kinds": templates.KindNames(templates.Kind.HasTemplate), "Cur": cur})
+	return a.renderAdmin(c, "templates", "tpl.title", map[string]any{"Kinds": templates.KindNames(templates.Kind.HasTemplate), "Cur": cur,
+		"Accounts": accounts, "Channel": channel})
 }
 
 // homeData is the checklist and the dashboard.

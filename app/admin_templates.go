@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -24,25 +25,56 @@ type templateJSON struct {
 	Source     string `json:"source"`
 	Default    string `json:"default"`
 	Overridden bool   `json:"overridden"`
+	// ChannelID is the LINE account asked about (0: all accounts, the
+	// shop's template); AccountOverride: that account has its own.
+	ChannelID       int64 `json:"channel_id,omitempty"`
+	AccountOverride bool  `json:"account_override,omitempty"`
 }
 
-func (a *App) templatesOf(st store.Settings) []templateJSON {
+// templatesOf lists the templates messages sent from LINE account channel
+// use (0: the shop's, for every account without its own).
+func (a *App) templatesOf(st store.Settings, channel int64) []templateJSON {
 	var out []templateJSON
 	for _, k := range templates.KindNames(templates.Kind.HasTemplate) {
 		for _, l := range templateLangs {
 			def, _ := a.Templates.Default(k, l)
-			t := templateJSON{Kind: k, Lang: l, Source: def, Default: def}
-			if o, ok := st.Templates[k+"."+l]; ok && o != "" {
+			t := templateJSON{Kind: k, Lang: l, Source: def, Default: def, ChannelID: channel}
+			if o := st.TemplateFor(channel, k+"."+l); o != "" {
 				t.Source, t.Overridden = o, true
 			}
+			t.AccountOverride = channel != 0 && st.AccountTemplates[strconv.FormatInt(channel, 10)][k+"."+l] != ""
 			out = append(out, t)
 		}
 	}
 	return out
 }
 
+// templateChannel is the LINE account of ?channel= (0: none, the shop's
+// templates); another shop's account is not found.
+func (a *App) templateChannel(c echo.Context) (int64, error) {
+	raw := c.QueryParam("channel")
+	if raw == "" || raw == "0" {
+		return 0, nil
+	}
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id < 0 {
+		return 0, echo.NewHTTPError(http.StatusBadRequest, "channel: a LINE account id")
+	}
+	if _, err := a.DB.LineChannelByID(c.Request().Context(), currentShop(c).ID, id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return 0, echo.NewHTTPError(http.StatusNotFound, "channel: no such LINE account")
+		}
+		return 0, err
+	}
+	return id, nil
+}
+
 func (a *App) apiTemplates(c echo.Context) error {
-	return c.JSON(http.StatusOK, map[string]any{"templates": a.templatesOf(currentShop(c).Settings)})
+	ch, err := a.templateChannel(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"templates": a.templatesOf(currentShop(c).Settings, ch)})
 }
 
 func templateParams(c echo.Context) (kind, lang string, err error) {
@@ -62,9 +94,14 @@ func templateParams(c echo.Context) (kind, lang string, err error) {
 // apiPutTemplate saves a shop's template for kind and lang after rendering
 // it with sample data: a template that cannot render is refused here with
 // the renderer's error, never discovered at send time. An empty source
-// restores the default.
+// restores the default. With ?channel= it is that LINE account's own
+// template, and an empty source returns the account to the shop's.
 func (a *App) apiPutTemplate(c echo.Context) error {
 	kind, lang, err := templateParams(c)
+	if err != nil {
+		return err
+	}
+	channel, err := a.templateChannel(c)
 	if err != nil {
 		return err
 	}
@@ -80,21 +117,36 @@ func (a *App) apiPutTemplate(c echo.Context) error {
 		return err
 	}
 	st := shop.Settings
-	if st.Templates == nil {
-		st.Templates = map[string]string{}
+	set := st.Templates
+	if channel != 0 {
+		set = st.AccountTemplates[strconv.FormatInt(channel, 10)]
+	}
+	if set == nil {
+		set = map[string]string{}
 	}
 	if in.Source == "" {
-		delete(st.Templates, kind+"."+lang)
+		delete(set, kind+"."+lang)
 	} else {
 		if err := a.Templates.Validate(kind, lang, in.Source); err != nil {
 			return echo.NewHTTPError(http.StatusUnprocessableEntity, err.Error())
 		}
-		st.Templates[kind+"."+lang] = in.Source
+		set[kind+"."+lang] = in.Source
+	}
+	switch {
+	case channel == 0:
+		st.Templates = set
+	case len(set) == 0:
+		delete(st.AccountTemplates, strconv.FormatInt(channel, 10))
+	default:
+		if st.AccountTemplates == nil {
+			st.AccountTemplates = map[string]map[string]string{}
+		}
+		st.AccountTemplates[strconv.FormatInt(channel, 10)] = set
 	}
 	if err := a.DB.SaveShopSettings(ctx, shop.ID, st); err != nil {
 		return err
 	}
-	for _, t := range a.templatesOf(st) {
+	for _, t := range a.templatesOf(st, channel) {
 		if t.Kind == kind && t.Lang == lang {
 			return c.JSON(http.StatusOK, t)
 		}
@@ -117,10 +169,14 @@ func (a *App) apiPreviewTemplate(c echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON")
 		}
 	}
+	channel, err := a.templateChannel(c)
+	if err != nil {
+		return err
+	}
 	shop := currentShop(c)
 	src := in.Source
 	if src == "" {
-		src = shop.Settings.Templates[kind+"."+lang]
+		src = shop.Settings.TemplateFor(channel, kind+"."+lang)
 	}
 	data, from := sampleData(shop, kind, lang), "sample"
 	if o, err := a.DB.RecentOrder(c.Request().Context(), shop.ID); err == nil {

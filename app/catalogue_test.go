@@ -53,7 +53,7 @@ func TestAdminFollowsTheCatalogue(t *testing.T) {
 
 	a := &App{Templates: r}
 	listed = nil
-	for _, tj := range a.templatesOf(store.Settings{}) {
+	for _, tj := range a.templatesOf(store.Settings{}, 0) {
 		if tj.Lang == "ja" {
 			listed = append(listed, tj.Kind)
 		}

@@ -510,3 +510,90 @@ func TestRichMenuPerAccount(t *testing.T) {
 		t.Errorf("after deleting B's default: A %q, B %q", e.line.DefaultRichMenuOn(testLINEToken), e.line.DefaultRichMenuOn(testTokenB))
 	}
 }
+
+// A template may be set for one LINE account: a message sent from that
+// account uses it, a message from another account the shop's template;
+// resetting the account's template returns it to the shop's.
+func TestTemplateOverridePerAccount(t *testing.T) {
+	t.Parallel()
+	db := testenv.Postgres(t)
+	e, clk := newInboxEnv(t, db)
+	ctx := context.Background()
+	chB := e.addSecondChannel(t)
+	userA, userB := uid("tpl-on-a"), uid("tpl-on-b")
+	custB := &store.Customer{ShopID: e.s.ID, ShopifyID: 777002, FirstName: "B", CreatedAt: testNow, UpdatedAt: testNow}
+	mustDo(t, db.WithContext(ctx).Omit("id").Create(custB).Error)
+	mustDo(t, db.CreateLink(ctx, &store.LineLink{ShopID: e.s.ID, CustomerID: e.cust.ID, LineUserID: userA, Friend: true, LinkedAt: clk.Now()}))
+	mustDo(t, db.CreateLink(ctx, &store.LineLink{ShopID: e.s.ID, CustomerID: custB.ID, LineUserID: userB, Friend: true, LinkedAt: clk.Now(), ChannelID: chB.ID}))
+
+	put := func(q, src string) *httptest.ResponseRecorder {
+		return adminCall(t, e.a, http.MethodPut, "/api/templates/thank_you?"+q, map[string]string{"source": src})
+	}
+	for _, lang := range []string{"ja", "en"} {
+		if rec := put("lang="+lang, `[{"type":"text","text":{{json (print "shop-wide " .Order.Name)}}}]`); rec.Code != http.StatusOK {
+			t.Fatalf("shop template: %d %s", rec.Code, rec.Body)
+		}
+		if rec := put("lang="+lang+"&channel="+itoa(chB.ID), `[{"type":"text","text":{{json (print "outlet only " .Order.Name)}}}]`); rec.Code != http.StatusOK {
+			t.Fatalf("account template: %d %s", rec.Code, rec.Body)
+		}
+	}
+	if rec := put("lang=ja&channel="+itoa(chB.ID+1000), `[{"type":"text","text":"x"}]`); rec.Code != http.StatusNotFound {
+		t.Fatalf("another shop's account: %d %s", rec.Code, rec.Body)
+	}
+	if rec := put("lang=ja&channel="+itoa(chB.ID), `[{"type":"text","text":{{json .Nope}}}]`); rec.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("a broken account template was saved: %d", rec.Code)
+	}
+	list := func(q string) templateJSON {
+		t.Helper()
+		l := decode[struct{ Templates []templateJSON }](t, adminCall(t, e.a, http.MethodGet, "/api/templates"+q, nil))
+		for _, tj := range l.Templates {
+			if tj.Kind == "thank_you" && tj.Lang == "ja" {
+				return tj
+			}
+		}
+		t.Fatal("no thank_you template")
+		return templateJSON{}
+	}
+	if tj := list("?channel=" + itoa(chB.ID)); !tj.AccountOverride || !strings.Contains(tj.Source, "outlet only") {
+		t.Fatalf("account B's template: %+v", tj)
+	}
+	if tj := list(""); tj.AccountOverride || !strings.Contains(tj.Source, "shop-wide") {
+		t.Fatalf("the shop's template: %+v", tj)
+	}
+
+	// A thank-you to a customer of each account.
+	for i, c := range []*store.Customer{e.cust, custB} {
+		o := &store.Order{ShopID: e.s.ID, ShopifyID: int64(880001 + i), CustomerID: &c.ID, Name: fmt.Sprintf("#%d", 8001+i),
+			OrderedAt: clk.Now(), TotalPrice: mustDec("1000")}
+		mustDo(t, db.UpsertOrder(ctx, o))
+		m := &store.Message{ShopID: e.s.ID, CustomerID: &c.ID, Kind: "thank_you", DedupeKey: fmt.Sprintf("thank_you/%d", o.ID),
+			RefType: "order", RefID: o.ID, ScheduledFor: clk.Now()}
+		if _, err := db.PlanMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.sendQueued(t)
+	got := map[string]string{}
+	for _, p := range e.line.Pushes() {
+		if p.To == userA || p.To == userB {
+			got[p.To] = p.Token + " " + string(p.Messages[0])
+		}
+	}
+	if !strings.HasPrefix(got[userB], testTokenB+" ") || !strings.Contains(got[userB], "outlet only #8002") {
+		t.Errorf("thank-you on account B: %q", got[userB])
+	}
+	if !strings.HasPrefix(got[userA], testLINEToken+" ") || !strings.Contains(got[userA], "shop-wide #8001") {
+		t.Errorf("thank-you on the primary: %q", got[userA])
+	}
+
+	// Reset: the account uses the shop's template again.
+	rec := put("lang=ja&channel="+itoa(chB.ID), "")
+	if tj := decode[templateJSON](t, rec); rec.Code != http.StatusOK || tj.AccountOverride || !strings.Contains(tj.Source, "shop-wide") {
+		t.Fatalf("after reset: %d %+v", rec.Code, tj)
+	}
+	page := adminCall(t, e.a, http.MethodGet, "/admin/templates?lang=en&kind=thank_you&tlang=en&channel="+itoa(chB.ID), nil)
+	if body := page.Body.String(); page.Code != http.StatusOK || !strings.Contains(body, `id="tpl-account"`) || !strings.Contains(body, "This account&#39;s own") ||
+		!strings.Contains(body, `data-channel="`+itoa(chB.ID)+`"`) {
+		t.Fatalf("template page for account B: %d", page.Code)
+	}
+}

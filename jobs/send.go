@@ -216,7 +216,7 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 	case friend != nil:
 		msgs, err = w.renderFriend(ctx, shop, friend, m)
 	default:
-		msgs, err = w.render(ctx, shop, cust, m)
+		msgs, err = w.render(ctx, shop, ch.ID, cust, m)
 	}
 	if err != nil {
 		_, terr := w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgQueued, store.MsgSending}, store.MsgFailed,
@@ -404,8 +404,9 @@ func (w *Worker) reschedule(ctx context.Context, m *store.Message, at time.Time)
 	return w.Queue.EnqueueMessage(ctx, m)
 }
 
-// render builds the LINE messages for m from the shop's template.
-func (w *Worker) render(ctx context.Context, shop *store.Shop, cust *store.Customer, m *store.Message) ([]line.Message, error) {
+// render builds the LINE messages for m from the template of the LINE
+// account (channel) sending it, else the shop's.
+func (w *Worker) render(ctx context.Context, shop *store.Shop, channelID int64, cust *store.Customer, m *store.Message) ([]line.Message, error) {
 	var order *store.Order
 	shopped := ""
 	switch m.RefType {
@@ -434,7 +435,7 @@ func (w *Worker) render(ctx context.Context, shop *store.Shop, cust *store.Custo
 	if err := w.journeyData(ctx, shop, m, &d); err != nil {
 		return nil, err
 	}
-	override := shop.Settings.Templates[m.Kind+"."+lang]
+	override := shop.Settings.TemplateFor(channelID, m.Kind+"."+lang)
 	raw, err := w.Templates.Render(m.Kind, lang, override, d)
 	if err != nil {
 		return nil, err

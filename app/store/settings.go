@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/tsunagu/tsunagu/templates"
@@ -25,6 +26,10 @@ type Settings struct {
 	Incentive Incentive `json:"incentive"`
 	// Templates are per-shop overrides keyed "kind.lang".
 	Templates map[string]string `json:"templates,omitempty"`
+	// AccountTemplates are overrides for one LINE account: channel id
+	// (decimal) → "kind.lang" → source. A message sent from that account
+	// uses them before Templates (TemplateFor).
+	AccountTemplates map[string]map[string]string `json:"account_templates,omitempty"`
 	// YenPerMessage is the cost estimate per LINE message in reports (0 = default).
 	YenPerMessage float64 `json:"yen_per_message,omitempty"`
 	// AttributionDays is the conversion window after a send (0 = default).
@@ -39,6 +44,16 @@ type Settings struct {
 	QuotaReservePercent *int `json:"quota_reserve_percent,omitempty"`
 	// Greeting is the welcome to a new LINE friend and the link nudge.
 	Greeting Greeting `json:"greeting,omitempty"`
+}
+
+// TemplateFor is the template source a message of key ("kind.lang") sent
+// from LINE account channelID uses: that account's override, else the
+// shop's, else "" (the built-in default).
+func (s Settings) TemplateFor(channelID int64, key string) string {
+	if o := s.AccountTemplates[strconv.FormatInt(channelID, 10)][key]; o != "" {
+		return o
+	}
+	return s.Templates[key]
 }
 
 // Greeting configures what a new LINE friend receives. On by default: the

@@ -186,6 +186,7 @@
     var perr = document.getElementById("preview-error");
     var from = document.getElementById("preview-from");
     var q = "?lang=" + encodeURIComponent(ed.dataset.lang);
+    if (ed.dataset.channel && ed.dataset.channel !== "0") q += "&channel=" + encodeURIComponent(ed.dataset.channel);
     var timer = null;
     var seq = 0;
     var render = function () {
@@ -212,7 +213,9 @@
       api("PUT", "/api/templates/" + ed.dataset.kind + q, { source: source }).then(function (d) {
         show(result, true, T.saved);
         src.value = d.source;
-        document.getElementById("tpl-state").textContent = d.overridden ? (lang === "en" ? "Custom" : "カスタム") : (lang === "en" ? "Default" : "デフォルト");
+        var badge = document.getElementById("tpl-state");
+        if (badge.dataset.own) badge.textContent = d.account_override ? badge.dataset.own : badge.dataset.shared;
+        else badge.textContent = d.overridden ? (lang === "en" ? "Custom" : "カスタム") : (lang === "en" ? "Default" : "デフォルト");
         render();
       }).catch(function (e) { show(result, false, T.failed + e.message); });
     };
