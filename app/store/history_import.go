@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -595,9 +594,6 @@ const statsChunk = 5000
 // so an order a webhook commits meanwhile is counted. It returns how many
 // customers changed.
 func (db *DB) RefreshShopCustomerStats(ctx context.Context, shopID int64) (int64, error) {
-	if db.Dialect == migrations.Postgres {
-		return db.refreshShopCustomerStatsPG(ctx, shopID)
-	}
 	var changed int64
 	after := int64(0)
 	for {
@@ -630,92 +626,6 @@ WHERE customers.id = s.cid AND (customers.orders_count IS DISTINCT FROM s.n OR c
 		}
 		after = ids[len(ids)-1]
 	}
-}
-
-// refreshStatsPGSQL recomputes the stats of a chunk of a shop's customers
-// ($1 the shop, ids after $2, $3 of them) in one statement, and writes only
-// those that differ, without locking the others first: a customer row a
-// concurrent transaction changed after this statement's snapshot (a
-// webhook's own stats refresh, counting an order this snapshot does not
-// see) fails the xmin check when the update re-reads it, and is left for
-// refreshStatsLockedPG. It returns the chunk's size and last id, how many
-// customers were written and the ids left.
-const refreshStatsPGSQL = `WITH c AS (
-  SELECT id, xmin::text::bigint AS x, orders_count, total_spent, first_order_at, last_order_at
-  FROM customers WHERE shop_id = $1 AND id > $2 ORDER BY id LIMIT $3
-), s AS (
-  SELECT c.id AS cid, c.x, st.n, st.spent, st.first_at, st.last_at
-  FROM c CROSS JOIN LATERAL (SELECT COUNT(o.id) AS n, COALESCE(SUM(o.total_price), 0) AS spent, MIN(o.ordered_at) AS first_at, MAX(o.ordered_at) AS last_at
-    FROM orders o WHERE o.customer_id = c.id AND o.cancelled_at IS NULL AND o.financial_status NOT IN ('refunded','voided')) st
-  WHERE c.orders_count IS DISTINCT FROM st.n OR c.total_spent IS DISTINCT FROM st.spent
-    OR c.first_order_at IS DISTINCT FROM st.first_at OR c.last_order_at IS DISTINCT FROM st.last_at
-), u AS (
-  UPDATE customers SET orders_count = s.n, total_spent = s.spent, first_order_at = s.first_at, last_order_at = s.last_at
-  FROM s WHERE customers.id = s.cid AND customers.xmin::text::bigint = s.x
-  RETURNING customers.id
-)
-SELECT (SELECT count(*) FROM c), (SELECT COALESCE(max(id), 0) FROM c), (SELECT count(*) FROM u),
-  (SELECT string_agg(cid::text, ',') FROM s WHERE cid NOT IN (SELECT id FROM u))`
-
-// refreshShopCustomerStatsPG is RefreshShopCustomerStats on PostgreSQL:
-// each customer is read once and written only if its stats changed (the
-// import's bare customers once; a rerun writes none), with no row locks
-// but for customers a concurrent transaction changed meanwhile.
-func (db *DB) refreshShopCustomerStatsPG(ctx context.Context, shopID int64) (int64, error) {
-	pool := db.G.WithContext(ctx).Statement.ConnPool
-	var changed int64
-	for after := int64(0); ; {
-		var n, last, written int64
-		var left sql.NullString
-		if err := pool.QueryRowContext(ctx, refreshStatsPGSQL, shopID, after, statsChunk).Scan(&n, &last, &written, &left); err != nil {
-			return changed, fmt.Errorf("updating order stats of shop %d's customers after %d: %w", shopID, after, err)
-		}
-		changed += written
-		if left.Valid && left.String != "" {
-			var ids []int64
-			for _, f := range strings.Split(left.String, ",") {
-				id, err := strconv.ParseInt(f, 10, 64)
-				if err != nil {
-					return changed, fmt.Errorf("reading customers left by the stats refresh: %w", err)
-				}
-				ids = append(ids, id)
-			}
-			k, err := db.refreshStatsLockedPG(ctx, ids)
-			changed += k
-			if err != nil {
-				return changed, err
-			}
-		}
-		if n < statsChunk {
-			return changed, nil
-		}
-		after = last
-	}
-}
-
-// refreshStatsLockedPG recomputes the stats of the given customers after
-// locking them, so that every order committed before is counted.
-func (db *DB) refreshStatsLockedPG(ctx context.Context, ids []int64) (int64, error) {
-	var changed int64
-	err := db.Tx(ctx, func(tx *DB) error {
-		var locked []int64
-		if err := tx.WithContext(ctx).Model(&Customer{}).Where("id IN ?", ids).Order("id").
-			Clauses(clause.Locking{Strength: "UPDATE"}).Pluck("id", &locked).Error; err != nil {
-			return err
-		}
-		res := tx.WithContext(ctx).Exec(`UPDATE customers SET orders_count = s.n, total_spent = s.spent, first_order_at = s.first_at, last_order_at = s.last_at
-FROM (SELECT c.id AS cid, COUNT(o.id) AS n, COALESCE(SUM(o.total_price), 0) AS spent, MIN(o.ordered_at) AS first_at, MAX(o.ordered_at) AS last_at
-  FROM customers c LEFT JOIN orders o ON o.customer_id = c.id AND o.cancelled_at IS NULL AND o.financial_status NOT IN ('refunded','voided')
-  WHERE c.id IN ? GROUP BY c.id) s
-WHERE customers.id = s.cid AND (customers.orders_count IS DISTINCT FROM s.n OR customers.total_spent IS DISTINCT FROM s.spent
-  OR customers.first_order_at IS DISTINCT FROM s.first_at OR customers.last_order_at IS DISTINCT FROM s.last_at)`, ids)
-		changed = res.RowsAffected
-		return res.Error
-	})
-	if err != nil {
-		return 0, fmt.Errorf("updating order stats of %d customers changed meanwhile: %w", len(ids), err)
-	}
-	return changed, nil
 }
 
 // ImportedCustomer is one customer of the history.
