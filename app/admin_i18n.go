@@ -77,6 +77,8 @@ var uiText = map[string][2]string{
 	"setup.link.help":                   {"ブロックか埋め込みから最初の連携が届くと完了です。", "Done when the first customer links from the block or the embed."},
 	"quota.exhausted":                   {"LINE の今月の無料メッセージ数の上限に達しました。キャンペーンなどのマーケティング配信は来月まで止まっています。サンクスと発送通知は送り続けます。続けるには LINE 公式アカウントの料金プランを見直してください。", "Your LINE account reached this month's message limit. Campaigns and other marketing messages are paused until next month; thank-you and shipping notices keep going. To continue, review your LINE Official Account plan."},
 	"quota.manage":                      {"LINE Official Account Manager を開く", "Open LINE Official Account Manager"},
+	"quota.unread":                      {"今月の上限はまだ読み取っていません", "Not read this month yet"},
+	"quota.account_exhausted":           {"今月の上限に到達", "Monthly limit reached"},
 	"quota.used":                        {"今月の LINE 配信数", "LINE messages this month"},
 	"quota.left":                        {"残り", "left"},
 	"fc.title":                          {"今月の配信コスト見込み", "This month's LINE cost forecast"},

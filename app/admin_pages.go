@@ -372,8 +372,39 @@ func (a *App) homeData(c echo.Context) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// With several LINE accounts each has its own monthly quota.
+	accounts, err := a.accountQuotas(ctx, shop)
+	if err != nil {
+		return nil, err
+	}
 	return map[string]any{"Checklist": items, "Done": done, "Total": len(items), "Dash": d, "Chart": linkChart(d.LinkedDaily),
-		"Currency": shop.Currency, "Quota": quotaOf(q, a.Now(), shop.Location()), "Forecast": fc}, nil
+		"Currency": shop.Currency, "Quota": quotaOf(q, a.Now(), shop.Location()), "Forecast": fc, "AccountQuotas": accounts}, nil
+}
+
+// accountQuota is one LINE account's monthly quota on the home page.
+type accountQuota struct {
+	ID      int64
+	Label   string
+	Primary bool
+	Quota   quotaView
+}
+
+// accountQuotas lists each LINE account's quota when the shop has more
+// than one (nil otherwise: the page shows the one quota as before).
+func (a *App) accountQuotas(ctx context.Context, shop *store.Shop) ([]accountQuota, error) {
+	chs, err := a.DB.LineChannels(ctx, shop.ID)
+	if err != nil || len(chs) < 2 {
+		return nil, err
+	}
+	out := make([]accountQuota, 0, len(chs))
+	for i := range chs {
+		q, err := a.DB.ChannelQuota(ctx, shop.ID, chs[i].ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, accountQuota{ID: chs[i].ID, Label: chs[i].Label(), Primary: chs[i].IsPrimary, Quota: quotaOf(q, a.Now(), shop.Location())})
+	}
+	return out, nil
 }
 
 // monthForecast is the month's LINE cost so far and planned, at the shop's

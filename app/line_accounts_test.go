@@ -661,6 +661,13 @@ func TestForecastUsesChosenAccountQuota(t *testing.T) {
 	if a, b := left(""), left("?channel="+itoa(chB.ID)); a != 900 || b != 10 {
 		t.Fatalf("quota left: primary %d, account B %d; want 900 and 10", a, b)
 	}
+	// The home page shows each account's quota.
+	home := adminCall(t, e.a, http.MethodGet, "/admin?lang=en", nil)
+	body := home.Body.String()
+	if home.Code != http.StatusOK || !strings.Contains(body, `<li data-account="`+itoa(chB.ID)+`">Outlet: LINE messages this month 990 / 1000 (left 10)`) ||
+		!strings.Contains(body, "100 / 1000 (left 900)") {
+		t.Fatalf("home page quotas: %d", home.Code)
+	}
 	if rec := adminCall(t, e.a, http.MethodPost, "/api/campaigns/forecast?channel="+itoa(chB.ID+1000), map[string]any{"builtin": "linked_never_ordered"}); rec.Code != http.StatusUnprocessableEntity {
 		t.Fatalf("another shop's account: %d", rec.Code)
 	}
