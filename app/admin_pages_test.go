@@ -151,15 +151,16 @@ func TestHomeShowsLineQuota(t *testing.T) {
 	}
 	// A quota is a LINE channel's (migration 0049): a shop reads one only
 	// once it has connected a channel.
-	mustDo(t, db.SaveLineChannel(ctx, &store.LineChannel{ShopID: s.shopA.ID, WebhookKey: "quota-home"}))
-	if err := db.SaveQuotaReading(ctx, s.shopA.ID, true, 200, 150, now); err != nil {
+	ch := &store.LineChannel{ShopID: s.shopA.ID, WebhookKey: "quota-home"}
+	mustDo(t, db.SaveLineChannel(ctx, ch))
+	if err := db.SaveChannelQuotaReading(ctx, s.shopA.ID, ch.ID, true, 200, 150, now); err != nil {
 		t.Fatal(err)
 	}
 	body = adminDo(t, a, testShop, "GET", "/admin", nil).Body.String()
 	if !strings.Contains(body, "今月の LINE 配信数 150 / 200 (残り 50)") || strings.Contains(body, `id="quota-banner"`) {
 		t.Fatalf("quota reading not shown:\n%s", body)
 	}
-	if _, err := db.MarkMonthlyLimit(ctx, s.shopA.ID, core.QuotaMonth(now, s.shopA.Location()), now); err != nil {
+	if _, err := db.MarkChannelMonthlyLimit(ctx, s.shopA.ID, ch.ID, core.QuotaMonth(now, s.shopA.Location()), now); err != nil {
 		t.Fatal(err)
 	}
 	body = adminDo(t, a, testShop, "GET", "/admin", nil).Body.String()
@@ -179,8 +180,9 @@ func TestHomeForecastsTheMonth(t *testing.T) {
 		s := seedAdmin(t, a)
 		ctx, now := context.Background(), a.Now()
 		shop := s.shopA
-		mustDo(t, db.SaveLineChannel(ctx, &store.LineChannel{ShopID: shop.ID, WebhookKey: "quota-forecast"}))
-		if err := db.SaveQuotaReading(ctx, shop.ID, true, 200, 150, now); err != nil {
+		ch := &store.LineChannel{ShopID: shop.ID, WebhookKey: "quota-forecast"}
+		mustDo(t, db.SaveLineChannel(ctx, ch))
+		if err := db.SaveChannelQuotaReading(ctx, shop.ID, ch.ID, true, 200, 150, now); err != nil {
 			t.Fatal(err)
 		}
 		var custs []*store.Customer

@@ -22,7 +22,11 @@ func TestMonthlyLimitStopsMarketingNotShipping(t *testing.T) {
 	e.w.LINE = line.NewMessenger(fake.URL, nil)
 	// Our last reading showed plenty left; since then the merchant's own
 	// broadcasts in LINE Official Account Manager used the month up.
-	if err := e.w.DB.SaveQuotaReading(e.ctx, e.shop.ID, true, 1000, 10, t0.Add(55*time.Minute)); err != nil {
+	ch, err := e.w.DB.LineChannel(e.ctx, e.shop.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.w.DB.SaveChannelQuotaReading(e.ctx, e.shop.ID, ch.ID, true, 1000, 10, t0.Add(55*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	fake.SetMonthlyLimit("tok", 0)

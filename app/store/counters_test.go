@@ -19,10 +19,11 @@ func TestHotCountersCommitAsyncOnlyOnTheirOwn(t *testing.T) {
 	db := testenv.Postgres(t)
 	ctx := context.Background()
 	shop := newShop(t, db)
-	if err := db.SaveLineChannel(ctx, &store.LineChannel{ShopID: shop.ID, WebhookKey: "counters"}); err != nil {
+	ch := &store.LineChannel{ShopID: shop.ID, WebhookKey: "counters"}
+	if err := db.SaveLineChannel(ctx, ch); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.SaveQuotaReading(ctx, shop.ID, true, 1000, 10, time.Now()); err != nil {
+	if err := db.SaveChannelQuotaReading(ctx, shop.ID, ch.ID, true, 1000, 10, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -60,7 +61,7 @@ func TestHotCountersCommitAsyncOnlyOnTheirOwn(t *testing.T) {
 
 	// Inside a caller's transaction: left as it was.
 	err = db.Tx(ctx, func(tx *store.DB) error {
-		if err := tx.AddQuotaUse(ctx, shop.ID, 5); err != nil {
+		if err := tx.AddChannelQuotaUse(ctx, ch.ID, 5); err != nil {
 			return err
 		}
 		return tx.G.Raw("SHOW synchronous_commit").Scan(&setting).Error
@@ -69,10 +70,10 @@ func TestHotCountersCommitAsyncOnlyOnTheirOwn(t *testing.T) {
 		t.Fatal(err)
 	}
 	if setting != "on" {
-		t.Errorf("synchronous_commit inside a transaction after AddQuotaUse = %q, want on", setting)
+		t.Errorf("synchronous_commit inside a transaction after AddChannelQuotaUse = %q, want on", setting)
 	}
 
-	if err := db.AddQuotaUse(ctx, shop.ID, 7); err != nil {
+	if err := db.AddChannelQuotaUse(ctx, ch.ID, 7); err != nil {
 		t.Fatal(err)
 	}
 	q, err := db.LineQuota(ctx, shop.ID)

@@ -47,25 +47,6 @@ func (db *DB) ChannelQuota(ctx context.Context, shopID, channelID int64) (*LineQ
 	return q, nil
 }
 
-// primaryForQuota is the primary channel of a shop for the shop-level quota
-// writers; a shop without a channel has no quota to write.
-func (db *DB) primaryForQuota(ctx context.Context, shopID int64) (int64, error) {
-	id, err := db.primaryChannelID(ctx, shopID)
-	if err == nil && id == 0 {
-		err = fmt.Errorf("LINE quota of shop %d: no LINE channel: %w", shopID, ErrNotFound)
-	}
-	return id, err
-}
-
-// SaveQuotaReading stores what LINE said of the primary channel's quota.
-func (db *DB) SaveQuotaReading(ctx context.Context, shopID int64, limited bool, limit, used int64, checkedAt time.Time) error {
-	id, err := db.primaryForQuota(ctx, shopID)
-	if err != nil {
-		return err
-	}
-	return db.SaveChannelQuotaReading(ctx, shopID, id, limited, limit, used, checkedAt)
-}
-
 // SaveChannelQuotaReading stores what LINE said of a channel's quota at checkedAt.
 func (db *DB) SaveChannelQuotaReading(ctx context.Context, shopID, channelID int64, limited bool, limit, used int64, checkedAt time.Time) error {
 	q := &LineQuota{ChannelID: channelID, ShopID: shopID, Limited: limited, MonthlyLimit: limit, Used: used, CheckedAt: &checkedAt}
@@ -79,15 +60,6 @@ func (db *DB) SaveChannelQuotaReading(ctx context.Context, shopID, channelID int
 	return nil
 }
 
-// AddQuotaUse counts n messages sent on the primary channel since the last reading.
-func (db *DB) AddQuotaUse(ctx context.Context, shopID int64, n int64) error {
-	id, err := db.primaryChannelID(ctx, shopID)
-	if err != nil {
-		return err
-	}
-	return db.AddChannelQuotaUse(ctx, id, n)
-}
-
 // AddChannelQuotaUse counts n messages sent on a channel since the last
 // reading. Every send on the channel updates this one row, so it commits
 // asynchronously (asyncCommitFrom): the count is a cache that the next
@@ -97,16 +69,6 @@ func (db *DB) AddChannelQuotaUse(ctx context.Context, channelID int64, n int64) 
 		return fmt.Errorf("counting LINE quota use of channel %d: %w", channelID, err)
 	}
 	return nil
-}
-
-// MarkMonthlyLimit records that LINE refused a send on the primary channel
-// for the monthly limit in month; it reports whether this is news.
-func (db *DB) MarkMonthlyLimit(ctx context.Context, shopID int64, month string, at time.Time) (bool, error) {
-	id, err := db.primaryForQuota(ctx, shopID)
-	if err != nil {
-		return false, err
-	}
-	return db.MarkChannelMonthlyLimit(ctx, shopID, id, month, at)
 }
 
 // MarkChannelMonthlyLimit records that LINE refused a send on a channel for
