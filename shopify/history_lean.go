@@ -378,18 +378,25 @@ var (
 	bulkLineItemKeys = []string{"id", "title", "name", "quantity", "vendor", "sku", "product", "variant", "originalUnitPriceSet"}
 )
 
+// seenKeys holds one bit per known field of an object, so that a repeated
+// key sends the line to encoding/json.
+type seenKeys uint32
+
+// once marks bit and reports whether it was not marked before.
+func (s *seenKeys) once(bit uint32) bool {
+	if uint32(*s)&bit != 0 {
+		return false
+	}
+	*s |= seenKeys(bit)
+	return true
+}
+
 // decodeLean fills o from line as json.Unmarshal would, or reports false
 // (o then holds anything: decode it again from zero).
 func (o *BulkOrder) decodeLean(line []byte) bool {
 	l := leanLex{b: line}
-	var seen uint32
-	once := func(bit uint32) bool {
-		if seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return true
-	}
+	var seen seenKeys
+	once := seen.once
 	ok := l.object(func(k []byte) bool {
 		switch string(k) {
 		case "id":
@@ -446,14 +453,8 @@ func (o *BulkOrder) decodeLean(line []byte) bool {
 // decodeLean fills li from line as json.Unmarshal would, or reports false.
 func (li *BulkLineItem) decodeLean(line []byte) bool {
 	l := leanLex{b: line}
-	var seen uint32
-	once := func(bit uint32) bool {
-		if seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return true
-	}
+	var seen seenKeys
+	once := seen.once
 	ok := l.object(func(k []byte) bool {
 		switch string(k) {
 		case "id":
