@@ -402,10 +402,11 @@ func gateSQL(campaignID int64, cr CapRule) (string, []any) {
 const otherCampaignsSince = `EXISTS (SELECT 1 FROM campaigns k WHERE k.shop_id = (SELECT o.shop_id FROM campaigns o WHERE o.id = ?) AND k.id <> ? AND (k.finished_at IS NULL OR k.finished_at >= ?))`
 
 // gateSelect reads a batch's queued recipients with the reason each cannot
-// be sent to now (empty to send).
+// be sent to now (empty to send). The campaign and batch are the caller's
+// (GateBatch fills them in), not read back 500 times.
 func gateSelect(campaignID int64, batch int, cr CapRule) (string, []any) {
 	gate, gargs := gateSQL(campaignID, cr)
-	sel := "SELECT r.id, r.campaign_id, r.shop_id, r.customer_id, r.variant, r.batch, r.line_user_id, " + gate +
+	sel := "SELECT r.id, r.shop_id, r.customer_id, r.variant, r.line_user_id, " + gate +
 		" AS reason FROM campaign_recipients r WHERE r.campaign_id = ? AND r.batch = ? AND r.status IN ?"
 	return sel, append(gargs, campaignID, batch, []string{MsgQueued, MsgSending})
 }
@@ -432,7 +433,7 @@ func scanGated(q *gorm.DB) ([]CampaignRecipient, error) {
 	out := make([]CampaignRecipient, 0, CampaignBatchSize)
 	for rs.Next() {
 		var r CampaignRecipient
-		if err := rs.Scan(&r.ID, &r.CampaignID, &r.ShopID, &r.CustomerID, &r.Variant, &r.Batch, &r.LineUserID, &r.Reason); err != nil {
+		if err := rs.Scan(&r.ID, &r.ShopID, &r.CustomerID, &r.Variant, &r.LineUserID, &r.Reason); err != nil {
 			return nil, err
 		}
 		out = append(out, r)
@@ -506,6 +507,7 @@ func (db *DB) GateBatch(ctx context.Context, campaignID int64, batch int, cr Cap
 			}
 		}
 		for _, r := range rows {
+			r.CampaignID, r.Batch = campaignID, batch
 			if r.Reason == "" {
 				r.Status = MsgQueued
 				out.Send = append(out.Send, r)
