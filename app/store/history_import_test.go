@@ -194,3 +194,64 @@ func TestImportCustomerBatch(t *testing.T) {
 		}
 	})
 }
+
+// A customer the history creates gets its batch's order stats, so the
+// refresh after the import writes only the customers those were wrong
+// for: orders in other batches, or an order kept from a newer webhook
+// copy. The stats come out exact either way, and a second refresh
+// writes nothing.
+func TestImportOrderBatchCustomerStats(t *testing.T) {
+	t.Parallel()
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		shop := newShop(t, db)
+		old := time.Date(2021, 5, 1, 0, 0, 0, 0, time.UTC)
+		live := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+		// Order 10 is stored from a newer webhook as a guest order: the
+		// history's older copy, with customer 11, is not written.
+		guest := histOrder(shop.ID, 10, 0, "#10", live).Order
+		if _, err := db.UpsertOrderIfNewer(ctx, &guest); err != nil {
+			t.Fatal(err)
+		}
+		h := importing(t, db, shop.ID, store.HistoryOrders)
+		cancelled := histOrder(shop.ID, 32, 13, "#32", old.Add(time.Hour))
+		at := old.Add(time.Minute)
+		cancelled.Order.CancelledAt = &at
+		batches := [][]store.ImportedOrder{
+			{histOrder(shop.ID, 10, 11, "#10-old", old), histOrder(shop.ID, 11, 11, "#11", old), histOrder(shop.ID, 20, 12, "#20", old),
+				histOrder(shop.ID, 30, 13, "#30", old), histOrder(shop.ID, 31, 13, "#31", old.Add(2*time.Hour)), cancelled},
+			{histOrder(shop.ID, 21, 12, "#21", old.Add(24*time.Hour))},
+		}
+		from := int64(0)
+		for _, b := range batches {
+			if _, err := db.ImportOrderBatch(ctx, h.ID, from, b, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			from += int64(len(b))
+		}
+		// 11 (order 10 is the guest's) and 12 (its second order came in
+		// the next batch) are corrected; 13 was right.
+		if n, err := db.RefreshShopCustomerStats(ctx, shop.ID); err != nil || n != 2 {
+			t.Fatalf("refresh changed %d customers, want 2: %v", n, err)
+		}
+		want := map[int64]struct {
+			n           int
+			spent       int64
+			first, last *time.Time
+		}{
+			11: {1, 1000, ptr(old.Add(-time.Hour)), ptr(old.Add(-time.Hour))},
+			12: {2, 2000, ptr(old.Add(-time.Hour)), ptr(old.Add(23 * time.Hour))},
+			13: {2, 2000, ptr(old.Add(-time.Hour)), ptr(old.Add(time.Hour))},
+		}
+		same := func(a, b *time.Time) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
+		for sid, w := range want {
+			c, err := db.CustomerByShopifyID(ctx, shop.ID, sid)
+			if err != nil || c.OrdersCount != w.n || !c.TotalSpent.Equal(decimal.NewFromInt(w.spent)) || !same(c.FirstOrderAt, w.first) || !same(c.LastOrderAt, w.last) {
+				t.Fatalf("customer %d: %+v %v, want %+v", sid, c, err, w)
+			}
+		}
+		if n, err := db.RefreshShopCustomerStats(ctx, shop.ID); err != nil || n != 0 {
+			t.Fatalf("second refresh changed %d customers: %v", n, err)
+		}
+	})
+}
