@@ -168,59 +168,53 @@ type ImportedOrder struct {
 // is planned: history sends nothing. An order of a redacted customer is
 // skipped. written counts the orders written (new or changed).
 //
-// On PostgreSQL the batch is two statements whatever its size (bare
-// customers; then orders, their old items out and new items in, one
-// statement over arrays), and its commit does not wait for the WAL flush:
-// a database crash can only lose whole batches, cursor included, which the
-// import then reads again.
+// On PostgreSQL (importOrderBatchPG) new orders and their items are
+// COPYed straight into their tables, and its commit does not wait for the
+// WAL flush: a database crash can only lose whole batches, cursor
+// included, which the import then reads again.
 func (db *DB) ImportOrderBatch(ctx context.Context, importID, from int64, batch []ImportedOrder, now time.Time) (written int, err error) {
 	now = now.UTC()
-	err = db.Tx(ctx, func(tx *DB) error {
-		written = 0
-		if tx.Dialect == migrations.Postgres {
-			if err := tx.WithContext(ctx).Exec("SET LOCAL synchronous_commit TO OFF").Error; err != nil {
+	if db.Dialect == migrations.Postgres {
+		written, err = db.importOrderBatchPG(ctx, importID, from, batch, now)
+	} else {
+		err = db.Tx(ctx, func(tx *DB) error {
+			written = 0
+			if err := tx.advanceHistory(ctx, importID, from, len(batch), now); err != nil {
 				return err
 			}
-		}
-		if err := tx.advanceHistory(ctx, importID, from, len(batch), now); err != nil {
-			return err
-		}
-		if len(batch) == 0 {
-			return nil
-		}
-		shopID := batch[0].Order.ShopID
-		// One row per order (a later duplicate wins): ON CONFLICT cannot
-		// touch a row twice in one statement.
-		pos := make(map[int64]int, len(batch))
-		rows := make([]*ImportedOrder, 0, len(batch))
-		for i := range batch {
-			o := &batch[i]
-			if j, ok := pos[o.Order.ShopifyID]; ok {
-				rows[j] = o
-				continue
+			if len(batch) == 0 {
+				return nil
 			}
-			pos[o.Order.ShopifyID] = len(rows)
-			rows = append(rows, o)
-		}
-		var err error
-		if tx.Dialect == migrations.Postgres {
-			written, err = tx.importOrdersPG(ctx, shopID, rows, now)
-		} else {
-			written, err = tx.importOrdersSQLite(ctx, shopID, rows, now)
-		}
-		if err != nil {
-			return err
-		}
-		if written == 0 {
-			return nil
-		}
-		return tx.WithContext(ctx).Model(&HistoryImport{}).Where("id = ?", importID).
-			Update("rows_written", gorm.Expr("rows_written + ?", written)).Error
-	})
+			var err error
+			if written, err = tx.importOrdersSQLite(ctx, batch[0].Order.ShopID, uniqueOrders(batch), now); err != nil || written == 0 {
+				return err
+			}
+			return tx.WithContext(ctx).Model(&HistoryImport{}).Where("id = ?", importID).
+				Update("rows_written", gorm.Expr("rows_written + ?", written)).Error
+		})
+	}
 	if err != nil {
 		return 0, fmt.Errorf("importing %d orders: %w", len(batch), err)
 	}
 	return written, nil
+}
+
+// uniqueOrders lists the batch's orders once each (a later duplicate
+// wins, in the first one's place): ON CONFLICT cannot touch a row twice
+// in one statement.
+func uniqueOrders(batch []ImportedOrder) []*ImportedOrder {
+	pos := make(map[int64]int, len(batch))
+	rows := make([]*ImportedOrder, 0, len(batch))
+	for i := range batch {
+		o := &batch[i]
+		if j, ok := pos[o.Order.ShopifyID]; ok {
+			rows[j] = o
+			continue
+		}
+		pos[o.Order.ShopifyID] = len(rows)
+		rows = append(rows, o)
+	}
+	return rows
 }
 
 // importOrdersSQLite is the batch on SQLite: multi-row statements.
@@ -431,67 +425,6 @@ const importOrdersPGSQL = `WITH src AS (
 SELECT count(*) FROM up`
 
 var importOrdersPGStmt = fmt.Sprintf(importOrdersPGSQL, importOrderConflictSQL)
-
-// importOrdersPG is the batch on PostgreSQL: the customers (new ones
-// bare, all with their ids), then importOrdersPGSQL over the orders
-// whose customer is not redacted. The statements' size does not grow with
-// the batch (a multi-row VALUES has a parameter per value, parsed and
-// planned anew), and neither does their work with the shop's size.
-func (tx *DB) importOrdersPG(ctx context.Context, shopID int64, rows []*ImportedOrder, now time.Time) (int, error) {
-	pool := tx.G.Statement.ConnPool
-	custIDs := map[int64]int64{}
-	if sids := customerSIDs(rows); len(sids) > 0 {
-		redacted := map[int64]bool{}
-		stats := batchCustomerStats(rows)
-		for try, want := 0, sids; len(want) > 0; try++ {
-			if try == 2 {
-				return 0, fmt.Errorf("creating customers: %d of %d not found", len(want), len(sids))
-			}
-			n, spent, first, last := make([]int32, len(want)), make([]string, len(want)), make([]*time.Time, len(want)), make([]*time.Time, len(want))
-			for i, sid := range want {
-				if st, ok := stats[sid]; ok {
-					n[i], spent[i], first[i], last[i] = st.n, st.spent.String(), &st.first, &st.last
-				} else {
-					spent[i] = "0"
-				}
-			}
-			res, err := pool.QueryContext(ctx, importCustomersForOrdersPG, shopID, now, want, n, spent, first, last)
-			if err != nil {
-				return 0, fmt.Errorf("creating customers: %w", err)
-			}
-			for res.Next() {
-				var id, sid int64
-				var gone bool
-				if err := res.Scan(&id, &sid, &gone); err != nil {
-					res.Close()
-					return 0, fmt.Errorf("reading customers: %w", err)
-				}
-				if gone {
-					redacted[sid] = true
-				} else {
-					custIDs[sid] = id
-				}
-			}
-			res.Close()
-			if err := res.Err(); err != nil {
-				return 0, fmt.Errorf("creating customers: %w", err)
-			}
-			// Left: customers another transaction created after this
-			// statement's snapshot (skipped by the insert, unseen by the
-			// lookup); the next statement's snapshot has them.
-			want = slices.DeleteFunc(slices.Clone(want), func(id int64) bool { _, ok := custIDs[id]; return ok || redacted[id] })
-		}
-		rows = slices.DeleteFunc(slices.Clone(rows), func(o *ImportedOrder) bool { return redacted[o.CustomerShopifyID] })
-		if len(rows) == 0 {
-			return 0, nil
-		}
-	}
-	var written int
-	if err := pool.QueryRowContext(ctx, importOrdersPGStmt, importOrdersPGArgs(shopID, rows, custIDs, now)...).Scan(&written); err != nil {
-		return 0, fmt.Errorf("upserting orders: %w", err)
-	}
-	return written, nil
-}
 
 // customerStats are a customer's order stats as RefreshCustomerStats
 // computes them: orders that stand (not Void), their total, first and last.

@@ -255,3 +255,78 @@ func TestImportOrderBatchCustomerStats(t *testing.T) {
 		}
 	})
 }
+
+// On PostgreSQL new orders are COPYed; an order a webhook stores between
+// the batch's check and its COPY fails the COPY on the unique key, and
+// the batch is written again through the upsert: the webhook's newer copy
+// stands, the rest of the batch goes in.
+func TestImportOrderBatchWebhookDuringCopy(t *testing.T) {
+	t.Parallel()
+	db := testenv.Postgres(t)
+	ctx := context.Background()
+	shop := newShop(t, db)
+	old := time.Date(2021, 5, 1, 0, 0, 0, 0, time.UTC)
+	live := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	h := importing(t, db, shop.ID, store.HistoryOrders)
+	stored, release, webhookDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		webhookDone <- db.Tx(ctx, func(tx *store.DB) error {
+			o := histOrder(shop.ID, 1, 0, "#1-live", live, "Live tea").Order
+			if _, err := tx.UpsertOrderIfNewer(ctx, &o); err != nil {
+				return err
+			}
+			close(stored)
+			<-release // commit once the import waits on this order
+			return nil
+		})
+	}()
+	<-stored
+	type result struct {
+		n   int
+		err error
+	}
+	imported := make(chan result, 1)
+	go func() {
+		n, err := db.ImportOrderBatch(ctx, h.ID, 0, []store.ImportedOrder{
+			histOrder(shop.ID, 1, 5, "#1-old", old, "Old tea"), histOrder(shop.ID, 2, 5, "#2", old, "Sencha"),
+		}, time.Now())
+		imported <- result{n, err}
+	}()
+	// The import's COPY waits on the webhook's uncommitted order 1.
+	for {
+		var waiting int
+		if err := db.G.Raw("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'").Scan(&waiting).Error; err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		select {
+		case r := <-imported:
+			t.Fatalf("import did not wait on the webhook's order: %d %v", r.n, r.err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	close(release)
+	if err := <-webhookDone; err != nil {
+		t.Fatal(err)
+	}
+	r := <-imported
+	if r.err != nil || r.n != 1 {
+		t.Fatalf("written %d: %v", r.n, r.err)
+	}
+	o1, err := db.OrderByShopifyID(ctx, shop.ID, 1)
+	if err != nil || o1.Name != "#1-live" || len(o1.Items) != 1 || o1.Items[0].Title != "Live tea" {
+		t.Fatalf("webhook order overwritten: %+v %v", o1, err)
+	}
+	o2, err := db.OrderByShopifyID(ctx, shop.ID, 2)
+	if err != nil || len(o2.Items) != 1 || o2.Items[0].Title != "Sencha" || o2.CustomerID == nil {
+		t.Fatalf("order 2 = %+v %v", o2, err)
+	}
+	hs, _ := db.HistoryImports(ctx, shop.ID)
+	for _, x := range hs {
+		if x.Kind == store.HistoryOrders && (x.RowsDone != 2 || x.RowsWritten != 1) {
+			t.Fatalf("import = %+v", x)
+		}
+	}
+}
