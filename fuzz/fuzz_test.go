@@ -70,9 +70,10 @@ func TestFuzzTargets(t *testing.T) {
 	defer func() { noCache(t, summary.String()) }()
 	for _, tg := range targets {
 		start := time.Now()
-		// The build is not counted in the share; the deadline only stops a
-		// hung run (CI's whole test command has 12 min).
-		ctx, cancel := context.WithTimeout(context.Background(), share+5*time.Minute)
+		// The build is not counted in the share, and on a fresh machine under
+		// load it alone can take minutes, so the deadline only stops a hung
+		// run: it is the test's own deadline less a minute to report.
+		ctx, cancel := runContext(t, share+10*time.Minute)
 		cmd := exec.CommandContext(ctx, goBin, "test", "-run=^$", "-fuzz=^"+tg.name+"$",
 			"-fuzztime="+share.String(), "-parallel=2", tg.pkg)
 		cmd.Dir = root
@@ -97,6 +98,15 @@ func TestFuzzTargets(t *testing.T) {
 		fmt.Fprintf(&summary, "%s %s: %v\n", tg.pkg, tg.name, err)
 		t.Errorf("%s %s after %v: %v\n%s", tg.pkg, tg.name, took, err, tail(out.Bytes(), 40))
 	}
+}
+
+// runContext ends a fuzzing run a minute before the test's own deadline
+// (go test -timeout), or after fallback when the test has none.
+func runContext(t *testing.T, fallback time.Duration) (context.Context, context.CancelFunc) {
+	if d, ok := t.Deadline(); ok {
+		return context.WithDeadline(context.Background(), d.Add(-time.Minute))
+	}
+	return context.WithTimeout(context.Background(), fallback)
 }
 
 var execsLine = regexp.MustCompile(`execs: (\d+) \(\d+/sec\), new interesting: (\d+) \(total: (\d+)\)`)

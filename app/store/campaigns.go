@@ -370,7 +370,13 @@ func capMessagesSQL(col, who string, cr CapRule, self int64, sendingSince time.T
 // customer's links are read in one lookup that answers blocked, unlinked
 // and not linked together (a CASE naming one subquery in three branches ran
 // it three times), and the cap is counted only for those who pass.
-func gateSQL(cr CapRule) (string, []any) {
+//
+// The campaigns' share of the cap is probed only when another campaign of
+// the shop may have sent since the day's start (otherCampaignsSince, one
+// lookup per batch): a customer has one recipient row per campaign, and
+// this campaign's row is the one being gated (queued, not sent), so with
+// no other campaign the count is 0 without a lookup per recipient.
+func gateSQL(campaignID int64, cr CapRule) (string, []any) {
 	const me = "r.customer_id"
 	link := `(SELECT CASE WHEN COUNT(*) = 0 THEN 'not_linked'
     WHEN MAX(CASE WHEN l.unlinked_at IS NULL AND l.blocked = ? THEN 1 ELSE 0 END) = 1 THEN 'blocked'
@@ -381,15 +387,24 @@ func gateSQL(cr CapRule) (string, []any) {
   WHEN (SELECT c.redacted_at FROM customers c WHERE c.id = ` + me + `) IS NOT NULL THEN 'redacted'
   ELSE COALESCE(NULLIF(` + link + `, ''), CASE
     WHEN ` + capped + `
-      + ` + campaignSentSince(me) + ` >= ? THEN 'frequency_cap' ELSE '' END) END`
+      + CASE WHEN ` + otherCampaignsSince + ` THEN ` + campaignSentSince(me) + ` ELSE 0 END >= ? THEN 'frequency_cap' ELSE '' END) END`
 	args := append([]any{true}, capArgs...)
-	return q, append(args, MsgSent, cr.DayStart.UTC(), cr.Limit)
+	return q, append(args, campaignID, campaignID, cr.DayStart.UTC().Add(-time.Hour), MsgSent, cr.DayStart.UTC(), cr.Limit)
 }
+
+// otherCampaignsSince is true when the shop of a campaign (bind parameters:
+// its id twice, then a time) has another campaign that was not finished
+// before that time: only such a campaign can have recipients sent since
+// then. finished_at is set once, when a campaign is done (after its last
+// batch) or cancelled (its unsent rows are cancelled with it), and never
+// cleared; the caller passes an hour before the day's start as a margin.
+// Uncorrelated, so PostgreSQL answers it once per statement (an InitPlan).
+const otherCampaignsSince = `EXISTS (SELECT 1 FROM campaigns k WHERE k.shop_id = (SELECT o.shop_id FROM campaigns o WHERE o.id = ?) AND k.id <> ? AND (k.finished_at IS NULL OR k.finished_at >= ?))`
 
 // gateSelect reads a batch's queued recipients with the reason each cannot
 // be sent to now (empty to send).
 func gateSelect(campaignID int64, batch int, cr CapRule) (string, []any) {
-	gate, gargs := gateSQL(cr)
+	gate, gargs := gateSQL(campaignID, cr)
 	sel := "SELECT r.id, r.campaign_id, r.shop_id, r.customer_id, r.variant, r.batch, r.line_user_id, " + gate +
 		" AS reason FROM campaign_recipients r WHERE r.campaign_id = ? AND r.batch = ? AND r.status IN ?"
 	return sel, append(gargs, campaignID, batch, []string{MsgQueued, MsgSending})

@@ -9,6 +9,17 @@ import (
 	"github.com/tsunagu/tsunagu/app/store/segment"
 )
 
+// ExplainAnalyzeGate runs GateBatch's read (not its writes) under EXPLAIN
+// ANALYZE on PostgreSQL and returns the plan with what each node did.
+func (db *DB) ExplainAnalyzeGate(ctx context.Context, campaignID int64, batch int, cr CapRule) (string, error) {
+	sel, args := gateSelect(campaignID, batch, cr)
+	var lines []string
+	if err := db.WithContext(ctx).Raw("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) "+sel, args...).Scan(&lines).Error; err != nil {
+		return "", err
+	}
+	return strings.Join(lines, "\n"), nil
+}
+
 // ExplainGateBatch is PostgreSQL's plan for GateBatch's statement.
 func (db *DB) ExplainGateBatch(ctx context.Context, campaignID int64, batch int, cr CapRule) (string, error) {
 	sel, args := gateSelect(campaignID, batch, cr)

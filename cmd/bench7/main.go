@@ -143,6 +143,9 @@ type fakeLINE struct {
 	times     []time.Time
 	n429      atomic.Int64
 	n409      atomic.Int64
+	// onFirst, when set, runs once before the first multicast is taken.
+	onFirst func()
+	first   sync.Once
 }
 
 func (f *fakeLINE) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -166,6 +169,9 @@ func (f *fakeLINE) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusTooManyRequests)
 		_, _ = io.WriteString(w, `{"message":"The API rate limit has been exceeded. Try again later."}`)
 		return
+	}
+	if f.onFirst != nil {
+		f.first.Do(f.onFirst)
 	}
 	var req struct {
 		To []string `json:"to"`
@@ -274,12 +280,15 @@ func benchCampaign(ctx context.Context, args []string) error {
 		return err
 	}
 
-	fake := &fakeLINE{lim: rate.NewLimiter(rate.Limit(*perSec), max(1, int(*perSec))), keys: map[string]bool{}, delivered: map[string]int{}}
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
 	redisOpt := asynq.RedisClientOpt{Addr: *redisAddr, DB: *redisDB}
 	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr, DB: *redisDB})
 	defer rdb.Close()
+	meter := newCPUMeter(ctx, db, rdb)
+	var sendStart atomic.Pointer[cpuSnap]
+	fake := &fakeLINE{lim: rate.NewLimiter(rate.Limit(*perSec), max(1, int(*perSec))), keys: map[string]bool{}, delivered: map[string]int{},
+		onFirst: func() { s := meter.snap(ctx); sendStart.Store(&s) }}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
 	// The app's limiter (shared through Redis) at the fake's limit.
 	msgr := line.NewMessenger(srv.URL, &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 		line.WithLimiter(line.NewLimiterWith(rdb, map[line.Endpoint]line.RateLimit{line.EndpointMulticast: {N: *perSec, Period: time.Second}}, 0)))
@@ -346,6 +355,10 @@ func benchCampaign(ctx context.Context, args []string) error {
 		}
 	}
 	total := time.Since(start)
+	var sendCPU cpuUse
+	if s0 := sendStart.Load(); s0 != nil {
+		sendCPU = meter.snap(ctx).since(*s0)
+	}
 	close(stopMem)
 	counts, err := db.CampaignCounts(ctx, camp.ID)
 	if err != nil {
@@ -378,13 +391,15 @@ func benchCampaign(ctx context.Context, args []string) error {
 	if dups > 0 || fake.n429.Load() > 0 || users != *recipients {
 		return fmt.Errorf("FAILED: duplicates=%d 429s=%d delivered=%d want %d", dups, fake.n429.Load(), users, *recipients)
 	}
-	floor, err := campaignFloor(ctx, db, *dbURL, rdb, *perSec, camp.ID, *conc)
+	floor, floorCPU, floorN, err := campaignFloor(ctx, db, meter, *dbURL, rdb, *perSec, camp.ID, *conc)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("floor (same run, after the campaign: per batch one SELECT of its recipients by (campaign, batch), one multicast through the same Redis limiter to a fresh fake, one UPDATE of them to sent by id; %d goroutines, pgx, no gorm/Asynq): %.1f req/s = %.1f%% of the limit\n",
 		*conc, floor, 100*floor/(*perSec))
 	fmt.Printf("campaign / floor = %.3f\n", achieved/floor)
+	fmt.Printf("CPU per multicast, campaign from its first multicast to done: %s\n", sendCPU.perBatch(len(times)))
+	fmt.Printf("CPU per multicast, floor: %s\n", floorCPU.perBatch(floorN))
 	return nil
 }
 
@@ -394,21 +409,21 @@ func benchCampaign(ctx context.Context, args []string) error {
 // are the same), read the batch's LINE user ids, multicast them through the
 // same shared Redis limiter to a fresh fake LINE, and mark the rows sent by
 // id. It returns the achieved rate, first to last multicast.
-func campaignFloor(ctx context.Context, db *store.DB, dbURL string, rdb *redis.Client, perSec float64, campaignID int64, conc int) (float64, error) {
+func campaignFloor(ctx context.Context, db *store.DB, meter *cpuMeter, dbURL string, rdb *redis.Client, perSec float64, campaignID int64, conc int) (float64, cpuUse, int, error) {
 	var floorID int64
 	if err := db.G.Raw(`INSERT INTO campaigns (shop_id, name, definition, variants, status, started_at, batches, created_at, updated_at)
 SELECT shop_id, 'floor', definition, variants, 'done', now(), batches, now(), now() FROM campaigns WHERE id = ? RETURNING id`, campaignID).Scan(&floorID).Error; err != nil {
-		return 0, fmt.Errorf("floor campaign: %w", err)
+		return 0, cpuUse{}, 0, fmt.Errorf("floor campaign: %w", err)
 	}
 	if err := db.G.Exec(`INSERT INTO campaign_recipients (campaign_id, shop_id, customer_id, variant, batch, status, reason, line_user_id, line_request_id, updated_at)
 SELECT ?, shop_id, customer_id, variant, batch, 'queued', '', line_user_id, '', now() FROM campaign_recipients WHERE campaign_id = ? AND status = 'sent'`, floorID, campaignID).Error; err != nil {
-		return 0, fmt.Errorf("floor recipients: %w", err)
+		return 0, cpuUse{}, 0, fmt.Errorf("floor recipients: %w", err)
 	}
 	var batches int
 	db.G.Raw("SELECT COALESCE(MAX(batch) + 1, 0) FROM campaign_recipients WHERE campaign_id = ?", floorID).Scan(&batches)
 	pool, err := pgxpool.New(ctx, dbURL)
 	if err != nil {
-		return 0, err
+		return 0, cpuUse{}, 0, err
 	}
 	defer pool.Close()
 	fake := &fakeLINE{lim: rate.NewLimiter(rate.Limit(perSec), max(1, int(perSec))), keys: map[string]bool{}, delivered: map[string]int{}}
@@ -418,6 +433,7 @@ SELECT ?, shop_id, customer_id, variant, batch, 'queued', '', line_user_id, '', 
 		line.WithLimiter(line.NewLimiterWith(rdb, map[line.Endpoint]line.RateLimit{line.EndpointMulticast: {N: perSec, Period: time.Second}}, 0)))
 	msgs := []line.Message{line.Message(`{"type":"text","text":"ベンチマーク http://localhost:8080/cc/x"}`)}
 	token := fmt.Sprintf("floor-%d", time.Now().UnixNano())
+	cpu0 := meter.snap(ctx)
 	next := make(chan int)
 	errs := make(chan error, conc)
 	var wg sync.WaitGroup
@@ -438,16 +454,17 @@ SELECT ?, shop_id, customer_id, variant, batch, 'queued', '', line_user_id, '', 
 	}
 	close(next)
 	wg.Wait()
+	cpu := meter.snap(ctx).since(cpu0)
 	close(errs)
 	if err := <-errs; err != nil {
-		return 0, fmt.Errorf("floor: %w", err)
+		return 0, cpuUse{}, 0, fmt.Errorf("floor: %w", err)
 	}
 	fake.mu.Lock()
 	defer fake.mu.Unlock()
 	if len(fake.times) < 2 {
-		return 0, errors.New("floor: fewer than two multicasts")
+		return 0, cpuUse{}, 0, errors.New("floor: fewer than two multicasts")
 	}
-	return float64(len(fake.times)-1) / fake.times[len(fake.times)-1].Sub(fake.times[0]).Seconds(), nil
+	return float64(len(fake.times)-1) / fake.times[len(fake.times)-1].Sub(fake.times[0]).Seconds(), cpu, len(fake.times), nil
 }
 
 func floorBatch(ctx context.Context, pool *pgxpool.Pool, msgr *line.Messenger, token string, msgs []line.Message, campaignID int64, batch int) error {
