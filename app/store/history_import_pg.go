@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -10,9 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/shopspring/decimal"
 )
 
 // importOrderBatchPG is ImportOrderBatch on PostgreSQL, one transaction on
@@ -191,11 +190,6 @@ func splitStoredOrdersPG(ctx context.Context, tx pgx.Tx, shopID int64, rows []*I
 	return fresh, stored, nil
 }
 
-// pgNumeric is d as pgx writes it in binary.
-func pgNumeric(d decimal.Decimal) pgtype.Numeric {
-	return pgtype.Numeric{Int: d.Coefficient(), Exp: d.Exponent(), Valid: true}
-}
-
 // copyOrdersPG COPYs orders not stored yet, with ids drawn from the
 // orders' sequence, then their items in batch order. An item carries its
 // order's customer unless the order is cancelled (importOrdersPGSQL's buyer).
@@ -211,65 +205,56 @@ func copyOrdersPG(ctx context.Context, tx pgx.Tx, fresh []*ImportedOrder, custID
 	if err != nil || len(ids) != len(fresh) {
 		return fmt.Errorf("drawing order ids: %d of %d: %w", len(ids), len(fresh), err)
 	}
-	customer := func(r *ImportedOrder) any {
-		if id, ok := custIDs[r.CustomerShopifyID]; ok {
-			return id
+	orders := newPGCopy(len(fresh) * 320)
+	items := newPGCopy(len(fresh) * 2 * 120)
+	for k, r := range fresh {
+		o := &r.Order
+		cust, hasCust := custIDs[r.CustomerShopifyID]
+		orders.row(19)
+		orders.int8(ids[k])
+		orders.int8(o.ShopID)
+		orders.int8(o.ShopifyID)
+		orders.int8OrNull(cust, hasCust)
+		orders.text(o.Name)
+		orders.text(o.Email)
+		orders.text(o.Currency)
+		orders.numeric(o.TotalPrice)
+		orders.numeric(o.SubtotalPrice)
+		orders.text(o.FinancialStatus)
+		orders.text(o.FulfillmentStatus)
+		orders.text(o.OrderStatusURL)
+		orders.text(o.DiscountCodes)
+		orders.text(o.Locale)
+		orders.timestamptzOrNull(o.CancelledAt)
+		orders.timestamptz(o.OrderedAt)
+		orders.timestamptzOrNull(o.ShopifyUpdatedAt)
+		orders.timestamptz(now)
+		orders.timestamptz(now)
+		buyer := hasCust && o.CancelledAt == nil
+		for i := range o.Items {
+			it := &o.Items[i]
+			items.row(10)
+			items.int8(ids[k])
+			items.int8(it.ShopifyID)
+			items.int8(it.ProductID)
+			items.int8(it.VariantID)
+			items.text(it.Title)
+			items.text(it.Vendor)
+			items.text(it.SKU)
+			items.int4(int32(it.Quantity))
+			items.numeric(it.Price)
+			items.int8OrNull(cust, buyer)
 		}
-		return nil
 	}
-	utc := func(t *time.Time) any {
-		if t == nil {
-			return nil
-		}
-		return t.UTC()
-	}
-	_, err = tx.CopyFrom(ctx, pgx.Identifier{"orders"}, []string{"id", "shop_id", "shopify_id", "customer_id", "name", "email", "currency",
-		"total_price", "subtotal_price", "financial_status", "fulfillment_status", "order_status_url", "discount_codes", "locale",
-		"cancelled_at", "ordered_at", "shopify_updated_at", "created_at", "updated_at"},
-		pgx.CopyFromSlice(len(fresh), func(i int) ([]any, error) {
-			r := fresh[i]
-			o := &r.Order
-			return []any{ids[i], o.ShopID, o.ShopifyID, customer(r), o.Name, o.Email, o.Currency, pgNumeric(o.TotalPrice), pgNumeric(o.SubtotalPrice),
-				o.FinancialStatus, o.FulfillmentStatus, o.OrderStatusURL, o.DiscountCodes, o.Locale, utc(o.CancelledAt), o.OrderedAt.UTC(),
-				utc(o.ShopifyUpdatedAt), now, now}, nil
-		}))
-	if err != nil {
+	pg := tx.Conn().PgConn()
+	if _, err := pg.CopyFrom(ctx, bytes.NewReader(orders.bytes()), `COPY orders (id, shop_id, shopify_id, customer_id, name, email, currency,
+  total_price, subtotal_price, financial_status, fulfillment_status, order_status_url, discount_codes, locale, cancelled_at, ordered_at,
+  shopify_updated_at, created_at, updated_at) FROM STDIN (FORMAT binary)`); err != nil {
 		return fmt.Errorf("copying orders: %w", err)
 	}
-	// The items, order by order.
-	oi, ii := 0, 0
-	next := func() bool {
-		for oi < len(fresh) && ii >= len(fresh[oi].Order.Items) {
-			oi, ii = oi+1, 0
-		}
-		return oi < len(fresh)
-	}
-	var row [10]any
-	_, err = tx.CopyFrom(ctx, pgx.Identifier{"order_items"}, []string{"order_id", "shopify_id", "product_id", "variant_id", "title", "vendor",
-		"sku", "quantity", "price", "customer_id"},
-		copyFunc{next: next, values: func() ([]any, error) {
-			r := fresh[oi]
-			it := &r.Order.Items[ii]
-			ii++
-			buyer := customer(r)
-			if r.Order.CancelledAt != nil {
-				buyer = nil
-			}
-			row = [10]any{ids[oi], it.ShopifyID, it.ProductID, it.VariantID, it.Title, it.Vendor, it.SKU, int32(it.Quantity), pgNumeric(it.Price), buyer}
-			return row[:], nil
-		}})
-	if err != nil {
+	if _, err := pg.CopyFrom(ctx, bytes.NewReader(items.bytes()), `COPY order_items (order_id, shopify_id, product_id, variant_id, title, vendor,
+  sku, quantity, price, customer_id) FROM STDIN (FORMAT binary)`); err != nil {
 		return fmt.Errorf("copying order items: %w", err)
 	}
 	return nil
 }
-
-// copyFunc is a pgx.CopyFromSource over functions.
-type copyFunc struct {
-	next   func() bool
-	values func() ([]any, error)
-}
-
-func (c copyFunc) Next() bool             { return c.next() }
-func (c copyFunc) Values() ([]any, error) { return c.values() }
-func (c copyFunc) Err() error             { return nil }

@@ -330,3 +330,54 @@ func TestImportOrderBatchWebhookDuringCopy(t *testing.T) {
 		}
 	}
 }
+
+// History orders and items are stored exactly as given (on PostgreSQL
+// they are COPYed in binary, numerics and times encoded by the store).
+func TestImportOrderBatchValues(t *testing.T) {
+	t.Parallel()
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		shop := newShop(t, db)
+		h := importing(t, db, shop.ID, store.HistoryOrders)
+		prices := []string{"0", "1", "3000.0", "1500.5", "0.0001", "0.05", "12345.6789", "99999999.9999", "-25.5", "10000", "100000000", "7.25"}
+		base := time.Date(1999, 12, 31, 23, 59, 59, 999999000, time.UTC)
+		var batch []store.ImportedOrder
+		for i, p := range prices {
+			at := base.Add(time.Duration(i) * 1234567891 * time.Microsecond)
+			o := histOrder(shop.ID, int64(100+i), int64(i%3), fmt.Sprintf("#%d 注文 \\ \"q\"", i), at, "Tea", "Cup")
+			o.Order.TotalPrice, o.Order.SubtotalPrice = decimal.RequireFromString(p), decimal.RequireFromString(prices[len(prices)-1-i])
+			o.Order.Email, o.Order.Locale, o.Order.DiscountCodes = fmt.Sprintf("c%d@example.com", i), "en", "A,B"
+			if i%4 == 1 {
+				o.Order.CancelledAt = &at
+			}
+			o.Order.Items[1].Price, o.Order.Items[1].Quantity = decimal.RequireFromString(p), i+1
+			batch = append(batch, o)
+		}
+		if n, err := db.ImportOrderBatch(ctx, h.ID, 0, batch, time.Now()); err != nil || n != len(batch) {
+			t.Fatalf("written %d: %v", n, err)
+		}
+		sameTime := func(a, b *time.Time) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
+		for _, in := range batch {
+			got, err := db.OrderByShopifyID(ctx, shop.ID, in.Order.ShopifyID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := in.Order
+			if got.Name != w.Name || got.Email != w.Email || got.Locale != w.Locale || got.DiscountCodes != w.DiscountCodes ||
+				!got.TotalPrice.Equal(w.TotalPrice) || !got.SubtotalPrice.Equal(w.SubtotalPrice) || !got.OrderedAt.Equal(w.OrderedAt) ||
+				!sameTime(got.ShopifyUpdatedAt, w.ShopifyUpdatedAt) || !sameTime(got.CancelledAt, w.CancelledAt) || (got.CustomerID == nil) != (in.CustomerShopifyID == 0) {
+				t.Fatalf("order %d stored as %+v, given %+v", w.ShopifyID, got, w)
+			}
+			if len(got.Items) != 2 {
+				t.Fatalf("order %d: %d items", w.ShopifyID, len(got.Items))
+			}
+			for k, it := range got.Items {
+				wi := w.Items[k]
+				buyer := in.CustomerShopifyID != 0 && w.CancelledAt == nil
+				if it.ShopifyID != wi.ShopifyID || it.Title != wi.Title || it.Quantity != wi.Quantity || !it.Price.Equal(wi.Price) || (it.CustomerID != nil) != buyer {
+					t.Fatalf("order %d item %d stored as %+v, given %+v", w.ShopifyID, k, it, wi)
+				}
+			}
+		}
+	})
+}
