@@ -326,8 +326,8 @@ func (a *App) testLineSettings(c echo.Context) error {
 	if ch == nil {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, "save the Messaging API channel access token first")
 	}
-	token, err := a.Box.Open(ch.MessagingTokenEnc)
-	if err != nil || token == "" {
+	token, err := core.MessagingToken(a.Box, ch)
+	if err != nil {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, "save the Messaging API channel access token first")
 	}
 	info, err := a.Messenger.BotInfo(ctx, token)

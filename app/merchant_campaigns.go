@@ -120,8 +120,8 @@ func (a *App) channelToken(c echo.Context, id int64) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	token, err := a.Box.Open(ch.MessagingTokenEnc)
-	if err != nil || token == "" {
+	token, err := core.MessagingToken(a.Box, ch)
+	if err != nil {
 		return "", core.Errorf(core.ECONFLICT, "connect a LINE channel first (Settings)")
 	}
 	return token, nil

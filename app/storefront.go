@@ -2,7 +2,6 @@ package app
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/tsunagu/tsunagu/app/core"
+	"github.com/tsunagu/tsunagu/jsonscan"
 	"github.com/tsunagu/tsunagu/shopify"
 )
 
@@ -154,7 +154,7 @@ func (a *App) pixelEvents(c echo.Context) error {
 	if len(body) > core.PixelMaxBody {
 		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "body over 64 KiB")
 	}
-	if !json.Valid(body) {
+	if !jsonscan.Valid(body) {
 		return echo.NewHTTPError(http.StatusBadRequest, "body is not JSON")
 	}
 	now := a.Now()

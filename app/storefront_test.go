@@ -273,6 +273,9 @@ func TestPixelIngestValidation(t *testing.T) {
 	}{
 		{"valid", p.batch("c1", "7001", true, ok), 200, ""},
 		{"malformed JSON", []byte(`{"shop":`), 400, "not JSON"},
+		{"valid batch, then a stray byte", append(p.batch("c1", "7001", true, ok), '}'), 400, "not JSON"},
+		{"bad escape in a string", bytes.Replace(p.batch("c1", "7001", true, ok), []byte(`"c1"`), []byte(`"c\x1"`), 1), 400, "not JSON"},
+		{"control byte in a string", bytes.Replace(p.batch("c1", "7001", true, ok), []byte(`"c1"`), []byte("\"c\t1\""), 1), 400, "not JSON"},
 		{"oversize", append([]byte(`{"pad":"`), append(bytes.Repeat([]byte("a"), core.PixelMaxBody), []byte(`"}`)...)...), 413, ""},
 		{"not a shop", bytes.Replace(p.batch("c1", "7001", true, ok), []byte(testShop), []byte("evil.example.com"), 1), 422, "shop"},
 		{"no client id", p.batch("", "7001", true, ok), 422, "client_id"},

@@ -196,7 +196,7 @@ func (w *Worker) channelAndToken(ctx context.Context, shopID, channelID int64) (
 	if err != nil {
 		return nil, "", err
 	}
-	token, err := w.Box.Open(ch.MessagingTokenEnc)
+	token, err := core.MessagingToken(w.Box, ch)
 	if err != nil {
 		return ch, "", nil
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/app/store/segment"
 	"github.com/tsunagu/tsunagu/line"
@@ -104,8 +105,8 @@ func (w *Worker) SyncRichMenus(ctx context.Context, shopID int64) (int, error) {
 		if len(mine) == 0 && len(mineGone) == 0 {
 			continue
 		}
-		token, err := w.Box.Open(ch.MessagingTokenEnc)
-		if err != nil || token == "" {
+		token, err := core.MessagingToken(w.Box, ch)
+		if err != nil {
 			if err := w.richMenusWithoutChannel(ctx, mine); err != nil {
 				errs = append(errs, err)
 			}

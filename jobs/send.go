@@ -198,14 +198,14 @@ func (w *Worker) SendMessage(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	token, err := w.Box.Open(ch.MessagingTokenEnc)
+	token, err := core.MessagingToken(w.Box, ch)
 	if errors.Is(err, secretbox.ErrWrongKey) {
 		w.log().ErrorContext(ctx, "the secret key cannot decrypt stored credentials", "shop_id", shop.ID, "field", "line.messaging_token",
 			"alert", "secret_key_mismatch", "message_id", m.ID)
 		_, err = w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgQueued, store.MsgSending}, store.MsgSkipped, map[string]any{"reason": ReasonSecretKey})
 		return err
 	}
-	if err != nil || token == "" {
+	if err != nil {
 		_, err = w.DB.TransitionMessage(ctx, m.ID, []string{store.MsgQueued, store.MsgSending}, store.MsgSkipped, map[string]any{"reason": ReasonNoChannel})
 		return err
 	}
@@ -345,8 +345,8 @@ func (w *Worker) recheckBlocked(ctx context.Context, shop *store.Shop, channelID
 	if err != nil {
 		return "", err
 	}
-	token, err := w.Box.Open(ch.MessagingTokenEnc)
-	if err != nil || token == "" {
+	token, err := core.MessagingToken(w.Box, ch)
+	if err != nil {
 		return ReasonBlocked, nil
 	}
 	reachable, err := w.Friends.CheckReachable(ctx, ch, token, to, true)

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tsunagu/tsunagu/jsonscan"
 )
 
 // The lean decode of the history's order and line item lines: one strict
@@ -18,7 +20,7 @@ import (
 // same UnmarshalJSON encoding/json would call. Decoding each order with
 // encoding/json was most of the import's Go CPU beyond its floor.
 
-// leanLex reads one JSON value from b at i.
+// leanLex reads one JSON value from b at i, its tokens by jsonscan.
 type leanLex struct {
 	b     []byte
 	i     int
@@ -29,109 +31,46 @@ type leanLex struct {
 // deeper lines go to it).
 const leanMaxDepth = 64
 
+// peek skips white space and returns the byte at l.i (0 at the end).
 func (l *leanLex) peek() byte {
-	for l.i < len(l.b) {
-		switch c := l.b[l.i]; c {
-		case ' ', '\t', '\n', '\r':
-			l.i++
-		default:
-			return c
-		}
+	if l.i = jsonscan.SkipSpace(l.b, l.i); l.i < len(l.b) {
+		return l.b[l.i]
 	}
 	return 0
 }
 
-func isHexDigit(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
 // str reads the string at l.i (after spaces) and returns its bytes between
-// the quotes and whether it holds no escape. Escapes are checked, control
-// characters refused, as JSON requires.
+// the quotes and whether it holds no escape.
 func (l *leanLex) str() (s []byte, plain, ok bool) {
 	if l.peek() != '"' {
 		return nil, false, false
 	}
-	plain = true
-	for j := l.i + 1; j < len(l.b); {
-		switch c := l.b[j]; {
-		case c == '"':
-			s, l.i = l.b[l.i+1:j], j+1
-			return s, plain, true
-		case c == '\\':
-			plain = false
-			if j+1 >= len(l.b) {
-				return nil, false, false
-			}
-			switch l.b[j+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				j += 2
-			case 'u':
-				if j+6 > len(l.b) {
-					return nil, false, false
-				}
-				for k := j + 2; k < j+6; k++ {
-					if !isHexDigit(l.b[k]) {
-						return nil, false, false
-					}
-				}
-				j += 6
-			default:
-				return nil, false, false
-			}
-		case c < 0x20:
-			return nil, false, false
-		default:
-			j++
-		}
+	end, escaped := jsonscan.EndString(l.b, l.i)
+	if end < 0 {
+		return nil, false, false
 	}
-	return nil, false, false
+	s, l.i = l.b[l.i+1:end-1], end
+	return s, !escaped, true
 }
 
-// number reads a number literal by JSON's grammar.
+// number reads a number literal.
 func (l *leanLex) number() ([]byte, bool) {
 	l.peek()
-	b, start, j := l.b, l.i, l.i
-	digits := func() bool {
-		k := j
-		for j < len(b) && '0' <= b[j] && b[j] <= '9' {
-			j++
-		}
-		return j > k
-	}
-	if j < len(b) && b[j] == '-' {
-		j++
-	}
-	switch {
-	case j < len(b) && b[j] == '0':
-		j++
-	case !digits():
+	end := jsonscan.EndNumber(l.b, l.i)
+	if end < 0 {
 		return nil, false
 	}
-	if j < len(b) && b[j] == '.' {
-		j++
-		if !digits() {
-			return nil, false
-		}
-	}
-	if j < len(b) && (b[j] == 'e' || b[j] == 'E') {
-		j++
-		if j < len(b) && (b[j] == '+' || b[j] == '-') {
-			j++
-		}
-		if !digits() {
-			return nil, false
-		}
-	}
-	l.i = j
-	return b[start:j], true
+	v := l.b[l.i:end]
+	l.i = end
+	return v, true
 }
 
 func (l *leanLex) literal(word string) bool {
-	if len(l.b)-l.i < len(word) || string(l.b[l.i:l.i+len(word)]) != word {
+	end := jsonscan.EndLiteral(l.b, l.i, word)
+	if end < 0 {
 		return false
 	}
-	l.i += len(word)
+	l.i = end
 	return true
 }
 

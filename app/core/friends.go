@@ -108,8 +108,8 @@ func (s *Friends) channel(ctx context.Context, shopID, channelID int64) (*store.
 	if err != nil {
 		return nil, "", false, err
 	}
-	tok, err := s.Box.Open(ch.MessagingTokenEnc)
-	if err != nil || tok == "" {
+	tok, err := MessagingToken(s.Box, ch)
+	if err != nil {
 		return ch, "", false, nil
 	}
 	return ch, tok, true, nil

@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tsunagu/tsunagu/jsonscan"
 	"github.com/tsunagu/tsunagu/line"
 	"github.com/tsunagu/tsunagu/shopify"
 )
@@ -114,7 +115,7 @@ func Shopify(secret string, h http.Header, body []byte, now time.Time) (ShopifyD
 		// bytes a text column refuses, which would answer 500 forever.
 		return d, &MalformedError{"X-Shopify-Topic or X-Shopify-Webhook-Id is not short UTF-8 text"}
 	}
-	if !ValidJSON(body) {
+	if !jsonscan.Valid(body) {
 		d.Refusal = "malformed JSON"
 	} else if err := CheckShop(d.ShopDomain, body); err != nil {
 		d.Refusal = err.Error()
@@ -129,7 +130,7 @@ func Shopify(secret string, h http.Header, body []byte, now time.Time) (ShopifyD
 // app/uninstalled). A payload without such a field passes: most topics do
 // not carry the shop. Those that cannot hold either field (mayNameShop) are
 // not decoded again: an order is 15 KB of JSON already checked by
-// ValidJSON, and decoding it a second time was a fifth of the ingest's CPU.
+// jsonscan.Valid, and decoding it a second time was a fifth of the ingest's CPU.
 func CheckShop(headerShop string, payload []byte) error {
 	if !mayNameShop(payload) {
 		return nil

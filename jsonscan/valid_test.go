@@ -1,12 +1,14 @@
-package door_test
+package jsonscan_test
 
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/tsunagu/tsunagu/app/door"
+	"github.com/tsunagu/tsunagu/jsonscan"
 )
 
 // validCases are edge cases of the JSON grammar; the answer expected is
@@ -30,8 +32,8 @@ func TestValidJSONMatchesEncodingJSON(t *testing.T) {
 			strings.Repeat(`{"a":`, n-1)+"[1]"+strings.Repeat("}", n-1))
 	}
 	for _, s := range cases {
-		if got, want := door.ValidJSON([]byte(s)), json.Valid([]byte(s)); got != want {
-			t.Errorf("ValidJSON(%.60q) = %v, encoding/json says %v", s, got, want)
+		if got, want := jsonscan.Valid([]byte(s)), json.Valid([]byte(s)); got != want {
+			t.Errorf("Valid(%.60q) = %v, encoding/json says %v", s, got, want)
 		}
 	}
 	// Every prefix and single-byte change of Shopify's own payloads.
@@ -39,16 +41,16 @@ func TestValidJSONMatchesEncodingJSON(t *testing.T) {
 	alphabet := []byte("{}[]:,\"\\/ \t\n0123456789-+.eEutrfalsn\x00\x1f\x7f\xff")
 	for name, body := range fixtures(t, "shopify/webhooks") {
 		for n := range len(body) + 1 {
-			if got, want := door.ValidJSON(body[:n]), json.Valid(body[:n]); got != want {
-				t.Fatalf("%s cut at %d: ValidJSON = %v, encoding/json says %v", name, n, got, want)
+			if got, want := jsonscan.Valid(body[:n]), json.Valid(body[:n]); got != want {
+				t.Fatalf("%s cut at %d: Valid = %v, encoding/json says %v", name, n, got, want)
 			}
 		}
 		b := make([]byte, len(body))
 		for range 2000 {
 			copy(b, body)
 			b[rng.IntN(len(b))] = alphabet[rng.IntN(len(alphabet))]
-			if got, want := door.ValidJSON(b), json.Valid(b); got != want {
-				t.Fatalf("%s changed: ValidJSON(%q) = %v, encoding/json says %v", name, b, got, want)
+			if got, want := jsonscan.Valid(b), json.Valid(b); got != want {
+				t.Fatalf("%s changed: Valid(%q) = %v, encoding/json says %v", name, b, got, want)
 			}
 		}
 	}
@@ -62,18 +64,18 @@ func FuzzValidJSON(f *testing.F) {
 		f.Add(body)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if got, want := door.ValidJSON(b), json.Valid(b); got != want {
-			t.Fatalf("ValidJSON(%q) = %v, encoding/json says %v", b, got, want)
+		if got, want := jsonscan.Valid(b), json.Valid(b); got != want {
+			t.Fatalf("Valid(%q) = %v, encoding/json says %v", b, got, want)
 		}
 	})
 }
 
 func BenchmarkValidJSON(b *testing.B) {
-	body := fixtures(b, "shopify/webhooks")["orders__create"]
+	body := fixtures(b, "shopify/webhooks")["orders__create.json"]
 	for _, bc := range []struct {
 		name  string
 		valid func([]byte) bool
-	}{{"encoding/json", json.Valid}, {"door", door.ValidJSON}} {
+	}{{"encoding/json", json.Valid}, {"jsonscan", jsonscan.Valid}} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			for b.Loop() {
@@ -83,4 +85,23 @@ func BenchmarkValidJSON(b *testing.B) {
 			}
 		})
 	}
+}
+
+// fixtures returns the payloads under testdata/<dir> at the repository's
+// root (Shopify's published examples) by file name.
+func fixtures(f testing.TB, dir string) map[string][]byte {
+	f.Helper()
+	out := map[string][]byte{}
+	paths, _ := filepath.Glob(filepath.Join("..", "testdata", dir, "*.json"))
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		out[filepath.Base(p)] = b
+	}
+	if len(out) == 0 {
+		f.Fatalf("no fixtures in testdata/%s", dir)
+	}
+	return out
 }
