@@ -176,6 +176,10 @@ var segmentCases = []struct {
 	{"tag vip (whole tag, any case)", `{"field":"tag","op":"=","value":"vip"}`, []string{"alice"}},
 	{"tag wholesale not wholesale_x", `{"field":"tag","op":"=","value":"wholesale"}`, []string{"alice"}},
 	{"not tag wholesale", `{"field":"tag","op":"!=","value":"wholesale"}`, []string{"bob", "carol", "dave", "erin"}},
+	// An empty tag value matches the customers without tags (the quick
+	// "tags <> ''" test of a tag condition must not apply to it).
+	{"tag empty value", `{"field":"tag","value":""}`, []string{"bob", "erin"}},
+	{"tags vip or empty", `{"field":"tag","value":["vip", " "]}`, []string{"alice", "bob", "erin"}},
 	{"region tokyo", `{"field":"region","op":"in","value":["tokyo"]}`, []string{"alice", "carol"}},
 	{"birthday march", `{"field":"birthday_month","op":"=","value":3}`, []string{"alice", "dave"}},
 	{"accepts marketing", `{"field":"accepts_marketing","op":"=","value":true}`, []string{"alice", "carol", "erin"}},

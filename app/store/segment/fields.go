@@ -137,11 +137,19 @@ func sqlTag(l *segLeaf) (string, error) {
 	}
 	// Shopify joins tags with ", "; match whole tags, case-insensitively.
 	parts := make([]string, len(vals))
+	empty := false
 	for i, v := range vals {
-		parts[i] = "(',' || REPLACE(LOWER(c.tags), ', ', ',') || ',') LIKE " +
-			l.arg("%,"+LikeEscape(strings.ToLower(strings.TrimSpace(v)))+",%") + ` ESCAPE '\'`
+		v = strings.ToLower(strings.TrimSpace(v))
+		empty = empty || v == ""
+		parts[i] = "(',' || REPLACE(LOWER(c.tags), ', ', ',') || ',') LIKE " + l.arg("%,"+LikeEscape(v)+",%") + ` ESCAPE '\'`
 	}
-	return l.negate("(" + strings.Join(parts, " OR ") + ")")
+	cond := "(" + strings.Join(parts, " OR ") + ")"
+	if !empty {
+		// A customer without tags has no non-empty tag: the cheap test first
+		// spares most customers of most shops LOWER and REPLACE.
+		cond = "(c.tags <> '' AND " + cond + ")"
+	}
+	return l.negate(cond)
 }
 
 func sqlBirthdayMonth(l *segLeaf) (string, error) {
