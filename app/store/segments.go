@@ -62,6 +62,12 @@ var ErrSegmentTimeout = errors.New("the segment took too long to count; narrow i
 // deadline, which interrupts the running statement. Either way the caller
 // gets ErrSegmentTimeout, not a hang.
 func (db *DB) segmentQuery(ctx context.Context, run func(g *gorm.DB) error) error {
+	return db.segmentQueryCost(ctx, segmentRandomPageCost, run)
+}
+
+// segmentQueryCost is segmentQuery planning with randomPageCost on
+// PostgreSQL ("": the server's own setting).
+func (db *DB) segmentQueryCost(ctx context.Context, randomPageCost string, run func(g *gorm.DB) error) error {
 	limit := db.SegmentTimeout
 	if limit <= 0 {
 		limit = DefaultSegmentTimeout
@@ -89,8 +95,10 @@ func (db *DB) segmentQuery(ctx context.Context, run func(g *gorm.DB) error) erro
 			// customers rather than probe each buyer by id; on SSDs and a
 			// cached working set a random page costs about a sequential one
 			// (TestSegmentCountPlans, docs/BENCHMARKS.md issue 14).
-			if err := tx.Exec("SET LOCAL random_page_cost = " + segmentRandomPageCost).Error; err != nil {
-				return err
+			if randomPageCost != "" {
+				if err := tx.Exec("SET LOCAL random_page_cost = " + randomPageCost).Error; err != nil {
+					return err
+				}
 			}
 			return run(tx)
 		}, &sql.TxOptions{ReadOnly: true})
