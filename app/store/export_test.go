@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/shopspring/decimal"
+	"gorm.io/gorm"
+
 	"github.com/tsunagu/tsunagu/app/store/segment"
 )
 
@@ -107,4 +109,18 @@ func (db *DB) CopyRoundTrip(ctx context.Context, vs []decimal.Decimal, ts []time
 		return rows.Err()
 	})
 	return nums, times, err
+}
+
+// ExplainCountSegment is PostgreSQL's plan for CountSegment's statement,
+// planned as CountSegment runs it (segmentQuery's settings).
+func (db *DB) ExplainCountSegment(ctx context.Context, shop *Shop, n segment.Node, now time.Time) (string, error) {
+	where, args, err := segmentWhere(shop, n, now)
+	if err != nil {
+		return "", err
+	}
+	var lines []string
+	err = db.segmentQuery(ctx, func(g *gorm.DB) error {
+		return g.Raw("EXPLAIN "+countSegmentSQL+where, args...).Scan(&lines).Error
+	})
+	return strings.Join(lines, "\n"), err
 }
