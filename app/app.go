@@ -76,6 +76,8 @@ type App struct {
 	signin *signinGuard
 	// installationID salts LINE retry keys (migration 0020).
 	installationID string
+	// unitsSeen is the workers' memory of recorded aggregation units.
+	unitsSeen *core.UnitsSeen
 	// adminTmpl are the admin page templates (see AdminPage).
 	adminTmpl map[string]*template.Template
 	dashCache dashCache
@@ -180,6 +182,7 @@ func Assemble(cfg *Config, log *slog.Logger, db *store.DB, redisOpt asynq.RedisC
 	a.Messenger = line.NewMessenger(cfg.LineAPIBase, a.HTTPClient, line.WithDataAPIBase(cfg.LineDataAPIBase), line.WithLimiter(a.Limiter))
 	a.LineLogin = line.NewLogin(a.HTTPClient)
 	a.Breaker = core.NewBreaker()
+	a.unitsSeen = &core.UnitsSeen{}
 	seen := &core.SeenRecorder{DB: db}
 	now := func() time.Time { return a.Now() }
 	a.Storefront = &core.Storefront{DB: db, LinkURL: a.LinkURL, Seen: seen, Now: now}
@@ -217,7 +220,7 @@ func (a *App) Worker() *jobs.Worker {
 		Now: a.Now, TimeScale: a.Config.TimeScale, BaseURL: a.Config.BaseURL,
 		Shopify: a.Shopify, Tokens: a.Tokens,
 		Signer: a.Signer, InstallationID: a.installationID, Breaker: a.Breaker,
-		Friends: a.Friends(), Forwards: a.Forwards(),
+		Friends: a.Friends(), Forwards: a.Forwards(), UnitsSeen: a.unitsSeen,
 	}
 }
 

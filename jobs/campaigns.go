@@ -180,10 +180,11 @@ func (w *Worker) SendCampaignBatch(ctx context.Context, id int64, batch int) err
 	if out.Status == store.MsgFailed {
 		w.log().WarnContext(ctx, "campaign multicast failed", "campaign_id", id, "batch", batch, "err", err)
 	}
+	var use store.QuotaUse
 	if out.Delivered {
-		w.countQuotaUse(ctx, ch, int64(len(to)))
+		use = store.QuotaUse{ChannelID: ch.ID, N: int64(len(to))}
 	}
-	return cb.Finish(ctx, p, out.Status, out.Reason, out.RequestID)
+	return cb.FinishUsing(ctx, p, out.Status, out.Reason, out.RequestID, use)
 }
 
 // channelAndToken is a channel of the shop (channelID, or the primary when

@@ -19,7 +19,7 @@ type UnitMulticaster interface {
 }
 
 func (w *Worker) units() *core.Units {
-	return &core.Units{DB: w.DB, InstallationID: w.InstallationID}
+	return &core.Units{DB: w.DB, InstallationID: w.InstallationID, Seen: w.UnitsSeen}
 }
 
 // pushKind pushes a message of kind under its journey unit when the LINE

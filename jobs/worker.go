@@ -52,6 +52,9 @@ type Worker struct {
 	Friends *core.Friends
 	// Forwards delivers forwarded LINE webhooks; nil drops them.
 	Forwards *core.Forwards
+	// UnitsSeen spares each campaign batch a read of its aggregation
+	// unit; nil reads it every time.
+	UnitsSeen *core.UnitsSeen
 }
 
 func (w *Worker) now() time.Time {

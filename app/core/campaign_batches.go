@@ -94,11 +94,17 @@ func (s *CampaignBatches) Plan(ctx context.Context, id int64, batch int) (*Batch
 // still queued when the plan was not gated, e.g. no channel) and settles
 // the campaign.
 func (s *CampaignBatches) Finish(ctx context.Context, p *BatchPlan, status, reason, requestID string) error {
+	return s.FinishUsing(ctx, p, status, reason, requestID, store.QuotaUse{})
+}
+
+// FinishUsing is Finish for a batch LINE accepted, counting use against
+// the channel's cached quota in the same round trip as the batch.
+func (s *CampaignBatches) FinishUsing(ctx context.Context, p *BatchPlan, status, reason, requestID string, use store.QuotaUse) error {
 	var ids []int64
 	if len(p.Send) > 0 {
 		ids = p.ids()
 	}
-	prog, err := s.DB.FinishBatch(ctx, p.Camp.ID, p.Batch, ids, status, reason, requestID, s.Now())
+	prog, err := s.DB.FinishBatchUsing(ctx, p.Camp.ID, p.Batch, ids, status, reason, requestID, s.Now(), use)
 	if err != nil {
 		return err
 	}

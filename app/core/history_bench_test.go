@@ -339,7 +339,7 @@ WHERE customers.id = s.cid`, shopID)
 // BenchmarkHistoryCopyFloor: the irreducible database work of the import,
 // the floor its ratio is read against: historyFile's rows, already
 // decoded and joined (customers with their order stats, orders with their
-// customer's id, items with their order's id), COPYed straight into the
+// customer's id, items with their order's and customer's ids), COPYed straight into the
 // final tables of a fresh database, with all their indexes and foreign
 // keys, one COPY per table. No JSON, no conflict handling, no batches, no
 // cursor.
@@ -434,10 +434,13 @@ func copyFloor(ctx context.Context, c *pgx.Conn, shopID int64, n int) error {
 	if err != nil {
 		return err
 	}
-	_, err = copyInto("order_items", []string{"order_id", "shopify_id", "product_id", "variant_id", "title", "vendor", "sku", "quantity", "price"},
+	// Each item carries its order's customer (order_items.customer_id, which
+	// the segment indexes on order_items are partial on), as the import's do.
+	_, err = copyInto("order_items", []string{"order_id", "shopify_id", "product_id", "variant_id", "title", "vendor", "sku", "quantity", "price", "customer_id"},
 		2*n, func(k int) []any {
 			i, j := k/2+1, k%2+1
-			return []any{firstOrder + int64(i-1), int64(i*10 + j), int64(700 + j), int64(800 + j), "Tea " + strconv.Itoa(j), "Kyoto Tea", "T" + strconv.Itoa(j), int32(1), item}
+			return []any{firstOrder + int64(i-1), int64(i*10 + j), int64(700 + j), int64(800 + j), "Tea " + strconv.Itoa(j), "Kyoto Tea", "T" + strconv.Itoa(j), int32(1), item,
+				firstCust + int64(i/5)}
 		})
 	return err
 }

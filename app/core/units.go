@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tsunagu/tsunagu/app/store"
@@ -32,6 +33,51 @@ const UnitBudget = line.MaxUnitsPerMonth - 50
 type Units struct {
 	DB             *store.DB
 	InstallationID string
+	// Seen, when set, spares a read of line_units for a unit recorded a
+	// moment ago (every batch of a campaign uses the same unit); nil reads
+	// it every time.
+	Seen *UnitsSeen
+}
+
+// UnitSeenFor is how long a recorded unit is used without reading its
+// line_units row again. UseUnit moves a unit's last_sent_at on at most
+// once an hour, so with it the row lags the last send by at most
+// 1 h + UnitSeenFor (insights are read for units sent in the last days).
+const UnitSeenFor = 10 * time.Minute
+
+// UnitsSeen remembers when each unit was last recorded by this process
+// (UseUnit answered yes). The zero value is ready; safe for concurrent use.
+type UnitsSeen struct {
+	mu sync.Mutex
+	at map[unitKey]time.Time
+}
+
+type unitKey struct {
+	shopID int64
+	unit   string
+}
+
+// fresh reports whether unit of shop was recorded within UnitSeenFor
+// before now and in the same month (a new month starts the budget again).
+func (s *UnitsSeen) fresh(shopID int64, unit string, now, monthStart time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, ok := s.at[unitKey{shopID, unit}]
+	return ok && !at.Before(monthStart) && !now.Before(at) && now.Sub(at) < UnitSeenFor
+}
+
+func (s *UnitsSeen) mark(shopID int64, unit string, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.at == nil {
+		s.at = map[unitKey]time.Time{}
+	}
+	for k, at := range s.at { // old entries go, so the map stays small
+		if now.Sub(at) >= UnitSeenFor {
+			delete(s.at, k)
+		}
+	}
+	s.at[unitKey{shopID, unit}] = now
 }
 
 func (u *Units) prefix() string {
@@ -97,9 +143,16 @@ func (u *Units) use(ctx context.Context, lu store.LineUnit, now time.Time, budge
 	if !line.ValidUnit(lu.Unit) {
 		return "", nil
 	}
-	ok, err := u.DB.UseUnit(ctx, lu, now, UnitMonthStart(now), budget)
+	month := UnitMonthStart(now)
+	if u.Seen != nil && u.Seen.fresh(lu.ShopID, lu.Unit, now, month) {
+		return lu.Unit, nil
+	}
+	ok, err := u.DB.UseUnit(ctx, lu, now, month, budget)
 	if err != nil || !ok {
 		return "", err
+	}
+	if u.Seen != nil {
+		u.Seen.mark(lu.ShopID, lu.Unit, now)
 	}
 	return lu.Unit, nil
 }

@@ -402,10 +402,11 @@ func gateSQL(campaignID int64, cr CapRule) (string, []any) {
 const otherCampaignsSince = `EXISTS (SELECT 1 FROM campaigns k WHERE k.shop_id = (SELECT o.shop_id FROM campaigns o WHERE o.id = ?) AND k.id <> ? AND (k.finished_at IS NULL OR k.finished_at >= ?))`
 
 // gateSelect reads a batch's queued recipients with the reason each cannot
-// be sent to now (empty to send).
+// be sent to now (empty to send). The campaign and batch are the caller's
+// (GateBatch fills them in), not read back 500 times.
 func gateSelect(campaignID int64, batch int, cr CapRule) (string, []any) {
 	gate, gargs := gateSQL(campaignID, cr)
-	sel := "SELECT r.id, r.campaign_id, r.shop_id, r.customer_id, r.variant, r.batch, r.line_user_id, " + gate +
+	sel := "SELECT r.id, r.shop_id, r.customer_id, r.variant, r.line_user_id, " + gate +
 		" AS reason FROM campaign_recipients r WHERE r.campaign_id = ? AND r.batch = ? AND r.status IN ?"
 	return sel, append(gargs, campaignID, batch, []string{MsgQueued, MsgSending})
 }
@@ -432,7 +433,7 @@ func scanGated(q *gorm.DB) ([]CampaignRecipient, error) {
 	out := make([]CampaignRecipient, 0, CampaignBatchSize)
 	for rs.Next() {
 		var r CampaignRecipient
-		if err := rs.Scan(&r.ID, &r.CampaignID, &r.ShopID, &r.CustomerID, &r.Variant, &r.Batch, &r.LineUserID, &r.Reason); err != nil {
+		if err := rs.Scan(&r.ID, &r.ShopID, &r.CustomerID, &r.Variant, &r.LineUserID, &r.Reason); err != nil {
 			return nil, err
 		}
 		out = append(out, r)
@@ -506,6 +507,7 @@ func (db *DB) GateBatch(ctx context.Context, campaignID int64, batch int, cr Cap
 			}
 		}
 		for _, r := range rows {
+			r.CampaignID, r.Batch = campaignID, batch
 			if r.Reason == "" {
 				r.Status = MsgQueued
 				out.Send = append(out.Send, r)
@@ -519,7 +521,7 @@ func (db *DB) GateBatch(ctx context.Context, campaignID int64, batch int, cr Cap
 		return nil, err
 	}
 	if len(out.Send) == 0 && out.Skipped > 0 {
-		if out.Progress, err = db.batchDone(ctx, campaignID); err != nil {
+		if out.Progress, err = db.batchDone(ctx, campaignID, QuotaUse{}); err != nil {
 			return nil, err
 		}
 	}
@@ -537,11 +539,25 @@ func (db *DB) GateBatch(ctx context.Context, campaignID int64, batch int, cr Cap
 //
 // It returns the campaign's progress after the count (nil when the campaign
 // row is gone), so settling the campaign needs no second read of the row.
-func (db *DB) batchDone(ctx context.Context, campaignID int64) (*CampaignProgress, error) {
+//
+// A non-zero use is added to its channel's cached quota count in the same
+// statement on PostgreSQL (a data-modifying WITH; one round trip for both
+// counters, both hot rows committed asynchronously): that count is a
+// forecast replaced by the next reading from LINE.
+func (db *DB) batchDone(ctx context.Context, campaignID int64, use QuotaUse) (*CampaignProgress, error) {
 	q := "UPDATE campaigns SET batches_done = batches_done + 1, updated_at = ?" + db.asyncCommitFrom() +
 		" WHERE id = ? RETURNING status, winner, batches, held_from, batches_done"
+	args := []any{time.Now().UTC(), campaignID}
+	if use.N > 0 {
+		if db.Dialect == migrations.Postgres {
+			q = "WITH quota AS (UPDATE line_channel_quotas SET used = used + ? WHERE channel_id = ?) " + q
+			args = append([]any{use.N, use.ChannelID}, args...)
+		} else if err := db.AddChannelQuotaUse(ctx, use.ChannelID, use.N); err != nil {
+			return nil, err
+		}
+	}
 	var ps []CampaignProgress
-	if err := db.WithContext(ctx).Raw(q, time.Now().UTC(), campaignID).Scan(&ps).Error; err != nil {
+	if err := db.WithContext(ctx).Raw(q, args...).Scan(&ps).Error; err != nil {
 		return nil, fmt.Errorf("counting a finished batch of campaign %d: %w", campaignID, err)
 	}
 	if len(ps) == 0 {
@@ -559,14 +575,29 @@ func (db *DB) batchDone(ctx context.Context, campaignID int64) (*CampaignProgres
 // progress it returns is the campaign's after the count; nil when this call
 // settled no one (a retry) or the campaign is gone.
 func (db *DB) FinishBatch(ctx context.Context, campaignID int64, batch int, ids []int64, status, reason, requestID string, now time.Time) (*CampaignProgress, error) {
+	return db.FinishBatchUsing(ctx, campaignID, batch, ids, status, reason, requestID, now, QuotaUse{})
+}
+
+// QuotaUse is a number of messages LINE accepted on a channel, to count
+// against the channel's cached monthly quota.
+type QuotaUse struct{ ChannelID, N int64 }
+
+// FinishBatchUsing is FinishBatch for a batch LINE accepted: use is added
+// to the channel's quota count by the statement that counts the batch (one
+// round trip less per batch than AddChannelQuotaUse on its own), or on its
+// own when this call settled no one.
+func (db *DB) FinishBatchUsing(ctx context.Context, campaignID int64, batch int, ids []int64, status, reason, requestID string, now time.Time, use QuotaUse) (*CampaignProgress, error) {
 	n, err := db.settleRecipients(ctx, campaignID, batch, ids, status, reason, requestID, now)
 	if err != nil {
 		return nil, fmt.Errorf("settling batch %d of campaign %d: %w", batch, campaignID, err)
 	}
-	if n == 0 {
-		return nil, nil // settled before (a retry)
+	if n == 0 { // settled before (a retry)
+		if use.N > 0 {
+			return nil, db.AddChannelQuotaUse(ctx, use.ChannelID, use.N)
+		}
+		return nil, nil
 	}
-	return db.batchDone(ctx, campaignID)
+	return db.batchDone(ctx, campaignID, use)
 }
 
 // settleRecipients is FinishBatch's recipient update. The batch number is

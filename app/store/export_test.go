@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/tsunagu/tsunagu/app/store/segment"
 )
 
@@ -60,3 +62,17 @@ func (db *DB) EstimateSegmentSampled(ctx context.Context, shop *Shop, n segment.
 
 // AsyncCommitFrom is the FROM item hot counters are updated with.
 func (db *DB) AsyncCommitFrom() string { return db.asyncCommitFrom() }
+
+// ExplainCountSegment is PostgreSQL's plan for CountSegment's statement,
+// planned as CountSegment runs it (segmentQuery's settings).
+func (db *DB) ExplainCountSegment(ctx context.Context, shop *Shop, n segment.Node, now time.Time) (string, error) {
+	where, args, err := segmentWhere(shop, n, now)
+	if err != nil {
+		return "", err
+	}
+	var lines []string
+	err = db.segmentQuery(ctx, func(g *gorm.DB) error {
+		return g.Raw("EXPLAIN "+countSegmentSQL+where, args...).Scan(&lines).Error
+	})
+	return strings.Join(lines, "\n"), err
+}

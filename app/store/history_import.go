@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -167,59 +168,53 @@ type ImportedOrder struct {
 // is planned: history sends nothing. An order of a redacted customer is
 // skipped. written counts the orders written (new or changed).
 //
-// On PostgreSQL the batch is two statements whatever its size (bare
-// customers; then orders, their old items out and new items in, one
-// statement over arrays), and its commit does not wait for the WAL flush:
-// a database crash can only lose whole batches, cursor included, which the
-// import then reads again.
+// On PostgreSQL (importOrderBatchPG) new orders and their items are
+// COPYed straight into their tables, and its commit does not wait for the
+// WAL flush: a database crash can only lose whole batches, cursor
+// included, which the import then reads again.
 func (db *DB) ImportOrderBatch(ctx context.Context, importID, from int64, batch []ImportedOrder, now time.Time) (written int, err error) {
 	now = now.UTC()
-	err = db.Tx(ctx, func(tx *DB) error {
-		written = 0
-		if tx.Dialect == migrations.Postgres {
-			if err := tx.WithContext(ctx).Exec("SET LOCAL synchronous_commit TO OFF").Error; err != nil {
+	if db.Dialect == migrations.Postgres {
+		written, err = db.importOrderBatchPG(ctx, importID, from, batch, now)
+	} else {
+		err = db.Tx(ctx, func(tx *DB) error {
+			written = 0
+			if err := tx.advanceHistory(ctx, importID, from, len(batch), now); err != nil {
 				return err
 			}
-		}
-		if err := tx.advanceHistory(ctx, importID, from, len(batch), now); err != nil {
-			return err
-		}
-		if len(batch) == 0 {
-			return nil
-		}
-		shopID := batch[0].Order.ShopID
-		// One row per order (a later duplicate wins): ON CONFLICT cannot
-		// touch a row twice in one statement.
-		pos := make(map[int64]int, len(batch))
-		rows := make([]*ImportedOrder, 0, len(batch))
-		for i := range batch {
-			o := &batch[i]
-			if j, ok := pos[o.Order.ShopifyID]; ok {
-				rows[j] = o
-				continue
+			if len(batch) == 0 {
+				return nil
 			}
-			pos[o.Order.ShopifyID] = len(rows)
-			rows = append(rows, o)
-		}
-		var err error
-		if tx.Dialect == migrations.Postgres {
-			written, err = tx.importOrdersPG(ctx, shopID, rows, now)
-		} else {
-			written, err = tx.importOrdersSQLite(ctx, shopID, rows, now)
-		}
-		if err != nil {
-			return err
-		}
-		if written == 0 {
-			return nil
-		}
-		return tx.WithContext(ctx).Model(&HistoryImport{}).Where("id = ?", importID).
-			Update("rows_written", gorm.Expr("rows_written + ?", written)).Error
-	})
+			var err error
+			if written, err = tx.importOrdersSQLite(ctx, batch[0].Order.ShopID, uniqueOrders(batch), now); err != nil || written == 0 {
+				return err
+			}
+			return tx.WithContext(ctx).Model(&HistoryImport{}).Where("id = ?", importID).
+				Update("rows_written", gorm.Expr("rows_written + ?", written)).Error
+		})
+	}
 	if err != nil {
 		return 0, fmt.Errorf("importing %d orders: %w", len(batch), err)
 	}
 	return written, nil
+}
+
+// uniqueOrders lists the batch's orders once each (a later duplicate
+// wins, in the first one's place): ON CONFLICT cannot touch a row twice
+// in one statement.
+func uniqueOrders(batch []ImportedOrder) []*ImportedOrder {
+	pos := make(map[int64]int, len(batch))
+	rows := make([]*ImportedOrder, 0, len(batch))
+	for i := range batch {
+		o := &batch[i]
+		if j, ok := pos[o.Order.ShopifyID]; ok {
+			rows[j] = o
+			continue
+		}
+		pos[o.Order.ShopifyID] = len(rows)
+		rows = append(rows, o)
+	}
+	return rows
 }
 
 // importOrdersSQLite is the batch on SQLite: multi-row statements.
@@ -263,15 +258,21 @@ func (tx *DB) ensureCustomers(ctx context.Context, shopID int64, rows []*Importe
 	if len(sids) == 0 {
 		return ids, redacted, nil
 	}
+	// New customers get the batch's stats, as importCustomersForOrdersPG's.
+	stats := batchCustomerStats(rows)
 	var sb strings.Builder
-	args := make([]any, 0, 4*len(sids))
-	sb.WriteString("INSERT INTO customers (shop_id, shopify_id, created_at, updated_at) VALUES ")
+	args := make([]any, 0, 8*len(sids))
+	sb.WriteString("INSERT INTO customers (shop_id, shopify_id, orders_count, total_spent, first_order_at, last_order_at, created_at, updated_at) VALUES ")
 	for i, id := range sids {
 		if i > 0 {
 			sb.WriteByte(',')
 		}
-		sb.WriteString("(?,?,?,?)")
-		args = append(args, shopID, id, now, now)
+		sb.WriteString("(?,?,?,?,?,?,?,?)")
+		if st, ok := stats[id]; ok {
+			args = append(args, shopID, id, st.n, st.spent, st.first, st.last, now, now)
+		} else {
+			args = append(args, shopID, id, 0, decimal.Zero, nil, nil, now, now)
+		}
 	}
 	sb.WriteString(" ON CONFLICT (shop_id, shopify_id) DO NOTHING")
 	if err := tx.WithContext(ctx).Exec(sb.String(), args...).Error; err != nil {
@@ -373,8 +374,18 @@ var importOrderConflictSQL = func() string {
 // planner's statistics: while a shop's history goes in, its statistics
 // say it has few customers, and a join or IN was planned as a scan of all
 // of them, per batch.
+//
+// A customer created here gets the order stats of the batch's orders
+// ($4..$7, by $3), which are all its orders if the batch's orders are
+// stored as given and the customer has none in other batches: the stats
+// refresh after the import then finds it right and does not write it
+// again (a customer row written once, not twice). When the guess is wrong
+// (its orders spread over batches, or an order kept from a newer webhook
+// copy), the refresh corrects it, as before.
 const importCustomersForOrdersPG = `WITH ins AS (
-  INSERT INTO customers (shop_id, shopify_id, created_at, updated_at) SELECT $1, s, $2, $2 FROM unnest($3::bigint[]) s
+  INSERT INTO customers (shop_id, shopify_id, orders_count, total_spent, first_order_at, last_order_at, created_at, updated_at)
+  SELECT $1, s, n, spent, first_at, last_at, $2, $2
+  FROM unnest($3::bigint[], $4::int[], $5::numeric[], $6::timestamptz[], $7::timestamptz[]) AS u(s, n, spent, first_at, last_at)
   ON CONFLICT (shop_id, shopify_id) DO NOTHING RETURNING id, shopify_id
 )
 SELECT id, shopify_id, FALSE FROM ins
@@ -415,56 +426,38 @@ SELECT count(*) FROM up`
 
 var importOrdersPGStmt = fmt.Sprintf(importOrdersPGSQL, importOrderConflictSQL)
 
-// importOrdersPG is the batch on PostgreSQL: the customers (new ones
-// bare, all with their ids), then importOrdersPGSQL over the orders
-// whose customer is not redacted. The statements' size does not grow with
-// the batch (a multi-row VALUES has a parameter per value, parsed and
-// planned anew), and neither does their work with the shop's size.
-func (tx *DB) importOrdersPG(ctx context.Context, shopID int64, rows []*ImportedOrder, now time.Time) (int, error) {
-	pool := tx.G.Statement.ConnPool
-	custIDs := map[int64]int64{}
-	if sids := customerSIDs(rows); len(sids) > 0 {
-		redacted := map[int64]bool{}
-		for try, want := 0, sids; len(want) > 0; try++ {
-			if try == 2 {
-				return 0, fmt.Errorf("creating customers: %d of %d not found", len(want), len(sids))
-			}
-			res, err := pool.QueryContext(ctx, importCustomersForOrdersPG, shopID, now, want)
-			if err != nil {
-				return 0, fmt.Errorf("creating customers: %w", err)
-			}
-			for res.Next() {
-				var id, sid int64
-				var gone bool
-				if err := res.Scan(&id, &sid, &gone); err != nil {
-					res.Close()
-					return 0, fmt.Errorf("reading customers: %w", err)
-				}
-				if gone {
-					redacted[sid] = true
-				} else {
-					custIDs[sid] = id
-				}
-			}
-			res.Close()
-			if err := res.Err(); err != nil {
-				return 0, fmt.Errorf("creating customers: %w", err)
-			}
-			// Left: customers another transaction created after this
-			// statement's snapshot (skipped by the insert, unseen by the
-			// lookup); the next statement's snapshot has them.
-			want = slices.DeleteFunc(slices.Clone(want), func(id int64) bool { _, ok := custIDs[id]; return ok || redacted[id] })
+// customerStats are a customer's order stats as RefreshCustomerStats
+// computes them: orders that stand (not Void), their total, first and last.
+type customerStats struct {
+	n           int32
+	spent       decimal.Decimal
+	first, last time.Time
+}
+
+// batchCustomerStats are the stats of the batch's orders per customer
+// (Shopify id): a new customer's stats if these are all its orders.
+func batchCustomerStats(rows []*ImportedOrder) map[int64]*customerStats {
+	out := make(map[int64]*customerStats, len(rows))
+	for _, r := range rows {
+		if r.CustomerShopifyID <= 0 || r.Order.Void() {
+			continue
 		}
-		rows = slices.DeleteFunc(slices.Clone(rows), func(o *ImportedOrder) bool { return redacted[o.CustomerShopifyID] })
-		if len(rows) == 0 {
-			return 0, nil
+		at := r.Order.OrderedAt.UTC()
+		st, ok := out[r.CustomerShopifyID]
+		if !ok {
+			out[r.CustomerShopifyID] = &customerStats{n: 1, spent: r.Order.TotalPrice, first: at, last: at}
+			continue
+		}
+		st.n++
+		st.spent = st.spent.Add(r.Order.TotalPrice)
+		if at.Before(st.first) {
+			st.first = at
+		}
+		if at.After(st.last) {
+			st.last = at
 		}
 	}
-	var written int
-	if err := pool.QueryRowContext(ctx, importOrdersPGStmt, importOrdersPGArgs(shopID, rows, custIDs, now)...).Scan(&written); err != nil {
-		return 0, fmt.Errorf("upserting orders: %w", err)
-	}
-	return written, nil
+	return out
 }
 
 // importOrdersPGArgs are importOrdersPGStmt's arguments for the batch.
@@ -585,47 +578,63 @@ FROM orders o WHERE o.id = order_items.order_id) WHERE order_id IN ?`, orderIDs)
 // RefreshShopCustomerStats locks and updates.
 const statsChunk = 5000
 
+// liveOrderSQL is RefreshCustomerStats's rule for an order that counts
+// (not Order.Void), on orders aliased o.
+const liveOrderSQL = "o.cancelled_at IS NULL AND o.financial_status NOT IN ('refunded','voided')"
+
+// staleStatsSQL lists the shop's customers whose stored order stats differ
+// from their orders', by id: one pass over the shop's orders (grouped by
+// customer) and customers, whatever the shop's size, reading and locking
+// nothing else.
+const staleStatsSQL = `SELECT c.id FROM customers c LEFT JOIN (
+  SELECT o.customer_id, COUNT(*) AS n, SUM(o.total_price) AS spent, MIN(o.ordered_at) AS first_at, MAX(o.ordered_at) AS last_at
+  FROM orders o WHERE o.shop_id = ? AND o.customer_id IS NOT NULL AND ` + liveOrderSQL + ` GROUP BY o.customer_id
+) s ON s.customer_id = c.id
+WHERE c.shop_id = ? AND (c.orders_count IS DISTINCT FROM COALESCE(s.n, 0) OR c.total_spent IS DISTINCT FROM COALESCE(s.spent, 0)
+  OR c.first_order_at IS DISTINCT FROM s.first_at OR c.last_order_at IS DISTINCT FROM s.last_at)
+ORDER BY c.id`
+
 // RefreshShopCustomerStats recomputes the order stats (count, total spent,
 // first and last order) of every customer of the shop from its orders, as
 // RefreshCustomerStats does for one, and writes those that differ: the
 // history import runs it once its orders are in, rather than per batch
-// (a customer's orders are spread over the file). Customers go in chunks,
-// each its own transaction that locks its rows before reading the orders,
-// so an order a webhook commits meanwhile is counted. It returns how many
-// customers changed.
+// (a customer's orders are spread over the file). One read finds the
+// customers whose stats differ; those go in chunks, each its own
+// transaction that locks its rows, then recomputes and writes them, so an
+// order a webhook commits meanwhile is counted. A customer found right
+// needs nothing: whoever changes its orders later (a webhook) refreshes
+// it. It returns how many customers changed.
 func (db *DB) RefreshShopCustomerStats(ctx context.Context, shopID int64) (int64, error) {
+	var stale []int64
+	if err := db.WithContext(ctx).Raw(staleStatsSQL, shopID, shopID).Scan(&stale).Error; err != nil {
+		return 0, fmt.Errorf("finding shop %d's customers with stale order stats: %w", shopID, err)
+	}
 	var changed int64
-	after := int64(0)
-	for {
-		var ids []int64
+	for len(stale) > 0 {
+		ids := stale[:min(statsChunk, len(stale))]
+		stale = stale[len(ids):]
 		err := db.Tx(ctx, func(tx *DB) error {
-			q := tx.WithContext(ctx).Model(&Customer{}).Where("shop_id = ? AND id > ?", shopID, after).Order("id").Limit(statsChunk)
 			if tx.Dialect == migrations.Postgres {
-				q = q.Clauses(clause.Locking{Strength: "UPDATE"})
-			}
-			if err := q.Pluck("id", &ids).Error; err != nil {
-				return err
-			}
-			if len(ids) == 0 {
-				return nil
+				var locked []int64
+				if err := tx.WithContext(ctx).Model(&Customer{}).Where("id IN ?", ids).Order("id").
+					Clauses(clause.Locking{Strength: "UPDATE"}).Pluck("id", &locked).Error; err != nil {
+					return err
+				}
 			}
 			res := tx.WithContext(ctx).Exec(`UPDATE customers SET orders_count = s.n, total_spent = s.spent, first_order_at = s.first_at, last_order_at = s.last_at
 FROM (SELECT c.id AS cid, COUNT(o.id) AS n, COALESCE(SUM(o.total_price), 0) AS spent, MIN(o.ordered_at) AS first_at, MAX(o.ordered_at) AS last_at
-  FROM customers c LEFT JOIN orders o ON o.customer_id = c.id AND o.cancelled_at IS NULL AND o.financial_status NOT IN ('refunded','voided')
-  WHERE c.shop_id = ? AND c.id BETWEEN ? AND ? GROUP BY c.id) s
+  FROM customers c LEFT JOIN orders o ON o.customer_id = c.id AND `+liveOrderSQL+`
+  WHERE c.shop_id = ? AND c.id IN ? GROUP BY c.id) s
 WHERE customers.id = s.cid AND (customers.orders_count IS DISTINCT FROM s.n OR customers.total_spent IS DISTINCT FROM s.spent
-  OR customers.first_order_at IS DISTINCT FROM s.first_at OR customers.last_order_at IS DISTINCT FROM s.last_at)`, shopID, ids[0], ids[len(ids)-1])
+  OR customers.first_order_at IS DISTINCT FROM s.first_at OR customers.last_order_at IS DISTINCT FROM s.last_at)`, shopID, ids)
 			changed += res.RowsAffected
 			return res.Error
 		})
 		if err != nil {
-			return changed, fmt.Errorf("updating order stats of shop %d's customers after %d: %w", shopID, after, err)
+			return changed, fmt.Errorf("updating order stats of shop %d's customers from %d: %w", shopID, ids[0], err)
 		}
-		if len(ids) < statsChunk {
-			return changed, nil
-		}
-		after = ids[len(ids)-1]
 	}
+	return changed, nil
 }
 
 // ImportedCustomer is one customer of the history.

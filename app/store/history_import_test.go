@@ -194,3 +194,190 @@ func TestImportCustomerBatch(t *testing.T) {
 		}
 	})
 }
+
+// A customer the history creates gets its batch's order stats, so the
+// refresh after the import writes only the customers those were wrong
+// for: orders in other batches, or an order kept from a newer webhook
+// copy. The stats come out exact either way, and a second refresh
+// writes nothing.
+func TestImportOrderBatchCustomerStats(t *testing.T) {
+	t.Parallel()
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		shop := newShop(t, db)
+		old := time.Date(2021, 5, 1, 0, 0, 0, 0, time.UTC)
+		live := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+		// Order 10 is stored from a newer webhook as a guest order: the
+		// history's older copy, with customer 11, is not written.
+		guest := histOrder(shop.ID, 10, 0, "#10", live).Order
+		if _, err := db.UpsertOrderIfNewer(ctx, &guest); err != nil {
+			t.Fatal(err)
+		}
+		h := importing(t, db, shop.ID, store.HistoryOrders)
+		cancelled := histOrder(shop.ID, 32, 13, "#32", old.Add(time.Hour))
+		at := old.Add(time.Minute)
+		cancelled.Order.CancelledAt = &at
+		batches := [][]store.ImportedOrder{
+			{histOrder(shop.ID, 10, 11, "#10-old", old), histOrder(shop.ID, 11, 11, "#11", old), histOrder(shop.ID, 20, 12, "#20", old),
+				histOrder(shop.ID, 30, 13, "#30", old), histOrder(shop.ID, 31, 13, "#31", old.Add(2*time.Hour)), cancelled},
+			{histOrder(shop.ID, 21, 12, "#21", old.Add(24*time.Hour))},
+		}
+		from := int64(0)
+		for _, b := range batches {
+			if _, err := db.ImportOrderBatch(ctx, h.ID, from, b, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			from += int64(len(b))
+		}
+		// 11 (order 10 is the guest's) and 12 (its second order came in
+		// the next batch) are corrected; 13 was right.
+		if n, err := db.RefreshShopCustomerStats(ctx, shop.ID); err != nil || n != 2 {
+			t.Fatalf("refresh changed %d customers, want 2: %v", n, err)
+		}
+		want := map[int64]struct {
+			n           int
+			spent       int64
+			first, last *time.Time
+		}{
+			11: {1, 1000, ptr(old.Add(-time.Hour)), ptr(old.Add(-time.Hour))},
+			12: {2, 2000, ptr(old.Add(-time.Hour)), ptr(old.Add(23 * time.Hour))},
+			13: {2, 2000, ptr(old.Add(-time.Hour)), ptr(old.Add(time.Hour))},
+		}
+		same := func(a, b *time.Time) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
+		for sid, w := range want {
+			c, err := db.CustomerByShopifyID(ctx, shop.ID, sid)
+			if err != nil || c.OrdersCount != w.n || !c.TotalSpent.Equal(decimal.NewFromInt(w.spent)) || !same(c.FirstOrderAt, w.first) || !same(c.LastOrderAt, w.last) {
+				t.Fatalf("customer %d: %+v %v, want %+v", sid, c, err, w)
+			}
+		}
+		if n, err := db.RefreshShopCustomerStats(ctx, shop.ID); err != nil || n != 0 {
+			t.Fatalf("second refresh changed %d customers: %v", n, err)
+		}
+	})
+}
+
+// On PostgreSQL new orders are COPYed; an order a webhook stores between
+// the batch's check and its COPY fails the COPY on the unique key, and
+// the batch is written again through the upsert: the webhook's newer copy
+// stands, the rest of the batch goes in.
+func TestImportOrderBatchWebhookDuringCopy(t *testing.T) {
+	t.Parallel()
+	db := testenv.Postgres(t)
+	ctx := context.Background()
+	shop := newShop(t, db)
+	old := time.Date(2021, 5, 1, 0, 0, 0, 0, time.UTC)
+	live := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	h := importing(t, db, shop.ID, store.HistoryOrders)
+	stored, release, webhookDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		webhookDone <- db.Tx(ctx, func(tx *store.DB) error {
+			o := histOrder(shop.ID, 1, 0, "#1-live", live, "Live tea").Order
+			if _, err := tx.UpsertOrderIfNewer(ctx, &o); err != nil {
+				return err
+			}
+			close(stored)
+			<-release // commit once the import waits on this order
+			return nil
+		})
+	}()
+	<-stored
+	type result struct {
+		n   int
+		err error
+	}
+	imported := make(chan result, 1)
+	go func() {
+		n, err := db.ImportOrderBatch(ctx, h.ID, 0, []store.ImportedOrder{
+			histOrder(shop.ID, 1, 5, "#1-old", old, "Old tea"), histOrder(shop.ID, 2, 5, "#2", old, "Sencha"),
+		}, time.Now())
+		imported <- result{n, err}
+	}()
+	// The import's COPY waits on the webhook's uncommitted order 1.
+	for {
+		var waiting int
+		if err := db.G.Raw("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'").Scan(&waiting).Error; err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		select {
+		case r := <-imported:
+			t.Fatalf("import did not wait on the webhook's order: %d %v", r.n, r.err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	close(release)
+	if err := <-webhookDone; err != nil {
+		t.Fatal(err)
+	}
+	r := <-imported
+	if r.err != nil || r.n != 1 {
+		t.Fatalf("written %d: %v", r.n, r.err)
+	}
+	o1, err := db.OrderByShopifyID(ctx, shop.ID, 1)
+	if err != nil || o1.Name != "#1-live" || len(o1.Items) != 1 || o1.Items[0].Title != "Live tea" {
+		t.Fatalf("webhook order overwritten: %+v %v", o1, err)
+	}
+	o2, err := db.OrderByShopifyID(ctx, shop.ID, 2)
+	if err != nil || len(o2.Items) != 1 || o2.Items[0].Title != "Sencha" || o2.CustomerID == nil {
+		t.Fatalf("order 2 = %+v %v", o2, err)
+	}
+	hs, _ := db.HistoryImports(ctx, shop.ID)
+	for _, x := range hs {
+		if x.Kind == store.HistoryOrders && (x.RowsDone != 2 || x.RowsWritten != 1) {
+			t.Fatalf("import = %+v", x)
+		}
+	}
+}
+
+// History orders and items are stored exactly as given (on PostgreSQL
+// they are COPYed in binary, numerics and times encoded by the store).
+func TestImportOrderBatchValues(t *testing.T) {
+	t.Parallel()
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		shop := newShop(t, db)
+		h := importing(t, db, shop.ID, store.HistoryOrders)
+		prices := []string{"0", "1", "3000.0", "1500.5", "0.0001", "0.05", "12345.6789", "99999999.9999", "-25.5", "10000", "100000000", "7.25"}
+		base := time.Date(1999, 12, 31, 23, 59, 59, 999999000, time.UTC)
+		var batch []store.ImportedOrder
+		for i, p := range prices {
+			at := base.Add(time.Duration(i) * 1234567891 * time.Microsecond)
+			o := histOrder(shop.ID, int64(100+i), int64(i%3), fmt.Sprintf("#%d 注文 \\ \"q\"", i), at, "Tea", "Cup")
+			o.Order.TotalPrice, o.Order.SubtotalPrice = decimal.RequireFromString(p), decimal.RequireFromString(prices[len(prices)-1-i])
+			o.Order.Email, o.Order.Locale, o.Order.DiscountCodes = fmt.Sprintf("c%d@example.com", i), "en", "A,B"
+			if i%4 == 1 {
+				o.Order.CancelledAt = &at
+			}
+			o.Order.Items[1].Price, o.Order.Items[1].Quantity = decimal.RequireFromString(p), i+1
+			batch = append(batch, o)
+		}
+		if n, err := db.ImportOrderBatch(ctx, h.ID, 0, batch, time.Now()); err != nil || n != len(batch) {
+			t.Fatalf("written %d: %v", n, err)
+		}
+		sameTime := func(a, b *time.Time) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
+		for _, in := range batch {
+			got, err := db.OrderByShopifyID(ctx, shop.ID, in.Order.ShopifyID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := in.Order
+			if got.Name != w.Name || got.Email != w.Email || got.Locale != w.Locale || got.DiscountCodes != w.DiscountCodes ||
+				!got.TotalPrice.Equal(w.TotalPrice) || !got.SubtotalPrice.Equal(w.SubtotalPrice) || !got.OrderedAt.Equal(w.OrderedAt) ||
+				!sameTime(got.ShopifyUpdatedAt, w.ShopifyUpdatedAt) || !sameTime(got.CancelledAt, w.CancelledAt) || (got.CustomerID == nil) != (in.CustomerShopifyID == 0) {
+				t.Fatalf("order %d stored as %+v, given %+v", w.ShopifyID, got, w)
+			}
+			if len(got.Items) != 2 {
+				t.Fatalf("order %d: %d items", w.ShopifyID, len(got.Items))
+			}
+			for k, it := range got.Items {
+				wi := w.Items[k]
+				buyer := in.CustomerShopifyID != 0 && w.CancelledAt == nil
+				if it.ShopifyID != wi.ShopifyID || it.Title != wi.Title || it.Quantity != wi.Quantity || !it.Price.Equal(wi.Price) || (it.CustomerID != nil) != buyer {
+					t.Fatalf("order %d item %d stored as %+v, given %+v", w.ShopifyID, k, it, wi)
+				}
+			}
+		}
+	})
+}

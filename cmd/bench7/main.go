@@ -31,6 +31,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
+	"github.com/tsunagu/tsunagu/app/core"
 	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/app/store/segment"
@@ -303,7 +304,8 @@ func benchCampaign(ctx context.Context, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	w := &jobs.Worker{DB: db, Box: box, Signer: secretbox.NewSigner(key), LINE: msgr, Templates: tpl, Queue: jobs.NewQueue(client), Log: log, BaseURL: "http://localhost:8080"}
+	w := &jobs.Worker{DB: db, Box: box, Signer: secretbox.NewSigner(key), LINE: msgr, Templates: tpl, Queue: jobs.NewQueue(client), Log: log, BaseURL: "http://localhost:8080",
+		UnitsSeen: &core.UnitsSeen{}} // as App.Worker
 	cfg := jobs.ServerConfig(*conc, log)
 	cfg.TaskCheckInterval = 10 * time.Millisecond
 	server := asynq.NewServer(redisOpt, cfg)
