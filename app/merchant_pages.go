@@ -44,15 +44,11 @@ func (a *App) campaignPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	counts, err := a.DB.CampaignCounts(c.Request().Context(), camp.ID)
-	if err != nil {
-		return err
-	}
-	p := progressOf(counts)
 	rep, ab, err := a.abOf(c, camp)
 	if err != nil {
 		return err
 	}
+	p := progressOf(rep.Counts) // counted once, for the report and the progress
 	lang := adminLang(c)
 	ins, err := a.campaignInsights(c, camp, rep)
 	if err != nil {

@@ -60,6 +60,9 @@ type CampaignReport struct {
 	YenPerMessage   float64   `json:"yen_per_message"`
 	Variants        []Metrics `json:"variants"`
 	Total           Metrics   `json:"total"`
+	// Counts are the recipient counts the report was made from (the
+	// campaign page shows its progress from them rather than counting again).
+	Counts []RecipientCount `json:"-"`
 }
 
 // Best is the variant with the most conversions, then clicks, then name order.
@@ -107,6 +110,7 @@ func (db *DB) CampaignReport(ctx context.Context, camp *Campaign, opt ReportOpti
 	if err != nil {
 		return nil, err
 	}
+	rep.Counts = counts
 	for _, c := range counts {
 		m := get(c.Variant)
 		m.Recipients += c.N

@@ -46,6 +46,10 @@ func segmentWhere(shop *Shop, n segment.Node, now time.Time) (string, []any, err
 	return "c.shop_id = ? AND c.redacted_at IS NULL AND " + cond, append([]any{shop.ID}, args...), nil
 }
 
+// segmentRandomPageCost is the planner's random_page_cost in segment
+// queries (see segmentQuery).
+const segmentRandomPageCost = "1.1"
+
 // DefaultSegmentTimeout bounds a segment query unless DB.SegmentTimeout says otherwise.
 const DefaultSegmentTimeout = 10 * time.Second
 
@@ -80,6 +84,14 @@ func (db *DB) segmentQuery(ctx context.Context, run func(g *gorm.DB) error) erro
 			if err := tx.Exec("SET LOCAL jit = off").Error; err != nil {
 				return err
 			}
+			// The default random_page_cost (4, for spinning disks) made a
+			// rare "bought product" (2,000 buyers of 1M customers) scan all
+			// customers rather than probe each buyer by id; on SSDs and a
+			// cached working set a random page costs about a sequential one
+			// (TestSegmentCountPlans, docs/BENCHMARKS.md issue 14).
+			if err := tx.Exec("SET LOCAL random_page_cost = " + segmentRandomPageCost).Error; err != nil {
+				return err
+			}
 			return run(tx)
 		}, &sql.TxOptions{ReadOnly: true})
 	} else {
@@ -107,6 +119,9 @@ func (db *DB) fence() string {
 	return "LIMIT -1 OFFSET 0"
 }
 
+// countSegmentSQL is CountSegment's statement before its condition.
+const countSegmentSQL = "SELECT COUNT(*) FROM customers c WHERE "
+
 // CountSegment counts the shop's customers in n.
 func (db *DB) CountSegment(ctx context.Context, shop *Shop, n segment.Node, now time.Time) (int64, error) {
 	where, args, err := segmentWhere(shop, n, now)
@@ -115,7 +130,7 @@ func (db *DB) CountSegment(ctx context.Context, shop *Shop, n segment.Node, now 
 	}
 	var count int64
 	if err := db.segmentQuery(ctx, func(g *gorm.DB) error {
-		return g.Raw("SELECT COUNT(*) FROM customers c WHERE "+where, args...).Scan(&count).Error
+		return g.Raw(countSegmentSQL+where, args...).Scan(&count).Error
 	}); err != nil {
 		return 0, fmt.Errorf("counting segment: %w", err)
 	}
