@@ -113,10 +113,19 @@ func TestShopifyWebhookDuplicateAcknowledged(t *testing.T) {
 			if rec.Code != 200 {
 				t.Fatalf("delivery %d: status %d %s", i, rec.Code, rec.Body)
 			}
-			var res struct{ Duplicate bool }
+			var res struct {
+				Duplicate bool
+				EventID   string `json:"event_id"`
+			}
 			json.Unmarshal(rec.Body.Bytes(), &res)
 			if res.Duplicate != dup {
 				t.Fatalf("delivery %d: duplicate = %v, want %v", i, res.Duplicate, dup)
+			}
+			// The answer is what encoding/json writes for the same map.
+			var want bytes.Buffer
+			json.NewEncoder(&want).Encode(map[string]any{"ok": true, "event_id": res.EventID, "duplicate": dup})
+			if rec.Body.String() != want.String() || res.EventID == "" || rec.Header().Get("Content-Type") != "application/json" {
+				t.Fatalf("delivery %d: answer %q (%s), want %q (application/json)", i, rec.Body, rec.Header().Get("Content-Type"), want.String())
 			}
 		}
 		var n int64

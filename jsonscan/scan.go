@@ -9,6 +9,11 @@
 // with them. Nesting is the caller's: each bounds it its own way.
 package jsonscan
 
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
 // SkipSpace returns the index of the first byte at or after i that is not
 // JSON white space (len(b) if none).
 func SkipSpace(b []byte, i int) int {
@@ -26,8 +31,20 @@ func SkipSpace(b []byte, i int) int {
 // EndString returns the index after the string whose opening quote is
 // b[i], and whether it holds an escape (its bytes between the quotes are
 // then not its value); -1 if the string is malformed or unterminated.
+// Plain bytes are passed eight at a time (special).
 func EndString(b []byte, i int) (end int, escaped bool) {
-	for i++; i < len(b); i++ {
+	for i++; ; i++ {
+		for i+8 <= len(b) {
+			m := special(binary.LittleEndian.Uint64(b[i:]))
+			if m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
+			i += 8
+		}
+		if i >= len(b) {
+			return -1, false
+		}
 		c := b[i]
 		if c >= 0x20 && c != '"' && c != '\\' {
 			continue
@@ -60,7 +77,18 @@ func EndString(b []byte, i int) (end int, escaped bool) {
 			return -1, false
 		}
 	}
-	return -1, false
+}
+
+// special marks the bytes of w (eight string bytes, the first in the low
+// byte) that end a run of plain string bytes: a control byte (< 0x20), '"'
+// or '\\'. Its lowest set bit is the high bit of the first such byte, 0
+// if there is none: each of the three tests (x - n) &^ x, per byte, sets a
+// byte's high bit when x is below n, and a borrow can only set bits above a
+// byte that was.
+func special(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := w^(ones*'"'), w^(ones*'\\')
+	return ((w-ones*0x20)&^w | (quote-ones)&^quote | (backslash-ones)&^backslash) & highs
 }
 
 // EndNumber returns the index after the number starting at b[i], or -1:

@@ -1,6 +1,8 @@
 package jsonscan_test
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/tsunagu/tsunagu/jsonscan"
@@ -115,6 +117,33 @@ func TestEndLiteral(t *testing.T) {
 	} {
 		if got := jsonscan.EndLiteral([]byte(tc.in), tc.from, tc.lit); got != tc.end {
 			t.Errorf("EndLiteral(%q, %d, %q) = %d, want %d", tc.in, tc.from, tc.lit, got, tc.end)
+		}
+	}
+}
+
+// EndString passes plain bytes eight at a time: every byte that ends a run
+// (or looks near one: high-bit twins of the quote, the backslash and 0x20)
+// at every offset of strings around a word's length, against encoding/json.
+func TestEndStringWordAtATime(t *testing.T) {
+	t.Parallel()
+	stops := []string{`"`, `\`, `\n`, `\u00e9`, `\x`, "\x00", "\x1f", "\x20", "\x21", "\x5b", "\x5d", "\x7f",
+		"\x80", "\x9f", "\xa0", "\xa2", "\xdc", "\xff", "é"}
+	for n := range 20 {
+		for k := range n + 1 {
+			for _, stop := range stops {
+				s := `"` + strings.Repeat("a", k) + stop + strings.Repeat("b", n-k) + `"`
+				// A quote inside ends the string early; the rest is another token.
+				want := len(s)
+				if !json.Valid([]byte(s)) {
+					want = -1
+				}
+				if stop == `"` {
+					want = 1 + k + 1
+				}
+				if end, _ := jsonscan.EndString([]byte(s), 0); end != want {
+					t.Fatalf("EndString(%q) = %d, want %d", s, end, want)
+				}
+			}
 		}
 	}
 }

@@ -31,8 +31,10 @@ func (db *DB) InsertEvent(ctx context.Context, e *Event) (inserted bool, err err
 	var fresh bool
 	if db.Dialect == migrations.Postgres {
 		// A plain statement: gorm's Create (reflection, callbacks, building
-		// the SQL) was a quarter of the webhook ingest's CPU beside it.
-		err := db.WithContext(ctx).Statement.ConnPool.QueryRowContext(ctx, insertEventSQL, e.Source, e.Topic, e.ExternalID, e.ShopID,
+		// the SQL) was a quarter of the webhook ingest's CPU beside it. The
+		// pool (or transaction) is db's own: a WithContext session would
+		// clone gorm's statement only to hand the same pool back.
+		err := db.G.Statement.ConnPool.QueryRowContext(ctx, insertEventSQL, e.Source, e.Topic, e.ExternalID, e.ShopID,
 			e.ShopDomain, e.Payload, e.Status, e.Error, e.Attempts, e.ReceivedAt, e.ProcessedAt, e.NextAttemptAt, e.LineChannelID).Scan(&e.ID)
 		switch {
 		case err == nil:

@@ -1,11 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"math"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
 
 	"github.com/tsunagu/tsunagu/app/store/segment"
@@ -62,6 +65,51 @@ func (db *DB) EstimateSegmentSampled(ctx context.Context, shop *Shop, n segment.
 
 // AsyncCommitFrom is the FROM item hot counters are updated with.
 func (db *DB) AsyncCommitFrom() string { return db.asyncCommitFrom() }
+
+// CopyRoundTrip COPYs vs and ts through pgCopy's binary encoding into a
+// temporary table and returns PostgreSQL's text of each stored value.
+func (db *DB) CopyRoundTrip(ctx context.Context, vs []decimal.Decimal, ts []time.Time) (nums, times []string, err error) {
+	sqlDB, err := db.G.DB()
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		if _, err := pc.Exec(ctx, "CREATE TEMP TABLE copy_rt (i int4, v numeric, t timestamptz) ON COMMIT PRESERVE ROWS"); err != nil {
+			return err
+		}
+		defer pc.Exec(context.WithoutCancel(ctx), "DROP TABLE copy_rt") //nolint:errcheck
+		c := newPGCopy(64 * len(vs))
+		for i, v := range vs {
+			c.row(3)
+			c.int4(int32(i))
+			c.numeric(v)
+			c.timestamptzOrNull(&ts[i])
+		}
+		if _, err := pc.PgConn().CopyFrom(ctx, bytes.NewReader(c.bytes()), "COPY copy_rt (i, v, t) FROM STDIN (FORMAT binary)"); err != nil {
+			return err
+		}
+		rows, err := pc.Query(ctx, "SELECT v::text, to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') FROM copy_rt ORDER BY i")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var n, t string
+			if err := rows.Scan(&n, &t); err != nil {
+				return err
+			}
+			nums, times = append(nums, n), append(times, t)
+		}
+		return rows.Err()
+	})
+	return nums, times, err
+}
 
 // ExplainCountSegment is PostgreSQL's plan for CountSegment's statement,
 // planned as CountSegment runs it (segmentQuery's settings).

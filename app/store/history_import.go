@@ -162,9 +162,10 @@ type ImportedOrder struct {
 // the cursor. Orders follow UpsertOrderIfNewer's rules (an order stored
 // from a newer webhook is kept, a cancellation sticks); a copy identical
 // to the stored row is not rewritten, so a rerun writes nothing. A
-// written order's items are replaced. Customers are created bare when new
-// (their profile comes from the customers import); their order stats are
-// recomputed once the whole file is in (RefreshShopCustomerStats). Nothing
+// written order's items are replaced. Customers are created when new with
+// no profile (that comes from the customers import) and the stats of the
+// batch's orders; their order stats are made exact once the whole file is
+// in (RefreshShopCustomerStats). Nothing
 // is planned: history sends nothing. An order of a redacted customer is
 // skipped. written counts the orders written (new or changed).
 //
