@@ -17,7 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/tsunagu/tsunagu/app/core"
-	"github.com/tsunagu/tsunagu/jsonscan"
+	"github.com/tsunagu/tsunagu/app/jsonscan"
 	"github.com/tsunagu/tsunagu/shopify"
 )
 

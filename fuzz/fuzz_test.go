@@ -24,7 +24,7 @@ var targets = []struct{ pkg, name string }{
 	{"./app/door", "FuzzShopifyDoor"},
 	{"./app/door", "FuzzLineDoor"},
 	{"./app/door", "FuzzCheckShopShortcut"},
-	{"./jsonscan", "FuzzValidJSON"},
+	{"./app/jsonscan", "FuzzValidJSON"},
 	{"./app/store/segment", "FuzzCompileSegment"},
 	{"./templates", "FuzzRender"},
 }

@@ -6,7 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/tsunagu/tsunagu/jsonscan"
+	"github.com/tsunagu/tsunagu/app/jsonscan"
 )
 
 // The lean decode of the history's order and line item lines: one strict

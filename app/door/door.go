@@ -16,7 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/tsunagu/tsunagu/jsonscan"
+	"github.com/tsunagu/tsunagu/app/jsonscan"
 	"github.com/tsunagu/tsunagu/line"
 	"github.com/tsunagu/tsunagu/shopify"
 )

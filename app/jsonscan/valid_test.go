@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tsunagu/tsunagu/jsonscan"
+	"github.com/tsunagu/tsunagu/app/jsonscan"
 )
 
 // validCases are edge cases of the JSON grammar; the answer expected is
@@ -92,7 +92,7 @@ func BenchmarkValidJSON(b *testing.B) {
 func fixtures(f testing.TB, dir string) map[string][]byte {
 	f.Helper()
 	out := map[string][]byte{}
-	paths, _ := filepath.Glob(filepath.Join("..", "testdata", dir, "*.json"))
+	paths, _ := filepath.Glob(filepath.Join("..", "..", "testdata", dir, "*.json"))
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if err != nil {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tsunagu/tsunagu/jsonscan"
+	"github.com/tsunagu/tsunagu/app/jsonscan"
 )
 
 func TestSkipSpace(t *testing.T) {
