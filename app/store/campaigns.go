@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"github.com/tsunagu/tsunagu/app/store/segment"
@@ -433,22 +433,12 @@ func (db *DB) scanGated(ctx context.Context, q string, args []any) ([]CampaignRe
 	if stmt.Error != nil {
 		return nil, stmt.Error
 	}
-	sqlDB, ok := db.G.Statement.ConnPool.(*sql.DB)
-	if !ok { // in a transaction: its own connection, through database/sql
+	if _, ok := db.G.Statement.ConnPool.(*sql.DB); !ok { // in a transaction: its own connection, through database/sql
 		return scanGatedRows(db.WithContext(ctx).Raw(q, args...))
 	}
-	conn, err := sqlDB.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
 	out := make([]CampaignRecipient, 0, CampaignBatchSize)
-	err = conn.Raw(func(dc any) error {
-		pc, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("the PostgreSQL driver connection is a %T, not pgx", dc)
-		}
-		rs, err := pc.Conn().Query(ctx, stmt.SQL.String(), stmt.Vars...)
+	err := db.withPGX(ctx, func(c *pgx.Conn) error {
+		rs, err := c.Query(ctx, stmt.SQL.String(), stmt.Vars...)
 		if err != nil {
 			return err
 		}

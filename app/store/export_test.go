@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 	"gorm.io/gorm"
 
@@ -69,17 +69,7 @@ func (db *DB) AsyncCommitFrom() string { return db.asyncCommitFrom() }
 // CopyRoundTrip COPYs vs and ts through pgCopy's binary encoding into a
 // temporary table and returns PostgreSQL's text of each stored value.
 func (db *DB) CopyRoundTrip(ctx context.Context, vs []decimal.Decimal, ts []time.Time) (nums, times []string, err error) {
-	sqlDB, err := db.G.DB()
-	if err != nil {
-		return nil, nil, err
-	}
-	conn, err := sqlDB.Conn(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer conn.Close()
-	err = conn.Raw(func(dc any) error {
-		pc := dc.(*stdlib.Conn).Conn()
+	err = db.withPGX(ctx, func(pc *pgx.Conn) error {
 		if _, err := pc.Exec(ctx, "CREATE TEMP TABLE copy_rt (i int4, v numeric, t timestamptz) ON COMMIT PRESERVE ROWS"); err != nil {
 			return err
 		}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // importOrderBatchPG is ImportOrderBatch on PostgreSQL, one transaction on
@@ -29,29 +28,21 @@ func (db *DB) importOrderBatchPG(ctx context.Context, importID, from int64, batc
 	if _, inTx := db.G.Statement.ConnPool.(*sql.Tx); inTx {
 		return 0, errors.New("a history batch is its own transaction: not inside another")
 	}
-	sqlDB, err := db.G.DB()
-	if err != nil {
-		return 0, err
-	}
-	conn, err := sqlDB.Conn(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("reserving a connection: %w", err)
-	}
-	defer conn.Close()
 	var written int
-	run := func(copyNew bool) error {
-		return conn.Raw(func(dc any) error {
-			return pgx.BeginFunc(ctx, dc.(*stdlib.Conn).Conn(), func(tx pgx.Tx) error {
+	err := db.withPGX(ctx, func(c *pgx.Conn) error {
+		run := func(copyNew bool) error {
+			return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 				var err error
 				written, err = importOrderTxPG(ctx, tx, importID, from, batch, now, copyNew)
 				return err
 			})
-		})
-	}
-	err = run(true)
-	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "23505" /* unique_violation */ {
-		err = run(false)
-	}
+		}
+		err := run(true)
+		if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "23505" /* unique_violation */ {
+			err = run(false)
+		}
+		return err
+	})
 	return written, err
 }
 
