@@ -63,10 +63,17 @@ func (db *DB) LiveCustomerID(ctx context.Context, shopID, shopifyID int64) (int6
 	return ids[0], nil
 }
 
+// liveOrder is the SQL rule for an order that counts toward its
+// customer's stats and repeat purchases (Order.Void's opposite), on the
+// orders table named table.
+func liveOrder(table string) string {
+	return table + ".cancelled_at IS NULL AND " + table + ".financial_status NOT IN ('refunded','voided')"
+}
+
 // RefreshCustomerStats recomputes order count, spend and order dates from
 // the orders table, so replays and cancellations can never skew them.
 func (db *DB) RefreshCustomerStats(ctx context.Context, customerID int64) error {
-	const live = "customer_id = ? AND cancelled_at IS NULL AND financial_status NOT IN ('refunded','voided')"
+	live := "customer_id = ? AND " + liveOrder("orders")
 	var n int64
 	if err := db.WithContext(ctx).Model(&Order{}).Where(live, customerID).Count(&n).Error; err != nil {
 		return fmt.Errorf("counting orders of customer %d: %w", customerID, err)

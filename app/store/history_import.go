@@ -579,15 +579,14 @@ FROM orders o WHERE o.id = order_items.order_id) WHERE order_id IN ?`, orderIDs)
 // RefreshShopCustomerStats locks and updates.
 const statsChunk = 5000
 
-// liveOrderSQL is RefreshCustomerStats's rule for an order that counts
-// (not Order.Void), on orders aliased o.
-const liveOrderSQL = "o.cancelled_at IS NULL AND o.financial_status NOT IN ('refunded','voided')"
+// liveOrderSQL is liveOrder on orders aliased o.
+var liveOrderSQL = liveOrder("o")
 
 // staleStatsSQL lists the shop's customers whose stored order stats differ
 // from their orders', by id: one pass over the shop's orders (grouped by
 // customer) and customers, whatever the shop's size, reading and locking
 // nothing else.
-const staleStatsSQL = `SELECT c.id FROM customers c LEFT JOIN (
+var staleStatsSQL = `SELECT c.id FROM customers c LEFT JOIN (
   SELECT o.customer_id, COUNT(*) AS n, SUM(o.total_price) AS spent, MIN(o.ordered_at) AS first_at, MAX(o.ordered_at) AS last_at
   FROM orders o WHERE o.shop_id = ? AND o.customer_id IS NOT NULL AND ` + liveOrderSQL + ` GROUP BY o.customer_id
 ) s ON s.customer_id = c.id

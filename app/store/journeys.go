@@ -149,7 +149,7 @@ func (db *DB) NewerOrderExists(ctx context.Context, o *Order) (bool, error) {
 	}
 	var n int64
 	err := db.WithContext(ctx).Model(&Order{}).
-		Where("customer_id = ? AND id <> ? AND cancelled_at IS NULL AND financial_status NOT IN ('refunded','voided')", *o.CustomerID, o.ID).
+		Where("customer_id = ? AND id <> ? AND "+liveOrder("orders"), *o.CustomerID, o.ID).
 		Where("ordered_at > ? OR (ordered_at = ? AND id > ?)", o.OrderedAt.UTC(), o.OrderedAt.UTC(), o.ID).
 		Count(&n).Error
 	if err != nil {
