@@ -436,21 +436,15 @@ func (db *DB) scanGated(ctx context.Context, q string, args []any) ([]CampaignRe
 	if _, ok := db.G.Statement.ConnPool.(*sql.DB); !ok { // in a transaction: its own connection, through database/sql
 		return scanGatedRows(db.WithContext(ctx).Raw(q, args...))
 	}
-	out := make([]CampaignRecipient, 0, CampaignBatchSize)
+	var out []CampaignRecipient
 	err := db.withPGX(ctx, func(c *pgx.Conn) error {
 		rs, err := c.Query(ctx, stmt.SQL.String(), stmt.Vars...)
 		if err != nil {
 			return err
 		}
 		defer rs.Close()
-		for rs.Next() {
-			var r CampaignRecipient
-			if err := rs.Scan(&r.ID, &r.ShopID, &r.CustomerID, &r.Variant, &r.LineUserID, &r.Reason); err != nil {
-				return err
-			}
-			out = append(out, r)
-		}
-		return rs.Err()
+		out, err = readGated(rs)
+		return err
 	})
 	return out, err
 }
@@ -461,6 +455,19 @@ func scanGatedRows(q *gorm.DB) ([]CampaignRecipient, error) {
 		return nil, err
 	}
 	defer rs.Close()
+	return readGated(rs)
+}
+
+// gatedRows is what readGated needs of pgx's and database/sql's rows.
+type gatedRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// readGated reads the gate statement's rows (gateSelect's columns, in
+// order) into recipients by position.
+func readGated(rs gatedRows) ([]CampaignRecipient, error) {
 	out := make([]CampaignRecipient, 0, CampaignBatchSize)
 	for rs.Next() {
 		var r CampaignRecipient
