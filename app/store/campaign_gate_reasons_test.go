@@ -118,3 +118,40 @@ func TestGateDecidesEachLinkAndCapState(t *testing.T) {
 		}
 	})
 }
+
+// TestGateRunsItsGenericPlan (issue 16): the gate statement runs the
+// generic plan its prepared statement caches (scanGated), not a plan made
+// again for every batch. Without the plan_cache_mode set beside it, the
+// first five runs on a connection are custom plans, and on a database with
+// statistics every later one was too (the gate planned per batch).
+func TestGateRunsItsGenericPlan(t *testing.T) {
+	t.Parallel()
+	db := testenv.Postgres(t)
+	ctx := context.Background()
+	sqlDB, err := db.G.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB.SetMaxOpenConns(1) // one session: its prepared statements are the gate's
+	shop := newShop(t, db)
+	camp := &store.Campaign{ShopID: shop.ID, Name: "gate", Status: store.CampaignSending, Definition: []byte(`{}`),
+		Variants: []store.CampaignVariant{{Name: "A", Weight: 1}}}
+	if err := db.G.Create(camp).Error; err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	cr := store.CapRule{DayStart: now.Add(-time.Hour), DayEnd: now.Add(time.Hour), Now: now, Limit: 1, Exempt: []string{"thank_you"}}
+	for batch := range 3 {
+		if _, err := db.GateBatch(ctx, camp.ID, batch, cr, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var plans struct{ Generic, Custom int64 }
+	if err := db.G.Raw("SELECT generic_plans AS generic, custom_plans AS custom FROM pg_prepared_statements WHERE statement LIKE 'WITH b AS MATERIALIZED%'").
+		Scan(&plans).Error; err != nil {
+		t.Fatal(err)
+	}
+	if plans.Generic != 3 || plans.Custom != 0 {
+		t.Errorf("the gate ran %d generic and %d custom plans; want 3 generic", plans.Generic, plans.Custom)
+	}
+}

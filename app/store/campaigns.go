@@ -467,16 +467,37 @@ func (db *DB) scanGated(ctx context.Context, q string, args []any) ([]CampaignRe
 	}
 	var out []CampaignRecipient
 	err := db.withPGX(ctx, func(c *pgx.Conn) error {
-		rs, err := c.Query(ctx, stmt.SQL.String(), stmt.Vars...)
+		b := &pgx.Batch{}
+		b.Queue(genericPlanSQL)
+		b.Queue(stmt.SQL.String(), stmt.Vars...)
+		br := c.SendBatch(ctx, b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		rs, err := br.Query()
 		if err != nil {
 			return err
 		}
-		defer rs.Close()
 		out, err = readGated(rs)
-		return err
+		rs.Close()
+		if err != nil {
+			return err
+		}
+		return br.Close()
 	})
 	return out, err
 }
+
+// genericPlanSQL, sent in the same pipeline before a prepared statement
+// (one implicit transaction up to the Sync, so set_config's is_local lasts
+// exactly that long), makes PostgreSQL run the statement's cached generic
+// plan. The gate's parameters changed its estimates enough that the plan
+// cache kept choosing custom plans: the whole gate statement planned again
+// for every batch, about a quarter of its CPU. Its plan cannot depend on
+// the values (TestGateBatchPlanKeepsIndexes checks the generic plan too):
+// each check is a per-row index probe whatever they are.
+const genericPlanSQL = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"
 
 func scanGatedRows(q *gorm.DB) ([]CampaignRecipient, error) {
 	rs, err := q.Rows()
