@@ -76,6 +76,24 @@ func TestReadBodySized(t *testing.T) {
 			t.Errorf("%s: %d bytes, %v; want %d bytes, %v", tc.name, len(got), err, len(tc.body), tc.err)
 		}
 	}
+	// Through lent buffers, each case after every other (a long body's
+	// bytes must not show through a shorter one read into its buffer).
+	var bodies door.Bodies
+	for _, before := range cases {
+		for _, tc := range cases {
+			for _, c := range []struct {
+				body []byte
+				size int64
+				err  error
+			}{{before.body, before.size, before.err}, {tc.body, tc.size, tc.err}} {
+				b, err := bodies.Read(bytes.NewReader(c.body), c.size)
+				if !errors.Is(err, c.err) || c.err == nil && !bytes.Equal(b.B, c.body) {
+					t.Fatalf("%s after %s, lent: %d bytes, %v; want %d bytes, %v", tc.name, before.name, len(b.B), err, len(c.body), c.err)
+				}
+				bodies.Release(b)
+			}
+		}
+	}
 }
 
 // BenchmarkShopifyDoor: the door's checks of one signed orders/create
