@@ -62,14 +62,24 @@ func seedAudience(t *testing.T, a *App, n int) audience {
 			LinkedAt: testNow, CreatedAt: testNow, UpdatedAt: testNow})
 		au.linked = append(au.linked, uid(fmt.Sprint(i)))
 	}
-	if err := a.DB.WithContext(ctx).Omit("id").CreateInBatches(&links, 500).Error; err != nil {
+	if err := a.DB.CreateLinks(ctx, links); err != nil {
 		t.Fatal(err)
 	}
 	// Not sendable: blocked, unlinked, never linked, and one already at today's cap.
 	_, au.blockedCust = seedLinkedCustomer(t, a, 2, uid("blocked"))
-	a.DB.WithContext(ctx).Model(&store.LineLink{}).Where("line_user_id = ?", uid("blocked")).Update("blocked", true)
+	blocked, err := a.DB.LiveLinkByUser(ctx, shop.ID, uid("blocked"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustDo(t, a.DB.SetLinkReachability(ctx, blocked.ID, true, true, testNow))
 	_, gone := seedLinkedCustomer(t, a, 3, uid("gone"))
-	a.DB.WithContext(ctx).Model(&store.LineLink{}).Where("line_user_id = ?", uid("gone")).Update("unlinked_at", testNow)
+	goneLink, err := a.DB.LiveLinkByUser(ctx, shop.ID, uid("gone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.DB.Unlink(ctx, goneLink.ID, "test", testNow); err != nil {
+		t.Fatal(err)
+	}
 	_, _ = seedLinkedCustomer(t, a, 4, "")
 	_, capped := seedLinkedCustomer(t, a, 5, uid("capped"))
 	for i := 0; i < 2; i++ {

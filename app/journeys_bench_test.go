@@ -106,7 +106,7 @@ func runJourneyBench(b *testing.B, orders, rate, conc int) {
 	for i := range links {
 		links[i] = store.LineLink{ShopID: shop.ID, CustomerID: custs[i].ID, LineUserID: fmt.Sprintf("U%032x", i+1), Friend: true, LinkedAt: now, CreatedAt: now, UpdatedAt: now}
 	}
-	if err := db.G.CreateInBatches(&links, 1000).Error; err != nil {
+	if err := db.CreateLinks(ctx, links); err != nil {
 		b.Fatal(err)
 	}
 

@@ -34,7 +34,7 @@ func seedMerchant(t *testing.T, a *App) *store.Shop {
 			l := &store.LineLink{ShopID: shop.ID, CustomerID: c.ID, LineUserID: uid(fmt.Sprint("m", i)), Friend: true, LinkedAt: testNow}
 			mustDo(t, a.DB.CreateLink(ctx, l))
 			if i%10 == 0 {
-				mustDo(t, a.DB.WithContext(ctx).Model(l).Update("blocked", true).Error)
+				mustDo(t, a.DB.SetLinkReachability(ctx, l.ID, true, true, testNow))
 			}
 		}
 	}

@@ -92,6 +92,8 @@ func TestCampaignOnHistoryKeepsPlanAndFinishes(t *testing.T) {
 	seed := []string{
 		`INSERT INTO customers (shop_id, shopify_id, email, created_at, updated_at) SELECT ?, g, 'h' || g || '@example.com', now(), now() FROM generate_series(1, 10000) g`,
 		`INSERT INTO line_links (shop_id, customer_id, line_user_id, friend, blocked, linked_at, created_at, updated_at) SELECT shop_id, id, 'U' || md5(id::text), true, id % 97 = 0, now(), now(), now() FROM customers WHERE shop_id = ? AND id % 10 <> 0`,
+		// What the store's link writers keep in customers.link_state (migration 0056).
+		`UPDATE customers c SET link_state = CASE WHEN l.blocked THEN 3 ELSE 2 END FROM line_links l WHERE l.customer_id = c.id AND c.shop_id = ?`,
 		`INSERT INTO campaigns (shop_id, name, definition, variants, status, started_at, finished_at, created_at, updated_at) SELECT ?, 'past ' || g, '{}', '[]', 'done', now() - g * interval '7 days', now() - g * interval '7 days', now(), now() FROM generate_series(1, 3) g`,
 		`INSERT INTO campaign_recipients (campaign_id, shop_id, customer_id, variant, batch, status, line_user_id, sent_at, updated_at)
 		 SELECT k.id, l.shop_id, l.customer_id, 'A', (ROW_NUMBER() OVER (PARTITION BY k.id ORDER BY l.customer_id) - 1) / 500, 'sent', l.line_user_id, k.started_at, k.started_at

@@ -119,6 +119,42 @@ func (db *DB) LastLink(ctx context.Context, customerID int64) (*LineLink, error)
 	return &l, nil
 }
 
+// CreateLinks inserts many links at once (seeding a shop); each with
+// ChannelID 0 gets the primary channel, as with CreateLink.
+func (db *DB) CreateLinks(ctx context.Context, links []LineLink) error {
+	if len(links) == 0 {
+		return nil
+	}
+	now := time.Now().UTC()
+	ids := make([]int64, 0, len(links))
+	for i := range links {
+		l := &links[i]
+		if l.ChannelID == 0 {
+			var err error
+			if l.ChannelID, err = db.primaryChannelID(ctx, l.ShopID); err != nil {
+				return err
+			}
+		}
+		if l.CreatedAt.IsZero() {
+			l.CreatedAt, l.UpdatedAt = now, now
+		}
+		ids = append(ids, l.CustomerID)
+	}
+	return db.Tx(ctx, func(tx *DB) error {
+		if err := tx.WithContext(ctx).Omit("id").CreateInBatches(&links, 500).Error; err != nil {
+			return fmt.Errorf("linking %d customers to LINE: %w", len(links), err)
+		}
+		for len(ids) > 0 {
+			n := min(len(ids), 500)
+			if err := tx.syncLinkState(ctx, "id IN ?", ids[:n]); err != nil {
+				return err
+			}
+			ids = ids[n:]
+		}
+		return nil
+	})
+}
+
 // CreateLink inserts a live link.
 func (db *DB) CreateLink(ctx context.Context, l *LineLink) error {
 	if l.ChannelID == 0 {
@@ -127,10 +163,12 @@ func (db *DB) CreateLink(ctx context.Context, l *LineLink) error {
 			return err
 		}
 	}
-	if err := db.WithContext(ctx).Create(l).Error; err != nil {
-		return fmt.Errorf("linking customer %d to LINE: %w", l.CustomerID, err)
-	}
-	return nil
+	return db.Tx(ctx, func(tx *DB) error {
+		if err := tx.WithContext(ctx).Create(l).Error; err != nil {
+			return fmt.Errorf("linking customer %d to LINE: %w", l.CustomerID, err)
+		}
+		return tx.syncLinkState(ctx, "id = ?", l.CustomerID)
+	})
 }
 
 // AddActivity records a timeline entry.

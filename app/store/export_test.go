@@ -104,13 +104,13 @@ func (db *DB) CopyRoundTrip(ctx context.Context, vs []decimal.Decimal, ts []time
 // ExplainCountSegment is PostgreSQL's plan for CountSegment's statement,
 // planned as CountSegment runs it (segmentQuery's settings).
 func (db *DB) ExplainCountSegment(ctx context.Context, shop *Shop, n segment.Node, now time.Time) (string, error) {
-	where, args, err := segmentWhere(shop, n, now)
+	q, args, err := countSegmentQuery(shop, n, now)
 	if err != nil {
 		return "", err
 	}
 	var lines []string
 	err = db.segmentQuery(ctx, func(g *gorm.DB) error {
-		return g.Raw("EXPLAIN "+countSegmentSQL+where, args...).Scan(&lines).Error
+		return g.Raw("EXPLAIN "+q, args...).Scan(&lines).Error
 	})
 	return strings.Join(lines, "\n"), err
 }

@@ -158,8 +158,8 @@ type ImportedOrder struct {
 }
 
 // ImportOrderBatch writes a batch of history orders, root objects
-// from+1..from+len(batch) of the import's file, in one transaction with
-// the cursor. Orders follow UpsertOrderIfNewer's rules (an order stored
+// from+1..from+len(batch) of the import's file, and moves the cursor past
+// them (SQLite: in one transaction; PostgreSQL: see below). Orders follow UpsertOrderIfNewer's rules (an order stored
 // from a newer webhook is kept, a cancellation sticks); a copy identical
 // to the stored row is not rewritten, so a rerun writes nothing. A
 // written order's items are replaced. Customers are created when new with
@@ -169,10 +169,12 @@ type ImportedOrder struct {
 // is planned: history sends nothing. An order of a redacted customer is
 // skipped. written counts the orders written (new or changed).
 //
-// On PostgreSQL (importOrderBatchPG) new orders and their items are
-// COPYed straight into their tables, and its commit does not wait for the
-// WAL flush: a database crash can only lose whole batches, cursor
-// included, which the import then reads again.
+// On PostgreSQL (importOrderBatchPG) the batch is written in parts split
+// by customer, on two connections at once, and the cursor moves after all
+// of them have committed; new orders and their items are COPYed straight
+// into their tables, and commits do not wait for the WAL flush: a crash
+// can only lose whole parts or the cursor's move, and the import then
+// reads the batch again (parts already in are found identical).
 func (db *DB) ImportOrderBatch(ctx context.Context, importID, from int64, batch []ImportedOrder, now time.Time) (written int, err error) {
 	now = now.UTC()
 	if db.Dialect == migrations.Postgres {

@@ -7,38 +7,119 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// importOrderBatchPG is ImportOrderBatch on PostgreSQL, one transaction on
-// a connection of its own (pgx, for COPY): the cursor; the batch's
-// customers (importCustomersForOrdersPG); then the orders not stored yet
-// COPYed into orders with ids drawn from its sequence, and their items
-// COPYed into order_items, as a bulk load would (no staging, no conflict
-// check per row); and the orders stored before through importOrdersPGStmt
-// (newer updated_at wins, a cancellation sticks, an identical copy is not
-// rewritten). An order stored by someone else between the check and the
-// COPY (a webhook) fails the COPY on the unique key: the batch is then
-// rolled back and written again with every order through
-// importOrdersPGStmt.
+// historyWriters is how many connections write one history batch at once
+// on PostgreSQL: one backend's CPU per order bounds a single writer, and a
+// batch split by customer keeps both cores busy.
+const historyWriters = 2
+
+// importOrderBatchPG is ImportOrderBatch on PostgreSQL. The batch is split
+// into parts that share no customer and no order (orderParts), each
+// written in its own transaction on a connection of its own
+// (importOrderPartPG), all at once; the cursor then moves in a
+// transaction of its own once every part has committed. Parts never wait
+// on each other's rows, and no transaction waits for another while it
+// holds locks. A crash (or a failed part) before the cursor moves leaves
+// it at the batch's start: the batch is read again, and the parts that
+// did commit are found stored, identical, and not written twice.
 func (db *DB) importOrderBatchPG(ctx context.Context, importID, from int64, batch []ImportedOrder, now time.Time) (int, error) {
 	if _, inTx := db.G.Statement.ConnPool.(*sql.Tx); inTx {
 		return 0, errors.New("a history batch is its own transaction: not inside another")
 	}
+	parts := orderParts(uniqueOrders(batch), historyWriters)
+	written := make([]int, len(parts))
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for i, part := range parts {
+		if len(part) == 0 && i > 0 {
+			continue // part 0 always runs: it checks the cursor for an empty batch too
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			written[i], errs[i] = db.importOrderPartPG(ctx, importID, from, part, now)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return 0, err
+	}
+	err := db.withPGX(ctx, func(c *pgx.Conn) error {
+		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit TO OFF"); err != nil {
+				return err
+			}
+			tag, err := tx.Exec(ctx, "UPDATE history_imports SET rows_done = $1, updated_at = $2 WHERE id = $3 AND rows_done = $4 AND status = $5",
+				from+int64(len(batch)), now, importID, from, HistoryImporting)
+			if err != nil {
+				return fmt.Errorf("advancing history import %d: %w", importID, err)
+			}
+			if tag.RowsAffected() != 1 {
+				return ErrHistoryCursor
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, n := range written {
+		total += n
+	}
+	return total, nil
+}
+
+// orderParts splits a batch's orders (once each) into n parts, by
+// customer: all of a customer's orders in one part, so that parts written
+// at once never create or lock the same customer, and each part's
+// per-customer stats are the batch's. Orders without a customer go by
+// their own id. Ids are mixed first, so that ids sharing a stride still
+// spread evenly.
+func orderParts(rows []*ImportedOrder, n int) [][]*ImportedOrder {
+	parts := make([][]*ImportedOrder, n)
+	for _, r := range rows {
+		key := r.CustomerShopifyID
+		if key <= 0 {
+			key = r.Order.ShopifyID
+		}
+		k := int((uint64(key) * 0x9E3779B97F4A7C15 >> 32) % uint64(n))
+		parts[k] = append(parts[k], r)
+	}
+	return parts
+}
+
+// importOrderPartPG writes one part of a batch (importOrderBatchPG) in one
+// transaction on a connection of its own (pgx, for COPY), the cursor
+// checked but not moved: the part's customers (customersForOrdersPG);
+// then the orders not stored yet COPYed into orders with ids drawn from
+// its sequence, and their items COPYed into order_items, as a bulk load
+// would (no staging, no conflict check per row); and the orders stored
+// before through importOrdersPGStmt (newer updated_at wins, a
+// cancellation sticks, an identical copy is not rewritten). An order
+// stored by someone else between the check and the COPY (a webhook) fails
+// the COPY on the unique key: the part is then rolled back and written
+// again with every order through importOrdersPGStmt; so is a part that
+// lost a deadlock.
+func (db *DB) importOrderPartPG(ctx context.Context, importID, from int64, rows []*ImportedOrder, now time.Time) (int, error) {
 	var written int
 	err := db.withPGX(ctx, func(c *pgx.Conn) error {
 		run := func(copyNew bool) error {
 			return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 				var err error
-				written, err = importOrderTxPG(ctx, tx, importID, from, batch, now, copyNew)
+				written, err = importOrderTxPG(ctx, tx, importID, from, rows, now, copyNew)
 				return err
 			})
 		}
 		err := run(true)
-		if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "23505" /* unique_violation */ {
+		if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) &&
+			(pgErr.Code == "23505" /* unique_violation */ || pgErr.Code == "40P01" /* deadlock_detected */) {
 			err = run(false)
 		}
 		return err
@@ -46,25 +127,25 @@ func (db *DB) importOrderBatchPG(ctx context.Context, importID, from int64, batc
 	return written, err
 }
 
-// importOrderTxPG writes the batch in tx; copyNew COPYs the orders not
-// stored yet, else every order goes through importOrdersPGStmt.
-func importOrderTxPG(ctx context.Context, tx pgx.Tx, importID, from int64, batch []ImportedOrder, now time.Time, copyNew bool) (int, error) {
+// importOrderTxPG writes a part in tx after checking that the cursor is
+// still at the batch's start; copyNew COPYs the orders not stored yet,
+// else every order goes through importOrdersPGStmt.
+func importOrderTxPG(ctx context.Context, tx pgx.Tx, importID, from int64, rows []*ImportedOrder, now time.Time, copyNew bool) (int, error) {
 	if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit TO OFF"); err != nil {
 		return 0, err
 	}
-	tag, err := tx.Exec(ctx, "UPDATE history_imports SET rows_done = $1, updated_at = $2 WHERE id = $3 AND rows_done = $4 AND status = $5",
-		from+int64(len(batch)), now, importID, from, HistoryImporting)
-	if err != nil {
-		return 0, fmt.Errorf("advancing history import %d: %w", importID, err)
+	var at int
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM history_imports WHERE id = $1 AND rows_done = $2 AND status = $3",
+		importID, from, HistoryImporting).Scan(&at); err != nil {
+		return 0, fmt.Errorf("reading history import %d: %w", importID, err)
 	}
-	if tag.RowsAffected() != 1 {
+	if at != 1 {
 		return 0, ErrHistoryCursor
 	}
-	if len(batch) == 0 {
+	if len(rows) == 0 {
 		return 0, nil
 	}
-	shopID := batch[0].Order.ShopID
-	rows := uniqueOrders(batch)
+	shopID := rows[0].Order.ShopID
 	custIDs, rows, err := customersForOrdersPG(ctx, tx, shopID, rows, now)
 	if err != nil || len(rows) == 0 {
 		return 0, err
@@ -88,6 +169,7 @@ func importOrderTxPG(ctx context.Context, tx pgx.Tx, importID, from int64, batch
 		written += n
 	}
 	if written > 0 {
+		// Last, so that the row lock the parts share is held only to the commit.
 		if _, err := tx.Exec(ctx, "UPDATE history_imports SET rows_written = rows_written + $1 WHERE id = $2", written, importID); err != nil {
 			return 0, fmt.Errorf("counting history import %d: %w", importID, err)
 		}

@@ -381,3 +381,70 @@ func TestImportOrderBatchValues(t *testing.T) {
 		}
 	})
 }
+
+// On PostgreSQL a batch is written by two connections at once, in parts
+// split by customer, and the cursor moves only once every part has
+// committed. A part that fails after the other committed (a crash between
+// the two commits) leaves the cursor at the batch's start; the batch read
+// again writes the missing part and nothing twice, and the counts come out
+// exact.
+func TestImportOrderBatchPartFails(t *testing.T) {
+	t.Parallel()
+	db := testenv.Postgres(t)
+	ctx := context.Background()
+	shop := newShop(t, db)
+	old := time.Date(2021, 5, 1, 0, 0, 0, 0, time.UTC)
+	h := importing(t, db, shop.ID, store.HistoryOrders)
+	// 40 orders of 20 customers, two each: both parts have orders.
+	var batch []store.ImportedOrder
+	for i := int64(1); i <= 40; i++ {
+		batch = append(batch, histOrder(shop.ID, i, 1+i%20, fmt.Sprintf("#%d", i), old.Add(time.Duration(i)*time.Minute), "Sencha"))
+	}
+	// Order 7's item fails its part, as a crash would before its commit.
+	for _, q := range []string{
+		`CREATE FUNCTION fail_item() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'crash'; END $$`,
+		`CREATE TRIGGER fail_item BEFORE INSERT ON order_items FOR EACH ROW WHEN (NEW.shopify_id = 70) EXECUTE FUNCTION fail_item()`,
+	} {
+		if err := db.G.Exec(q).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.ImportOrderBatch(ctx, h.ID, 0, batch, time.Now()); err == nil {
+		t.Fatal("the failed part was not reported")
+	}
+	var stored int64
+	db.G.Model(&store.Order{}).Where("shop_id = ?", shop.ID).Count(&stored)
+	if _, err := db.OrderByShopifyID(ctx, shop.ID, 7); err == nil || stored == 0 || stored >= 40 {
+		t.Fatalf("after the failed part: %d orders stored (order 7: %v); want the other part's only", stored, err)
+	}
+	imp := func() store.HistoryImport {
+		hs, _ := db.HistoryImports(ctx, shop.ID)
+		for _, x := range hs {
+			if x.Kind == store.HistoryOrders {
+				return x
+			}
+		}
+		t.Fatal("no orders import")
+		return store.HistoryImport{}
+	}
+	if x := imp(); x.RowsDone != 0 || x.RowsWritten != stored {
+		t.Fatalf("after the failed part: cursor %d, written %d; want 0, %d", x.RowsDone, x.RowsWritten, stored)
+	}
+	if err := db.G.Exec("DROP TRIGGER fail_item ON order_items").Error; err != nil {
+		t.Fatal(err)
+	}
+	n, err := db.ImportOrderBatch(ctx, h.ID, 0, batch, time.Now())
+	if err != nil || int64(n) != 40-stored {
+		t.Fatalf("batch again: written %d, want %d: %v", n, 40-stored, err)
+	}
+	var orders, items, custs int64
+	db.G.Model(&store.Order{}).Where("shop_id = ?", shop.ID).Count(&orders)
+	db.G.Model(&store.OrderItem{}).Count(&items)
+	db.G.Model(&store.Customer{}).Where("shop_id = ?", shop.ID).Count(&custs)
+	if orders != 40 || items != 40 || custs != 20 {
+		t.Fatalf("%d orders, %d items, %d customers; want 40, 40, 20", orders, items, custs)
+	}
+	if x := imp(); x.RowsDone != 40 || x.RowsWritten != 40 {
+		t.Fatalf("cursor %d, written %d; want 40, 40", x.RowsDone, x.RowsWritten)
+	}
+}

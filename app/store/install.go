@@ -198,6 +198,9 @@ func (db *DB) RedactCustomer(ctx context.Context, shopID, customerID int64, reas
 			return fmt.Errorf("erasing LINE links of customer %d: %w", customerID, res.Error)
 		}
 		r.Links = res.RowsAffected
+		if err := tx.syncLinkState(ctx, "id = ?", customerID); err != nil {
+			return err
+		}
 		res = g.Model(&Order{}).Where("shop_id = ? AND customer_id = ?", shopID, customerID).
 			Updates(map[string]any{"email": "", "order_status_url": "", "updated_at": at})
 		if res.Error != nil {

@@ -101,37 +101,80 @@ func (db *DB) InsertLinkIfFree(ctx context.Context, l *LineLink) (bool, error) {
 			return false, err
 		}
 	}
-	res := db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Omit("id").Create(l)
-	if res.Error != nil {
-		return false, fmt.Errorf("linking customer %d to LINE: %w", l.CustomerID, res.Error)
-	}
-	if res.RowsAffected != 1 {
-		return false, nil
-	}
-	err := db.WithContext(ctx).Where("shop_id = ? AND line_user_id = ? AND unlinked_at IS NULL", l.ShopID, l.LineUserID).Take(l).Error
-	if err != nil {
-		return false, fmt.Errorf("reloading LINE link: %w", err)
-	}
-	return true, nil
+	inserted := false
+	err := db.Tx(ctx, func(tx *DB) error {
+		res := tx.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Omit("id").Create(l)
+		if res.Error != nil {
+			return fmt.Errorf("linking customer %d to LINE: %w", l.CustomerID, res.Error)
+		}
+		if res.RowsAffected != 1 {
+			return nil
+		}
+		if err := tx.WithContext(ctx).Where("shop_id = ? AND line_user_id = ? AND unlinked_at IS NULL", l.ShopID, l.LineUserID).Take(l).Error; err != nil {
+			return fmt.Errorf("reloading LINE link: %w", err)
+		}
+		inserted = true
+		return tx.syncLinkState(ctx, "id = ?", l.CustomerID)
+	})
+	return inserted, err
 }
 
 // Unlink ends a live link. It reports false when the link was not live.
 func (db *DB) Unlink(ctx context.Context, id int64, reason string, at time.Time) (bool, error) {
-	res := db.WithContext(ctx).Model(&LineLink{}).Where("id = ? AND unlinked_at IS NULL", id).
-		Updates(map[string]any{"unlinked_at": at.UTC(), "unlink_reason": reason, "updated_at": at.UTC()})
-	if res.Error != nil {
-		return false, fmt.Errorf("unlinking LINE link %d: %w", id, res.Error)
-	}
-	return res.RowsAffected == 1, nil
+	ended := false
+	err := db.Tx(ctx, func(tx *DB) error {
+		res := tx.WithContext(ctx).Model(&LineLink{}).Where("id = ? AND unlinked_at IS NULL", id).
+			Updates(map[string]any{"unlinked_at": at.UTC(), "unlink_reason": reason, "updated_at": at.UTC()})
+		if res.Error != nil {
+			return fmt.Errorf("unlinking LINE link %d: %w", id, res.Error)
+		}
+		ended = res.RowsAffected == 1
+		if !ended {
+			return nil
+		}
+		return tx.syncLinkState(ctx, linkCustomer, id)
+	})
+	return ended, err
 }
 
 // SetLinkReachability records whether the LINE user is a friend and whether
 // they blocked the bot.
 func (db *DB) SetLinkReachability(ctx context.Context, id int64, friend, blocked bool, at time.Time) error {
-	err := db.WithContext(ctx).Model(&LineLink{}).Where("id = ?", id).
-		Updates(map[string]any{"friend": friend, "blocked": blocked, "updated_at": at.UTC()}).Error
-	if err != nil {
-		return fmt.Errorf("updating LINE link %d: %w", id, err)
+	return db.Tx(ctx, func(tx *DB) error {
+		err := tx.WithContext(ctx).Model(&LineLink{}).Where("id = ?", id).
+			Updates(map[string]any{"friend": friend, "blocked": blocked, "updated_at": at.UTC()}).Error
+		if err != nil {
+			return fmt.Errorf("updating LINE link %d: %w", id, err)
+		}
+		return tx.syncLinkState(ctx, linkCustomer, id)
+	})
+}
+
+// A customer's link state (customers.link_state), which the segment
+// conditions linked, friend and blocked read instead of joining line_links.
+const (
+	LinkStateNone    = 0 // no live link
+	LinkStateLinked  = 1 // a live link, neither a friend nor blocked
+	LinkStateFriend  = 2 // a live link to a friend of the bot who has not blocked it
+	LinkStateBlocked = 3 // a live link to someone who blocked the bot
+)
+
+// linkStateOf is the link state of customers.id from its live link.
+var linkStateOf = fmt.Sprintf(`COALESCE((SELECT CASE WHEN l.blocked THEN %d WHEN l.friend THEN %d ELSE %d END
+  FROM line_links l WHERE l.customer_id = customers.id AND l.unlinked_at IS NULL LIMIT 1), %d)`,
+	LinkStateBlocked, LinkStateFriend, LinkStateLinked, LinkStateNone)
+
+// linkCustomer selects (for syncLinkState) the customer of the link with the given id.
+const linkCustomer = "id IN (SELECT customer_id FROM line_links WHERE id = ?)"
+
+// syncLinkState sets customers.link_state of the customers matching where
+// from their live links. It is the one place that decides the column: every
+// store method that writes line_links calls it in the same transaction, so
+// the column never disagrees with line_links after a commit (migration 0056
+// filled it once; TestLinkStateFollowsLinks).
+func (db *DB) syncLinkState(ctx context.Context, where string, args ...any) error {
+	if err := db.WithContext(ctx).Exec("UPDATE customers SET link_state = "+linkStateOf+" WHERE "+where, args...).Error; err != nil {
+		return fmt.Errorf("updating the link state of customers: %w", err)
 	}
 	return nil
 }

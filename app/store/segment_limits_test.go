@@ -153,6 +153,9 @@ func TestSegmentStoredValues(t *testing.T) {
 		{segment.PixelProductViewed, store.PixelProductViewed},
 		{segment.PixelCollectionView, store.PixelCollectionView},
 		{segment.PixelAddedToCart, store.PixelAddedToCart},
+		{fmt.Sprint(segment.LinkStateNone), fmt.Sprint(store.LinkStateNone)},
+		{fmt.Sprint(segment.LinkStateFriend), fmt.Sprint(store.LinkStateFriend)},
+		{fmt.Sprint(segment.LinkStateBlocked), fmt.Sprint(store.LinkStateBlocked)},
 	} {
 		if c[0] != c[1] {
 			t.Errorf("segment compiles %q, the store writes %q", c[0], c[1])

@@ -26,8 +26,14 @@ func TestSegmentCountPlans(t *testing.T) {
 	ctx := context.Background()
 	shop := newShop(t, db)
 	seed := []string{
-		`INSERT INTO customers (shop_id, shopify_id, email, orders_count, total_spent, last_order_at, created_at, updated_at)
-		 SELECT ?, g, 'p' || g || '@example.com', 1 + g % 5, 1000 * (1 + g % 5), now() - (g % 1000) * interval '1 day', now(), now() FROM generate_series(1, 60000) g`,
+		`INSERT INTO customers (shop_id, shopify_id, email, orders_count, total_spent, last_order_at, region, birthday, created_at, updated_at)
+		 SELECT ?, g, 'p' || g || '@example.com', 1 + g % 5, 1000 * (1 + g % 5), now() - (g % 1000) * interval '1 day',
+		   (ARRAY['Tokyo','Osaka','Hokkaido','Kyoto','Fukuoka','Aichi'])[1 + g % 6], CASE WHEN g % 5 = 0 THEN '' ELSE '1980-' || lpad((1 + g % 12)::text, 2, '0') || '-01' END,
+		   now(), now() FROM generate_series(1, 60000) g`,
+		// 30 % linked, one in thirty of them blocked; link_state as the store's link writers keep it.
+		`INSERT INTO line_links (shop_id, customer_id, line_user_id, friend, blocked, linked_at, created_at, updated_at)
+		 SELECT shop_id, id, 'U' || id, true, shopify_id % 100 = 0, now(), now(), now() FROM customers WHERE shop_id = ? AND shopify_id % 10 < 3`,
+		`UPDATE customers c SET link_state = CASE WHEN l.blocked THEN 3 ELSE 2 END FROM line_links l WHERE l.customer_id = c.id AND c.shop_id = ?`,
 		// One order each for 30,000 customers; an item of one of 200 products each.
 		`INSERT INTO orders (shop_id, shopify_id, customer_id, name, currency, total_price, subtotal_price, financial_status, discount_codes, ordered_at, created_at, updated_at)
 		 SELECT c.shop_id, c.shopify_id, c.id, '#' || c.shopify_id, 'JPY', 1000, 1000, 'paid', '', now(), now(), now() FROM customers c WHERE c.shop_id = ? AND c.shopify_id % 2 = 0`,
@@ -37,6 +43,7 @@ func TestSegmentCountPlans(t *testing.T) {
 		`INSERT INTO order_items (order_id, product_id, title, vendor, quantity, price, customer_id)
 		 SELECT o.id, 1, 'Rare', 'Rare', 1, 1000, o.customer_id FROM orders o CROSS JOIN generate_series(1, 2) k WHERE o.shop_id = ? AND o.shopify_id % 120 = 0`,
 		`VACUUM (ANALYZE) customers`,
+		`VACUUM (ANALYZE) line_links`,
 		`VACUUM (ANALYZE) orders`,
 		`VACUUM (ANALYZE) order_items`,
 	}
@@ -61,6 +68,17 @@ func TestSegmentCountPlans(t *testing.T) {
 		// VIP: 5+ orders or 50,000+ spent, an order in 180 days (none spent
 		// 50,000; a fifth have 5 orders): 10,800 in 180 days, 2,160 of them.
 		{"built-in VIP", `{"builtin":"vip"}`, 2160, "Index Only Scan using customers_live_last_order"},
+		// Everyone but the 500 buyers, as the shop's customers minus the
+		// buyers (segment.Complement); NOT EXISTS was an anti join over
+		// every customer.
+		{"not bought a rare product", `{"field":"product_id","op":"not_in","value":[1]}`, 59500, "order_items_product_customer"},
+		// Migration 0056: linked / friend from customers.link_state, without
+		// line_links (18,000 linked, 600 of them blocked).
+		{"linked", `{"field":"linked","value":true}`, 18000, "Index Only Scan using customers_live_link_state"},
+		{"friend", `{"field":"friend","value":true}`, 17400, "Index Only Scan using customers_live_link_state"},
+		// Migration 0057: region and birthday month from their expression indexes.
+		{"region", `{"field":"region","value":"tokyo"}`, 10000, "Index Only Scan using customers_live_region"},
+		{"birthday month", `{"field":"birthday_month","value":3}`, 4000, "Index Only Scan using customers_live_birth_month"},
 	} {
 		n, err := segment.Parse([]byte(tc.def))
 		if err != nil {

@@ -91,7 +91,9 @@ func seedSegmentFixture(t *testing.T, db *store.DB) segFixture {
 			t.Fatal(err)
 		}
 		if unlinked {
-			db.WithContext(ctx).Model(l).Update("unlinked_at", segNow)
+			if _, err := db.Unlink(ctx, l.ID, "test", segNow); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	link("alice", true, false, false)
@@ -172,6 +174,14 @@ var segmentCases = []struct {
 	{"bought product 777", `{"field":"product_id","op":"=","value":777}`, []string{"carol"}},
 	{"bought vendor", `{"field":"vendor","op":"in","value":["Kyoto Tea","Nope"]}`, []string{"carol"}},
 	{"title contains underscore literally", `{"field":"product_title","op":"contains","value":"a_s"}`, []string{"carol"}},
+	// Counted as everyone minus the buyers (segment.Complement): bob's
+	// order is cancelled, zed is redacted.
+	{"not bought vendor", `{"field":"vendor","op":"!=","value":"Kyoto Tea"}`, []string{"alice", "bob", "dave", "erin"}},
+	{"not bought vendors (list)", `{"field":"vendor","op":"not_in","value":["Kyoto Tea","Tsunagu Farm"]}`, []string{"bob", "dave", "erin"}},
+	{"not (bought product 501)", `{"not":{"field":"product_id","op":"in","value":[501]}}`, []string{"bob", "carol", "dave", "erin"}},
+	{"not bought product 777", `{"field":"product_id","op":"not_in","value":[777]}`, []string{"alice", "bob", "dave", "erin"}},
+	{"title not contains sencha", `{"field":"product_title","op":"not_contains","value":"sencha"}`, []string{"alice", "bob", "dave", "erin"}},
+	{"not (not bought vendor)", `{"not":{"field":"vendor","op":"!=","value":"Kyoto Tea"}}`, []string{"carol"}},
 	{"title contains matcha", `{"field":"product_title","op":"contains","value":"MATCHA"}`, []string{"alice"}},
 	{"tag vip (whole tag, any case)", `{"field":"tag","op":"=","value":"vip"}`, []string{"alice"}},
 	{"tag wholesale not wholesale_x", `{"field":"tag","op":"=","value":"wholesale"}`, []string{"alice"}},

@@ -19,6 +19,8 @@ FROM (SELECT customer_id, count(*) n, sum(total_price) total, min(ordered_at) fi
 WHERE c.id = s.customer_id;
 INSERT INTO line_links (shop_id, customer_id, line_user_id, friend, blocked, linked_at, created_at, updated_at)
 SELECT 1, id, 'U' || md5(id::text), true, id % 97 = 0, now(), now(), now() FROM customers WHERE id % 10 < 3;
+-- The store keeps customers.link_state with line_links (migration 0056); a seed writing line_links itself sets it too.
+UPDATE customers c SET link_state = CASE WHEN l.blocked THEN 3 WHEN l.friend THEN 2 ELSE 1 END FROM line_links l WHERE l.customer_id = c.id AND l.unlinked_at IS NULL;
 -- VACUUM, not only ANALYZE: a live database is autovacuumed, and without the
 -- visibility map "bought vendor X" cannot use its index-only scans and reads
 -- all 5M orders (5-6 s at load 20 here; with the funnel in the same request

@@ -114,6 +114,8 @@ func seed(ctx context.Context, log *slog.Logger, db *store.DB, customers, events
 		{"line_links", fmt.Sprintf(`INSERT INTO line_links (shop_id, customer_id, line_user_id, display_name, friend, linked_at, created_at, updated_at)
 			SELECT c.shop_id, c.id, 'U' || md5(c.id::text), 'LINE' || c.first_name || c.id, true, now() - (c.id %% 500) * interval '1 hour', now(), now()
 			FROM customers c WHERE c.id %% %d = 0 OR c.id <= 200`, max(1, customers/nLinks))},
+		// The store keeps customers.link_state with line_links (migration 0056); these links are friends.
+		{"link states", `UPDATE customers SET link_state = 2 WHERE id IN (SELECT customer_id FROM line_links WHERE unlinked_at IS NULL)`},
 		{"orders", fmt.Sprintf(`INSERT INTO orders (shop_id, shopify_id, customer_id, name, currency, total_price, financial_status, ordered_at, created_at, updated_at)
 			SELECT c.shop_id, 5000000000 + g, c.id, '#' || (1000 + g), 'JPY', 1000 + (g %% 50) * 100, 'paid',
 			now() - (g %% 5000) * interval '10 minutes', now(), now()

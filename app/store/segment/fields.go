@@ -61,9 +61,9 @@ var fields = []Field{
 	{Key: "birthday_month", Type: "month", Ops: segOpsEq, Builder: true, Cost: 1, Sample: `"current"`, SQL: sqlBirthdayMonth},
 	{Key: "days_since_signup", Type: "days", Ops: segOpsCompare, Builder: true, Cost: 1, Sample: `7`, SQL: sqlDaysSince("c.created_at")},
 	{Key: "accepts_marketing", Type: "bool", Ops: segOpsBool, Builder: true, Cost: 1, Sample: `true`, SQL: sqlAcceptsMarketing},
-	{Key: "linked", Type: "bool", Ops: segOpsBool, Builder: true, Cost: 2, Sample: `true`, SQL: sqlLink("", nil)},
-	{Key: "friend", Type: "bool", Ops: segOpsBool, Builder: true, Cost: 2, Sample: `true`, SQL: sqlLink(" AND l.friend = ? AND l.blocked = ?", []any{true, false})},
-	{Key: "blocked", Type: "bool", Ops: segOpsBool, Builder: true, Cost: 2, Sample: `false`, SQL: sqlLink(" AND l.blocked = ?", []any{true})},
+	{Key: "linked", Type: "bool", Ops: segOpsBool, Builder: true, Cost: 2, Sample: `true`, SQL: sqlLinkState(linkedSQL)},
+	{Key: "friend", Type: "bool", Ops: segOpsBool, Builder: true, Cost: 2, Sample: `true`, SQL: sqlLinkState(fmt.Sprintf("c.link_state = %d", LinkStateFriend))},
+	{Key: "blocked", Type: "bool", Ops: segOpsBool, Builder: true, Cost: 2, Sample: `false`, SQL: sqlLinkState(fmt.Sprintf("c.link_state = %d", LinkStateBlocked))},
 	// The LINE friend rows (line_friends) of customers: a friend who is
 	// not (or no longer) linked, and how long someone has been a friend.
 	{Key: "friend_not_linked", Type: "bool", Ops: segOpsBool, Builder: true, Cost: 3, Sample: `true`, SQL: sqlFriendNotLinked},
@@ -173,13 +173,18 @@ func sqlAcceptsMarketing(l *segLeaf) (string, error) {
 	return "c.accepts_marketing = " + l.arg(b), nil
 }
 
-// sqlLink tests the customer's live LINE link, with extra conditions
-// whose "?" take args in order.
-func sqlLink(extra string, args []any) func(*segLeaf) (string, error) {
-	return func(l *segLeaf) (string, error) {
-		return l.exists("EXISTS (SELECT 1 FROM line_links l WHERE l.customer_id = c.id AND l.unlinked_at IS NULL" + l.bind(extra, args...) + ")")
-	}
+// sqlLinkState tests the customer's live LINE link through
+// customers.link_state, which the store keeps equal to the live line_links
+// row (migration 0056): no join, and a count reads the partial index
+// customers_live_link_state alone. The states are constants of ours, not
+// values from a definition, so they are written into the SQL: PostgreSQL
+// can then prove the index's "link_state > 0" from them.
+func sqlLinkState(cond string) func(*segLeaf) (string, error) {
+	return func(l *segLeaf) (string, error) { return l.exists(cond) }
 }
+
+// linkedSQL: the customer has a live link.
+var linkedSQL = fmt.Sprintf("c.link_state > %d", LinkStateNone)
 
 // friendRow is a current, unblocked LINE friend row of the customer.
 const friendRow = "SELECT 1 FROM line_friends f WHERE f.customer_id = c.id AND f.is_friend = ? AND f.blocked = ? AND f.redacted_at IS NULL"
@@ -187,7 +192,7 @@ const friendRow = "SELECT 1 FROM line_friends f WHERE f.customer_id = c.id AND f
 // sqlFriendNotLinked: a LINE friend whose customer has no live link (never
 // completed linking from this row, or unlinked and still a friend).
 func sqlFriendNotLinked(l *segLeaf) (string, error) {
-	return l.exists("(EXISTS (" + l.bind(friendRow, true, false) + ") AND NOT EXISTS (SELECT 1 FROM line_links l WHERE l.customer_id = c.id AND l.unlinked_at IS NULL))")
+	return l.exists("(EXISTS (" + l.bind(friendRow, true, false) + ") AND NOT " + linkedSQL + ")")
 }
 
 // sqlFriendDays: "friend for N days" counts from the friend row's
