@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tsunagu/tsunagu/app/core"
+	"github.com/tsunagu/tsunagu/app/door"
 	"github.com/tsunagu/tsunagu/app/secretbox"
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/jobs"
@@ -84,6 +85,8 @@ type App struct {
 	// reconcileEvery is the reconciler's interval (0: its default, 30 s);
 	// tests shorten it.
 	reconcileEvery time.Duration
+	// bodies lends the Shopify webhook door its body buffers.
+	bodies door.Bodies
 	// requestTimeout is each request's deadline (0: RequestDeadline); tests
 	// shorten it.
 	requestTimeout time.Duration

@@ -16,6 +16,18 @@ import (
 // timer starts, and reports events/s (perReq events a request) and the
 // p50/p99 request latency. A non-200 answer, or one ok refuses, fails b.
 func postLoad(b *testing.B, url, contentType string, body func() []byte, header func(req *http.Request, body []byte), ok func([]byte) bool, perReq int) time.Duration {
+	return postLoadStats(b, url, contentType, body, header, ok, perReq).elapsed
+}
+
+// loadStats is what postLoadStats measured: requests answered, the time
+// they took and the process's CPU time meanwhile.
+type loadStats struct {
+	requests     int
+	elapsed, cpu time.Duration
+}
+
+// postLoadStats is postLoad returning its measurements.
+func postLoadStats(b *testing.B, url, contentType string, body func() []byte, header func(req *http.Request, body []byte), ok func([]byte) bool, perReq int) loadStats {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	bodies := make([][]byte, b.N)
 	for i := range bodies {
@@ -62,13 +74,13 @@ func postLoad(b *testing.B, url, contentType string, body func() []byte, header 
 	b.StopTimer()
 	slices.Sort(lat)
 	if len(lat) == 0 {
-		return elapsed
+		return loadStats{elapsed: elapsed, cpu: cpu}
 	}
 	b.ReportMetric(float64(len(lat)*perReq)/elapsed.Seconds(), "events/s")
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(len(lat)), "cpu-us/req")
-	return elapsed
+	return loadStats{requests: len(lat), elapsed: elapsed, cpu: cpu}
 }
 
 // processCPU is the CPU time (user + system) this process has used: the

@@ -20,10 +20,14 @@ const MaxWebhookBody = door.MaxBody
 // lost; processing happens in a job.
 func (a *App) shopifyWebhook(c echo.Context) error {
 	req := c.Request()
-	body, err := door.ReadBodySized(req.Body, req.ContentLength)
+	// The body is done with when this returns: it is stored (a copy goes
+	// to the database) or refused, and only the event's id is handed on.
+	lent, err := a.bodies.Read(req.Body, req.ContentLength)
+	defer a.bodies.Release(lent)
 	if err != nil {
 		return doorError(err, "X-Shopify-Hmac-Sha256")
 	}
+	body := lent.B
 	d, err := door.Shopify(a.Config.ShopifyAPISecret, req.Header, body, a.Now())
 	if err != nil {
 		return doorError(err, "X-Shopify-Hmac-Sha256")

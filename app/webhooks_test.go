@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -332,4 +333,51 @@ func TestWebhookDoorUnstorableText(t *testing.T) {
 			t.Errorf("%s: %d %s, %d event(s) stored; want 400, stored=%v", tc.name, rec.Code, strings.TrimSpace(rec.Body.String()), after-before, tc.stored)
 		}
 	}
+}
+
+// TestShopifyWebhookStoresEachBodyAsSent: the door reads bodies into lent
+// buffers, given back when the handler returns; deliveries of every length,
+// side by side, each with refused ones in between, are stored byte for byte.
+func TestShopifyWebhookStoresEachBodyAsSent(t *testing.T) {
+	t.Parallel()
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		a := newTestApp(t, db, testenv.Redis(t), "http://127.0.0.1:1")
+		body := func(g, i int) []byte {
+			// Lengths from a few bytes to past presizeMax, a long one before a short one.
+			n := []int{70_000, 3, 15_000, 40, 66_000, 1, 900}[(g+i)%7]
+			return []byte(fmt.Sprintf(`{"g":%d,"i":%d,"pad":"%s"}`, g, i, strings.Repeat(string(rune('a'+g)), n)))
+		}
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 7 {
+					if rec := deliver(t, a, webhookRequest("orders/create", fmt.Sprintf("lent-%d-%d", g, i), body(g, i), testSecret)); rec.Code != 200 {
+						t.Errorf("delivery %d/%d: %d %s", g, i, rec.Code, rec.Body)
+					}
+					if rec := deliver(t, a, webhookRequest("orders/create", "refused", body(g, i), "other-secret")); rec.Code != 401 {
+						t.Errorf("unsigned delivery %d/%d: %d", g, i, rec.Code)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		var events []store.Event
+		if err := db.G.Find(&events).Error; err != nil {
+			t.Fatal(err)
+		}
+		if len(events) != 28 {
+			t.Fatalf("%d events stored, want 28", len(events))
+		}
+		for _, e := range events {
+			var g, i int
+			if _, err := fmt.Sscanf(e.ExternalID, testShop+"|lent-%d-%d", &g, &i); err != nil {
+				t.Fatalf("stored %q: %v", e.ExternalID, err)
+			}
+			if want := body(g, i); !bytes.Equal(e.Payload, want) {
+				t.Errorf("%s: stored %d bytes %.40q…, sent %d bytes %.40q…", e.ExternalID, len(e.Payload), e.Payload, len(want), want)
+			}
+		}
+	})
 }

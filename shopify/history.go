@@ -3,6 +3,7 @@ package shopify
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,7 +33,7 @@ func HistoryOrdersQuery(since *time.Time) string {
 func HistoryCustomersQuery() string {
 	var mf strings.Builder
 	for i, m := range BirthdayMetafields {
-		fmt.Fprintf(&mf, " bd%d: metafield(namespace: %q, key: %q) { value }", i, m[0], m[1])
+		fmt.Fprintf(&mf, " %s: metafield(namespace: %q, key: %q) { value }", birthdayAlias(i), m[0], m[1])
 	}
 	return `{ customers { edges { node {
   id firstName lastName locale tags createdAt updatedAt
@@ -162,26 +163,32 @@ type bulkConsent struct {
 	UpdatedAt *time.Time `json:"marketingUpdatedAt"`
 }
 
+type bulkEmail struct {
+	Address string `json:"emailAddress"`
+	bulkConsent
+}
+
+type bulkPhone struct {
+	Number string `json:"phoneNumber"`
+	bulkConsent
+}
+
+type bulkAddress struct {
+	Province     string `json:"province"`
+	ProvinceCode string `json:"provinceCode"`
+	CountryCode  string `json:"countryCodeV2"`
+}
+
 type bulkCustomer struct {
-	ID        string    `json:"id"`
-	FirstName string    `json:"firstName"`
-	LastName  string    `json:"lastName"`
-	Locale    string    `json:"locale"`
-	Tags      []string  `json:"tags"`
-	UpdatedAt time.Time `json:"updatedAt"`
-	Email     *struct {
-		Address string `json:"emailAddress"`
-		bulkConsent
-	} `json:"defaultEmailAddress"`
-	Phone *struct {
-		Number string `json:"phoneNumber"`
-		bulkConsent
-	} `json:"defaultPhoneNumber"`
-	Address *struct {
-		Province     string `json:"province"`
-		ProvinceCode string `json:"provinceCode"`
-		CountryCode  string `json:"countryCodeV2"`
-	} `json:"defaultAddress"`
+	ID        string       `json:"id"`
+	FirstName string       `json:"firstName"`
+	LastName  string       `json:"lastName"`
+	Locale    string       `json:"locale"`
+	Tags      []string     `json:"tags"`
+	UpdatedAt time.Time    `json:"updatedAt"`
+	Email     *bulkEmail   `json:"defaultEmailAddress"`
+	Phone     *bulkPhone   `json:"defaultPhoneNumber"`
+	Address   *bulkAddress `json:"defaultAddress"`
 }
 
 // HistoryCustomer is a decoded customer of the history.
@@ -199,8 +206,8 @@ type HistoryCustomer struct {
 
 // DecodeHistoryCustomer decodes a customer line of HistoryCustomersQuery.
 func DecodeHistoryCustomer(o BulkObject) (HistoryCustomer, error) {
-	var b bulkCustomer
-	if err := json.Unmarshal(o.Line, &b); err != nil {
+	b, birthdays, err := decodeBulkCustomer(o.Line)
+	if err != nil {
 		return HistoryCustomer{}, fmt.Errorf("shopify: bulk customer %s: %w", o.ID, err)
 	}
 	id, err := gidOf(b.ID, "Customer")
@@ -221,22 +228,39 @@ func DecodeHistoryCustomer(o BulkObject) (HistoryCustomer, error) {
 		}
 	}
 	// The birthday metafields come as aliases bd0, bd1...: first match wins.
-	var mfs map[string]json.RawMessage
-	if err := json.Unmarshal(o.Line, &mfs); err == nil {
-		for i := range BirthdayMetafields {
-			var m *struct {
-				Value string `json:"value"`
-			}
-			if raw, ok := mfs[fmt.Sprintf("bd%d", i)]; ok && json.Unmarshal(raw, &m) == nil && m != nil {
-				if bd := NormalizeBirthday(m.Value); bd != "" {
-					h.Birthday = bd
-					break
-				}
-			}
+	for _, v := range birthdays {
+		if bd := NormalizeBirthday(v); bd != "" {
+			h.Birthday = bd
+			break
 		}
 	}
 	return h, nil
 }
+
+// birthdayValues are the values of the birthday metafield aliases
+// (bd0, bd1... of HistoryCustomersQuery) a customer line holds, in
+// BirthdayMetafields' order: those that are objects; null ones and those
+// of another shape are left out.
+func birthdayValues(line []byte) []string {
+	var mfs map[string]json.RawMessage
+	if err := json.Unmarshal(line, &mfs); err != nil {
+		return nil
+	}
+	var out []string
+	for i := range BirthdayMetafields {
+		var m *struct {
+			Value string `json:"value"`
+		}
+		if raw, ok := mfs[birthdayAlias(i)]; ok && json.Unmarshal(raw, &m) == nil && m != nil {
+			out = append(out, m.Value)
+		}
+	}
+	return out
+}
+
+// birthdayAlias is the alias of BirthdayMetafields[i] in
+// HistoryCustomersQuery.
+func birthdayAlias(i int) string { return "bd" + strconv.Itoa(i) }
 
 func gidOf(gid, want string) (int64, error) {
 	typ, id, err := ParseGID(gid)

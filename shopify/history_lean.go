@@ -309,12 +309,18 @@ func leanFolds(key []byte, names ...string) bool {
 	return false
 }
 
-// The fields of BulkOrder and BulkLineItem by JSON name, for leanFolds.
+// The fields of BulkOrder, BulkLineItem, bulkCustomer and its parts by
+// JSON name, for leanFolds.
 var (
 	bulkOrderKeys = []string{"id", "name", "email", "createdAt", "updatedAt", "cancelledAt", "customerLocale",
 		"statusPageUrl", "discountCodes", "displayFinancialStatus", "displayFulfillmentStatus", "currencyCode",
 		"totalPriceSet", "subtotalPriceSet", "customer"}
 	bulkLineItemKeys = []string{"id", "title", "name", "quantity", "vendor", "sku", "product", "variant", "originalUnitPriceSet"}
+	bulkCustomerKeys = []string{"id", "firstName", "lastName", "locale", "tags", "updatedAt", "defaultEmailAddress",
+		"defaultPhoneNumber", "defaultAddress"}
+	bulkEmailKeys   = []string{"emailAddress", "marketingState", "marketingUpdatedAt"}
+	bulkPhoneKeys   = []string{"phoneNumber", "marketingState", "marketingUpdatedAt"}
+	bulkAddressKeys = []string{"province", "provinceCode", "countryCodeV2"}
 )
 
 // seenKeys holds one bit per known field of an object, so that a repeated
@@ -355,22 +361,7 @@ func (o *BulkOrder) decodeLean(line []byte) bool {
 		case "statusPageUrl":
 			return once(1<<7) && l.text(&o.StatusPageURL)
 		case "discountCodes":
-			if !once(1 << 8) {
-				return false
-			}
-			if l.null() {
-				o.DiscountCodes = nil
-				return true
-			}
-			o.DiscountCodes = []string{}
-			return l.array(func() bool {
-				var s string
-				if !l.text(&s) {
-					return false
-				}
-				o.DiscountCodes = append(o.DiscountCodes, s)
-				return true
-			})
+			return once(1<<8) && l.strings(&o.DiscountCodes)
 		case "displayFinancialStatus":
 			return once(1<<9) && l.text(&o.FinancialStatus)
 		case "displayFulfillmentStatus":
@@ -418,6 +409,170 @@ func (li *BulkLineItem) decodeLean(line []byte) bool {
 		return !leanFolds(k, bulkLineItemKeys...) && l.skip()
 	})
 	return ok && l.peek() == 0 && l.i == len(line)
+}
+
+// strings reads an array of strings into *v (null: nil), as encoding/json
+// would into a []string.
+func (l *leanLex) strings(v *[]string) bool {
+	if l.null() {
+		*v = nil
+		return true
+	}
+	*v = []string{}
+	return l.array(func() bool {
+		var s string
+		if !l.text(&s) {
+			return false
+		}
+		*v = append(*v, s)
+		return true
+	})
+}
+
+// consent reads a marketing consent's field of an email address or
+// phone number object, if key is one.
+func (l *leanLex) consent(key []byte, c *bulkConsent, seen *seenKeys) (known, ok bool) {
+	switch string(key) {
+	case "marketingState":
+		return true, seen.once(1<<1) && l.text(&c.State)
+	case "marketingUpdatedAt":
+		return true, seen.once(1<<2) && l.timePtr(&c.UpdatedAt)
+	}
+	return false, false
+}
+
+// decodeLean fills c from line as json.Unmarshal would and returns
+// birthdayValues(line), or reports false (c then holds anything).
+func (c *bulkCustomer) decodeLean(line []byte) ([]string, bool) {
+	l := leanLex{b: line}
+	var seen seenKeys
+	once := seen.once
+	bds := make([]*string, len(BirthdayMetafields))
+	ok := l.object(func(k []byte) bool {
+		switch string(k) {
+		case "id":
+			return once(1<<0) && l.text(&c.ID)
+		case "firstName":
+			return once(1<<1) && l.text(&c.FirstName)
+		case "lastName":
+			return once(1<<2) && l.text(&c.LastName)
+		case "locale":
+			return once(1<<3) && l.text(&c.Locale)
+		case "tags":
+			return once(1<<4) && l.strings(&c.Tags)
+		case "updatedAt":
+			return once(1<<5) && l.time(&c.UpdatedAt)
+		case "defaultEmailAddress":
+			if !once(1 << 6) {
+				return false
+			}
+			if l.null() {
+				return true // nil, as it is
+			}
+			c.Email = new(bulkEmail)
+			var in seenKeys
+			return l.object(func(k []byte) bool {
+				if known, ok := l.consent(k, &c.Email.bulkConsent, &in); known {
+					return ok
+				}
+				if string(k) == "emailAddress" {
+					return in.once(1<<0) && l.text(&c.Email.Address)
+				}
+				return !leanFolds(k, bulkEmailKeys...) && l.skip()
+			})
+		case "defaultPhoneNumber":
+			if !once(1 << 7) {
+				return false
+			}
+			if l.null() {
+				return true // nil, as it is
+			}
+			c.Phone = new(bulkPhone)
+			var in seenKeys
+			return l.object(func(k []byte) bool {
+				if known, ok := l.consent(k, &c.Phone.bulkConsent, &in); known {
+					return ok
+				}
+				if string(k) == "phoneNumber" {
+					return in.once(1<<0) && l.text(&c.Phone.Number)
+				}
+				return !leanFolds(k, bulkPhoneKeys...) && l.skip()
+			})
+		case "defaultAddress":
+			if !once(1 << 8) {
+				return false
+			}
+			if l.null() {
+				return true // nil, as it is
+			}
+			c.Address = new(bulkAddress)
+			var in seenKeys
+			return l.object(func(k []byte) bool {
+				switch string(k) {
+				case "province":
+					return in.once(1<<0) && l.text(&c.Address.Province)
+				case "provinceCode":
+					return in.once(1<<1) && l.text(&c.Address.ProvinceCode)
+				case "countryCodeV2":
+					return in.once(1<<2) && l.text(&c.Address.CountryCode)
+				}
+				return !leanFolds(k, bulkAddressKeys...) && l.skip()
+			})
+		}
+		for i := range bds {
+			if len(k) > 2 && k[0] == 'b' && k[1] == 'd' && string(k) == birthdayAlias(i) {
+				return once(1<<(9+i)) && l.metafieldValue(&bds[i])
+			}
+		}
+		return !leanFolds(k, bulkCustomerKeys...) && l.skip()
+	})
+	if !ok || l.peek() != 0 || l.i != len(line) {
+		return nil, false
+	}
+	var out []string
+	for _, v := range bds {
+		if v != nil {
+			out = append(out, *v)
+		}
+	}
+	return out, true
+}
+
+// metafieldValue reads a metafield alias's { value } object (null: *v
+// stays nil), as birthdayValues would; any other shape gives up.
+func (l *leanLex) metafieldValue(v **string) bool {
+	if l.null() {
+		return true
+	}
+	s, seen := new(string), false
+	if !l.object(func(k []byte) bool {
+		if string(k) == "value" {
+			if seen {
+				return false
+			}
+			seen = true
+			return l.text(s)
+		}
+		return !leanFolds(k, "value") && l.skip()
+	}) {
+		return false
+	}
+	*v = s
+	return true
+}
+
+// decodeBulkCustomer decodes a customer line and its birthday values,
+// lean when it can.
+func decodeBulkCustomer(line []byte) (bulkCustomer, []string, error) {
+	var c bulkCustomer
+	if bds, ok := c.decodeLean(line); ok {
+		return c, bds, nil
+	}
+	var full bulkCustomer
+	if err := json.Unmarshal(line, &full); err != nil {
+		return bulkCustomer{}, nil, err
+	}
+	return full, birthdayValues(line), nil
 }
 
 // decodeBulkOrder decodes an order line, lean when it can.

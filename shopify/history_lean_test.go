@@ -143,9 +143,13 @@ func FuzzLeanDecode(f *testing.F) {
 	for _, l := range leanItemLines {
 		f.Add([]byte(l))
 	}
+	for _, l := range leanCustomerLines {
+		f.Add([]byte(l))
+	}
 	f.Fuzz(func(t *testing.T, line []byte) {
 		checkLeanOrder(t, line)
 		checkLeanItem(t, line)
+		checkLeanCustomer(t, line)
 	})
 }
 
@@ -191,6 +195,148 @@ func BenchmarkDecodeHistoryOrder(b *testing.B) {
 		t := &testing.T{}
 		for b.Loop() {
 			historyOrderByEncodingJSON(t, o)
+		}
+	})
+}
+
+// Lines of HistoryCustomersQuery's result as Shopify writes them, then
+// lines that only encoding/json should read (or refuse).
+var leanCustomerLines = []string{
+	`{"id":"gid://shopify/Customer/9","firstName":"Hanako","lastName":"Yamada","locale":"ja","tags":["vip","line"],"createdAt":"2020-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z","defaultEmailAddress":{"emailAddress":"h@example.com","marketingState":"SUBSCRIBED","marketingUpdatedAt":"2025-05-01T00:00:00Z"},"defaultPhoneNumber":{"phoneNumber":"+81312345678","marketingState":"NOT_SUBSCRIBED","marketingUpdatedAt":null},"defaultAddress":{"province":"Tokyo","provinceCode":"JP-13","countryCodeV2":"JP"},"bd0":null,"bd1":{"value":"1990/04/01"},"bd2":null,"bd3":null}`,
+	`{"id":"gid://shopify/Customer/10","firstName":null,"lastName":null,"locale":"en","tags":[],"updatedAt":"2026-01-01T00:00:00+09:00","defaultEmailAddress":null,"defaultPhoneNumber":null,"defaultAddress":null,"bd0":{"value":null},"bd3":{"value":"2000-02-29","type":"date"}}`,
+	` { "id" : "gid://shopify/Customer/11" , "tags" : null , "defaultAddress" : { "province" : "大阪" , "provinceCode" : null , "countryCodeV2" : "JP" } , "bd9" : { "value" : "x" } , "extra" : [ 1 , { "a" : [ ] } ] } `,
+	`{"id":"gid://shopify/Customer/12","firstName":"a\"b\u00e9","tags":["\u004c\u0049NE",null],"defaultEmailAddress":{},"bd0":{}}`,
+	`{}`,
+	// For encoding/json to decide.
+	`{"ID":"gid://shopify/Customer/13"}`,
+	`{"id":"gid://shopify/Customer/14","FirstName":"folded"}`,
+	`{"id":"gid://shopify/Customer/15","locale":"ja","locale":"en"}`,
+	`{"id":"gid://shopify/Customer/16","defaultEmailAddress":{"emailAddress":"a"},"defaultEmailAddress":{"marketingState":"SUBSCRIBED"}}`,
+	`{"id":"gid://shopify/Customer/17","defaultEmailAddress":{"MarketingState":"SUBSCRIBED"}}`,
+	`{"id":"gid://shopify/Customer/18","defaultPhoneNumber":{"marketingUpdatedAt":"yesterday"}}`,
+	`{"id":"gid://shopify/Customer/19","updatedAt":20260101}`,
+	`{"id":"gid://shopify/Customer/20","tags":"vip"}`,
+	`{"id":"gid://shopify/Customer/21","defaultAddress":"Tokyo"}`,
+	`{"id":"gid://shopify/Customer/22","bd0":{"value":"1990-04-01"},"bd0":{"value":"1991-05-02"}}`,
+	`{"id":"gid://shopify/Customer/23","bd0":{"value":19900401},"bd1":{"value":"1990-04-01"}}`,
+	`{"id":"gid://shopify/Customer/24","bd0":"1990-04-01","bd1":{"Value":"1991-05-02"}}`,
+	`{"id":"gid://shopify/Customer/25","b\u00640":{"value":"1990-04-01"}}`,
+	`{"id":"gid://shopify/Customer/26","bd1":{"value":"1990-04-01","value":"1991-05-02"}}`,
+	`{"id":"gid://shopify/Customer/27",}`,
+	`[]`,
+}
+
+// generatedCustomerLines is n customer lines in the shape the large-shop
+// test generates.
+func generatedCustomerLines(n int) []string {
+	var out []string
+	for i := 1; i <= n; i++ {
+		tags := `[]`
+		if i%3 == 0 {
+			tags = `["vip","line"]`
+		}
+		out = append(out, fmt.Sprintf(`{"id":"gid://shopify/Customer/%d","firstName":"Hanako%d","lastName":"Yamada","locale":"ja","tags":%s,"createdAt":"2020-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z","defaultEmailAddress":{"emailAddress":"c%d@example.com","marketingState":"SUBSCRIBED","marketingUpdatedAt":"2025-01-01T00:00:00Z"},"defaultPhoneNumber":null,"defaultAddress":{"province":"Tokyo","provinceCode":"JP-13","countryCodeV2":"JP"},"bd0":{"value":"1990-04-%02d"},"bd1":null,"bd2":null,"bd3":null}`,
+			i, i, tags, i, 1+i%28))
+	}
+	return out
+}
+
+// The customers' lean decode gives what encoding/json gives (the struct
+// and the birthday aliases' values) whenever it reads a line, and reads
+// every line of the real shape.
+func TestLeanDecodeCustomerMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	lines := generatedCustomerLines(300)
+	for _, l := range append(lines, leanCustomerLines...) {
+		checkLeanCustomer(t, []byte(l))
+	}
+	for _, l := range append(lines, leanCustomerLines[:5]...) {
+		if _, ok := new(bulkCustomer).decodeLean([]byte(l)); !ok {
+			t.Errorf("lean decode gave up on %s", l)
+		}
+	}
+	// A line that sends the decode to encoding/json gives the same customer.
+	for _, l := range append(lines[:20], leanCustomerLines[5:]...) {
+		o := BulkObject{ID: "gid://shopify/Customer/1", Line: []byte(l)}
+		got, gotErr := DecodeHistoryCustomer(o)
+		want, wantErr := historyCustomerByEncodingJSON(o)
+		if (gotErr == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s:\n lean %+v %v\n json %+v %v", l, got, gotErr, want, wantErr)
+		}
+	}
+}
+
+// historyCustomerByEncodingJSON is DecodeHistoryCustomer as it was before
+// the lean decode: encoding/json for the struct and for the aliases.
+func historyCustomerByEncodingJSON(o BulkObject) (HistoryCustomer, error) {
+	var b bulkCustomer
+	if err := json.Unmarshal(o.Line, &b); err != nil {
+		return HistoryCustomer{}, err
+	}
+	id, err := gidOf(b.ID, "Customer")
+	if err != nil {
+		return HistoryCustomer{}, err
+	}
+	h := HistoryCustomer{ID: id, FirstName: b.FirstName, LastName: b.LastName, Locale: b.Locale, Tags: b.Tags, UpdatedAt: b.UpdatedAt.UTC()}
+	if b.Email != nil {
+		h.Email, h.EmailConsent, h.EmailConsentAt = b.Email.Address, strings.ToLower(b.Email.State), b.Email.UpdatedAt
+	}
+	if b.Phone != nil {
+		h.Phone, h.SMSConsent, h.SMSConsentAt = b.Phone.Number, strings.ToLower(b.Phone.State), b.Phone.UpdatedAt
+	}
+	if a := b.Address; a != nil {
+		h.Region, h.Country = a.ProvinceCode, a.CountryCode
+		if h.Region == "" {
+			h.Region = a.Province
+		}
+	}
+	var mfs map[string]json.RawMessage
+	if err := json.Unmarshal(o.Line, &mfs); err == nil {
+		for i := range BirthdayMetafields {
+			var m *struct {
+				Value string `json:"value"`
+			}
+			if raw, ok := mfs[fmt.Sprintf("bd%d", i)]; ok && json.Unmarshal(raw, &m) == nil && m != nil {
+				if bd := NormalizeBirthday(m.Value); bd != "" {
+					h.Birthday = bd
+					break
+				}
+			}
+		}
+	}
+	return h, nil
+}
+
+func checkLeanCustomer(t *testing.T, line []byte) {
+	var want bulkCustomer
+	wantErr := json.Unmarshal(line, &want)
+	wantBDs := birthdayValues(line)
+	var got bulkCustomer
+	if bds, ok := got.decodeLean(line); ok && (wantErr != nil || !reflect.DeepEqual(got, want) || !reflect.DeepEqual(bds, wantBDs)) {
+		t.Fatalf("%q:\n lean %+v %q\n json %+v %q %v", line, got, bds, want, wantBDs, wantErr)
+	}
+	got, bds, err := decodeBulkCustomer(line)
+	if (err == nil) != (wantErr == nil) || err == nil && (!reflect.DeepEqual(got, want) || !reflect.DeepEqual(bds, wantBDs)) {
+		t.Fatalf("%q: decodeBulkCustomer %+v %q %v, encoding/json %+v %q %v", line, got, bds, err, want, wantBDs, wantErr)
+	}
+}
+
+// BenchmarkDecodeHistoryCustomer: one customer line of the large-shop
+// test's shape, lean (as the import decodes) and by encoding/json alone.
+func BenchmarkDecodeHistoryCustomer(b *testing.B) {
+	o := BulkObject{ID: "gid://shopify/Customer/3", Line: []byte(generatedCustomerLines(3)[2])}
+	b.Run("lean", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := DecodeHistoryCustomer(o); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := historyCustomerByEncodingJSON(o); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }

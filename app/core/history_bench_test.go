@@ -3,7 +3,9 @@ package core_test
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -11,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -466,4 +469,151 @@ func copyFloor(ctx context.Context, c *pgx.Conn, shopID int64, n int) error {
 				firstCust + int64(i/5)}
 		})
 	return err
+}
+
+// BenchmarkHistoryCopyFloor2: BenchmarkHistoryCopyFloor's rows written
+// the way the import now writes, by two connections at once, split by
+// customer (each writer COPYs its customers, then their orders, then
+// their items, in one transaction). Ids are reserved from the sequences
+// first and given explicitly, so no id is drawn per row. The one-writer
+// floor stays: the ratio to each is reported.
+func BenchmarkHistoryCopyFloor2(b *testing.B) {
+	n := benchHistoryOrders()
+	db := testenv.Postgres(b)
+	ctx := context.Background()
+	sqlDB, err := db.G.DB()
+	if err != nil {
+		b.Fatal(err)
+	}
+	shops, cpu := 0, newCPUMeter(db)
+	for b.Loop() {
+		b.StopTimer()
+		shops++
+		shop := &store.Shop{Domain: fmt.Sprintf("copy2-%d.myshopify.com", shops), Name: "Copy floor"}
+		if err := db.CreateShop(ctx, shop); err != nil {
+			b.Fatal(err)
+		}
+		conns := make([]*sql.Conn, 2)
+		for i := range conns {
+			if conns[i], err = sqlDB.Conn(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		cpu.start(ctx)
+		b.StartTimer()
+		err := copyFloor2(ctx, conns, shop.ID, n)
+		b.StopTimer()
+		cpu.stop(ctx)
+		for _, c := range conns {
+			c.Close()
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		var orders, items, custs int64
+		db.G.Raw("SELECT (SELECT count(*) FROM orders WHERE shop_id = ?), (SELECT count(*) FROM order_items i JOIN orders o ON o.id = i.order_id AND o.shop_id = ? AND i.customer_id = o.customer_id), (SELECT count(*) FROM customers WHERE shop_id = ? AND orders_count > 0)",
+			shop.ID, shop.ID, shop.ID).Row().Scan(&orders, &items, &custs)
+		if orders != int64(n) || items != 2*int64(n) || custs != int64(n/5+1) {
+			b.Fatalf("%d orders, %d items, %d customers with orders", orders, items, custs)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "orders/s")
+	cpu.report(b, n)
+	peakRSS(b)
+}
+
+// copyFloor2 is copyFloor's rows on len(conns) connections at once, each
+// taking the customers c with c % len(conns) == its index and their
+// orders and items.
+func copyFloor2(ctx context.Context, conns []*sql.Conn, shopID int64, n int) error {
+	base := time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := time.Now().UTC()
+	price := pgtype.Numeric{Int: big.NewInt(3000), Valid: true}
+	item := pgtype.Numeric{Int: big.NewInt(1500), Valid: true}
+	custs := n/5 + 1
+	orderedAt := func(i int) time.Time { return base.Add(time.Duration(i) * time.Minute) }
+	// reserve draws count ids of table's sequence at once (nobody else
+	// writes this database) and returns the first.
+	reserve := func(c *pgx.Conn, table string, count int) (int64, error) {
+		var first int64
+		err := c.QueryRow(ctx, "SELECT setval(pg_get_serial_sequence($1, 'id'), nextval(pg_get_serial_sequence($1, 'id')) + $2 - 1) - $2 + 1", table, count).Scan(&first)
+		return first, err
+	}
+	var firstCust, firstOrder int64
+	err := conns[0].Raw(func(dc any) error {
+		c := dc.(*stdlib.Conn).Conn()
+		var err error
+		if firstCust, err = reserve(c, "customers", custs); err != nil {
+			return err
+		}
+		firstOrder, err = reserve(c, "orders", n)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("reserving ids: %w", err)
+	}
+	// Customer c (1..custs) has orders i with 1+i/5 == c: [5c-5, 5c-1] ∩ [1, n].
+	orderRange := func(c int) (lo, hi int) { return max(5*c-5, 1), min(5*c-1, n) }
+	errs := make([]error, len(conns))
+	var wg sync.WaitGroup
+	for w := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[w] = conns[w].Raw(func(dc any) error {
+				c := dc.(*stdlib.Conn).Conn()
+				tx, err := c.Begin(ctx)
+				if err != nil {
+					return err
+				}
+				defer tx.Rollback(ctx)
+				var mine []int // this writer's customers
+				for cu := 1 + w; cu <= custs; cu += len(conns) {
+					mine = append(mine, cu)
+				}
+				if _, err := tx.CopyFrom(ctx, pgx.Identifier{"customers"}, []string{"id", "shop_id", "shopify_id", "orders_count", "total_spent", "first_order_at", "last_order_at", "created_at", "updated_at"},
+					pgx.CopyFromSlice(len(mine), func(k int) ([]any, error) {
+						cu := mine[k]
+						id := firstCust + int64(cu-1)
+						lo, hi := orderRange(cu)
+						if lo > hi {
+							return []any{id, shopID, int64(cu), int32(0), pgtype.Numeric{Int: big.NewInt(0), Valid: true}, nil, nil, now, now}, nil
+						}
+						return []any{id, shopID, int64(cu), int32(hi - lo + 1), pgtype.Numeric{Int: big.NewInt(int64(3000 * (hi - lo + 1))), Valid: true},
+							orderedAt(lo), orderedAt(hi), now, now}, nil
+					})); err != nil {
+					return fmt.Errorf("copying customers: %w", err)
+				}
+				var orders []int // this writer's orders
+				for _, cu := range mine {
+					lo, hi := orderRange(cu)
+					for i := lo; i <= hi; i++ {
+						orders = append(orders, i)
+					}
+				}
+				if _, err := tx.CopyFrom(ctx, pgx.Identifier{"orders"}, []string{"id", "shop_id", "shopify_id", "customer_id", "name", "email", "currency", "total_price", "subtotal_price",
+					"financial_status", "fulfillment_status", "order_status_url", "discount_codes", "locale", "ordered_at", "shopify_updated_at", "created_at", "updated_at"},
+					pgx.CopyFromSlice(len(orders), func(k int) ([]any, error) {
+						i := orders[k]
+						at := orderedAt(i)
+						return []any{firstOrder + int64(i-1), shopID, int64(i), firstCust + int64(i/5), "#" + strconv.Itoa(1000+i), "c" + strconv.Itoa(i/5) + "@example.com", "JPY", price, price,
+							"paid", "fulfilled", "https://bench.myshopify.com/status/" + strconv.Itoa(i), "LINE10", "ja", at, at, now, now}, nil
+					})); err != nil {
+					return fmt.Errorf("copying orders: %w", err)
+				}
+				if _, err := tx.CopyFrom(ctx, pgx.Identifier{"order_items"}, []string{"order_id", "shopify_id", "product_id", "variant_id", "title", "vendor", "sku", "quantity", "price", "customer_id"},
+					pgx.CopyFromSlice(2*len(orders), func(k int) ([]any, error) {
+						i, j := orders[k/2], k%2+1
+						return []any{firstOrder + int64(i-1), int64(i*10 + j), int64(700 + j), int64(800 + j), "Tea " + strconv.Itoa(j), "Kyoto Tea", "T" + strconv.Itoa(j), int32(1), item,
+							firstCust + int64(i/5)}, nil
+					})); err != nil {
+					return fmt.Errorf("copying order items: %w", err)
+				}
+				return tx.Commit(ctx)
+			})
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

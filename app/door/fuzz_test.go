@@ -187,9 +187,9 @@ func FuzzLineDoor(f *testing.F) {
 	})
 }
 
-// FuzzCheckShopShortcut: CheckShop skips decoding a payload that cannot
-// name a shop (mayNameShop); for any payload and header it must answer
-// exactly as the full decode does.
+// FuzzCheckShopShortcut: CheckShop skips decoding a payload none of whose
+// top-level keys can be a shop field (shopKey, escapes counted as maybe);
+// for any payload and header it must answer exactly as the full decode does.
 func FuzzCheckShopShortcut(f *testing.F) {
 	for _, body := range fixtures(f, "shopify/webhooks") {
 		f.Add(body, shop)

@@ -7,6 +7,16 @@ package jsonscan
 // ingest's CPU on a 15 KB order; this single pass reads a string's plain
 // bytes in a tight loop. FuzzValidJSON holds the two equal.
 func Valid(b []byte) bool {
+	return ValidKeys(b, nil)
+}
+
+// ValidKeys is Valid that also hands key each member key of the top-level
+// object, in order: its bytes between the quotes and whether they hold an
+// escape (the bytes are then not the key's value). A caller that needs a
+// few top-level fields can so tell whether they are there without a second
+// pass over the document. key may be nil; it is called only while b still
+// looks valid, and its calls mean nothing when ValidKeys returns false.
+func ValidKeys(b []byte, key func(k []byte, escaped bool)) bool {
 	// open holds the containers open around i: '{' or '['. Most payloads
 	// nest a few levels, so the first 32 need no allocation.
 	var buf [32]byte
@@ -29,7 +39,7 @@ func Valid(b []byte) bool {
 			}
 			open = append(open, c)
 			if c == '{' {
-				if i = member(b, i); i < 0 {
+				if i = member(b, i, len(open) == 1, key); i < 0 {
 					return false
 				}
 			}
@@ -77,7 +87,7 @@ func Valid(b []byte) bool {
 			}
 			i = SkipSpace(b, i+1)
 			if top == '{' {
-				if i = member(b, i); i < 0 {
+				if i = member(b, i, len(open) == 1, key); i < 0 {
 					return false
 				}
 			}
@@ -90,13 +100,18 @@ func Valid(b []byte) bool {
 const maxDepth = 10000
 
 // member reads an object member's key and colon from i, returning where
-// its value (after white space) starts, or -1.
-func member(b []byte, i int) int {
+// its value (after white space) starts, or -1. A top-level key goes to key.
+func member(b []byte, i int, top bool, key func([]byte, bool)) int {
 	if i >= len(b) || b[i] != '"' {
 		return -1
 	}
-	if i, _ = EndString(b, i); i < 0 {
+	start := i
+	i, escaped := EndString(b, i)
+	if i < 0 {
 		return -1
+	}
+	if top && key != nil {
+		key(b[start+1:i-1], escaped)
 	}
 	i = SkipSpace(b, i)
 	if i >= len(b) || b[i] != ':' {

@@ -105,3 +105,38 @@ func fixtures(f testing.TB, dir string) map[string][]byte {
 	}
 	return out
 }
+
+// TestValidKeysTopLevel: ValidKeys reports the keys of the top-level object
+// only, raw and in order, each with whether it holds an escape; its answer
+// is Valid's.
+func TestValidKeysTopLevel(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		keys []string
+	}{
+		{`{"a":1,"b_c":{"d":{"e":2}},"f":[{"g":3}]," h ":null}`, []string{"a", "b_c", "f", " h "}},
+		{` { "x" : "y" , "z\u005f" : { } } `, []string{"x", `z\u005f*`}},
+		{`{}`, nil},
+		{`[{"a":1}]`, nil},
+		{`"a"`, nil},
+		{`{"a":{"b":1},"c":2}`, []string{"a", "c"}},
+	} {
+		var keys []string
+		ok := jsonscan.ValidKeys([]byte(tc.in), func(k []byte, escaped bool) {
+			s := string(k)
+			if escaped {
+				s += "*"
+			}
+			keys = append(keys, s)
+		})
+		if !ok || strings.Join(keys, "|") != strings.Join(tc.keys, "|") {
+			t.Errorf("ValidKeys(%s) = %v, keys %q; want true, %q", tc.in, ok, keys, tc.keys)
+		}
+	}
+	for _, s := range validCases {
+		if got, want := jsonscan.ValidKeys([]byte(s), func([]byte, bool) {}), json.Valid([]byte(s)); got != want {
+			t.Errorf("ValidKeys(%.60q) = %v, encoding/json says %v", s, got, want)
+		}
+	}
+}

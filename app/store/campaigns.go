@@ -335,31 +335,52 @@ type CapRule struct {
 }
 
 // capMessagesSQL counts the messages (alias m) whose column col is who (an
-// SQL expression; when it is "?" the caller binds it before the returned
-// arguments) that use up a slot of today's cap under cr: sent since the
-// day's start, or queued today for a kind that outranks the message being
-// checked, and (with self non-zero) being sent by another worker since
-// sendingSince, leaving out message self. One statement, so a message
-// moving from sending to sent meanwhile is counted once; one probe of
-// messages_customer_kind (or messages_friend) per recipient.
-func capMessagesSQL(col, who string, cr CapRule, self int64, sendingSince time.Time) (string, []any) {
+// SQL expression with its arguments whoArgs, bound at each of its places)
+// that use up a slot of today's cap under cr: sent since the day's start,
+// or queued today for a kind that outranks the message being checked, and
+// (with self non-zero) being sent by another worker since sendingSince,
+// leaving out message self. One statement, so a message moving from
+// sending to sent meanwhile is counted once (the two counts below split
+// the messages by status, so none is counted twice).
+//
+// Two index probes per customer, each reaching only what it counts: the
+// sent ones through messages_customer_sent (today's only, not the
+// customer's history), the pending ones through messages_customer_pending
+// (migration 0059: only queued and sending messages). One probe over both
+// read every message of the customer, or a bitmap OR of two indexes per
+// recipient. The statuses are literals, not parameters, so a generic plan
+// of a prepared statement (and SQLite) can prove the partial indexes apply;
+// a queued message is "pending and not sending", not "queued", so that
+// messages_due (status = 'queued') cannot be proven to apply: with no queued
+// messages in the statistics PostgreSQL chose it, a range scan of every
+// message due before the day ends, once per recipient.
+func capMessagesSQL(col, who string, whoArgs []any, cr CapRule, self int64, sendingSince time.Time) (string, []any) {
 	reserve := cr.Reserve
 	if len(reserve) == 0 {
 		reserve = []string{""} // IN () is not SQL
 	}
-	q := "(SELECT COUNT(*) FROM messages m WHERE m." + col + " = " + who + " AND m.kind NOT IN ?"
-	args := []any{cr.Exempt}
+	notSelf := ""
 	if self != 0 {
-		q += " AND m.id <> ?"
+		notSelf = " AND m.id <> ?"
+	}
+	var args []any
+	q := "((SELECT COUNT(*) FROM messages m WHERE m." + col + " = " + who + " AND m.status = '" + MsgSent + "' AND m.sent_at >= ? AND m.kind NOT IN ?" + notSelf + ")"
+	args = append(append(args, whoArgs...), cr.DayStart.UTC(), cr.Exempt)
+	if self != 0 {
 		args = append(args, self)
 	}
-	q += " AND ((m.status = ? AND m.sent_at >= ?) OR (m.status = ? AND m.kind IN ? AND m.scheduled_for < ? AND (m.expires_at IS NULL OR m.expires_at > ?))"
-	args = append(args, MsgSent, cr.DayStart.UTC(), MsgQueued, reserve, cr.DayEnd.UTC(), cr.Now.UTC())
+	q += " + (SELECT COUNT(*) FROM messages m WHERE m." + col + " = " + who + " AND m.status IN ('" + MsgQueued + "', '" + MsgSending + "') AND m.kind NOT IN ?" + notSelf +
+		" AND ((m.status <> '" + MsgSending + "' AND m.kind IN ? AND m.scheduled_for < ? AND (m.expires_at IS NULL OR m.expires_at > ?))"
+	args = append(append(args, whoArgs...), cr.Exempt)
 	if self != 0 {
-		q += " OR (m.status = ? AND m.updated_at >= ?)"
-		args = append(args, MsgSending, sendingSince.UTC())
+		args = append(args, self)
 	}
-	return q + "))", args
+	args = append(args, reserve, cr.DayEnd.UTC(), cr.Now.UTC())
+	if self != 0 {
+		q += " OR (m.status = '" + MsgSending + "' AND m.updated_at >= ?)"
+		args = append(args, sendingSince.UTC())
+	}
+	return q + ")))", args
 }
 
 // gateSQL is the reason a recipient r cannot be sent to now, or empty. Each
@@ -368,10 +389,16 @@ func capMessagesSQL(col, who string, cr CapRule, self int64, sendingSince time.T
 // answer it with a hashed subplan that reads all of line_links or
 // customers once per batch, the plan that collapsed once
 // campaign_recipients had statistics (TestGateBatchPlanKeepsIndexes).
-// Each subquery appears once, so each runs at most once per recipient: the
-// customer's links are read in one lookup that answers blocked, unlinked
-// and not linked together (a CASE naming one subquery in three branches ran
-// it three times), and the cap is counted only for those who pass.
+// Each subquery appears once, so each runs at most once per recipient, and
+// the cap is counted only for those who pass.
+//
+// The probes read indexes of the exceptions where they can (migration
+// 0059), since almost every recipient passes: redaction through
+// customers_redacted (the redacted customers only); the link through
+// line_links_live_blocked (the customer's live link and its blocked flag,
+// index only), which answers blocked or sendable for anyone linked; only
+// a customer without a live link takes the lookup of all their links that
+// tells unlinked from not linked.
 //
 // The campaigns' share of the cap is probed only when another campaign of
 // the shop may have sent since the day's start (otherCampaignsSince, one
@@ -380,17 +407,19 @@ func capMessagesSQL(col, who string, cr CapRule, self int64, sendingSince time.T
 // no other campaign the count is 0 without a lookup per recipient.
 func gateSQL(campaignID int64, cr CapRule) (string, []any) {
 	const me = "r.customer_id"
-	link := `(SELECT CASE WHEN COUNT(*) = 0 THEN 'not_linked'
+	link := `COALESCE((SELECT MAX(CASE WHEN l.blocked = ? THEN 'blocked' ELSE '' END)
+  FROM line_links l WHERE l.customer_id = ` + me + ` AND l.unlinked_at IS NULL),
+ (SELECT CASE WHEN COUNT(*) = 0 THEN 'not_linked'
     WHEN MAX(CASE WHEN l.unlinked_at IS NULL AND l.blocked = ? THEN 1 ELSE 0 END) = 1 THEN 'blocked'
     WHEN MAX(CASE WHEN l.unlinked_at IS NULL THEN 1 ELSE 0 END) = 0 THEN 'unlinked' ELSE '' END
-  FROM line_links l WHERE l.customer_id = ` + me + `)`
-	capped, capArgs := capMessagesSQL("customer_id", me, cr, 0, time.Time{})
+  FROM line_links l WHERE l.customer_id = ` + me + `))`
+	capped, capArgs := capMessagesSQL("customer_id", me, nil, cr, 0, time.Time{})
 	q := `CASE
-  WHEN (SELECT c.redacted_at FROM customers c WHERE c.id = ` + me + `) IS NOT NULL THEN 'redacted'
+  WHEN (SELECT c.id FROM customers c WHERE c.id = ` + me + ` AND c.redacted_at IS NOT NULL) IS NOT NULL THEN 'redacted'
   ELSE COALESCE(NULLIF(` + link + `, ''), CASE
     WHEN ` + capped + `
       + CASE WHEN ` + otherCampaignsSince + ` THEN ` + campaignSentSince(me) + ` ELSE 0 END >= ? THEN 'frequency_cap' ELSE '' END) END`
-	args := append([]any{true}, capArgs...)
+	args := append([]any{true, true}, capArgs...)
 	return q, append(args, campaignID, campaignID, cr.DayStart.UTC().Add(-time.Hour), MsgSent, cr.DayStart.UTC(), cr.Limit)
 }
 
@@ -438,16 +467,37 @@ func (db *DB) scanGated(ctx context.Context, q string, args []any) ([]CampaignRe
 	}
 	var out []CampaignRecipient
 	err := db.withPGX(ctx, func(c *pgx.Conn) error {
-		rs, err := c.Query(ctx, stmt.SQL.String(), stmt.Vars...)
+		b := &pgx.Batch{}
+		b.Queue(genericPlanSQL)
+		b.Queue(stmt.SQL.String(), stmt.Vars...)
+		br := c.SendBatch(ctx, b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		rs, err := br.Query()
 		if err != nil {
 			return err
 		}
-		defer rs.Close()
 		out, err = readGated(rs)
-		return err
+		rs.Close()
+		if err != nil {
+			return err
+		}
+		return br.Close()
 	})
 	return out, err
 }
+
+// genericPlanSQL, sent in the same pipeline before a prepared statement
+// (one implicit transaction up to the Sync, so set_config's is_local lasts
+// exactly that long), makes PostgreSQL run the statement's cached generic
+// plan. The gate's parameters changed its estimates enough that the plan
+// cache kept choosing custom plans: the whole gate statement planned again
+// for every batch, about a quarter of its CPU. Its plan cannot depend on
+// the values (TestGateBatchPlanKeepsIndexes checks the generic plan too):
+// each check is a per-row index probe whatever they are.
+const genericPlanSQL = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"
 
 func scanGatedRows(q *gorm.DB) ([]CampaignRecipient, error) {
 	rs, err := q.Rows()

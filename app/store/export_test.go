@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"time"
@@ -34,6 +35,51 @@ func (db *DB) ExplainGateBatch(ctx context.Context, campaignID int64, batch int,
 		return "", err
 	}
 	return strings.Join(lines, "\n"), nil
+}
+
+// ExplainGateBatchGeneric is the generic plan PostgreSQL caches for
+// GateBatch's statement as scanGated prepares and runs it.
+func (db *DB) ExplainGateBatchGeneric(ctx context.Context, campaignID int64, batch int, cr CapRule) (string, error) {
+	sel, args := gateSelect(campaignID, batch, cr)
+	q, qargs := gateStatement(sel, args, time.Now())
+	stmt := db.G.Session(&gorm.Session{DryRun: true, NewDB: true}).WithContext(ctx).Raw(q, qargs...).Statement
+	params := make([]string, len(stmt.Vars))
+	for i := range params {
+		params[i] = fmt.Sprintf("$%d", i+1)
+	}
+	explain := db.G.Dialector.Explain("EXPLAIN EXECUTE gate_plan("+strings.Join(params, ", ")+")", stmt.Vars...)
+	var lines []string
+	err := db.withPGX(ctx, func(c *pgx.Conn) error {
+		if _, err := c.Prepare(ctx, "gate_plan", stmt.SQL.String()); err != nil {
+			return err
+		}
+		defer func() { _ = c.Deallocate(context.Background(), "gate_plan") }()
+		b := &pgx.Batch{}
+		b.Queue(genericPlanSQL)
+		b.Queue(explain)
+		br := c.SendBatch(ctx, b)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		rs, err := br.Query()
+		if err != nil {
+			return err
+		}
+		for rs.Next() {
+			var l string
+			if err := rs.Scan(&l); err != nil {
+				return err
+			}
+			lines = append(lines, l)
+		}
+		rs.Close()
+		if err := rs.Err(); err != nil {
+			return err
+		}
+		return br.Close()
+	})
+	return strings.Join(lines, "\n"), err
 }
 
 // ExplainFinishBatch is PostgreSQL's plan for FinishBatch's recipient

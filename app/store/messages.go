@@ -119,8 +119,8 @@ func (db *DB) capUsed(ctx context.Context, m *Message, cr CapRule, self int64, s
 	default:
 		return 0, fmt.Errorf("message %d has no customer or friend to cap", m.ID)
 	}
-	sub, args := capMessagesSQL(col, "?", cr, self, sendingSince)
-	q, all := "SELECT "+sub, append([]any{who}, args...)
+	sub, all := capMessagesSQL(col, "?", []any{who}, cr, self, sendingSince)
+	q := "SELECT " + sub
 	if col == "customer_id" {
 		q += " + " + campaignSentSince("?")
 		all = append(all, who, MsgSent, cr.DayStart.UTC())

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -172,4 +173,56 @@ func TestOneLiveLinkPerUser(t *testing.T) {
 			t.Fatalf("relink after unlink refused: %v", err)
 		}
 	})
+}
+
+// TestInsertEventStoresEveryColumn: a plain received delivery (stored by a
+// statement with its constants written in) and one with every column set
+// read back as given, on both databases.
+func TestInsertEventStoresEveryColumn(t *testing.T) {
+	t.Parallel()
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		shop := newShop(t, db)
+		at := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
+		later, next, channel := at.Add(time.Minute), at.Add(time.Hour), int64(7)
+		for _, want := range []store.Event{
+			{Source: "shopify", Topic: "orders/create", ExternalID: "a|1", ShopDomain: "a.myshopify.com", Payload: []byte(`{"id":1}`),
+				Status: store.EventReceived, ReceivedAt: at},
+			{Source: "line", Topic: "message", ExternalID: "a|2", ShopID: &shop.ID, ShopDomain: "a.myshopify.com", Payload: []byte(`{"id":2}`),
+				Status: store.EventInvalid, Error: "malformed JSON", Attempts: 3, ReceivedAt: at, ProcessedAt: &later,
+				NextAttemptAt: &next, LineChannelID: &channel},
+			{Source: "shopify", Topic: "orders/paid", ExternalID: "a|3", ShopID: &shop.ID, Payload: []byte(`{}`), Status: store.EventReceived, ReceivedAt: at},
+		} {
+			e := want
+			if inserted, err := db.InsertEvent(ctx, &e); err != nil || !inserted {
+				t.Fatalf("%s: inserted %v, %v", want.ExternalID, inserted, err)
+			}
+			got, err := db.Event(ctx, e.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want.ID = e.ID
+			if g, w := eventColumns(got), eventColumns(&want); g != w {
+				t.Errorf("stored %s\nwant   %s", g, w)
+			}
+		}
+	})
+}
+
+func eventColumns(e *store.Event) string {
+	ptr := func(p *int64) string {
+		if p == nil {
+			return "nil"
+		}
+		return fmt.Sprint(*p)
+	}
+	at := func(p *time.Time) string {
+		if p == nil {
+			return "nil"
+		}
+		return p.UTC().Format(time.RFC3339Nano)
+	}
+	return fmt.Sprintf("id=%d %s %s %s shop=%s %s %s status=%s error=%q attempts=%d received=%s processed=%s next=%s channel=%s",
+		e.ID, e.Source, e.Topic, e.ExternalID, ptr(e.ShopID), e.ShopDomain, e.Payload, e.Status, e.Error, e.Attempts,
+		e.ReceivedAt.UTC().Format(time.RFC3339Nano), at(e.ProcessedAt), at(e.NextAttemptAt), ptr(e.LineChannelID))
 }

@@ -1,0 +1,157 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/tsunagu/tsunagu/app/store"
+	"github.com/tsunagu/tsunagu/app/testenv"
+)
+
+// TestGateDecidesEachLinkAndCapState (issue 16): the gate's reason for each
+// state a recipient can reach between materialisation and its batch, on
+// both databases. The probes read indexes of the exceptions (migration
+// 0059: redacted customers, live links with their blocked flag, pending
+// messages); every case below must still be decided as before: a redacted,
+// blocked or unlinked customer is never sent to, a relinked one is, and the
+// cap counts today's sent marketing and the queued messages that outrank a
+// campaign, and nothing else.
+func TestGateDecidesEachLinkAndCapState(t *testing.T) {
+	t.Parallel()
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		shop := newShop(t, db)
+		now := time.Now().UTC().Truncate(time.Second)
+		dayStart := now.Add(-6 * time.Hour)
+		camp := &store.Campaign{ShopID: shop.ID, Name: "gate", Status: store.CampaignSending, Definition: []byte(`{}`),
+			Variants: []store.CampaignVariant{{Name: "A", Weight: 1}}}
+		if err := db.G.Create(camp).Error; err != nil {
+			t.Fatal(err)
+		}
+		create := func(v any) {
+			t.Helper()
+			if err := db.G.Create(v).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		n := 0
+		// customer makes a recipient whose link rows are links (unlinked
+		// when the time is set, blocked when the flag is) and returns its id.
+		type link struct {
+			unlinked *time.Time
+			blocked  bool
+		}
+		customer := func(links ...link) int64 {
+			t.Helper()
+			n++
+			c := &store.Customer{ShopID: shop.ID, ShopifyID: int64(n), Email: fmt.Sprintf("g%d@example.com", n)}
+			create(c)
+			for i, l := range links {
+				create(&store.LineLink{ShopID: shop.ID, CustomerID: c.ID, LineUserID: fmt.Sprintf("U%d_%d", n, i), Friend: true,
+					Blocked: l.blocked, LinkedAt: now.Add(-48 * time.Hour), UnlinkedAt: l.unlinked})
+			}
+			create(&store.CampaignRecipient{CampaignID: camp.ID, ShopID: shop.ID, CustomerID: c.ID, Variant: "A", Batch: 0,
+				Status: store.MsgQueued, LineUserID: fmt.Sprintf("U%d_0", n), UpdatedAt: now})
+			return c.ID
+		}
+		message := func(cust int64, kind, status string, scheduled time.Time, sent *time.Time) {
+			t.Helper()
+			n++
+			create(&store.Message{ShopID: shop.ID, CustomerID: &cust, Kind: kind, DedupeKey: fmt.Sprintf("k%d", n), Status: status,
+				ScheduledFor: scheduled, SentAt: sent, CreatedAt: now, UpdatedAt: now})
+		}
+		gone := now.Add(-time.Hour)
+		yesterday := dayStart.Add(-time.Hour)
+		live := link{}
+		want := map[int64]string{}
+		want[customer(live)] = ""
+		want[customer()] = "not_linked"
+		want[customer(link{unlinked: &gone})] = "unlinked"
+		want[customer(link{blocked: true})] = "blocked"
+		want[customer(link{unlinked: &gone}, live)] = ""                       // relinked
+		want[customer(link{unlinked: &gone}, link{blocked: true})] = "blocked" // relinked, then blocked
+		want[customer(link{unlinked: &gone, blocked: true}, live)] = ""        // an old link's flag does not count
+		red := customer(live)
+		if err := db.G.Exec("UPDATE customers SET redacted_at = ? WHERE id = ?", now, red).Error; err != nil {
+			t.Fatal(err)
+		}
+		want[red] = "redacted"
+		c := customer(live) // sent marketing today: capped
+		message(c, "follow_up_3", store.MsgSent, now.Add(-time.Hour), &gone)
+		want[c] = "frequency_cap"
+		c = customer(live) // sent marketing yesterday, a thank-you today: not capped
+		message(c, "follow_up_3", store.MsgSent, yesterday, &yesterday)
+		message(c, "thank_you", store.MsgSent, now.Add(-time.Hour), &gone)
+		want[c] = ""
+		c = customer(live) // a queued reminder that outranks the campaign holds today's slot
+		message(c, "cart_reminder", store.MsgQueued, now.Add(time.Hour), nil)
+		want[c] = "frequency_cap"
+		c = customer(live) // one due tomorrow, one of a kind that does not outrank it, one cancelled: not capped
+		message(c, "cart_reminder", store.MsgQueued, now.Add(30*time.Hour), nil)
+		message(c, "follow_up_7", store.MsgQueued, now.Add(time.Hour), nil)
+		message(c, "cart_reminder", store.MsgCancelled, now.Add(time.Hour), nil)
+		want[c] = ""
+
+		cr := store.CapRule{DayStart: dayStart, DayEnd: dayStart.Add(24 * time.Hour), Now: now, Limit: 1,
+			Exempt: []string{"thank_you", "shipping"}, Reserve: []string{"cart_reminder"}}
+		g, err := db.GateBatch(ctx, camp.ID, 0, cr, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := db.CampaignRecipients(ctx, camp.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sending := map[int64]bool{}
+		for _, r := range g.Send {
+			sending[r.CustomerID] = true
+		}
+		if len(rs) != len(want) {
+			t.Fatalf("%d recipients, want %d", len(rs), len(want))
+		}
+		for _, r := range rs {
+			if r.Reason != want[r.CustomerID] || sending[r.CustomerID] != (want[r.CustomerID] == "") {
+				t.Errorf("customer %d: reason %q, sent %v; want reason %q", r.CustomerID, r.Reason, sending[r.CustomerID], want[r.CustomerID])
+			}
+		}
+	})
+}
+
+// TestGateRunsItsGenericPlan (issue 16): the gate statement runs the
+// generic plan its prepared statement caches (scanGated), not a plan made
+// again for every batch. Without the plan_cache_mode set beside it, the
+// first five runs on a connection are custom plans, and on a database with
+// statistics every later one was too (the gate planned per batch).
+func TestGateRunsItsGenericPlan(t *testing.T) {
+	t.Parallel()
+	db := testenv.Postgres(t)
+	ctx := context.Background()
+	sqlDB, err := db.G.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB.SetMaxOpenConns(1) // one session: its prepared statements are the gate's
+	shop := newShop(t, db)
+	camp := &store.Campaign{ShopID: shop.ID, Name: "gate", Status: store.CampaignSending, Definition: []byte(`{}`),
+		Variants: []store.CampaignVariant{{Name: "A", Weight: 1}}}
+	if err := db.G.Create(camp).Error; err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	cr := store.CapRule{DayStart: now.Add(-time.Hour), DayEnd: now.Add(time.Hour), Now: now, Limit: 1, Exempt: []string{"thank_you"}}
+	for batch := range 3 {
+		if _, err := db.GateBatch(ctx, camp.ID, batch, cr, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var plans struct{ Generic, Custom int64 }
+	if err := db.G.Raw("SELECT generic_plans AS generic, custom_plans AS custom FROM pg_prepared_statements WHERE statement LIKE 'WITH b AS MATERIALIZED%'").
+		Scan(&plans).Error; err != nil {
+		t.Fatal(err)
+	}
+	if plans.Generic != 3 || plans.Custom != 0 {
+		t.Errorf("the gate ran %d generic and %d custom plans; want 3 generic", plans.Generic, plans.Custom)
+	}
+}
