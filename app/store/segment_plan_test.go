@@ -61,21 +61,22 @@ func TestSegmentCountPlans(t *testing.T) {
 		name, def string
 		count     int64
 		index     string
+		estimated bool // the scan's row estimate is checked too
 	}{
-		{"bought a rare product", `{"field":"product_id","op":"in","value":[1]}`, 500, "order_items_product_customer"},
+		{"bought a rare product", `{"field":"product_id","op":"in","value":[1]}`, 500, "order_items_product_customer", false},
 		// 3,600 of 60,000 (last orders spread over 1,000 days): counted from
 		// the partial index of migration 0055 without reading the customers.
-		{"days since last order <= 60", `{"field":"days_since_last_order","op":"<=","value":60}`, 3600, "Index Only Scan using customers_live_last_order"},
+		{"days since last order <= 60", `{"field":"days_since_last_order","op":"<=","value":60}`, 3600, "Index Only Scan using customers_live_last_order", false},
 		// VIP: 5+ orders or 50,000+ spent, an order in 180 days (none spent
 		// 50,000; a fifth have 5 orders): 10,800 in 180 days, 2,160 of them.
-		{"built-in VIP", `{"builtin":"vip"}`, 2160, "Index Only Scan using customers_live_last_order"},
+		{"built-in VIP", `{"builtin":"vip"}`, 2160, "Index Only Scan using customers_live_last_order", false},
 		// Migration 0056: linked / friend from customers.link_state, without
 		// line_links (18,000 linked, 600 of them blocked).
-		{"linked", `{"field":"linked","value":true}`, 18000, "Index Only Scan using customers_live_link_state"},
-		{"friend", `{"field":"friend","value":true}`, 17400, "Index Only Scan using customers_live_link_state"},
+		{"linked", `{"field":"linked","value":true}`, 18000, "Index Only Scan using customers_live_link_state", false},
+		{"friend", `{"field":"friend","value":true}`, 17400, "Index Only Scan using customers_live_link_state", false},
 		// Migration 0057: region and birthday month from their expression indexes.
-		{"region", `{"field":"region","value":"tokyo"}`, 10000, "Index Only Scan using customers_live_region"},
-		{"birthday month", `{"field":"birthday_month","value":3}`, 4000, "Index Only Scan using customers_live_birth_month"},
+		{"region", `{"field":"region","value":"tokyo"}`, 10000, "Index Only Scan using customers_live_region", true},
+		{"birthday month", `{"field":"birthday_month","value":3}`, 4000, "Index Only Scan using customers_live_birth_month", true},
 	} {
 		n, err := segment.Parse([]byte(tc.def))
 		if err != nil {
@@ -89,7 +90,7 @@ func TestSegmentCountPlans(t *testing.T) {
 		// expression statistics, and without migration 0057's CREATE
 		// STATISTICS took Tokyo for 1 in 200 customers (then chose a
 		// serial index scan for "tag AND region" on the 1M seed).
-		if m := regexp.MustCompile(regexp.QuoteMeta(tc.index) + `.*rows=(\d+)`).FindStringSubmatch(plan); m != nil {
+		if m := regexp.MustCompile(regexp.QuoteMeta(tc.index) + `.*rows=(\d+)`).FindStringSubmatch(plan); tc.estimated && m != nil {
 			if est, _ := strconv.ParseInt(m[1], 10, 64); est < tc.count/2 || est > tc.count*2 {
 				t.Errorf("%s: the planner expects %d rows, not about %d:\n%s", tc.name, est, tc.count, plan)
 			}
