@@ -9,6 +9,13 @@
 CREATE INDEX customers_live_region ON customers (shop_id, LOWER(region)) INCLUDE (region) WHERE redacted_at IS NULL;
 CREATE INDEX customers_live_birth_month ON customers (shop_id, SUBSTR(birthday, LENGTH(birthday) - 4, 2)) INCLUDE (birthday)
   WHERE redacted_at IS NULL AND birthday <> '';
+-- The planner ignores the statistics of a partial index's expressions and
+-- took "region = Tokyo" (1 in 6 of the seed) for 1 in 200: "tag AND region"
+-- then read every Tokyo customer row by row (1.4 s against 0.9 s at load 10).
+-- These give it the expressions' own statistics (PostgreSQL 14+).
+CREATE STATISTICS customers_region_lower ON (LOWER(region)) FROM customers;
+CREATE STATISTICS customers_birth_month ON (SUBSTR(birthday, LENGTH(birthday) - 4, 2)) FROM customers;
+ANALYZE customers;
 -- dialect: sqlite
 CREATE INDEX customers_live_region ON customers (shop_id, LOWER(region)) WHERE redacted_at IS NULL;
 CREATE INDEX customers_live_birth_month ON customers (shop_id, SUBSTR(birthday, LENGTH(birthday) - 4, 2))
