@@ -210,6 +210,12 @@ func DecodeHistoryCustomer(o BulkObject) (HistoryCustomer, error) {
 	if err != nil {
 		return HistoryCustomer{}, fmt.Errorf("shopify: bulk customer %s: %w", o.ID, err)
 	}
+	return historyCustomer(b, birthdays)
+}
+
+// historyCustomer is the customer a decoded line and its birthday alias
+// values (birthdayValues) describe.
+func historyCustomer(b bulkCustomer, birthdays []string) (HistoryCustomer, error) {
 	id, err := gidOf(b.ID, "Customer")
 	if err != nil {
 		return HistoryCustomer{}, err

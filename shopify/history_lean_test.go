@@ -267,29 +267,14 @@ func TestLeanDecodeCustomerMatchesEncodingJSON(t *testing.T) {
 }
 
 // historyCustomerByEncodingJSON is DecodeHistoryCustomer as it was before
-// the lean decode: encoding/json for the struct and for the aliases.
+// the lean decode: encoding/json for the struct and for the aliases, then
+// the same conversion.
 func historyCustomerByEncodingJSON(o BulkObject) (HistoryCustomer, error) {
 	var b bulkCustomer
 	if err := json.Unmarshal(o.Line, &b); err != nil {
 		return HistoryCustomer{}, err
 	}
-	id, err := gidOf(b.ID, "Customer")
-	if err != nil {
-		return HistoryCustomer{}, err
-	}
-	h := HistoryCustomer{ID: id, FirstName: b.FirstName, LastName: b.LastName, Locale: b.Locale, Tags: b.Tags, UpdatedAt: b.UpdatedAt.UTC()}
-	if b.Email != nil {
-		h.Email, h.EmailConsent, h.EmailConsentAt = b.Email.Address, strings.ToLower(b.Email.State), b.Email.UpdatedAt
-	}
-	if b.Phone != nil {
-		h.Phone, h.SMSConsent, h.SMSConsentAt = b.Phone.Number, strings.ToLower(b.Phone.State), b.Phone.UpdatedAt
-	}
-	if a := b.Address; a != nil {
-		h.Region, h.Country = a.ProvinceCode, a.CountryCode
-		if h.Region == "" {
-			h.Region = a.Province
-		}
-	}
+	var birthdays []string
 	var mfs map[string]json.RawMessage
 	if err := json.Unmarshal(o.Line, &mfs); err == nil {
 		for i := range BirthdayMetafields {
@@ -297,14 +282,11 @@ func historyCustomerByEncodingJSON(o BulkObject) (HistoryCustomer, error) {
 				Value string `json:"value"`
 			}
 			if raw, ok := mfs[fmt.Sprintf("bd%d", i)]; ok && json.Unmarshal(raw, &m) == nil && m != nil {
-				if bd := NormalizeBirthday(m.Value); bd != "" {
-					h.Birthday = bd
-					break
-				}
+				birthdays = append(birthdays, m.Value)
 			}
 		}
 	}
-	return h, nil
+	return historyCustomer(b, birthdays)
 }
 
 func checkLeanCustomer(t *testing.T, line []byte) {

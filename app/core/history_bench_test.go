@@ -214,6 +214,10 @@ func BenchmarkHistoryImport(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("TSUNAGU_BENCH_HISTORY_BATCH")); err == nil {
 		h.Batch = v
 	}
+	// One writer against two in the same binary (store.DB.HistoryWriters).
+	if v, err := strconv.Atoi(os.Getenv("TSUNAGU_BENCH_HISTORY_WRITERS")); err == nil {
+		db.HistoryWriters = v
+	}
 	shops, stats, cpu, statsCPU := 0, time.Duration(0), newCPUMeter(db), newCPUMeter(db)
 	for b.Loop() {
 		b.StopTimer()

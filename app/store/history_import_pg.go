@@ -32,7 +32,11 @@ func (db *DB) importOrderBatchPG(ctx context.Context, importID, from int64, batc
 	if _, inTx := db.G.Statement.ConnPool.(*sql.Tx); inTx {
 		return 0, errors.New("a history batch is its own transaction: not inside another")
 	}
-	parts := orderParts(uniqueOrders(batch), historyWriters)
+	writers := db.HistoryWriters
+	if writers <= 0 {
+		writers = historyWriters
+	}
+	parts := orderParts(uniqueOrders(batch), writers)
 	written := make([]int, len(parts))
 	errs := make([]error, len(parts))
 	var wg sync.WaitGroup

@@ -130,25 +130,13 @@ func (db *DB) fence() string {
 // countSegmentSQL is CountSegment's statement before its condition.
 const countSegmentSQL = "SELECT COUNT(*) FROM customers c WHERE "
 
-// countSegmentQuery is CountSegment's statement. "Has not bought X" is
-// counted as all the shop's customers minus those who bought X, in one
-// statement (one snapshot): the buyers come from order_items' index, where
-// testing NOT EXISTS reads every customer (segment.Complement).
+// countSegmentQuery is CountSegment's statement.
 func countSegmentQuery(shop *Shop, n segment.Node, now time.Time) (string, []any, error) {
 	where, args, err := segmentWhere(shop, n, now)
 	if err != nil {
 		return "", nil, err
 	}
-	bought, ok := segment.Complement(n)
-	if !ok {
-		return countSegmentSQL + where, args, nil
-	}
-	where, args, err = segmentWhere(shop, bought, now)
-	if err != nil {
-		return "", nil, err
-	}
-	return "SELECT (" + countSegmentSQL + "c.shop_id = ? AND c.redacted_at IS NULL) - (" + countSegmentSQL + where + ")",
-		append([]any{shop.ID}, args...), nil
+	return countSegmentSQL + where, args, nil
 }
 
 // CountSegment counts the shop's customers in n.

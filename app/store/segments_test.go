@@ -174,8 +174,7 @@ var segmentCases = []struct {
 	{"bought product 777", `{"field":"product_id","op":"=","value":777}`, []string{"carol"}},
 	{"bought vendor", `{"field":"vendor","op":"in","value":["Kyoto Tea","Nope"]}`, []string{"carol"}},
 	{"title contains underscore literally", `{"field":"product_title","op":"contains","value":"a_s"}`, []string{"carol"}},
-	// Counted as everyone minus the buyers (segment.Complement): bob's
-	// order is cancelled, zed is redacted.
+	// Not bought: bob's order is cancelled, zed is redacted.
 	{"not bought vendor", `{"field":"vendor","op":"!=","value":"Kyoto Tea"}`, []string{"alice", "bob", "dave", "erin"}},
 	{"not bought vendors (list)", `{"field":"vendor","op":"not_in","value":["Kyoto Tea","Tsunagu Farm"]}`, []string{"bob", "dave", "erin"}},
 	{"not (bought product 501)", `{"not":{"field":"product_id","op":"in","value":[501]}}`, []string{"bob", "carol", "dave", "erin"}},

@@ -31,6 +31,9 @@ type DB struct {
 	// SegmentTimeout bounds each segment query (count, sample, funnel,
 	// listing); zero means DefaultSegmentTimeout.
 	SegmentTimeout time.Duration
+	// HistoryWriters is how many connections write one batch of history
+	// orders at once on PostgreSQL; zero means historyWriters.
+	HistoryWriters int
 }
 
 // Open connects to a database URL: postgres://… or sqlite://path (or a bare path).
@@ -137,7 +140,7 @@ func (db *DB) asyncCommitFrom() string {
 // Tx runs fn in a transaction.
 func (db *DB) Tx(ctx context.Context, fn func(tx *DB) error) error {
 	return db.G.WithContext(ctx).Transaction(func(g *gorm.DB) error {
-		return fn(&DB{G: g, Dialect: db.Dialect, SegmentTimeout: db.SegmentTimeout})
+		return fn(&DB{G: g, Dialect: db.Dialect, SegmentTimeout: db.SegmentTimeout, HistoryWriters: db.HistoryWriters})
 	})
 }
 

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 )
@@ -145,40 +144,6 @@ func Compile(n Node, now time.Time, loc *time.Location) (string, []any, error) {
 		return "", nil, err
 	}
 	return sql, c.args, nil
-}
-
-// boughtOps are, per purchase field, its operators that ask for customers
-// who bought (the others negate them).
-var boughtOps = map[string][]string{
-	"product_id":    {"", "=", "in"},
-	"vendor":        {"", "=", "in"},
-	"product_title": {"", "contains"},
-}
-
-// Complement returns, for "has not bought ..." (a purchase condition with a
-// negating operator, or under "not"), the purchase condition itself: the
-// first compiles to NOT EXISTS over order_items, which is never NULL, so
-// its customers are exactly the shop's customers minus the second's, and a
-// count can subtract the buyers (a few percent, from an index) rather than
-// test every customer. ok is false for any other definition.
-func Complement(n Node) (bought Node, ok bool) {
-	if n.Not != nil {
-		in := *n.Not
-		if ops, found := boughtOps[in.Field]; found && slices.Contains(ops, in.Op) {
-			return in, true
-		}
-		return Node{}, false
-	}
-	ops, found := boughtOps[n.Field]
-	if !found || slices.Contains(ops, n.Op) {
-		return Node{}, false
-	}
-	switch n.Op {
-	case "!=", "not_in", "not_contains":
-		n.Op = ops[len(ops)-1]
-		return n, true
-	}
-	return Node{}, false
 }
 
 // Cost checks n against the limits and returns its cost (see
