@@ -133,6 +133,13 @@ func isUnknown(e webhook.EventInterface) bool {
 	return false
 }
 
+// The event timestamps (Unix milliseconds) JSON can hold: 0000-01-01 to
+// 9999-12-31T23:59:59.999Z.
+const (
+	minEventMillis = -62167219200000
+	maxEventMillis = 253402300799999
+)
+
 // wireEvent is the union of the event fields Event keeps.
 type wireEvent struct {
 	Type            string `json:"type"`
@@ -170,6 +177,11 @@ func normalize(raw json.RawMessage) (Event, error) {
 	var w wireEvent
 	if err := json.Unmarshal(raw, &w); err != nil {
 		return Event{}, err
+	}
+	// A time outside years 0–9999 cannot be stored as JSON (time.Time's
+	// MarshalJSON refuses it), so such an event is malformed, not accepted.
+	if w.Timestamp < minEventMillis || w.Timestamp > maxEventMillis {
+		return Event{}, fmt.Errorf("timestamp %d ms is outside years 0-9999", w.Timestamp)
 	}
 	ev := Event{
 		Type:           w.Type,

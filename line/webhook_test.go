@@ -3,6 +3,7 @@ package line_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -151,6 +152,35 @@ func TestWebhookBadSignature(t *testing.T) {
 		}
 		if _, _, err := line.ParseEvents(c.secret, c.body, c.sig); !errors.Is(err, line.ErrBadSignature) {
 			t.Errorf("%s: ParseEvents err = %v", name, err)
+		}
+	}
+}
+
+// An event time JSON cannot hold is a malformed body: the handler stores
+// each event as JSON (found by FuzzLineDoor: a follow at 1e15 ms).
+func TestWebhookEventTimeOutOfRange(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		ms int64
+		ok bool
+	}{
+		{1700000000000, true},
+		{0, true},
+		{253402300799999, true},
+		{253402300800000, false},
+		{1000000000000000, false},
+		{-62167219200000, true},
+		{-62167219200001, false},
+	} {
+		body := []byte(fmt.Sprintf(`{"destination":"U0","events":[{"type":"follow","timestamp":%d,"mode":"active","webhookEventId":"01H","source":{"type":"user","userId":"U1"},"replyToken":"r","deliveryContext":{"isRedelivery":false}}]}`, c.ms))
+		_, events, err := line.ParseEvents(webhookSecret, body, linetest.SignWebhook(webhookSecret, body))
+		if (err == nil) != c.ok {
+			t.Fatalf("%d ms: err = %v, want ok %v", c.ms, err, c.ok)
+		}
+		if err == nil {
+			if _, err := json.Marshal(events[0].Timestamp); err != nil {
+				t.Errorf("%d ms accepted but does not marshal: %v", c.ms, err)
+			}
 		}
 	}
 }
