@@ -409,9 +409,7 @@ func gateSQL(campaignID int64, cr CapRule) (string, []any) {
 	const me = "r.customer_id"
 	link := `COALESCE((SELECT MAX(CASE WHEN l.blocked = ? THEN 'blocked' ELSE '' END)
   FROM line_links l WHERE l.customer_id = ` + me + ` AND l.unlinked_at IS NULL),
- (SELECT CASE WHEN COUNT(*) = 0 THEN 'not_linked'
-    WHEN MAX(CASE WHEN l.unlinked_at IS NULL AND l.blocked = ? THEN 1 ELSE 0 END) = 1 THEN 'blocked'
-    WHEN MAX(CASE WHEN l.unlinked_at IS NULL THEN 1 ELSE 0 END) = 0 THEN 'unlinked' ELSE '' END
+ (SELECT CASE WHEN COUNT(*) = 0 THEN 'not_linked' ELSE 'unlinked' END
   FROM line_links l WHERE l.customer_id = ` + me + `))`
 	capped, capArgs := capMessagesSQL("customer_id", me, nil, cr, 0, time.Time{})
 	q := `CASE
@@ -419,7 +417,7 @@ func gateSQL(campaignID int64, cr CapRule) (string, []any) {
   ELSE COALESCE(NULLIF(` + link + `, ''), CASE
     WHEN ` + capped + `
       + CASE WHEN ` + otherCampaignsSince + ` THEN ` + campaignSentSince(me) + ` ELSE 0 END >= ? THEN 'frequency_cap' ELSE '' END) END`
-	args := append([]any{true, true}, capArgs...)
+	args := append([]any{true}, capArgs...)
 	return q, append(args, campaignID, campaignID, cr.DayStart.UTC().Add(-time.Hour), MsgSent, cr.DayStart.UTC(), cr.Limit)
 }
 
