@@ -465,26 +465,39 @@ func (db *DB) scanGated(ctx context.Context, q string, args []any) ([]CampaignRe
 	}
 	var out []CampaignRecipient
 	err := db.withPGX(ctx, func(c *pgx.Conn) error {
-		b := &pgx.Batch{}
-		b.Queue(genericPlanSQL)
-		b.Queue(stmt.SQL.String(), stmt.Vars...)
-		br := c.SendBatch(ctx, b)
-		defer br.Close()
-		if _, err := br.Exec(); err != nil {
+		return queryGeneric(ctx, c, stmt.SQL.String(), stmt.Vars, func(rs pgx.Rows) error {
+			var err error
+			out, err = readGated(rs)
 			return err
-		}
-		rs, err := br.Query()
-		if err != nil {
-			return err
-		}
-		out, err = readGated(rs)
-		rs.Close()
-		if err != nil {
-			return err
-		}
-		return br.Close()
+		})
 	})
 	return out, err
+}
+
+// queryGeneric runs q with args on c under its cached generic plan
+// (genericPlanSQL first, in the same pipeline) and hands its rows to read.
+func queryGeneric(ctx context.Context, c *pgx.Conn, q string, args []any, read func(pgx.Rows) error) error {
+	b := &pgx.Batch{}
+	b.Queue(genericPlanSQL)
+	b.Queue(q, args...)
+	br := c.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return err
+	}
+	rs, err := br.Query()
+	if err != nil {
+		return err
+	}
+	err = read(rs)
+	rs.Close()
+	if err != nil {
+		return err
+	}
+	if err := rs.Err(); err != nil {
+		return err
+	}
+	return br.Close()
 }
 
 // genericPlanSQL, sent in the same pipeline before a prepared statement

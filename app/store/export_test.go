@@ -54,30 +54,16 @@ func (db *DB) ExplainGateBatchGeneric(ctx context.Context, campaignID int64, bat
 			return err
 		}
 		defer func() { _ = c.Deallocate(context.Background(), "gate_plan") }()
-		b := &pgx.Batch{}
-		b.Queue(genericPlanSQL)
-		b.Queue(explain)
-		br := c.SendBatch(ctx, b)
-		defer br.Close()
-		if _, err := br.Exec(); err != nil {
-			return err
-		}
-		rs, err := br.Query()
-		if err != nil {
-			return err
-		}
-		for rs.Next() {
-			var l string
-			if err := rs.Scan(&l); err != nil {
-				return err
+		return queryGeneric(ctx, c, explain, nil, func(rs pgx.Rows) error {
+			for rs.Next() {
+				var l string
+				if err := rs.Scan(&l); err != nil {
+					return err
+				}
+				lines = append(lines, l)
 			}
-			lines = append(lines, l)
-		}
-		rs.Close()
-		if err := rs.Err(); err != nil {
-			return err
-		}
-		return br.Close()
+			return nil
+		})
 	})
 	return strings.Join(lines, "\n"), err
 }
