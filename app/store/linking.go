@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"gorm.io/gorm/clause"
+
+	"github.com/tsunagu/tsunagu/app/store/segment"
 )
 
 // CampaignLineLink is the coupon campaign of the link incentive.
@@ -151,12 +153,13 @@ func (db *DB) SetLinkReachability(ctx context.Context, id int64, friend, blocked
 }
 
 // A customer's link state (customers.link_state), which the segment
-// conditions linked, friend and blocked read instead of joining line_links.
+// conditions linked, friend and blocked read instead of joining line_links;
+// the values are segment's, where those conditions are compiled.
 const (
-	LinkStateNone    = 0 // no live link
-	LinkStateLinked  = 1 // a live link, neither a friend nor blocked
-	LinkStateFriend  = 2 // a live link to a friend of the bot who has not blocked it
-	LinkStateBlocked = 3 // a live link to someone who blocked the bot
+	LinkStateNone    = segment.LinkStateNone
+	LinkStateLinked  = segment.LinkStateLinked
+	LinkStateFriend  = segment.LinkStateFriend
+	LinkStateBlocked = segment.LinkStateBlocked
 )
 
 // linkStateOf is the link state of customers.id from its live link.

@@ -28,10 +28,12 @@ const (
 	PixelProductViewed  = "product_viewed"
 	PixelCollectionView = "collection_viewed"
 	PixelAddedToCart    = "product_added_to_cart"
-	// customers.link_state (store.LinkState*).
-	LinkStateNone    = 0
-	LinkStateFriend  = 2
-	LinkStateBlocked = 3
+	// customers.link_state: the customer's live LINE link, which the store
+	// keeps (store.LinkState*) and the link conditions read.
+	LinkStateNone    = 0 // no live link
+	LinkStateLinked  = 1 // a live link, neither a friend nor blocked
+	LinkStateFriend  = 2 // a live link to a friend of the bot who has not blocked it
+	LinkStateBlocked = 3 // a live link to someone who blocked the bot
 )
 
 // Node is one node of a segment definition.
