@@ -54,24 +54,14 @@ func (db *DB) importOrderBatchPG(ctx context.Context, importID, from int64, batc
 	if err := errors.Join(errs...); err != nil {
 		return 0, err
 	}
-	err := db.withPGX(ctx, func(c *pgx.Conn) error {
-		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit TO OFF"); err != nil {
-				return err
-			}
-			tag, err := tx.Exec(ctx, "UPDATE history_imports SET rows_done = $1, updated_at = $2 WHERE id = $3 AND rows_done = $4 AND status = $5",
-				from+int64(len(batch)), now, importID, from, HistoryImporting)
-			if err != nil {
-				return fmt.Errorf("advancing history import %d: %w", importID, err)
-			}
-			if tag.RowsAffected() != 1 {
-				return ErrHistoryCursor
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return 0, err
+	// Its own statement, committed as the parts are (no WAL flush wait).
+	res := db.WithContext(ctx).Exec("UPDATE history_imports SET rows_done = ?, updated_at = ?"+db.asyncCommitFrom()+" WHERE id = ? AND rows_done = ? AND status = ?",
+		from+int64(len(batch)), now, importID, from, HistoryImporting)
+	if res.Error != nil {
+		return 0, fmt.Errorf("advancing history import %d: %w", importID, res.Error)
+	}
+	if res.RowsAffected != 1 {
+		return 0, ErrHistoryCursor
 	}
 	total := 0
 	for _, n := range written {
