@@ -14,16 +14,19 @@ import (
 	"github.com/tsunagu/tsunagu/migrations"
 )
 
+// insertEventInto names the columns both insert statements write, in order.
+const insertEventInto = `INSERT INTO events (source, topic, external_id, shop_id, shop_domain, payload, status, error, attempts, received_at, processed_at, next_attempt_at, line_channel_id)`
+
 // insertEventSQL is InsertEvent's statement on PostgreSQL: no row (and no
 // id) when the event is a duplicate.
-const insertEventSQL = `INSERT INTO events (source, topic, external_id, shop_id, shop_domain, payload, status, error, attempts, received_at, processed_at, next_attempt_at, line_channel_id)
+const insertEventSQL = insertEventInto + `
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (source, external_id) DO NOTHING RETURNING id`
 
 // insertReceivedEventSQL is insertEventSQL for the usual delivery: received,
 // with no error, attempt, shop, channel or later times yet. Those are written
 // into the statement, so six values are encoded and sent instead of
 // thirteen on every webhook.
-const insertReceivedEventSQL = `INSERT INTO events (source, topic, external_id, shop_id, shop_domain, payload, status, error, attempts, received_at, processed_at, next_attempt_at, line_channel_id)
+const insertReceivedEventSQL = insertEventInto + `
 VALUES ($1, $2, $3, NULL, $4, $5, '` + EventReceived + `', '', 0, $6, NULL, NULL, NULL) ON CONFLICT (source, external_id) DO NOTHING RETURNING id`
 
 // InsertEvent stores an inbound delivery unless one with the same source and
