@@ -140,7 +140,9 @@ func (db *DB) asyncCommitFrom() string {
 // Tx runs fn in a transaction.
 func (db *DB) Tx(ctx context.Context, fn func(tx *DB) error) error {
 	return db.G.WithContext(ctx).Transaction(func(g *gorm.DB) error {
-		return fn(&DB{G: g, Dialect: db.Dialect, SegmentTimeout: db.SegmentTimeout, HistoryWriters: db.HistoryWriters})
+		tx := *db // every setting, on the transaction's session
+		tx.G = g
+		return fn(&tx)
 	})
 }
 
