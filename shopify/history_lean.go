@@ -470,16 +470,7 @@ func (c *bulkCustomer) decodeLean(line []byte) ([]string, bool) {
 				return true // nil, as it is
 			}
 			c.Email = new(bulkEmail)
-			var in seenKeys
-			return l.object(func(k []byte) bool {
-				if known, ok := l.consent(k, &c.Email.bulkConsent, &in); known {
-					return ok
-				}
-				if string(k) == "emailAddress" {
-					return in.once(1<<0) && l.text(&c.Email.Address)
-				}
-				return !leanFolds(k, bulkEmailKeys...) && l.skip()
-			})
+			return l.contact(&c.Email.bulkConsent, "emailAddress", &c.Email.Address, bulkEmailKeys)
 		case "defaultPhoneNumber":
 			if !once(1 << 7) {
 				return false
@@ -488,16 +479,7 @@ func (c *bulkCustomer) decodeLean(line []byte) ([]string, bool) {
 				return true // nil, as it is
 			}
 			c.Phone = new(bulkPhone)
-			var in seenKeys
-			return l.object(func(k []byte) bool {
-				if known, ok := l.consent(k, &c.Phone.bulkConsent, &in); known {
-					return ok
-				}
-				if string(k) == "phoneNumber" {
-					return in.once(1<<0) && l.text(&c.Phone.Number)
-				}
-				return !leanFolds(k, bulkPhoneKeys...) && l.skip()
-			})
+			return l.contact(&c.Phone.bulkConsent, "phoneNumber", &c.Phone.Number, bulkPhoneKeys)
 		case "defaultAddress":
 			if !once(1 << 8) {
 				return false
@@ -536,6 +518,22 @@ func (c *bulkCustomer) decodeLean(line []byte) ([]string, bool) {
 		}
 	}
 	return out, true
+}
+
+// contact reads a defaultEmailAddress or defaultPhoneNumber object: its
+// marketing consent, the field named key into *v, and no other key that
+// encoding/json would match to one of keys (the struct's).
+func (l *leanLex) contact(consent *bulkConsent, key string, v *string, keys []string) bool {
+	var in seenKeys
+	return l.object(func(k []byte) bool {
+		if known, ok := l.consent(k, consent, &in); known {
+			return ok
+		}
+		if string(k) == key {
+			return in.once(1<<0) && l.text(v)
+		}
+		return !leanFolds(k, keys...) && l.skip()
+	})
 }
 
 // metafieldValue reads a metafield alias's { value } object (null: *v
