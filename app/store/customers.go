@@ -127,13 +127,18 @@ func (db *DB) CreateLinks(ctx context.Context, links []LineLink) error {
 	}
 	now := time.Now().UTC()
 	ids := make([]int64, 0, len(links))
+	primary := map[int64]int64{} // shop → its primary channel, read once
 	for i := range links {
 		l := &links[i]
 		if l.ChannelID == 0 {
-			var err error
-			if l.ChannelID, err = db.primaryChannelID(ctx, l.ShopID); err != nil {
-				return err
+			if _, ok := primary[l.ShopID]; !ok {
+				ch, err := db.primaryChannelID(ctx, l.ShopID)
+				if err != nil {
+					return err
+				}
+				primary[l.ShopID] = ch
 			}
+			l.ChannelID = primary[l.ShopID]
 		}
 		if l.CreatedAt.IsZero() {
 			l.CreatedAt, l.UpdatedAt = now, now
