@@ -274,19 +274,7 @@ func historyCustomerByEncodingJSON(o BulkObject) (HistoryCustomer, error) {
 	if err := json.Unmarshal(o.Line, &b); err != nil {
 		return HistoryCustomer{}, err
 	}
-	var birthdays []string
-	var mfs map[string]json.RawMessage
-	if err := json.Unmarshal(o.Line, &mfs); err == nil {
-		for i := range BirthdayMetafields {
-			var m *struct {
-				Value string `json:"value"`
-			}
-			if raw, ok := mfs[fmt.Sprintf("bd%d", i)]; ok && json.Unmarshal(raw, &m) == nil && m != nil {
-				birthdays = append(birthdays, m.Value)
-			}
-		}
-	}
-	return historyCustomer(b, birthdays)
+	return historyCustomer(b, birthdayValues(o.Line))
 }
 
 func checkLeanCustomer(t *testing.T, line []byte) {
