@@ -271,12 +271,32 @@ const ReasonOtherLineAccount = "other_line_account"
 // row itself is the campaign message (its status, reason and send time).
 const CampaignMessageKind = "campaign"
 
-// campaignSentSince counts campaign messages sent to customer (an SQL
-// expression) since a time (bind parameters: the sent status, the time): the
-// campaign's share of the daily cap, read through campaign_recipients_customer.
-func campaignSentSince(customer string) string {
-	return "(SELECT COUNT(*) FROM campaign_recipients x WHERE x.customer_id = " + customer + " AND x.status = ? AND x.sent_at >= ?)"
+// campaignSentSince counts the campaign messages sent to customer of shop
+// (SQL expressions, their bind parameters in order in args) since a time:
+// the campaigns' share of the daily cap. It reaches the customer's row of
+// each campaign of the shop that may have sent since then through the
+// (campaign_id, customer_id) key, not every campaign row of the customer:
+// since migration 0061 the customer index holds no send time (marking a
+// batch sent is a HOT update), and a customer of a long-running shop has a
+// row for each of its campaigns.
+func campaignSentSince(customer, shop string, args []any, since time.Time) (string, []any) {
+	q := "(SELECT COUNT(*) FROM campaign_recipients x WHERE x.customer_id = " + customer + " AND x.campaign_id IN (" + campaignsSince(shop) +
+		") AND x.status = ? AND x.sent_at >= ?)"
+	return q, append(append([]any{}, args...), since.UTC().Add(-finishMargin), MsgSent, since.UTC())
 }
+
+// campaignsSince selects the ids of the campaigns of shop (an SQL
+// expression) not finished before a time (bind parameter): only those can
+// have recipients sent since finishMargin after it. finished_at is set once,
+// when a campaign is done (after its last batch) or cancelled (its unsent
+// rows are cancelled with it), and never cleared.
+func campaignsSince(shop string) string {
+	return "SELECT k.id FROM campaigns k WHERE k.shop_id = " + shop + " AND (k.finished_at IS NULL OR k.finished_at >= ?)"
+}
+
+// finishMargin is how long before a time a campaign may have finished and
+// still have sent since then, by another worker's clock.
+const finishMargin = time.Hour
 
 // shopCampaignsSince limits recipient rows (alias r) to the campaigns of a
 // shop that were still running at a time (bind parameters: shop id, time),
@@ -412,23 +432,22 @@ func gateSQL(campaignID int64, cr CapRule) (string, []any) {
  (SELECT CASE WHEN COUNT(*) = 0 THEN 'not_linked' ELSE 'unlinked' END
   FROM line_links l WHERE l.customer_id = ` + me + `))`
 	capped, capArgs := capMessagesSQL("customer_id", me, nil, cr, 0, time.Time{})
+	campaigns, campArgs := campaignSentSince(me, "r.shop_id", nil, cr.DayStart)
 	q := `CASE
   WHEN (SELECT c.id FROM customers c WHERE c.id = ` + me + ` AND c.redacted_at IS NOT NULL) IS NOT NULL THEN 'redacted'
   ELSE COALESCE(NULLIF(` + link + `, ''), CASE
     WHEN ` + capped + `
-      + CASE WHEN ` + otherCampaignsSince + ` THEN ` + campaignSentSince(me) + ` ELSE 0 END >= ? THEN 'frequency_cap' ELSE '' END) END`
+      + CASE WHEN ` + otherCampaignsSince + ` THEN ` + campaigns + ` ELSE 0 END >= ? THEN 'frequency_cap' ELSE '' END) END`
 	args := append([]any{true}, capArgs...)
-	return q, append(args, campaignID, campaignID, cr.DayStart.UTC().Add(-time.Hour), MsgSent, cr.DayStart.UTC(), cr.Limit)
+	args = append(append(args, campaignID, cr.DayStart.UTC().Add(-finishMargin), campaignID), campArgs...)
+	return q, append(args, cr.Limit)
 }
 
 // otherCampaignsSince is true when the shop of a campaign (bind parameters:
-// its id twice, then a time) has another campaign that was not finished
-// before that time: only such a campaign can have recipients sent since
-// then. finished_at is set once, when a campaign is done (after its last
-// batch) or cancelled (its unsent rows are cancelled with it), and never
-// cleared; the caller passes an hour before the day's start as a margin.
-// Uncorrelated, so PostgreSQL answers it once per statement (an InitPlan).
-const otherCampaignsSince = `EXISTS (SELECT 1 FROM campaigns k WHERE k.shop_id = (SELECT o.shop_id FROM campaigns o WHERE o.id = ?) AND k.id <> ? AND (k.finished_at IS NULL OR k.finished_at >= ?))`
+// its id, a time, its id again) has another campaign that was not finished
+// before that time (campaignsSince). Uncorrelated, so PostgreSQL answers it
+// once per statement (an InitPlan).
+var otherCampaignsSince = "EXISTS (" + campaignsSince("(SELECT o.shop_id FROM campaigns o WHERE o.id = ?)") + " AND k.id <> ?)"
 
 // gateSelect reads a batch's queued recipients with the reason each cannot
 // be sent to now (empty to send). The campaign and batch are the caller's
@@ -503,12 +522,17 @@ func queryGeneric(ctx context.Context, c *pgx.Conn, q string, args []any, read f
 // genericPlanSQL, sent in the same pipeline before a prepared statement
 // (one implicit transaction up to the Sync, so set_config's is_local lasts
 // exactly that long), makes PostgreSQL run the statement's cached generic
-// plan. The gate's parameters changed its estimates enough that the plan
-// cache kept choosing custom plans: the whole gate statement planned again
-// for every batch, about a quarter of its CPU. Its plan cannot depend on
-// the values (TestGateBatchPlanKeepsIndexes checks the generic plan too):
-// each check is a per-row index probe whatever they are.
-const genericPlanSQL = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"
+// plan, made without sequential scans. The gate's parameters changed its
+// estimates enough that the plan cache kept choosing custom plans: the
+// whole gate statement planned again for every batch, about a quarter of
+// its CPU. Its plan cannot depend on the values (TestGateBatchPlanKeepsIndexes
+// checks the generic plan too): each check is a per-row index probe
+// whatever they are. On a new shop's database, with no message in the
+// statistics, the planner read messages by a sequential scan per recipient
+// instead (an empty table is cheap to scan, and so the plan said), a plan
+// that stays cached while the table grows; each of those scans also asked
+// the kernel for the table's size (an lseek per recipient and probe).
+const genericPlanSQL = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true)"
 
 func scanGatedRows(q *gorm.DB) ([]CampaignRecipient, error) {
 	rs, err := q.Rows()

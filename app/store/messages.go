@@ -93,8 +93,9 @@ func (db *DB) StuckSending(ctx context.Context, cutoff time.Time, limit int) ([]
 // campaign messages (recipient rows) always count.
 func (db *DB) CountSentSince(ctx context.Context, customerID int64, exclude []string, since time.Time) (int64, error) {
 	var n int64
-	err := db.WithContext(ctx).Raw("SELECT (SELECT COUNT(*) FROM messages WHERE customer_id = ? AND kind NOT IN ? AND status = ? AND sent_at >= ?) + "+
-		campaignSentSince("?"), customerID, exclude, MsgSent, since.UTC(), customerID, MsgSent, since.UTC()).Scan(&n).Error
+	campaigns, args := campaignSentSince("?", "(SELECT c.shop_id FROM customers c WHERE c.id = ?)", []any{customerID, customerID}, since)
+	err := db.WithContext(ctx).Raw("SELECT (SELECT COUNT(*) FROM messages WHERE customer_id = ? AND kind NOT IN ? AND status = ? AND sent_at >= ?) + "+campaigns,
+		append([]any{customerID, exclude, MsgSent, since.UTC()}, args...)...).Scan(&n).Error
 	if err != nil {
 		return 0, fmt.Errorf("counting messages of customer %d: %w", customerID, err)
 	}
@@ -122,8 +123,9 @@ func (db *DB) capUsed(ctx context.Context, m *Message, cr CapRule, self int64, s
 	sub, all := capMessagesSQL(col, "?", []any{who}, cr, self, sendingSince)
 	q := "SELECT " + sub
 	if col == "customer_id" {
-		q += " + " + campaignSentSince("?")
-		all = append(all, who, MsgSent, cr.DayStart.UTC())
+		campaigns, args := campaignSentSince("?", "?", []any{who, m.ShopID}, cr.DayStart)
+		q += " + " + campaigns
+		all = append(all, args...)
 	}
 	var n int64
 	if err := db.WithContext(ctx).Raw(q, all...).Scan(&n).Error; err != nil {
