@@ -94,7 +94,13 @@ func (l *Limiter) gcra(r RateLimit) redis_rate.Limit {
 		return redis_rate.Limit{Rate: 1, Burst: 1, Period: time.Duration(float64(r.Period) / r.N)}
 	}
 	n := int(math.Floor(r.N))
-	burst := max(1, n/40)
+	// The burst lets a request that missed its moment (a worker busy
+	// elsewhere) be made up, but each one is taken from the steady rate: at
+	// 2.5 % of the limit, multicasts sustained 195 of LINE's 200 a second,
+	// and a campaign that missed a few moments stayed under 0.95 of the
+	// limit. 1 % (at least 1; 2 from 100 up, so that two rich menus can be
+	// created back to back).
+	burst := max(1, min(2, n/50), n/100)
 	if n-burst < 1 {
 		return redis_rate.Limit{Rate: 1, Burst: 1, Period: r.Period}
 	}

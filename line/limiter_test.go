@@ -40,9 +40,9 @@ func TestLimiterLimits(t *testing.T) {
 		burst   int
 		period  time.Duration
 	}{
-		{"push at LINE's default", 0, line.EndpointPush, 1950, 50, time.Second},
-		{"push under a ceiling", 1000, line.EndpointPush, 975, 25, time.Second},
-		{"multicast keeps LINE's lower limit", 1000, line.EndpointMulticast, 195, 5, time.Second},
+		{"push at LINE's default", 0, line.EndpointPush, 1980, 20, time.Second},
+		{"push under a ceiling", 1000, line.EndpointPush, 990, 10, time.Second},
+		{"multicast keeps LINE's lower limit", 1000, line.EndpointMulticast, 198, 2, time.Second},
 		{"rich menu creation per hour", 1000, line.EndpointRichMenuCreate, 98, 2, time.Hour},
 		{"ceiling of 10", 10, line.EndpointPush, 9, 1, time.Second},
 		{"fractional ceiling", 0.5, line.EndpointProfile, 1, 1, 2 * time.Second},

@@ -555,11 +555,11 @@ type gatedRows interface {
 func readGated(rs gatedRows) ([]CampaignRecipient, error) {
 	out := make([]CampaignRecipient, 0, CampaignBatchSize)
 	for rs.Next() {
-		var r CampaignRecipient
+		out = append(out, CampaignRecipient{})
+		r := &out[len(out)-1] // scanned in place: a row of its own would escape to the heap
 		if err := rs.Scan(&r.ID, &r.ShopID, &r.CustomerID, &r.Variant, &r.LineUserID, &r.Reason); err != nil {
 			return nil, err
 		}
-		out = append(out, r)
 	}
 	return out, rs.Err()
 }
@@ -629,6 +629,7 @@ func (db *DB) GateBatch(ctx context.Context, campaignID int64, batch int, cr Cap
 				}
 			}
 		}
+		out.Send = rows[:0] // filtered in place
 		for _, r := range rows {
 			r.CampaignID, r.Batch = campaignID, batch
 			if r.Reason == "" {
