@@ -437,7 +437,7 @@ func gateSQL(campaignID int64, cr CapRule) (string, []any) {
   WHEN (SELECT c.id FROM customers c WHERE c.id = ` + me + ` AND c.redacted_at IS NOT NULL) IS NOT NULL THEN 'redacted'
   ELSE COALESCE(NULLIF(` + link + `, ''), CASE
     WHEN ` + capped + `
-      + CASE WHEN ` + otherCampaignsSince + ` THEN ` + campaigns + ` ELSE 0 END >= ? THEN 'frequency_cap' ELSE '' END) END`
+      + CASE WHEN ` + otherCampaignsSince() + ` THEN ` + campaigns + ` ELSE 0 END >= ? THEN 'frequency_cap' ELSE '' END) END`
 	args := append([]any{true}, capArgs...)
 	args = append(append(args, campaignID, cr.DayStart.UTC().Add(-finishMargin), campaignID), campArgs...)
 	return q, append(args, cr.Limit)
@@ -447,7 +447,9 @@ func gateSQL(campaignID int64, cr CapRule) (string, []any) {
 // its id, a time, its id again) has another campaign that was not finished
 // before that time (campaignsSince). Uncorrelated, so PostgreSQL answers it
 // once per statement (an InitPlan).
-var otherCampaignsSince = "EXISTS (" + campaignsSince("(SELECT o.shop_id FROM campaigns o WHERE o.id = ?)") + " AND k.id <> ?)"
+func otherCampaignsSince() string {
+	return "EXISTS (" + campaignsSince("(SELECT o.shop_id FROM campaigns o WHERE o.id = ?)") + " AND k.id <> ?)"
+}
 
 // gateSelect reads a batch's queued recipients with the reason each cannot
 // be sent to now (empty to send). The campaign and batch are the caller's
