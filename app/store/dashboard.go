@@ -53,7 +53,6 @@ type Dashboard struct {
 // wins). Each order counts once.
 func (db *DB) DashboardStats(ctx context.Context, shopID int64, since, until time.Time, loc *time.Location) (*Dashboard, error) {
 	since, until = since.UTC(), until.UTC()
-	g := func() *DB { return &DB{G: db.WithContext(ctx), Dialect: db.Dialect} }
 	d := &Dashboard{Since: since, Until: until}
 	stats := map[string]*JourneyStats{}
 	get := func(k string) *JourneyStats {
@@ -69,7 +68,7 @@ func (db *DB) DashboardStats(ctx context.Context, shopID int64, since, until tim
 		Kind, Status, Reason string
 		N                    int64
 	}
-	if err := g().G.Raw(`SELECT kind, status, reason, COUNT(*) AS n FROM messages WHERE shop_id = ? AND created_at >= ? AND created_at < ?
+	if err := db.WithContext(ctx).Raw(`SELECT kind, status, reason, COUNT(*) AS n FROM messages WHERE shop_id = ? AND created_at >= ? AND created_at < ?
 		GROUP BY kind, status, reason`, shopID, since, until).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("counting messages: %w", err)
 	}
@@ -121,14 +120,14 @@ func (db *DB) DashboardStats(ctx context.Context, shopID int64, since, until tim
 	}
 	sort.Slice(d.Journeys, func(i, j int) bool { return d.Journeys[i].Kind < d.Journeys[j].Kind })
 
-	if err := g().G.Model(&Customer{}).Where("shop_id = ?", shopID).Count(&d.Customers).Error; err != nil {
+	if err := db.WithContext(ctx).Model(&Customer{}).Where("shop_id = ?", shopID).Count(&d.Customers).Error; err != nil {
 		return nil, fmt.Errorf("counting customers: %w", err)
 	}
-	if err := g().G.Model(&LineLink{}).Where("shop_id = ? AND unlinked_at IS NULL", shopID).Count(&d.LinkedNow).Error; err != nil {
+	if err := db.WithContext(ctx).Model(&LineLink{}).Where("shop_id = ? AND unlinked_at IS NULL", shopID).Count(&d.LinkedNow).Error; err != nil {
 		return nil, fmt.Errorf("counting links: %w", err)
 	}
 	var links []LineLink
-	if err := g().G.Select("linked_at, unlinked_at").Where("shop_id = ? AND (linked_at >= ? OR unlinked_at >= ?)", shopID, since, since).
+	if err := db.WithContext(ctx).Select("linked_at, unlinked_at").Where("shop_id = ? AND (linked_at >= ? OR unlinked_at >= ?)", shopID, since, since).
 		Find(&links).Error; err != nil {
 		return nil, fmt.Errorf("loading links: %w", err)
 	}
