@@ -99,20 +99,6 @@ func TestGateBatchPlanKeepsIndexes(t *testing.T) {
 	}
 }
 
-// seedShop runs seed statements, binding the shop's id to each "?".
-func seedShop(t *testing.T, db *store.DB, shopID int64, seed []string) {
-	t.Helper()
-	for _, q := range seed {
-		var args []any
-		for range strings.Count(q, "?") {
-			args = append(args, shopID)
-		}
-		if err := db.G.Exec(q, args...).Error; err != nil {
-			t.Fatalf("seeding: %v\n%s", err, q)
-		}
-	}
-}
-
 // TestCampaignOnHistoryKeepsPlanAndFinishes (issue 16): a campaign on a
 // database with history — millions of messages, past campaigns, statistics
 // from before this campaign existed — keeps index access in each per-batch

@@ -48,15 +48,7 @@ func TestSegmentCountPlans(t *testing.T) {
 		`VACUUM (ANALYZE) orders`,
 		`VACUUM (ANALYZE) order_items`,
 	}
-	for _, q := range seed {
-		var args []any
-		for range strings.Count(q, "?") {
-			args = append(args, shop.ID)
-		}
-		if err := db.G.Exec(q, args...).Error; err != nil {
-			t.Fatalf("seeding: %v\n%s", err, q)
-		}
-	}
+	seedShop(t, db, shop.ID, seed)
 	for _, tc := range []struct {
 		name, def string
 		count     int64

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +21,20 @@ func newShop(t *testing.T, db *store.DB) *store.Shop {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// seedShop runs seed statements, binding the shop's id to each "?".
+func seedShop(t *testing.T, db *store.DB, shopID int64, seed []string) {
+	t.Helper()
+	for _, q := range seed {
+		var args []any
+		for range strings.Count(q, "?") {
+			args = append(args, shopID)
+		}
+		if err := db.G.Exec(q, args...).Error; err != nil {
+			t.Fatalf("seeding: %v\n%s", err, q)
+		}
+	}
 }
 
 func TestMigrateTwice(t *testing.T) {
