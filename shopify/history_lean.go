@@ -219,32 +219,35 @@ func (l *leanLex) time(t *time.Time) bool {
 	return ok && t.UnmarshalJSON(v) == nil
 }
 
-func (l *leanLex) timePtr(t **time.Time) bool {
+// leanPtr reads a value into a new *p with decode, or null into a nil *p,
+// as encoding/json does with a pointer field.
+func leanPtr[T any](l *leanLex, p **T, decode func(*T) bool) bool {
 	if l.null() {
-		*t = nil
+		*p = nil
 		return true
 	}
-	*t = new(time.Time)
-	return l.time(*t)
+	*p = new(T)
+	return decode(*p)
+}
+
+func (l *leanLex) timePtr(t **time.Time) bool {
+	return leanPtr(l, t, l.time)
 }
 
 func (l *leanLex) gid(g **gidRef) bool {
-	if l.null() {
-		*g = nil
-		return true
-	}
-	*g = new(gidRef)
-	seen := false
-	return l.object(func(k []byte) bool {
-		switch string(k) {
-		case "id":
-			if seen {
-				return false
+	return leanPtr(l, g, func(g *gidRef) bool {
+		seen := false
+		return l.object(func(k []byte) bool {
+			switch string(k) {
+			case "id":
+				if seen {
+					return false
+				}
+				seen = true
+				return l.text(&g.ID)
 			}
-			seen = true
-			return l.text(&(*g).ID)
-		}
-		return !leanFolds(k, "id") && l.skip()
+			return !leanFolds(k, "id") && l.skip()
+		})
 	})
 }
 
@@ -463,42 +466,27 @@ func (c *bulkCustomer) decodeLean(line []byte) ([]string, bool) {
 		case "updatedAt":
 			return once(1<<5) && l.time(&c.UpdatedAt)
 		case "defaultEmailAddress":
-			if !once(1 << 6) {
-				return false
-			}
-			if l.null() {
-				return true // nil, as it is
-			}
-			c.Email = new(bulkEmail)
-			return l.contact(&c.Email.bulkConsent, "emailAddress", &c.Email.Address, bulkEmailKeys)
+			return once(1<<6) && leanPtr(&l, &c.Email, func(e *bulkEmail) bool {
+				return l.contact(&e.bulkConsent, "emailAddress", &e.Address, bulkEmailKeys)
+			})
 		case "defaultPhoneNumber":
-			if !once(1 << 7) {
-				return false
-			}
-			if l.null() {
-				return true // nil, as it is
-			}
-			c.Phone = new(bulkPhone)
-			return l.contact(&c.Phone.bulkConsent, "phoneNumber", &c.Phone.Number, bulkPhoneKeys)
+			return once(1<<7) && leanPtr(&l, &c.Phone, func(p *bulkPhone) bool {
+				return l.contact(&p.bulkConsent, "phoneNumber", &p.Number, bulkPhoneKeys)
+			})
 		case "defaultAddress":
-			if !once(1 << 8) {
-				return false
-			}
-			if l.null() {
-				return true // nil, as it is
-			}
-			c.Address = new(bulkAddress)
-			var in seenKeys
-			return l.object(func(k []byte) bool {
-				switch string(k) {
-				case "province":
-					return in.once(1<<0) && l.text(&c.Address.Province)
-				case "provinceCode":
-					return in.once(1<<1) && l.text(&c.Address.ProvinceCode)
-				case "countryCodeV2":
-					return in.once(1<<2) && l.text(&c.Address.CountryCode)
-				}
-				return !leanFolds(k, bulkAddressKeys...) && l.skip()
+			return once(1<<8) && leanPtr(&l, &c.Address, func(a *bulkAddress) bool {
+				var in seenKeys
+				return l.object(func(k []byte) bool {
+					switch string(k) {
+					case "province":
+						return in.once(1<<0) && l.text(&a.Province)
+					case "provinceCode":
+						return in.once(1<<1) && l.text(&a.ProvinceCode)
+					case "countryCodeV2":
+						return in.once(1<<2) && l.text(&a.CountryCode)
+					}
+					return !leanFolds(k, bulkAddressKeys...) && l.skip()
+				})
 			})
 		}
 		for i := range bds {
