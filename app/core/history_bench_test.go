@@ -414,12 +414,7 @@ func BenchmarkHistoryCopyFloor(b *testing.B) {
 // tables' sequences, contiguous within one COPY on a database nobody else
 // writes (checked), so each child row knows its parent's id beforehand.
 func copyFloor(ctx context.Context, c *pgx.Conn, shopID int64, n int) error {
-	base := time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)
-	now := time.Now().UTC()
-	price := pgtype.Numeric{Int: big.NewInt(3000), Valid: true}
-	item := pgtype.Numeric{Int: big.NewInt(1500), Valid: true}
-	custs := n/5 + 1
-	orderedAt := func(i int) time.Time { return base.Add(time.Duration(i) * time.Minute) }
+	f := newFloorRows(shopID, n)
 	// copyInto COPYs rows into table and returns the first id given.
 	copyInto := func(table string, cols []string, rows int, row func(k int) []any) (int64, error) {
 		tx, err := c.Begin(ctx)
@@ -440,39 +435,78 @@ func copyFloor(ctx context.Context, c *pgx.Conn, shopID int64, n int) error {
 		}
 		return first, tx.Commit(ctx)
 	}
-	firstCust, err := copyInto("customers", []string{"shop_id", "shopify_id", "orders_count", "total_spent", "first_order_at", "last_order_at", "created_at", "updated_at"},
-		custs, func(k int) []any {
-			c := k + 1 // orders i with 1+i/5 == c: i in [5c-5, 5c-1] ∩ [1, n]
-			lo, hi := max(5*c-5, 1), min(5*c-1, n)
-			if lo > hi {
-				return []any{shopID, int64(c), int32(0), pgtype.Numeric{Int: big.NewInt(0), Valid: true}, nil, nil, now, now}
-			}
-			return []any{shopID, int64(c), int32(hi - lo + 1), pgtype.Numeric{Int: big.NewInt(int64(3000 * (hi - lo + 1))), Valid: true},
-				orderedAt(lo), orderedAt(hi), now, now}
-		})
+	firstCust, err := copyInto("customers", floorCustomerCols, f.customers(), func(k int) []any {
+		return f.customer(make([]any, 0, len(floorCustomerCols)), k+1)
+	})
 	if err != nil {
 		return err
 	}
-	firstOrder, err := copyInto("orders", []string{"shop_id", "shopify_id", "customer_id", "name", "email", "currency", "total_price", "subtotal_price",
-		"financial_status", "fulfillment_status", "order_status_url", "discount_codes", "locale", "ordered_at", "shopify_updated_at", "created_at", "updated_at"},
-		n, func(k int) []any {
-			i := k + 1
-			at := orderedAt(i)
-			return []any{shopID, int64(i), firstCust + int64(i/5), "#" + strconv.Itoa(1000+i), "c" + strconv.Itoa(i/5) + "@example.com", "JPY", price, price,
-				"paid", "fulfilled", "https://bench.myshopify.com/status/" + strconv.Itoa(i), "LINE10", "ja", at, at, now, now}
-		})
+	firstOrder, err := copyInto("orders", floorOrderCols, n, func(k int) []any {
+		return f.order(make([]any, 0, len(floorOrderCols)), k+1, firstCust)
+	})
 	if err != nil {
 		return err
 	}
+	_, err = copyInto("order_items", floorItemCols, 2*n, func(k int) []any { return f.item(k/2+1, k%2+1, firstOrder, firstCust) })
+	return err
+}
+
+// floorRows builds the COPY floors' rows: n orders of historyFile's shape
+// (order i of customer 1+i/5, two items each) and their customers, with
+// the stats the import computes.
+type floorRows struct {
+	shopID           int64
+	n                int
+	base, now        time.Time
+	price, itemPrice pgtype.Numeric
+}
+
+func newFloorRows(shopID int64, n int) floorRows {
+	return floorRows{shopID: shopID, n: n, base: time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC), now: time.Now().UTC(),
+		price: pgtype.Numeric{Int: big.NewInt(3000), Valid: true}, itemPrice: pgtype.Numeric{Int: big.NewInt(1500), Valid: true}}
+}
+
+// The columns floorRows' rows fill, in order (a writer that gives ids
+// puts "id" first).
+var (
+	floorCustomerCols = []string{"shop_id", "shopify_id", "orders_count", "total_spent", "first_order_at", "last_order_at", "created_at", "updated_at"}
+	floorOrderCols    = []string{"shop_id", "shopify_id", "customer_id", "name", "email", "currency", "total_price", "subtotal_price",
+		"financial_status", "fulfillment_status", "order_status_url", "discount_codes", "locale", "ordered_at", "shopify_updated_at", "created_at", "updated_at"}
 	// Each item carries its order's customer (order_items.customer_id, which
 	// the segment indexes on order_items are partial on), as the import's do.
-	_, err = copyInto("order_items", []string{"order_id", "shopify_id", "product_id", "variant_id", "title", "vendor", "sku", "quantity", "price", "customer_id"},
-		2*n, func(k int) []any {
-			i, j := k/2+1, k%2+1
-			return []any{firstOrder + int64(i-1), int64(i*10 + j), int64(700 + j), int64(800 + j), "Tea " + strconv.Itoa(j), "Kyoto Tea", "T" + strconv.Itoa(j), int32(1), item,
-				firstCust + int64(i/5)}
-		})
-	return err
+	floorItemCols = []string{"order_id", "shopify_id", "product_id", "variant_id", "title", "vendor", "sku", "quantity", "price", "customer_id"}
+)
+
+func (f floorRows) customers() int { return f.n/5 + 1 }
+
+// orderRange is customer c's orders (1..customers()): i with 1+i/5 == c,
+// [5c-5, 5c-1] ∩ [1, n]; empty when lo > hi.
+func (f floorRows) orderRange(c int) (lo, hi int) { return max(5*c-5, 1), min(5*c-1, f.n) }
+
+func (f floorRows) orderedAt(i int) time.Time { return f.base.Add(time.Duration(i) * time.Minute) }
+
+// customer appends customer c's floorCustomerCols to row.
+func (f floorRows) customer(row []any, c int) []any {
+	lo, hi := f.orderRange(c)
+	if lo > hi {
+		return append(row, f.shopID, int64(c), int32(0), pgtype.Numeric{Int: big.NewInt(0), Valid: true}, nil, nil, f.now, f.now)
+	}
+	return append(row, f.shopID, int64(c), int32(hi-lo+1), pgtype.Numeric{Int: big.NewInt(int64(3000 * (hi - lo + 1))), Valid: true},
+		f.orderedAt(lo), f.orderedAt(hi), f.now, f.now)
+}
+
+// order appends order i's floorOrderCols to row, its customer's id drawn
+// from firstCust.
+func (f floorRows) order(row []any, i int, firstCust int64) []any {
+	at := f.orderedAt(i)
+	return append(row, f.shopID, int64(i), firstCust+int64(i/5), "#"+strconv.Itoa(1000+i), "c"+strconv.Itoa(i/5)+"@example.com", "JPY", f.price, f.price,
+		"paid", "fulfilled", "https://bench.myshopify.com/status/"+strconv.Itoa(i), "LINE10", "ja", at, at, f.now, f.now)
+}
+
+// item is item j (1, 2) of order i: floorItemCols.
+func (f floorRows) item(i, j int, firstOrder, firstCust int64) []any {
+	return []any{firstOrder + int64(i-1), int64(i*10 + j), int64(700 + j), int64(800 + j), "Tea " + strconv.Itoa(j), "Kyoto Tea", "T" + strconv.Itoa(j), int32(1), f.itemPrice,
+		firstCust + int64(i/5)}
 }
 
 // BenchmarkHistoryCopyFloor2: BenchmarkHistoryCopyFloor's rows written
@@ -531,12 +565,8 @@ func BenchmarkHistoryCopyFloor2(b *testing.B) {
 // taking the customers c with c % len(conns) == its index and their
 // orders and items.
 func copyFloor2(ctx context.Context, conns []*sql.Conn, shopID int64, n int) error {
-	base := time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)
-	now := time.Now().UTC()
-	price := pgtype.Numeric{Int: big.NewInt(3000), Valid: true}
-	item := pgtype.Numeric{Int: big.NewInt(1500), Valid: true}
-	custs := n/5 + 1
-	orderedAt := func(i int) time.Time { return base.Add(time.Duration(i) * time.Minute) }
+	f := newFloorRows(shopID, n)
+	custs := f.customers()
 	// reserve draws count ids of table's sequence at once (nobody else
 	// writes this database) and returns the first.
 	reserve := func(c *pgx.Conn, table string, count int) (int64, error) {
@@ -557,8 +587,6 @@ func copyFloor2(ctx context.Context, conns []*sql.Conn, shopID int64, n int) err
 	if err != nil {
 		return fmt.Errorf("reserving ids: %w", err)
 	}
-	// Customer c (1..custs) has orders i with 1+i/5 == c: [5c-5, 5c-1] ∩ [1, n].
-	orderRange := func(c int) (lo, hi int) { return max(5*c-5, 1), min(5*c-1, n) }
 	errs := make([]error, len(conns))
 	var wg sync.WaitGroup
 	for w := range conns {
@@ -576,41 +604,30 @@ func copyFloor2(ctx context.Context, conns []*sql.Conn, shopID int64, n int) err
 				for cu := 1 + w; cu <= custs; cu += len(conns) {
 					mine = append(mine, cu)
 				}
-				if _, err := tx.CopyFrom(ctx, pgx.Identifier{"customers"}, []string{"id", "shop_id", "shopify_id", "orders_count", "total_spent", "first_order_at", "last_order_at", "created_at", "updated_at"},
+				if _, err := tx.CopyFrom(ctx, pgx.Identifier{"customers"}, append([]string{"id"}, floorCustomerCols...),
 					pgx.CopyFromSlice(len(mine), func(k int) ([]any, error) {
 						cu := mine[k]
-						id := firstCust + int64(cu-1)
-						lo, hi := orderRange(cu)
-						if lo > hi {
-							return []any{id, shopID, int64(cu), int32(0), pgtype.Numeric{Int: big.NewInt(0), Valid: true}, nil, nil, now, now}, nil
-						}
-						return []any{id, shopID, int64(cu), int32(hi - lo + 1), pgtype.Numeric{Int: big.NewInt(int64(3000 * (hi - lo + 1))), Valid: true},
-							orderedAt(lo), orderedAt(hi), now, now}, nil
+						return f.customer(append(make([]any, 0, 1+len(floorCustomerCols)), firstCust+int64(cu-1)), cu), nil
 					})); err != nil {
 					return fmt.Errorf("copying customers: %w", err)
 				}
 				var orders []int // this writer's orders
 				for _, cu := range mine {
-					lo, hi := orderRange(cu)
+					lo, hi := f.orderRange(cu)
 					for i := lo; i <= hi; i++ {
 						orders = append(orders, i)
 					}
 				}
-				if _, err := tx.CopyFrom(ctx, pgx.Identifier{"orders"}, []string{"id", "shop_id", "shopify_id", "customer_id", "name", "email", "currency", "total_price", "subtotal_price",
-					"financial_status", "fulfillment_status", "order_status_url", "discount_codes", "locale", "ordered_at", "shopify_updated_at", "created_at", "updated_at"},
+				if _, err := tx.CopyFrom(ctx, pgx.Identifier{"orders"}, append([]string{"id"}, floorOrderCols...),
 					pgx.CopyFromSlice(len(orders), func(k int) ([]any, error) {
 						i := orders[k]
-						at := orderedAt(i)
-						return []any{firstOrder + int64(i-1), shopID, int64(i), firstCust + int64(i/5), "#" + strconv.Itoa(1000+i), "c" + strconv.Itoa(i/5) + "@example.com", "JPY", price, price,
-							"paid", "fulfilled", "https://bench.myshopify.com/status/" + strconv.Itoa(i), "LINE10", "ja", at, at, now, now}, nil
+						return f.order(append(make([]any, 0, 1+len(floorOrderCols)), firstOrder+int64(i-1)), i, firstCust), nil
 					})); err != nil {
 					return fmt.Errorf("copying orders: %w", err)
 				}
-				if _, err := tx.CopyFrom(ctx, pgx.Identifier{"order_items"}, []string{"order_id", "shopify_id", "product_id", "variant_id", "title", "vendor", "sku", "quantity", "price", "customer_id"},
+				if _, err := tx.CopyFrom(ctx, pgx.Identifier{"order_items"}, floorItemCols,
 					pgx.CopyFromSlice(2*len(orders), func(k int) ([]any, error) {
-						i, j := orders[k/2], k%2+1
-						return []any{firstOrder + int64(i-1), int64(i*10 + j), int64(700 + j), int64(800 + j), "Tea " + strconv.Itoa(j), "Kyoto Tea", "T" + strconv.Itoa(j), int32(1), item,
-							firstCust + int64(i/5)}, nil
+						return f.item(orders[k/2], k%2+1, firstOrder, firstCust), nil
 					})); err != nil {
 					return fmt.Errorf("copying order items: %w", err)
 				}
