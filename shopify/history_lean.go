@@ -236,15 +236,11 @@ func (l *leanLex) timePtr(t **time.Time) bool {
 
 func (l *leanLex) gid(g **gidRef) bool {
 	return leanPtr(l, g, func(g *gidRef) bool {
-		seen := false
+		var seen seenKeys
 		return l.object(func(k []byte) bool {
 			switch string(k) {
 			case "id":
-				if seen {
-					return false
-				}
-				seen = true
-				return l.text(&g.ID)
+				return seen.once(1) && l.text(&g.ID)
 			}
 			return !leanFolds(k, "id") && l.skip()
 		})
@@ -255,24 +251,22 @@ func (l *leanLex) money(m *shopMoney) bool {
 	if l.null() {
 		return true
 	}
-	var seenMoney, seenAmount bool
+	var seen seenKeys // shopMoney 1<<0, its amount 1<<1
 	return l.object(func(k []byte) bool {
 		switch string(k) {
 		case "shopMoney":
-			if seenMoney {
+			if !seen.once(1 << 0) {
 				return false
 			}
-			seenMoney = true
 			if l.null() {
 				return true
 			}
 			return l.object(func(k []byte) bool {
 				switch string(k) {
 				case "amount":
-					if seenAmount {
+					if !seen.once(1 << 1) {
 						return false
 					}
-					seenAmount = true
 					v, ok := l.raw()
 					return ok && m.ShopMoney.Amount.UnmarshalJSON(v) == nil
 				}
@@ -530,14 +524,11 @@ func (l *leanLex) metafieldValue(v **string) bool {
 	if l.null() {
 		return true
 	}
-	s, seen := new(string), false
+	s := new(string)
+	var seen seenKeys
 	if !l.object(func(k []byte) bool {
 		if string(k) == "value" {
-			if seen {
-				return false
-			}
-			seen = true
-			return l.text(s)
+			return seen.once(1) && l.text(s)
 		}
 		return !leanFolds(k, "value") && l.skip()
 	}) {
