@@ -418,7 +418,10 @@ func capMessagesSQL(col, who string, whoArgs []any, cr CapRule, self int64, send
 // line_links_live_blocked (the customer's live link and its blocked flag,
 // index only), which answers blocked or sendable for anyone linked; only
 // a customer without a live link takes the lookup of all their links that
-// tells unlinked from not linked.
+// tells unlinked from not linked. A customer has at most one live link
+// (line_links_live_customer is unique), so that probe reads the row with
+// LIMIT 1 instead of aggregating: an aggregate node rescanned per
+// recipient cost about 5 % of the gate.
 //
 // The campaigns' share of the cap is probed only when another campaign of
 // the shop may have sent since the day's start (otherCampaignsSince, one
@@ -427,8 +430,8 @@ func capMessagesSQL(col, who string, whoArgs []any, cr CapRule, self int64, send
 // no other campaign the count is 0 without a lookup per recipient.
 func gateSQL(campaignID int64, cr CapRule) (string, []any) {
 	const me = "r.customer_id"
-	link := `COALESCE((SELECT MAX(CASE WHEN l.blocked = ? THEN 'blocked' ELSE '' END)
-  FROM line_links l WHERE l.customer_id = ` + me + ` AND l.unlinked_at IS NULL),
+	link := `COALESCE((SELECT CASE WHEN l.blocked = ? THEN 'blocked' ELSE '' END
+  FROM line_links l WHERE l.customer_id = ` + me + ` AND l.unlinked_at IS NULL LIMIT 1),
  (SELECT CASE WHEN COUNT(*) = 0 THEN 'not_linked' ELSE 'unlinked' END
   FROM line_links l WHERE l.customer_id = ` + me + `))`
 	capped, capArgs := capMessagesSQL("customer_id", me, nil, cr, 0, time.Time{})
