@@ -147,7 +147,7 @@ func TestGateRunsItsGenericPlan(t *testing.T) {
 		}
 	}
 	var plans struct{ Generic, Custom int64 }
-	if err := db.G.Raw("SELECT generic_plans AS generic, custom_plans AS custom FROM pg_prepared_statements WHERE statement LIKE 'WITH b AS MATERIALIZED%'").
+	if err := db.G.Raw("SELECT generic_plans AS generic, custom_plans AS custom FROM pg_prepared_statements WHERE statement LIKE 'SELECT r.id, r.shop_id, r.customer_id, r.variant, r.line_user_id, CASE%'").
 		Scan(&plans).Error; err != nil {
 		t.Fatal(err)
 	}
