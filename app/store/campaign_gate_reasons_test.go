@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/tsunagu/tsunagu/app/store"
 	"github.com/tsunagu/tsunagu/app/testenv"
 )
@@ -115,6 +117,66 @@ func TestGateDecidesEachLinkAndCapState(t *testing.T) {
 			if r.Reason != want[r.CustomerID] || sending[r.CustomerID] != (want[r.CustomerID] == "") {
 				t.Errorf("customer %d: reason %q, sent %v; want reason %q", r.CustomerID, r.Reason, sending[r.CustomerID], want[r.CustomerID])
 			}
+		}
+	})
+}
+
+// TestGateSkipKeepsASettledOutcome (issue 16): the gate reads a batch and
+// writes its skips afterwards, with no transaction around the two. A
+// recipient that another run of the batch settles in between (here: sent,
+// written just before the skip's update) keeps that outcome: the skip is
+// written only where the row is still queued, and is not counted.
+func TestGateSkipKeepsASettledOutcome(t *testing.T) {
+	t.Parallel()
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		shop := newShop(t, db)
+		now := time.Now().UTC().Truncate(time.Second)
+		camp := &store.Campaign{ShopID: shop.ID, Name: "gate", Status: store.CampaignSending, Definition: []byte(`{}`),
+			Variants: []store.CampaignVariant{{Name: "A", Weight: 1}}}
+		if err := db.G.Create(camp).Error; err != nil {
+			t.Fatal(err)
+		}
+		c := &store.Customer{ShopID: shop.ID, ShopifyID: 1, Email: "g1@example.com"} // no link: the gate skips it as not_linked
+		if err := db.G.Create(c).Error; err != nil {
+			t.Fatal(err)
+		}
+		r := &store.CampaignRecipient{CampaignID: camp.ID, ShopID: shop.ID, CustomerID: c.ID, Variant: "A", Status: store.MsgQueued, LineUserID: "U1", UpdatedAt: now}
+		if err := db.G.Create(r).Error; err != nil {
+			t.Fatal(err)
+		}
+		// The other run's write lands between the gate's read and its skip.
+		settled := false
+		err := db.G.Callback().Update().Before("gorm:update").Register("test:settle_first", func(tx *gorm.DB) {
+			if settled || tx.Statement.Table != "campaign_recipients" {
+				return
+			}
+			settled = true
+			if err := tx.Session(&gorm.Session{NewDB: true}).Exec("UPDATE campaign_recipients SET status = ?, line_request_id = ?, sent_at = ? WHERE id = ?",
+				store.MsgSent, "req-other-run", now, r.ID).Error; err != nil {
+				t.Error(err)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cr := store.CapRule{DayStart: now.Add(-time.Hour), DayEnd: now.Add(23 * time.Hour), Now: now, Limit: 1}
+		g, err := db.GateBatch(ctx, camp.ID, 0, cr, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !settled {
+			t.Fatal("the gate wrote no skip: the recipient was not gated as not_linked")
+		}
+		if len(g.Send) != 0 || g.Skipped != 0 {
+			t.Errorf("gate: %d to send, %d skipped; want 0 and 0 (the other run settled it)", len(g.Send), g.Skipped)
+		}
+		var got store.CampaignRecipient
+		if err := db.G.First(&got, r.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != store.MsgSent || got.Reason != "" || got.LineRequestID != "req-other-run" {
+			t.Errorf("recipient after the gate: status %q, reason %q, request %q; want the other run's sent outcome", got.Status, got.Reason, got.LineRequestID)
 		}
 	})
 }
