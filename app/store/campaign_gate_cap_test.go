@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -96,4 +97,69 @@ SELECT ?, shop_id, id, 'A', 0, ?, 'U' || shopify_id, ?, now() FROM customers WHE
 			t.Errorf("recipient %s: reason %q, want %q", r.LineUserID, r.Reason, want)
 		}
 	}
+}
+
+// TestCapCountsTheShopsDayAcrossUTCMidnight (issue 16): on PostgreSQL the
+// cap finds today's sends by UTC day (messages_sent_day), and a shop's day
+// rarely starts at UTC midnight. For a Tokyo shop the day runs 15:00–15:00
+// UTC: sends on both UTC days of it count, one before its start does not,
+// in the gate and in the single-message count (CapUsed) alike.
+func TestCapCountsTheShopsDayAcrossUTCMidnight(t *testing.T) {
+	t.Parallel()
+	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		shop := newShop(t, db)
+		dayStart := time.Date(2026, 11, 9, 15, 0, 0, 0, time.UTC) // 00:00 on 10 November in Tokyo
+		now := dayStart.Add(11 * time.Hour)                       // 02:00 UTC on the 10th
+		create := func(v any) {
+			t.Helper()
+			if err := db.G.Create(v).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		camp := &store.Campaign{ShopID: shop.ID, Name: "cap day", Status: store.CampaignSending, Definition: []byte(`{}`),
+			Variants: []store.CampaignVariant{{Name: "A", Weight: 1}}}
+		create(camp)
+		c := &store.Customer{ShopID: shop.ID, ShopifyID: 1, Email: "d@example.com"}
+		create(c)
+		create(&store.LineLink{ShopID: shop.ID, CustomerID: c.ID, LineUserID: "Uday", Friend: true, LinkedAt: dayStart.Add(-48 * time.Hour)})
+		create(&store.CampaignRecipient{CampaignID: camp.ID, ShopID: shop.ID, CustomerID: c.ID, Variant: "A", Status: store.MsgQueued, LineUserID: "Uday", UpdatedAt: now})
+		for i, at := range []time.Time{
+			dayStart.Add(-time.Hour),     // 14:00 UTC on the 9th: yesterday in Tokyo
+			dayStart.Add(time.Hour),      // 16:00 UTC on the 9th: today
+			dayStart.Add(10 * time.Hour), // 01:00 UTC on the 10th: today
+		} {
+			at := at
+			create(&store.Message{ShopID: shop.ID, CustomerID: &c.ID, Kind: "follow_up_3", DedupeKey: fmt.Sprintf("day%d", i), Status: store.MsgSent,
+				ScheduledFor: at, SentAt: &at, CreatedAt: at, UpdatedAt: at})
+		}
+		cr := store.CapRule{DayStart: dayStart, DayEnd: dayStart.Add(24 * time.Hour), Now: now, Limit: 3, Exempt: []string{"thank_you"}}
+		used, err := db.CapUsed(ctx, &store.Message{ShopID: shop.ID, CustomerID: &c.ID, Kind: "follow_up_7"}, cr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if used != 2 {
+			t.Errorf("CapUsed = %d, want 2 (the two sends since 15:00 UTC)", used)
+		}
+		for _, tc := range []struct {
+			limit int
+			want  string
+		}{{3, ""}, {2, "frequency_cap"}} {
+			cr.Limit = tc.limit
+			if err := db.G.Exec("UPDATE campaign_recipients SET status = ?, reason = '' WHERE campaign_id = ?", store.MsgQueued, camp.ID).Error; err != nil {
+				t.Fatal(err)
+			}
+			g, err := db.GateBatch(ctx, camp.ID, 0, cr, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r store.CampaignRecipient
+			if err := db.G.Where("campaign_id = ?", camp.ID).First(&r).Error; err != nil {
+				t.Fatal(err)
+			}
+			if sent := len(g.Send) == 1; r.Reason != tc.want || sent != (tc.want == "") {
+				t.Errorf("limit %d: reason %q, to send %v; want reason %q", tc.limit, r.Reason, sent, tc.want)
+			}
+		}
+	})
 }

@@ -18,7 +18,7 @@ import (
 // ExplainAnalyzeGate runs GateBatch's read (not its writes) under EXPLAIN
 // ANALYZE on PostgreSQL and returns the plan with what each node did.
 func (db *DB) ExplainAnalyzeGate(ctx context.Context, campaignID int64, batch int, cr CapRule) (string, error) {
-	sel, args := gateSelect(campaignID, batch, cr)
+	sel, args := gateSelect(campaignID, batch, cr, db.capDays(cr))
 	var lines []string
 	if err := db.WithContext(ctx).Raw("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) "+sel, args...).Scan(&lines).Error; err != nil {
 		return "", err
@@ -28,7 +28,7 @@ func (db *DB) ExplainAnalyzeGate(ctx context.Context, campaignID int64, batch in
 
 // ExplainGateBatch is PostgreSQL's plan for GateBatch's statement.
 func (db *DB) ExplainGateBatch(ctx context.Context, campaignID int64, batch int, cr CapRule) (string, error) {
-	q, qargs := gateSelect(campaignID, batch, cr)
+	q, qargs := gateSelect(campaignID, batch, cr, db.capDays(cr))
 	var lines []string
 	if err := db.WithContext(ctx).Raw("EXPLAIN "+q, qargs...).Scan(&lines).Error; err != nil {
 		return "", err
@@ -39,7 +39,7 @@ func (db *DB) ExplainGateBatch(ctx context.Context, campaignID int64, batch int,
 // ExplainGateBatchGeneric is the generic plan PostgreSQL caches for
 // GateBatch's statement as scanGated prepares and runs it.
 func (db *DB) ExplainGateBatchGeneric(ctx context.Context, campaignID int64, batch int, cr CapRule) (string, error) {
-	q, qargs := gateSelect(campaignID, batch, cr)
+	q, qargs := gateSelect(campaignID, batch, cr, db.capDays(cr))
 	stmt := db.G.Session(&gorm.Session{DryRun: true, NewDB: true}).WithContext(ctx).Raw(q, qargs...).Statement
 	params := make([]string, len(stmt.Vars))
 	for i := range params {
