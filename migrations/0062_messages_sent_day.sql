@@ -5,12 +5,12 @@
 -- for every few customers across the index: a campaign reads all of it,
 -- most pages from outside shared_buffers (about 120 a batch on a database
 -- of 5M messages and 100k customers, half the gate's time). Keyed by the
--- UTC day first, the last days' sends sit together at the index's recent
--- end and each probe (a day or two per customer: capMessagesSQL) stays
--- there. The old index served only this count; segments reach a
--- customer's messages through messages_customer_kind. SQLite has no
--- date_bin and keeps the old index.
+-- day in Japan first (UTC+9, the shops' default zone: one day per probe
+-- for a shop there), the last days' sends sit together at the index's
+-- recent end and each probe stays there. The old index served only this
+-- count; segments reach a customer's messages through
+-- messages_customer_kind. SQLite has no date_bin and keeps the old index.
 -- dialect: postgres
-CREATE INDEX messages_sent_day ON messages (date_bin('1 day', sent_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'), customer_id, sent_at) WHERE status = 'sent';
+CREATE INDEX messages_sent_day ON messages (date_bin('1 day', sent_at, TIMESTAMPTZ '2000-01-01 00:00:00+09'), customer_id, sent_at) WHERE status = 'sent';
 DROP INDEX messages_customer_sent;
 -- dialect: both

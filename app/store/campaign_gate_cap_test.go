@@ -99,18 +99,19 @@ SELECT ?, shop_id, id, 'A', 0, ?, 'U' || shopify_id, ?, now() FROM customers WHE
 	}
 }
 
-// TestCapCountsTheShopsDayAcrossUTCMidnight (issue 16): on PostgreSQL the
-// cap finds today's sends by UTC day (messages_sent_day), and a shop's day
-// rarely starts at UTC midnight. For a Tokyo shop the day runs 15:00–15:00
-// UTC: sends on both UTC days of it count, one before its start does not,
-// in the gate and in the single-message count (CapUsed) alike.
-func TestCapCountsTheShopsDayAcrossUTCMidnight(t *testing.T) {
+// TestCapCountsTheShopsDayAcrossIndexDays (issue 16): on PostgreSQL the
+// cap finds today's sends by day in Japan (messages_sent_day), and a shop
+// elsewhere has days that straddle two of those. For a shop on UTC, in the
+// evening: sends on both sides of midnight in Japan count, one before the
+// shop's day started does not, in the gate and in the single-message count
+// (CapUsed) alike.
+func TestCapCountsTheShopsDayAcrossIndexDays(t *testing.T) {
 	t.Parallel()
 	testenv.EachDB(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		shop := newShop(t, db)
-		dayStart := time.Date(2026, 11, 9, 15, 0, 0, 0, time.UTC) // 00:00 on 10 November in Tokyo
-		now := dayStart.Add(11 * time.Hour)                       // 02:00 UTC on the 10th
+		dayStart := time.Date(2026, 11, 10, 0, 0, 0, 0, time.UTC) // 09:00 in Japan
+		now := dayStart.Add(20 * time.Hour)                       // 05:00 on the 11th in Japan
 		create := func(v any) {
 			t.Helper()
 			if err := db.G.Create(v).Error; err != nil {
@@ -125,9 +126,9 @@ func TestCapCountsTheShopsDayAcrossUTCMidnight(t *testing.T) {
 		create(&store.LineLink{ShopID: shop.ID, CustomerID: c.ID, LineUserID: "Uday", Friend: true, LinkedAt: dayStart.Add(-48 * time.Hour)})
 		create(&store.CampaignRecipient{CampaignID: camp.ID, ShopID: shop.ID, CustomerID: c.ID, Variant: "A", Status: store.MsgQueued, LineUserID: "Uday", UpdatedAt: now})
 		for i, at := range []time.Time{
-			dayStart.Add(-time.Hour),     // 14:00 UTC on the 9th: yesterday in Tokyo
-			dayStart.Add(time.Hour),      // 16:00 UTC on the 9th: today
-			dayStart.Add(10 * time.Hour), // 01:00 UTC on the 10th: today
+			dayStart.Add(-time.Hour),     // 23:00 on the 9th: yesterday
+			dayStart.Add(time.Hour),      // 01:00: today, the 10th in Japan
+			dayStart.Add(16 * time.Hour), // 16:00: today, the 11th in Japan
 		} {
 			at := at
 			create(&store.Message{ShopID: shop.ID, CustomerID: &c.ID, Kind: "follow_up_3", DedupeKey: fmt.Sprintf("day%d", i), Status: store.MsgSent,
@@ -139,7 +140,7 @@ func TestCapCountsTheShopsDayAcrossUTCMidnight(t *testing.T) {
 			t.Fatal(err)
 		}
 		if used != 2 {
-			t.Errorf("CapUsed = %d, want 2 (the two sends since 15:00 UTC)", used)
+			t.Errorf("CapUsed = %d, want 2 (the two sends since midnight)", used)
 		}
 		for _, tc := range []struct {
 			limit int

@@ -5,29 +5,35 @@ import (
 	"time"
 )
 
-// The UTC days a cap probe reads cover the shop's whole day, whatever its
-// offset or length, plus the clock margin, and no more than needed.
+// The days a cap probe reads (midnight to midnight in Japan) cover the
+// shop's day up to now and the clock margin, whatever the shop's offset or
+// day length, and no more: one for a shop in Japan until the last hour of
+// its day.
 func TestSentDays(t *testing.T) {
 	t.Parallel()
-	day := func(d int) time.Time { return time.Date(2026, 11, d, 0, 0, 0, 0, time.UTC) }
+	// jst(d) is midnight on day d of November 2026 in Japan.
+	jst := func(d int) time.Time { return time.Date(2026, 11, d-1, 15, 0, 0, 0, time.UTC) }
 	ny, err := time.LoadLocation("America/New_York")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dstEnd := time.Date(2026, 11, 1, 0, 0, 0, 0, ny) // a 25-hour day
+	nyDay := time.Date(2026, 11, 1, 0, 0, 0, 0, ny) // a 25-hour day (daylight saving ends)
 	for _, tc := range []struct {
-		name       string
-		start, end time.Time
-		want       []time.Time
+		name            string
+		start, now, end time.Time
+		want            []time.Time
 	}{
-		{"Tokyo", time.Date(2026, 11, 9, 15, 0, 0, 0, time.UTC), time.Date(2026, 11, 10, 15, 0, 0, 0, time.UTC), []time.Time{day(9), day(10)}},
-		{"UTC", day(10), day(11), []time.Time{day(10), day(11)}},                                                      // the margin reaches past midnight
-		{"no end", time.Date(2026, 11, 9, 15, 0, 0, 0, time.UTC), time.Time{}, []time.Time{day(9), day(10), day(11)}}, // 48 hours on
-		{"New York, 25 hours", dstEnd, dstEnd.AddDate(0, 0, 1), []time.Time{day(1), day(2)}},
+		{"Tokyo, afternoon", jst(10), jst(10).Add(15 * time.Hour), jst(11), []time.Time{jst(10)}},
+		{"Tokyo, last hour", jst(10), jst(10).Add(23*time.Hour + 30*time.Minute), jst(11), []time.Time{jst(10), jst(11)}}, // another clock may be past midnight
+		{"UTC, morning", jst(10).Add(9 * time.Hour), jst(10).Add(12 * time.Hour), jst(11).Add(9 * time.Hour), []time.Time{jst(10)}},
+		{"UTC, evening", jst(10).Add(9 * time.Hour), jst(11).Add(5 * time.Hour), jst(11).Add(9 * time.Hour), []time.Time{jst(10), jst(11)}},
+		{"New York, 25 hours", nyDay, nyDay.Add(24*time.Hour + 30*time.Minute), nyDay.Add(25 * time.Hour), []time.Time{jst(1), jst(2)}},
+		{"no now: to the end", jst(10), time.Time{}, jst(11), []time.Time{jst(10), jst(11)}},
+		{"no now, no end: two days on", jst(10), time.Time{}, time.Time{}, []time.Time{jst(10), jst(11), jst(12)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got := CapRule{DayStart: tc.start, DayEnd: tc.end}.sentDays()
+			got := CapRule{DayStart: tc.start, DayEnd: tc.end, Now: tc.now}.sentDays()
 			if len(got) != len(tc.want) {
 				t.Fatalf("sentDays = %v, want %v", got, tc.want)
 			}
