@@ -407,21 +407,20 @@ func (db *DB) capDays(cr CapRule) []time.Time {
 // the messages by status, so none is counted twice).
 //
 // Two index probes per customer, each reaching only what it counts: the
-// sent ones through messages_sent_day on PostgreSQL (days given: today's
-// only, kept together at the index's recent end) or messages_customer_sent
-// on SQLite (today's only, not the customer's history), the pending ones
-// through messages_customer_pending (migration 0059: only queued and
-// sending messages). One probe over both
-// read every message of the customer, or a bitmap OR of two indexes per
-// recipient. The statuses are literals, not parameters, so a generic plan
+// sent ones through messages_sent_day on PostgreSQL (days given, one probe
+// a day: today's only, kept together at the index's recent end) or
+// messages_customer_sent on SQLite (today's only, beside the customer's
+// history), the pending ones through messages_customer_pending (migration
+// 0059: only queued and sending messages). One probe over both read every
+// message of the customer, or a bitmap OR of two indexes per recipient. The statuses are literals, not parameters, so a generic plan
 // of a prepared statement (and SQLite) can prove the partial indexes apply;
 // a queued message is "pending and not sending", not "queued", so that
 // messages_due (status = 'queued') cannot be proven to apply: with no queued
 // messages in the statistics PostgreSQL chose it, a range scan of every
 // message due before the day ends, once per recipient.
 //
-// days, when given (sentDays), are the UTC days the sent ones can carry,
-// for messages_sent_day; col must then be customer_id.
+// days, when given (sentDays), are the days in Japan the sent ones can
+// carry, for messages_sent_day; col must then be customer_id.
 func capMessagesSQL(col, who string, whoArgs []any, cr CapRule, days []time.Time, self int64, sendingSince time.Time) (string, []any) {
 	reserve := cr.Reserve
 	if len(reserve) == 0 {
@@ -517,9 +516,8 @@ func otherCampaignsSince() string {
 }
 
 // gateSelect reads a batch's queued recipients with the reason each cannot
-// be sent to now (empty to send). The campaign and batch
-// are the caller's (GateBatch fills them in), not read back 500 times; days
-// are capDays's.
+// be sent to now (empty to send). The campaign and batch are the caller's
+// (GateBatch fills them in), not read back 500 times; days are capDays's.
 func gateSelect(campaignID int64, batch int, cr CapRule, days []time.Time) (string, []any) {
 	gate, gargs := gateSQL(campaignID, cr, days)
 	sel := "SELECT r.id, r.shop_id, r.customer_id, r.variant, r.line_user_id, " + gate +
