@@ -118,9 +118,7 @@ func TestCapCountsTheShopsDayAcrossIndexDays(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		camp := &store.Campaign{ShopID: shop.ID, Name: "cap day", Status: store.CampaignSending, Definition: []byte(`{}`),
-			Variants: []store.CampaignVariant{{Name: "A", Weight: 1}}}
-		create(camp)
+		camp := sendingCampaign(t, db, shop.ID, "cap day")
 		c := &store.Customer{ShopID: shop.ID, ShopifyID: 1, Email: "d@example.com"}
 		create(c)
 		create(&store.LineLink{ShopID: shop.ID, CustomerID: c.ID, LineUserID: "Uday", Friend: true, LinkedAt: dayStart.Add(-48 * time.Hour)})

@@ -27,11 +27,7 @@ func TestGateDecidesEachLinkAndCapState(t *testing.T) {
 		shop := newShop(t, db)
 		now := time.Now().UTC().Truncate(time.Second)
 		dayStart := now.Add(-6 * time.Hour)
-		camp := &store.Campaign{ShopID: shop.ID, Name: "gate", Status: store.CampaignSending, Definition: []byte(`{}`),
-			Variants: []store.CampaignVariant{{Name: "A", Weight: 1}}}
-		if err := db.G.Create(camp).Error; err != nil {
-			t.Fatal(err)
-		}
+		camp := sendingCampaign(t, db, shop.ID, "gate")
 		create := func(v any) {
 			t.Helper()
 			if err := db.G.Create(v).Error; err != nil {
@@ -132,11 +128,7 @@ func TestGateSkipKeepsASettledOutcome(t *testing.T) {
 		ctx := context.Background()
 		shop := newShop(t, db)
 		now := time.Now().UTC().Truncate(time.Second)
-		camp := &store.Campaign{ShopID: shop.ID, Name: "gate", Status: store.CampaignSending, Definition: []byte(`{}`),
-			Variants: []store.CampaignVariant{{Name: "A", Weight: 1}}}
-		if err := db.G.Create(camp).Error; err != nil {
-			t.Fatal(err)
-		}
+		camp := sendingCampaign(t, db, shop.ID, "gate")
 		c := &store.Customer{ShopID: shop.ID, ShopifyID: 1, Email: "g1@example.com"} // no link: the gate skips it as not_linked
 		if err := db.G.Create(c).Error; err != nil {
 			t.Fatal(err)
@@ -196,11 +188,7 @@ func TestGateRunsItsGenericPlan(t *testing.T) {
 	}
 	sqlDB.SetMaxOpenConns(1) // one session: its prepared statements are the gate's
 	shop := newShop(t, db)
-	camp := &store.Campaign{ShopID: shop.ID, Name: "gate", Status: store.CampaignSending, Definition: []byte(`{}`),
-		Variants: []store.CampaignVariant{{Name: "A", Weight: 1}}}
-	if err := db.G.Create(camp).Error; err != nil {
-		t.Fatal(err)
-	}
+	camp := sendingCampaign(t, db, shop.ID, "gate")
 	now := time.Now().UTC()
 	cr := store.CapRule{DayStart: now.Add(-time.Hour), DayEnd: now.Add(time.Hour), Now: now, Limit: 1, Exempt: []string{"thank_you"}}
 	for batch := range 3 {
@@ -216,4 +204,16 @@ func TestGateRunsItsGenericPlan(t *testing.T) {
 	if plans.Generic != 3 || plans.Custom != 0 {
 		t.Errorf("the gate ran %d generic and %d custom plans; want 3 generic", plans.Generic, plans.Custom)
 	}
+}
+
+// sendingCampaign creates a sending campaign of one variant, A, for the
+// gate to read its recipients from.
+func sendingCampaign(t *testing.T, db *store.DB, shopID int64, name string) *store.Campaign {
+	t.Helper()
+	camp := &store.Campaign{ShopID: shopID, Name: name, Status: store.CampaignSending, Definition: []byte(`{}`),
+		Variants: []store.CampaignVariant{{Name: "A", Weight: 1}}}
+	if err := db.G.Create(camp).Error; err != nil {
+		t.Fatal(err)
+	}
+	return camp
 }
