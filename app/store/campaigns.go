@@ -368,9 +368,9 @@ type CapRule struct {
 const sentDayBin = "date_bin('1 day', m.sent_at, TIMESTAMPTZ '2000-01-01 00:00:00+09')"
 
 // sentDays are the days (sentDayBin) a message sent since the day's start
-// can carry: from the start's to that of now plus finishMargin (another
-// worker's clock may run ahead); without a now, to the day's end or two
-// days on. For a shop in Japan one day, but in the last hour of its day.
+// can carry: from the start's to that of now plus clockSkew; without a now,
+// to the day's end or two days on. For a shop in Japan one day, but in the
+// last minutes of its day.
 func (cr CapRule) sentDays() []time.Time {
 	end := cr.Now
 	if end.Before(cr.DayStart) {
@@ -379,7 +379,7 @@ func (cr CapRule) sentDays() []time.Time {
 	if !end.After(cr.DayStart) {
 		end = cr.DayStart.Add(48 * time.Hour)
 	}
-	end = end.Add(finishMargin)
+	end = end.Add(clockSkew)
 	origin := time.Date(1999, 12, 31, 15, 0, 0, 0, time.UTC) // sentDayBin's: midnight in Japan
 	var days []time.Time
 	for d := origin.Add(cr.DayStart.Sub(origin).Truncate(24 * time.Hour)); !d.After(end); d = d.Add(24 * time.Hour) {
@@ -387,6 +387,10 @@ func (cr CapRule) sentDays() []time.Time {
 	}
 	return days
 }
+
+// clockSkew is how far ahead of this process's clock another worker's may
+// run: a message it sent may carry a time that is still to come here.
+const clockSkew = 5 * time.Minute
 
 // capDays are the days capMessagesSQL probes messages_sent_day by: none on
 // SQLite, which has no date_bin and keeps messages_customer_sent.

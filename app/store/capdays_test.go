@@ -6,9 +6,9 @@ import (
 )
 
 // The days a cap probe reads (midnight to midnight in Japan) cover the
-// shop's day up to now and the clock margin, whatever the shop's offset or
-// day length, and no more: one for a shop in Japan until the last hour of
-// its day.
+// shop's day up to now and another clock's lead, whatever the shop's offset
+// or day length, and no more: one for a shop in Japan until the last
+// minutes of its day.
 func TestSentDays(t *testing.T) {
 	t.Parallel()
 	// jst(d) is midnight on day d of November 2026 in Japan.
@@ -24,7 +24,8 @@ func TestSentDays(t *testing.T) {
 		want            []time.Time
 	}{
 		{"Tokyo, afternoon", jst(10), jst(10).Add(15 * time.Hour), jst(11), []time.Time{jst(10)}},
-		{"Tokyo, last hour", jst(10), jst(10).Add(23*time.Hour + 30*time.Minute), jst(11), []time.Time{jst(10), jst(11)}}, // another clock may be past midnight
+		{"Tokyo, 23:50", jst(10), jst(10).Add(23*time.Hour + 50*time.Minute), jst(11), []time.Time{jst(10)}},
+		{"Tokyo, 23:58", jst(10), jst(10).Add(23*time.Hour + 58*time.Minute), jst(11), []time.Time{jst(10), jst(11)}}, // another clock may be past midnight
 		{"UTC, morning", jst(10).Add(9 * time.Hour), jst(10).Add(12 * time.Hour), jst(11).Add(9 * time.Hour), []time.Time{jst(10)}},
 		{"UTC, evening", jst(10).Add(9 * time.Hour), jst(11).Add(5 * time.Hour), jst(11).Add(9 * time.Hour), []time.Time{jst(10), jst(11)}},
 		{"New York, 25 hours", nyDay, nyDay.Add(24*time.Hour + 30*time.Minute), nyDay.Add(25 * time.Hour), []time.Time{jst(1), jst(2)}},
