@@ -416,16 +416,21 @@ func (db *DB) capDays(cr CapRule) []time.Time {
 // messages_customer_sent on SQLite (today's only, beside the customer's
 // history), the pending ones through messages_customer_pending (migration
 // 0059: only queued and sending messages). One probe over both read every
-// message of the customer, or a bitmap OR of two indexes per recipient. The statuses are literals, not parameters, so a generic plan
-// of a prepared statement (and SQLite) can prove the partial indexes apply;
+// message of the customer, or a bitmap OR of two indexes per recipient.
+// The statuses are literals, not parameters, so a generic plan of a
+// prepared statement (and SQLite) can prove the partial indexes apply;
 // a queued message is "pending and not sending", not "queued", so that
 // messages_due (status = 'queued') cannot be proven to apply: with no queued
 // messages in the statistics PostgreSQL chose it, a range scan of every
 // message due before the day ends, once per recipient.
 //
-// days, when given (sentDays), are the days in Japan the sent ones can
-// carry, for messages_sent_day; col must then be customer_id.
+// days, when given (capDays), are the days in Japan the sent ones can
+// carry, for messages_sent_day, which is keyed by customer: a count by
+// another column (a friend's) ignores them.
 func capMessagesSQL(col, who string, whoArgs []any, cr CapRule, days []time.Time, self int64, sendingSince time.Time) (string, []any) {
+	if col != "customer_id" {
+		days = nil
+	}
 	reserve := cr.Reserve
 	if len(reserve) == 0 {
 		reserve = []string{""} // IN () is not SQL

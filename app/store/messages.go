@@ -120,11 +120,7 @@ func (db *DB) capUsed(ctx context.Context, m *Message, cr CapRule, self int64, s
 	default:
 		return 0, fmt.Errorf("message %d has no customer or friend to cap", m.ID)
 	}
-	var days []time.Time
-	if col == "customer_id" {
-		days = db.capDays(cr)
-	}
-	sub, all := capMessagesSQL(col, "?", []any{who}, cr, days, self, sendingSince)
+	sub, all := capMessagesSQL(col, "?", []any{who}, cr, db.capDays(cr), self, sendingSince)
 	q := "SELECT " + sub
 	if col == "customer_id" {
 		campaigns, args := campaignSentSince("?", "?", []any{who, m.ShopID}, cr.DayStart)
